@@ -1,0 +1,113 @@
+//! The command line: clap definitions of every subcommand and [`execute`],
+//! which runs one and turns its result into an exit code. `main` only parses,
+//! starts logging and passes in the shutdown signal.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use crate::drill::{self, DrillArgs};
+use crate::error::ExitCode;
+use crate::settings::{RunArgs, DEFAULT_RECOVERY_QUOTA};
+use crate::sim::{self, SimConfig};
+use crate::{pipeline, report};
+
+/// Reset or set the passwords of many Amazon Cognito users at once: at a safe
+/// rate, with retries, resuming from a durable ledger after any stop.
+#[derive(Debug, Parser)]
+#[command(name = "cognito-bulk-reset", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only warnings and errors in the log.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Log line format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Reset (or set) the password of every user in the input.
+    Run(RunArgs),
+    /// Show what a ledger records: the job and its counts.
+    Status(StatusArgs),
+    /// Run the whole tool against a built-in simulated user pool: a run,
+    /// interrupted part-way, then resumed from its ledger.
+    Drill(DrillArgs),
+    /// Serve a simulated user pool on loopback until stopped.
+    Sim(SimArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The ledger to read.
+    #[arg(long, value_name = "PATH")]
+    pub ledger: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:4599")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub config: SimConfig,
+}
+
+/// Runs a parsed command. `shutdown` is cancelled on the first Ctrl-C or
+/// SIGTERM. Errors are returned for `main` to print; they all happen before
+/// anything was sent.
+pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run(args) => {
+            let settings = args.resolve()?;
+            if settings.rate > DEFAULT_RECOVERY_QUOTA && settings.aws.endpoint_url.is_none() {
+                warn!(
+                    rate = settings.rate,
+                    "the rate is above Cognito's default quota of {DEFAULT_RECOVERY_QUOTA}/s for password resets; fine if the account has more, otherwise calls will be throttled and the production app starved"
+                );
+            }
+            let summary = pipeline::run(&settings, shutdown.cancelled()).await?;
+            print!("{}", summary.render());
+            Ok(summary.exit_code())
+        }
+        Command::Status(args) => {
+            let status = report::status(&args.ledger)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", status.render());
+            }
+            Ok(ExitCode::Success)
+        }
+        Command::Drill(args) => drill::run(args, shutdown).await,
+        Command::Sim(args) => {
+            if !args.listen.ip().is_loopback() {
+                warn!(listen = %args.listen, "the simulated pool listens beyond loopback");
+            }
+            let stats = sim::serve_until(args.config, args.listen, shutdown.cancelled()).await?;
+            println!("{}", serde_json::to_string(&stats)?);
+            Ok(ExitCode::Success)
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! The boundary with Amazon Cognito: the only module that knows the AWS SDK.
+//!
+//! It builds the client (SDK retries off, since the pipeline retries and
+//! counts every attempt itself; explicit timeouts; optional endpoint for the
+//! simulated pool or moto), resolves credentials once up front so a missing
+//! profile is a usage error rather than a thousand failed users, and offers
+//! one function per operation. Every SDK error is classified here, by error
+//! *code* (never by HTTP status alone), into an [`ErrorClass`]: the few
+//! distinctions the pipeline acts on. Nothing outside this module matches on
+//! SDK types. Messages that come back from a call carrying a password are
+//! scrubbed of it before they leave this module.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_cognitoidentityprovider::config::retry::RetryConfig;
+use aws_sdk_cognitoidentityprovider::config::timeout::TimeoutConfig;
+use aws_sdk_cognitoidentityprovider::config::{ProvideCredentials, Region};
+use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cognitoidentityprovider::operation::RequestId;
+use aws_sdk_cognitoidentityprovider::Client;
+
+use crate::error::UsageError;
+use crate::secret::{redact, Password};
+
+/// How to reach Cognito.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AwsSettings {
+    pub region: String,
+    pub profile: Option<String>,
+    /// Send requests here instead of the real regional endpoint.
+    pub endpoint_url: Option<String>,
+    /// Limit for one attempt, connection included.
+    pub attempt_timeout: Duration,
+    /// Use fixed fake credentials (the simulated pool in `drill`).
+    pub test_credentials: bool,
+}
+
+/// What to do to each user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operation {
+    /// AdminResetUserPassword, with ClientMetadata for the Lambda triggers.
+    Reset {
+        client_metadata: HashMap<String, String>,
+    },
+    /// AdminSetUserPassword with the row's password.
+    SetPassword { permanent: bool },
+}
+
+/// How the pipeline should treat a failed call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The account's quota is busy: slow down and retry; not the user's fault.
+    Throttled,
+    /// Likely to clear: retry with backoff while attempts remain.
+    Transient,
+    /// This user cannot be done now: record it failed and go on.
+    UserFailed,
+    /// Every user would fail the same way: stop sending, keep the ledger.
+    StopRun,
+}
+
+/// A failed call, reduced to what the pipeline and the ledger need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallError {
+    pub class: ErrorClass,
+    /// Cognito's error code, or a name for a failure with none
+    /// (`Timeout`, `ConnectionError`, `HttpStatus502`, ...).
+    pub code: String,
+    pub message: String,
+    pub request_id: Option<String>,
+    /// The request may have reached Cognito and been carried out
+    /// (a timeout or a connection lost after sending).
+    pub outcome_unknown: bool,
+}
+
+/// A successful call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallOk {
+    pub request_id: Option<String>,
+}
+
+pub type CallResult = Result<CallOk, CallError>;
+
+/// Classifies a Cognito error code; `status` decides for codes not listed.
+/// The table follows DOMAIN.md.
+pub fn classify_code(code: &str, status: u16) -> ErrorClass {
+    match code {
+        "TooManyRequestsException" | "ThrottlingException" | "Throttling" => ErrorClass::Throttled,
+        "LimitExceededException" | "InternalErrorException" | "InternalFailure"
+        | "ServiceUnavailable" | "ServiceUnavailableException" | "RequestTimeout"
+        | "RequestTimeoutException" => ErrorClass::Transient,
+        "ResourceNotFoundException"
+        | "AccessDeniedException"
+        | "UnrecognizedClientException"
+        | "ExpiredTokenException"
+        | "InvalidClientTokenId"
+        | "InvalidSignatureException"
+        | "SignatureDoesNotMatch"
+        | "IncompleteSignature"
+        | "MissingAuthenticationToken"
+        | "InvalidEmailRoleAccessPolicyException"
+        | "InvalidSmsRoleAccessPolicyException"
+        | "InvalidSmsRoleTrustRelationshipException"
+        | "OperationNotEnabledException" => ErrorClass::StopRun,
+        // UserNotFound, InvalidParameter, NotAuthorized, InvalidPassword,
+        // PasswordHistoryPolicyViolation, the Lambda trigger errors, and any
+        // code this table does not know: a per-user failure, recorded with
+        // its code, unless the server said it was its own fault.
+        _ if status >= 500 => ErrorClass::Transient,
+        _ => ErrorClass::UserFailed,
+    }
+}
+
+/// A client for one user pool.
+#[derive(Clone)]
+pub struct Cognito {
+    client: Client,
+    pool_id: String,
+}
+
+impl Cognito {
+    /// Builds the client and resolves credentials once; sends nothing to
+    /// Cognito.
+    pub async fn connect(aws: &AwsSettings, pool_id: &str) -> Result<Cognito, UsageError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(aws.region.clone()))
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(aws.attempt_timeout.min(Duration::from_secs(5)))
+                    .operation_attempt_timeout(aws.attempt_timeout)
+                    .build(),
+            );
+        if let Some(profile) = &aws.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &aws.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if aws.test_credentials {
+            loader = loader.test_credentials();
+        }
+        let config = loader.load().await;
+        let provider = config
+            .credentials_provider()
+            .ok_or_else(|| UsageError::Credentials("no credentials provider is configured".into()))?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| UsageError::Credentials(DisplayErrorContext(&e).to_string()))?;
+        Ok(Cognito {
+            client: Client::new(&config),
+            pool_id: pool_id.to_string(),
+        })
+    }
+
+    pub fn pool_id(&self) -> &str {
+        &self.pool_id
+    }
+
+    /// Carries out `op` for one user. `password` is required for
+    /// [`Operation::SetPassword`].
+    pub async fn apply(&self, op: &Operation, username: &str, password: Option<&Password>) -> CallResult {
+        match op {
+            Operation::Reset { client_metadata } => {
+                let mut req = self
+                    .client
+                    .admin_reset_user_password()
+                    .user_pool_id(&self.pool_id)
+                    .username(username);
+                if !client_metadata.is_empty() {
+                    req = req.set_client_metadata(Some(client_metadata.clone()));
+                }
+                match req.send().await {
+                    Ok(out) => Ok(CallOk {
+                        request_id: out.request_id().map(str::to_string),
+                    }),
+                    Err(e) => Err(classify(e)),
+                }
+            }
+            Operation::SetPassword { permanent } => {
+                let Some(password) = password else {
+                    return Err(CallError {
+                        class: ErrorClass::UserFailed,
+                        code: "MissingPassword".into(),
+                        message: "no password was read for this user".into(),
+                        request_id: None,
+                        outcome_unknown: false,
+                    });
+                };
+                let result = self
+                    .client
+                    .admin_set_user_password()
+                    .user_pool_id(&self.pool_id)
+                    .username(username)
+                    .password(password.expose())
+                    .permanent(*permanent)
+                    .send()
+                    .await;
+                match result {
+                    Ok(out) => Ok(CallOk {
+                        request_id: out.request_id().map(str::to_string),
+                    }),
+                    Err(e) => {
+                        let mut err = classify(e);
+                        err.message = redact(&err.message, password);
+                        Err(err)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads a user's status (`CONFIRMED`, `RESET_REQUIRED`, ...).
+    pub async fn user_status(&self, username: &str) -> Result<String, CallError> {
+        match self
+            .client
+            .admin_get_user()
+            .user_pool_id(&self.pool_id)
+            .username(username)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .user_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default()),
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
+/// Reduces an SDK error to a [`CallError`].
+fn classify<E>(err: SdkError<E, aws_sdk_cognitoidentityprovider::config::http::HttpResponse>) -> CallError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let request_id = err.request_id().map(str::to_string);
+    let (class, code, outcome_unknown) = match &err {
+        SdkError::ServiceError(ctx) => {
+            let status = ctx.raw().status().as_u16();
+            match err.code() {
+                Some(code) => (classify_code(code, status), code.to_string(), false),
+                None if status >= 500 => (ErrorClass::Transient, format!("HttpStatus{status}"), true),
+                None => (ErrorClass::UserFailed, format!("HttpStatus{status}"), false),
+            }
+        }
+        SdkError::TimeoutError(_) => (ErrorClass::Transient, "Timeout".to_string(), true),
+        SdkError::DispatchFailure(d) if d.is_timeout() => (ErrorClass::Transient, "Timeout".to_string(), true),
+        SdkError::DispatchFailure(d) if d.is_io() => (ErrorClass::Transient, "ConnectionError".to_string(), true),
+        SdkError::DispatchFailure(d) if d.is_user() => (ErrorClass::StopRun, "RequestError".to_string(), false),
+        SdkError::DispatchFailure(_) => (ErrorClass::Transient, "DispatchFailure".to_string(), true),
+        SdkError::ResponseError(r) => {
+            let status = r.raw().status().as_u16();
+            (ErrorClass::Transient, format!("HttpStatus{status}"), true)
+        }
+        SdkError::ConstructionFailure(_) => (ErrorClass::StopRun, "RequestConstructionFailed".to_string(), false),
+        _ => (ErrorClass::Transient, "Unknown".to_string(), true),
+    };
+    let message = match err.message() {
+        Some(m) => m.to_string(),
+        None => DisplayErrorContext(&err).to_string(),
+    };
+    CallError {
+        class,
+        code,
+        message,
+        request_id,
+        outcome_unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Codes land in the classes DOMAIN.md gives them, whatever the HTTP status says.
+    #[test]
+    fn classification_follows_the_domain_table() {
+        use ErrorClass::*;
+        let cases = [
+            ("TooManyRequestsException", 400, Throttled),
+            ("TooManyRequestsException", 429, Throttled),
+            ("LimitExceededException", 400, Transient),
+            ("InternalErrorException", 500, Transient),
+            ("UserNotFoundException", 400, UserFailed),
+            ("InvalidParameterException", 400, UserFailed),
+            ("NotAuthorizedException", 400, UserFailed),
+            ("InvalidPasswordException", 400, UserFailed),
+            ("PasswordHistoryPolicyViolationException", 400, UserFailed),
+            ("UserLambdaValidationException", 400, UserFailed),
+            ("InvalidLambdaResponseException", 400, UserFailed),
+            ("UnexpectedLambdaException", 400, UserFailed),
+            ("ResourceNotFoundException", 400, StopRun),
+            ("AccessDeniedException", 400, StopRun),
+            ("UnrecognizedClientException", 400, StopRun),
+            ("ExpiredTokenException", 400, StopRun),
+            ("InvalidEmailRoleAccessPolicyException", 400, StopRun),
+            ("InvalidSmsRoleAccessPolicyException", 400, StopRun),
+            ("InvalidSmsRoleTrustRelationshipException", 400, StopRun),
+            ("OperationNotEnabledException", 400, StopRun),
+            ("SomethingNewException", 400, UserFailed),
+            ("SomethingNewException", 503, Transient),
+        ];
+        for (code, status, want) in cases {
+            assert_eq!(classify_code(code, status), want, "{code} with HTTP {status}");
+        }
+    }
+}

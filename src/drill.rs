@@ -1,0 +1,168 @@
+//! `drill`: the newcomer's first command. It starts the simulated pool in
+//! this process (a few thousand users, some that cannot be reset, a quota, a
+//! little latency and a sprinkle of 5xx and LimitExceeded), writes a user
+//! list (with a few bad rows, duplicates and unknown users), runs the real
+//! pipeline through the real SDK, interrupts it part-way as Ctrl-C would,
+//! resumes from the ledger with the same settings, and checks against the
+//! simulation's own counters that every user that could be reset was reset
+//! exactly once.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::ExitCode;
+use crate::settings::RunArgs;
+use crate::sim::{self, Behaviour, SimConfig};
+use crate::{pipeline, report};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DrillArgs {
+    /// Users in the simulated pool.
+    #[arg(long, default_value_t = 3000)]
+    pub users: usize,
+    /// Requests per second; the simulated quota is set to the same value.
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// Directory for the user list and the ledger [default: a new one under
+    /// the system's temp directory].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// Rows the drill adds to the pool's users: unknown users and bad rows.
+const EXTRA_ROWS: &[&str] = &["ghost-0001", "ghost-0002", "ghost-0003", "\"two words\"", "\"\"", "\"tab\there\""];
+
+pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.users >= 10, "--users must be at least 10");
+    anyhow::ensure!(args.rate.is_finite() && args.rate > 0.0, "--rate must be above 0");
+    let dir = match args.dir {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("cognito-bulk-reset-drill-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    let input = dir.join("users.csv");
+    let ledger = dir.join("reset.jsonl");
+    let _ = std::fs::remove_file(&ledger);
+
+    let sim = sim::start(
+        SimConfig {
+            users: args.users,
+            behaviour: Behaviour {
+                quota_recovery: args.rate,
+                latency_ms: 20,
+                fail_rate: 0.01,
+                limit_exceeded_rate: 0.005,
+                ..Behaviour::default()
+            },
+            ..SimConfig::default()
+        },
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await?;
+
+    let mut csv = String::from("username\n");
+    for i in 0..args.users {
+        let _ = writeln!(csv, "{}", sim::population_name(i));
+        if i % 997 == 0 {
+            let _ = writeln!(csv, "{}", sim::population_name(i)); // a duplicate row
+        }
+    }
+    for extra in EXTRA_ROWS {
+        let _ = writeln!(csv, "{extra}");
+    }
+    std::fs::write(&input, csv).with_context(|| format!("could not write {}", input.display()))?;
+
+    let mut settings = RunArgs {
+        user_pool_id: Some(sim.pool_id().to_string()),
+        input: Some(input.clone()),
+        ledger: Some(ledger.clone()),
+        rate: Some(args.rate),
+        concurrency: Some(32),
+        attempt_timeout: Some(5.0),
+        endpoint_url: Some(sim.endpoint_url()),
+        ..RunArgs::default()
+    }
+    .check()?;
+    settings.aws.test_credentials = true;
+
+    let mut out = std::io::stdout();
+    writeln!(
+        out,
+        "drill: simulated pool {} at {} with {} users (quota {}/s, 20 ms latency, 1% 5xx, 0.5% LimitExceeded)",
+        sim.pool_id(),
+        sim.endpoint_url(),
+        args.users,
+        args.rate
+    )?;
+    writeln!(out, "drill: user list {} (with duplicates, unknown users and bad rows)", input.display())?;
+
+    // First run, interrupted part-way as Ctrl-C would.
+    let cut = Duration::from_secs_f64(0.4 * args.users as f64 / args.rate);
+    let first_stop = shutdown.child_token();
+    let timer = first_stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(cut).await;
+        timer.cancel();
+    });
+    let first = pipeline::run(&settings, first_stop.cancelled()).await?;
+    writeln!(
+        out,
+        "\ndrill: run 1 interrupted after {:.1} s with {} users recorded; running the same command again resumes from the ledger\n",
+        first.elapsed_secs,
+        first.succeeded + first.failed + first.invalid
+    )?;
+    if shutdown.is_cancelled() {
+        sim.stop().await;
+        return Ok(ExitCode::Interrupted);
+    }
+
+    // Second run: same settings, same ledger.
+    let second = pipeline::run(&settings, shutdown.cancelled()).await?;
+    write!(out, "{}", second.render())?;
+
+    let total = report::status(&ledger)?;
+    let stats = sim.stats();
+    let mut not_reset = 0;
+    let mut twice = 0;
+    for i in 0..args.users {
+        let u = sim.user(&sim::population_name(i)).context("a generated user exists")?;
+        if sim::population_resettable(i) && u.messages != 1 {
+            not_reset += 1;
+        }
+        twice += usize::from(u.messages > 1);
+    }
+    let expected_failed = (0..args.users).filter(|i| !sim::population_resettable(*i)).count() + 3;
+    writeln!(out, "\ndrill: the ledger over both runs: {} succeeded, {} failed, {} invalid", total.succeeded, total.failed, total.invalid)?;
+    for (code, n) in &total.failed_by_code {
+        writeln!(out, "         {code:<30} {n}")?;
+    }
+    writeln!(
+        out,
+        "drill: the simulated pool saw {} requests ({} throttled, {} faults injected) and sent {} reset messages; users messaged more than once: {twice}",
+        stats.requests, stats.throttled, stats.faults, stats.messages
+    )?;
+    sim.stop().await;
+
+    let ok = !second.interrupted
+        && second.stopped.is_none()
+        && not_reset == 0
+        && twice == 0
+        && total.failed as usize == expected_failed
+        && total.invalid == 3;
+    if ok {
+        writeln!(out, "drill: OK: every user that could be reset was reset exactly once; the rest are recorded with their error codes")?;
+    } else {
+        writeln!(out, "drill: FAILED: {not_reset} resettable users not reset exactly once, {twice} messaged twice, {} failed (expected {expected_failed})", total.failed)?;
+    }
+    writeln!(out, "drill: ledger {}", ledger.display())?;
+    writeln!(out, "\nAgainst a real pool, the same job is:")?;
+    writeln!(out, "  cognito-bulk-reset run --user-pool-id us-east-1_AbCdEfGhI --input users.csv --ledger reset.jsonl")?;
+    writeln!(out, "  cognito-bulk-reset status --ledger reset.jsonl")?;
+    Ok(if ok { ExitCode::Success } else { ExitCode::SomeFailed })
+}

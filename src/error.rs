@@ -1,0 +1,93 @@
+//! The one place for errors a user can fix, and for the tool's exit codes.
+//!
+//! [`UsageError`] covers everything that stops the tool *before any call is
+//! sent*: bad flags, a bad pool id, an unreadable config file, an input whose
+//! header lacks the username column, a ledger written for another job. Each
+//! message names the input and the fix. A user that fails is not an error
+//! here: it is data, recorded in the ledger and counted in the summary, and
+//! the exit code is decided from the summary at the end ([`ExitCode`]).
+
+use std::path::PathBuf;
+
+/// Exit codes, as documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Every user in the input ended succeeded.
+    Success = 0,
+    /// The run finished, but some users failed or were invalid.
+    SomeFailed = 1,
+    /// Usage or configuration error; nothing was sent.
+    Usage = 2,
+    /// The run was stopped by an error that would fail every user (or the
+    /// ledger could not be written). The ledger is kept; a re-run resumes.
+    Stopped = 3,
+    /// Interrupted (Ctrl-C). The ledger is kept; a re-run resumes.
+    Interrupted = 130,
+}
+
+impl ExitCode {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// A mistake the operator can fix; reported before anything is sent.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("{0} is required; {1}")]
+    Missing(&'static str, &'static str),
+
+    #[error("invalid user pool id '{id}': {reason}; a pool id looks like us-east-1_AbCdEfGhI (see the pool's overview in the Cognito console)")]
+    PoolId { id: String, reason: String },
+
+    #[error("--region {given} does not match user pool {pool}, which lives in {expected}; drop --region or fix the pool id")]
+    RegionMismatch {
+        given: String,
+        pool: String,
+        expected: String,
+    },
+
+    #[error("invalid value for {flag}: {reason}")]
+    Value { flag: &'static str, reason: String },
+
+    #[error("could not read config file {path}: {reason}")]
+    Config { path: PathBuf, reason: String },
+
+    #[error("column '{column}' not found in the header of {input}; columns are: {found}; {hint}")]
+    MissingColumn {
+        column: String,
+        input: String,
+        found: String,
+        hint: &'static str,
+    },
+
+    #[error("column '{column}' appears more than once in the header of {input}; rename one of them")]
+    DuplicateColumn { column: String, input: String },
+
+    #[error("{input} is empty: it has no header row; write a header naming the '{column}' column, or use --no-header for a plain list of usernames")]
+    EmptyInput { input: String, column: String },
+
+    #[error("could not open input {path}: {reason}")]
+    Input { path: String, reason: String },
+
+    #[error("ledger {path} was written for {what} '{found}', but this run is for '{wanted}'; use another --ledger for this job")]
+    LedgerMismatch {
+        path: PathBuf,
+        what: &'static str,
+        found: String,
+        wanted: String,
+    },
+
+    #[error("ledger {path} is corrupt at line {line}: {reason}; move the file aside or repair that line, then re-run")]
+    LedgerCorrupt {
+        path: PathBuf,
+        line: u64,
+        reason: String,
+    },
+
+    #[error("could not read ledger {path}: {reason}")]
+    LedgerRead { path: PathBuf, reason: String },
+
+    #[error("AWS credentials could not be loaded: {0}; set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")]
+    Credentials(String),
+}

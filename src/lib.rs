@@ -1,0 +1,39 @@
+//! Reset or set the passwords of many Amazon Cognito user-pool users at once,
+//! at a safe rate, resuming exactly where a stopped run left off.
+//!
+//! The tool is a streaming pipeline; each stage lives in its own module:
+//!
+//! - [`source`]: the user list (a CSV file or stdin), streamed row by row;
+//!   each row is validated against Cognito's username rules.
+//! - [`pipeline`]: wires the stages: de-duplicates, skips what the ledger
+//!   already finished, paces attempts through the [`limiter`], bounds the calls
+//!   in flight, retries by the [`retry`] policy, and stops or drains on
+//!   shutdown.
+//! - [`cognito`]: the only module that knows the AWS SDK: client construction
+//!   and one function per Cognito operation; SDK errors are classified there
+//!   into the few cases the pipeline acts on.
+//! - [`ledger`]: the append-only JSON Lines ledger: record types, the writer
+//!   (group-committed fsync; a user counts as done only once its record is
+//!   durable) and replay (what a re-run may skip).
+//! - [`progress`] and [`report`]: the progress bar or plain log lines, the
+//!   end-of-run summary, the `status` command.
+//! - [`settings`] and [`cli`]: flags and config file merged once into checked
+//!   settings; [`error`] holds the mistakes a user can fix and the exit codes.
+//! - [`sim`]: a simulated Cognito user pool speaking the real wire protocol,
+//!   with quotas, faults and counters; [`drill`] runs the whole tool against it.
+
+pub mod cli;
+pub mod cognito;
+pub mod drill;
+pub mod error;
+pub mod ledger;
+pub mod limiter;
+pub mod pipeline;
+pub mod progress;
+pub mod report;
+pub mod retry;
+pub mod secret;
+pub mod settings;
+pub mod sim;
+pub mod source;
+pub mod validate;

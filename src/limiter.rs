@@ -1,0 +1,40 @@
+//! The token bucket every attempt passes through, retries included.
+//!
+//! A thin wrapper over governor's direct rate limiter: `rate` requests per
+//! second with a bucket of `burst` (default 1, so calls are evenly spaced and
+//! no second-long window ever exceeds the rate). Fractional rates are allowed
+//! (`0.5` is one call every two seconds).
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+pub struct Limiter {
+    inner: DefaultDirectRateLimiter,
+    rate: f64,
+}
+
+impl Limiter {
+    /// `rate` must be positive and finite (checked by settings).
+    pub fn new(rate: f64, burst: NonZeroU32) -> Limiter {
+        let period = Duration::from_secs_f64(1.0 / rate).max(Duration::from_nanos(1));
+        let quota = Quota::with_period(period)
+            .expect("period is positive")
+            .allow_burst(burst);
+        Limiter {
+            inner: RateLimiter::direct(quota),
+            rate,
+        }
+    }
+
+    /// Waits until one more call may be sent.
+    pub async fn acquire(&self) {
+        self.inner.until_ready().await;
+    }
+
+    /// The configured rate, requests per second.
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+}

@@ -1,0 +1,127 @@
+//! The one progress-display factory.
+//!
+//! On a terminal: an indicatif bar on stderr (done/total, rate, ETA,
+//! failures, retries, throttled calls), redrawn a few times a second from the
+//! run's [`Counters`]. Elsewhere (cron, CI, a pipe): no bar, and one plain
+//! log line every `log_interval`. Log lines go through [`LogWriter`], which
+//! suspends the bar while it writes so the two never tear each other.
+
+use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use crate::report::Counters;
+
+/// The bar being shown, if any, so log lines can step around it.
+static ACTIVE_BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// A running progress display; [`Progress::finish`] clears it.
+pub struct Progress {
+    bar: ProgressBar,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Progress {
+    /// Starts showing the progress of `counters`. `total` may arrive later
+    /// through [`Progress::set_total`].
+    pub fn start(counters: Arc<Counters>, log_interval: Duration) -> Progress {
+        let on_terminal = io::stderr().is_terminal();
+        let bar = if on_terminal {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4));
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {elapsed_precise} [{wide_bar}] {human_pos}/{human_len} {per_sec} ETA {eta} {msg}",
+                )
+                .expect("the template is valid")
+                .progress_chars("=> "),
+            );
+            *ACTIVE_BAR.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar.clone());
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(update_loop(bar.clone(), counters, on_terminal, log_interval, stop.clone()));
+        Progress { bar, stop, task }
+    }
+
+    /// A setter for the total, usable from another thread once it is known.
+    pub fn total_setter(&self) -> impl FnOnce(u64) + Send + 'static {
+        let bar = self.bar.clone();
+        move |total| bar.set_length(total)
+    }
+
+    /// Stops updating and removes the bar.
+    pub async fn finish(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+        self.bar.finish_and_clear();
+        *ACTIVE_BAR.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+async fn update_loop(
+    bar: ProgressBar,
+    counters: Arc<Counters>,
+    on_terminal: bool,
+    log_interval: Duration,
+    stop: CancellationToken,
+) {
+    let tick = if on_terminal { Duration::from_millis(200) } else { log_interval };
+    let mut interval = tokio::time::interval(tick);
+    interval.tick().await;
+    let (mut last_done, mut last_at) = (0u64, tokio::time::Instant::now());
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = interval.tick() => {}
+        }
+        let done = counters.processed();
+        bar.set_position(done);
+        let failed = counters.failed.load(Relaxed);
+        let retries = counters.retries.load(Relaxed);
+        let throttled = counters.throttled.load(Relaxed);
+        if on_terminal {
+            bar.set_message(format!("failed {failed} · retries {retries} · throttled {throttled}"));
+        } else {
+            let total = bar.length().map_or_else(|| "?".to_string(), |t| t.to_string());
+            let now = tokio::time::Instant::now();
+            let rate = (done - last_done) as f64 / now.duration_since(last_at).as_secs_f64().max(1e-3);
+            (last_done, last_at) = (done, now);
+            tracing::info!(
+                done,
+                total = %total,
+                succeeded = counters.succeeded.load(Relaxed),
+                failed,
+                invalid = counters.invalid.load(Relaxed),
+                retries,
+                throttled,
+                rate = format_args!("{rate:.1}/s"),
+                "progress"
+            );
+        }
+    }
+}
+
+/// Writes log output to stderr, stepping around an active progress bar.
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let bar = ACTIVE_BAR.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match bar {
+            Some(bar) => bar.suspend(|| io::stderr().write_all(buf))?,
+            None => io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}

@@ -1,0 +1,288 @@
+//! Counting and telling: the live counters of a run, the end-of-run
+//! [`Summary`] (and the exit code it implies), and the `status` command.
+//!
+//! Policy: the outcome counters move only in the ledger writer's durable
+//! callback ([`Counters::on_durable`]), so no user is ever reported done
+//! before its record is on disk. A failed user is data here, not an error:
+//! the exit code is decided from the summary once the run is over.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::{ExitCode, UsageError};
+use crate::ledger::{self, Outcome, UserRecord};
+
+/// Live counts of a run, shared by the pipeline, the ledger writer and the
+/// progress display.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub succeeded: AtomicU64,
+    pub failed: AtomicU64,
+    pub invalid: AtomicU64,
+    /// Users the ledger already had a final outcome for.
+    pub skipped_done: AtomicU64,
+    /// Of those, how many had failed (or rows already recorded invalid).
+    pub skipped_unsuccessful: AtomicU64,
+    /// Repeated usernames in the input, processed once.
+    pub duplicates: AtomicU64,
+    /// Calls sent, retries included.
+    pub calls: AtomicU64,
+    pub throttled: AtomicU64,
+    pub retries: AtomicU64,
+    failed_codes: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Counters {
+    /// Counts a record that has just become durable.
+    pub fn on_durable(&self, record: &UserRecord) {
+        match record.outcome {
+            Outcome::Succeeded => {
+                self.succeeded.fetch_add(1, Relaxed);
+            }
+            Outcome::Invalid => {
+                self.invalid.fetch_add(1, Relaxed);
+            }
+            Outcome::Failed => {
+                self.failed.fetch_add(1, Relaxed);
+                let code = record.code.clone().unwrap_or_else(|| "Unknown".into());
+                *self.failed_codes.lock().unwrap_or_else(|e| e.into_inner()).entry(code).or_default() += 1;
+            }
+        }
+    }
+
+    /// Rows dealt with so far: recorded, skipped or duplicate.
+    pub fn processed(&self) -> u64 {
+        self.succeeded.load(Relaxed)
+            + self.failed.load(Relaxed)
+            + self.invalid.load(Relaxed)
+            + self.skipped_done.load(Relaxed)
+            + self.duplicates.load(Relaxed)
+    }
+
+    pub fn failed_codes(&self) -> BTreeMap<String, u64> {
+        self.failed_codes.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Why a run stopped before the end of its input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StopReason {
+    /// Cognito answered with an error that every user would get.
+    Service { code: String, message: String },
+    /// The ledger could not be written; nothing more may be counted done.
+    Ledger { message: String },
+    /// The input could not be read to the end.
+    Input { message: String },
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::Service { code, message } => {
+                write!(f, "Cognito answered {code}: {message}")?;
+                let hint = match code.as_str() {
+                    "ResourceNotFoundException" => "check --user-pool-id and the region",
+                    "AccessDeniedException" | "UnrecognizedClientException" | "InvalidClientTokenId"
+                    | "InvalidSignatureException" | "SignatureDoesNotMatch" => {
+                        "check the credentials and their IAM permissions (see README, IAM permissions)"
+                    }
+                    "ExpiredTokenException" => "refresh the credentials (e.g. aws sso login)",
+                    _ => "fix the pool's configuration",
+                };
+                write!(f, "; {hint}")
+            }
+            StopReason::Ledger { message } => write!(f, "{message}; free space or fix permissions"),
+            StopReason::Input { message } => write!(f, "could not read the input: {message}"),
+        }
+    }
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub pool_id: String,
+    pub action: String,
+    pub ledger: PathBuf,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub failed_by_code: BTreeMap<String, u64>,
+    pub invalid: u64,
+    pub skipped_done: u64,
+    pub skipped_unsuccessful: u64,
+    pub duplicates: u64,
+    pub calls: u64,
+    pub throttled: u64,
+    pub retries: u64,
+    pub elapsed_secs: f64,
+    pub interrupted: bool,
+    pub stopped: Option<StopReason>,
+}
+
+impl Summary {
+    pub fn from_counters(c: &Counters, elapsed: Duration) -> Summary {
+        Summary {
+            pool_id: String::new(),
+            action: String::new(),
+            ledger: PathBuf::new(),
+            succeeded: c.succeeded.load(Relaxed),
+            failed: c.failed.load(Relaxed),
+            failed_by_code: c.failed_codes(),
+            invalid: c.invalid.load(Relaxed),
+            skipped_done: c.skipped_done.load(Relaxed),
+            skipped_unsuccessful: c.skipped_unsuccessful.load(Relaxed),
+            duplicates: c.duplicates.load(Relaxed),
+            calls: c.calls.load(Relaxed),
+            throttled: c.throttled.load(Relaxed),
+            retries: c.retries.load(Relaxed),
+            elapsed_secs: elapsed.as_secs_f64(),
+            interrupted: false,
+            stopped: None,
+        }
+    }
+
+    /// The exit code this run ends with (see README, Exit codes).
+    pub fn exit_code(&self) -> ExitCode {
+        if self.interrupted {
+            ExitCode::Interrupted
+        } else if self.stopped.is_some() {
+            ExitCode::Stopped
+        } else if self.failed + self.invalid + self.skipped_unsuccessful > 0 {
+            ExitCode::SomeFailed
+        } else {
+            ExitCode::Success
+        }
+    }
+
+    /// Users recorded by this run per second of run time.
+    pub fn users_per_sec(&self) -> f64 {
+        per_sec(self.succeeded + self.failed, self.elapsed_secs)
+    }
+
+    /// The summary for a person.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let head = if self.interrupted {
+            "interrupted"
+        } else if self.stopped.is_some() {
+            "STOPPED"
+        } else {
+            "finished"
+        };
+        let _ = writeln!(s, "{} {} on {}: {head}", env!("CARGO_PKG_NAME"), self.action, self.pool_id);
+        let _ = writeln!(s, "  succeeded            {}", self.succeeded);
+        let _ = writeln!(s, "  failed               {}", self.failed);
+        for (code, n) in &self.failed_by_code {
+            let _ = writeln!(s, "    {code:<30} {n}");
+        }
+        let _ = writeln!(s, "  invalid rows         {}", self.invalid);
+        let _ = write!(s, "  skipped, done before {}", self.skipped_done);
+        if self.skipped_unsuccessful > 0 {
+            let _ = write!(s, " ({} of them not succeeded)", self.skipped_unsuccessful);
+        }
+        let _ = writeln!(s);
+        let _ = writeln!(s, "  duplicate rows       {}", self.duplicates);
+        let _ = writeln!(
+            s,
+            "  calls                {} ({} retries, {} throttled)",
+            self.calls, self.retries, self.throttled
+        );
+        let _ = writeln!(
+            s,
+            "  elapsed              {:.1} s, {:.1} users/s, {:.1} calls/s",
+            self.elapsed_secs,
+            self.users_per_sec(),
+            per_sec(self.calls, self.elapsed_secs)
+        );
+        let _ = writeln!(s, "  ledger               {}", self.ledger.display());
+        if let Some(reason) = &self.stopped {
+            let _ = writeln!(s, "stopped: {reason}");
+        }
+        if self.interrupted || self.stopped.is_some() {
+            let _ = writeln!(s, "to finish the job, run the same command again: it resumes from the ledger");
+        }
+        s
+    }
+}
+
+fn per_sec(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        n as f64 / secs
+    } else {
+        0.0
+    }
+}
+
+/// What `status --json` prints.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub ledger: PathBuf,
+    pub pool_id: String,
+    pub action: String,
+    pub region: String,
+    pub input: String,
+    pub started_at: String,
+    pub runs: u32,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub failed_by_code: BTreeMap<String, u64>,
+    pub invalid: u64,
+    pub torn_tail_bytes: u64,
+}
+
+/// Reads a ledger for the `status` command.
+pub fn status(path: &Path) -> Result<Status, UsageError> {
+    let replay = ledger::replay_path(path)?.ok_or_else(|| UsageError::LedgerRead {
+        path: path.to_owned(),
+        reason: "no such file".into(),
+    })?;
+    let header = replay.header.clone().ok_or_else(|| UsageError::LedgerRead {
+        path: path.to_owned(),
+        reason: "it has no header line; is it a cognito-bulk-reset ledger?".into(),
+    })?;
+    Ok(Status {
+        ledger: path.to_owned(),
+        pool_id: header.pool_id,
+        action: header.action.as_str().to_string(),
+        region: header.region,
+        input: header.input,
+        started_at: header.started_at,
+        runs: replay.runs,
+        succeeded: replay.succeeded,
+        failed: replay.failed_total(),
+        failed_by_code: replay.failed.clone(),
+        invalid: replay.invalid,
+        torn_tail_bytes: replay.torn_bytes,
+    })
+}
+
+impl Status {
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "ledger     {}", self.ledger.display());
+        let _ = writeln!(s, "pool       {} ({})", self.pool_id, self.region);
+        let _ = writeln!(s, "action     {}", self.action);
+        let _ = writeln!(s, "input      {}", self.input);
+        let _ = writeln!(s, "started    {} ({} run(s))", self.started_at, self.runs);
+        let _ = writeln!(s, "succeeded  {}", self.succeeded);
+        let _ = writeln!(s, "failed     {}", self.failed);
+        for (code, n) in &self.failed_by_code {
+            let _ = writeln!(s, "  {code:<30} {n}");
+        }
+        let _ = writeln!(s, "invalid    {}", self.invalid);
+        if self.torn_tail_bytes > 0 {
+            let _ = writeln!(
+                s,
+                "note       the last line is torn ({} bytes, a crash mid-write); the next run repairs it",
+                self.torn_tail_bytes
+            );
+        }
+        s
+    }
+}

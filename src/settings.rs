@@ -1,0 +1,446 @@
+//! Flags and config file, merged once and checked once.
+//!
+//! [`RunArgs`] is both the clap flag set of `run` and the serde shape of a
+//! `--config` TOML file (keys spelled like the flags), so the two cannot
+//! drift. Flags override the file; the file overrides the defaults below
+//! (documented key by key in `config/default.toml`). [`RunArgs::check`] turns
+//! the merged values into [`RunSettings`], refusing with a [`UsageError`]
+//! anything that would fail later: nothing downstream re-validates or
+//! juggles `Option`s.
+//!
+//! Region: the pool id carries its region (`us-east-1_...`), so that is the
+//! region used; `--region` may repeat it, and a different one is refused
+//! unless `--endpoint-url` points somewhere else. AWS_PROFILE and
+//! AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER) are
+//! honoured by the SDK's own configuration chain.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cognito::{AwsSettings, Operation};
+use crate::error::UsageError;
+use crate::ledger::Action;
+use crate::retry::RetryPolicy;
+use crate::source::csv::CsvOptions;
+use crate::validate::check_pool_id;
+
+pub const DEFAULT_RATE: f64 = 20.0;
+pub const DEFAULT_BURST: u32 = 1;
+pub const DEFAULT_CONCURRENCY: usize = 16;
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+pub const DEFAULT_ATTEMPT_TIMEOUT_SECS: f64 = 10.0;
+/// The UserAccountRecovery category's default quota, requests per second.
+pub const DEFAULT_RECOVERY_QUOTA: f64 = 30.0;
+
+/// The settings of `run`, as flags or as config-file keys.
+#[derive(Debug, Default, Clone, PartialEq, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RunArgs {
+    /// TOML file with any of these settings (keys spelled like the flags,
+    /// e.g. `rate = 20`); flags override it.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// The user pool, e.g. us-east-1_AbCdEfGhI. Its prefix is the region.
+    #[arg(long, value_name = "ID")]
+    pub user_pool_id: Option<String>,
+
+    /// CSV file listing the users; `-` reads standard input.
+    #[arg(long, value_name = "PATH")]
+    pub input: Option<PathBuf>,
+
+    /// The run's ledger (JSON Lines). Re-running with the same ledger resumes.
+    /// Default: cognito-bulk-reset-<pool>-<action>.jsonl in the current directory.
+    #[arg(long, value_name = "PATH")]
+    pub ledger: Option<PathBuf>,
+
+    /// reset: AdminResetUserPassword (Cognito sends a code). set-password:
+    /// AdminSetUserPassword with the input's password column. [default: reset]
+    #[arg(long, value_enum)]
+    pub action: Option<Action>,
+
+    /// Header of the column holding usernames. [default: username]
+    #[arg(long, value_name = "NAME")]
+    pub username_column: Option<String>,
+
+    /// Header of the column holding passwords (set-password). [default: password]
+    #[arg(long, value_name = "NAME")]
+    pub password_column: Option<String>,
+
+    /// The input has no header row: one username per line, no CSV quoting.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub no_header: Option<bool>,
+
+    /// set-password: make the password permanent (CONFIRMED) instead of
+    /// temporary (FORCE_CHANGE_PASSWORD, the user must change it at sign-in).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub permanent: Option<bool>,
+
+    /// reset: KEY=VALUE passed as ClientMetadata to the pool's Lambda
+    /// triggers (repeatable).
+    #[arg(long = "client-metadata", value_name = "KEY=VALUE")]
+    #[serde(default)]
+    pub client_metadata: Vec<String>,
+
+    /// Requests per second, retries included. Keep well under the account's
+    /// quota (30/s by default for password resets), which the production app
+    /// shares. [default: 20]
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
+
+    /// Calls that may go out back to back before the rate applies. [default: 1]
+    #[arg(long, value_name = "N")]
+    pub burst: Option<u32>,
+
+    /// Calls in flight at once, at most. [default: 16]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Attempts per user on transient errors; throttled calls do not count.
+    /// [default: 8]
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+
+    /// Seconds one attempt may take, connection included. [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    pub attempt_timeout: Option<f64>,
+
+    /// AWS region; defaults to the pool id's prefix.
+    #[arg(long)]
+    pub region: Option<String>,
+
+    /// Named AWS profile (otherwise AWS_PROFILE or the default chain).
+    #[arg(long)]
+    pub profile: Option<String>,
+
+    /// Send requests to this endpoint (a simulated pool, moto); otherwise
+    /// AWS_ENDPOINT_URL or the real regional endpoint.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+/// Where the user list comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    Path(PathBuf),
+    Stdin,
+}
+
+impl Input {
+    pub fn name(&self) -> String {
+        match self {
+            Input::Path(p) => p.display().to_string(),
+            Input::Stdin => "stdin".into(),
+        }
+    }
+}
+
+/// Checked settings of a run.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub pool_id: String,
+    pub aws: AwsSettings,
+    pub input: Input,
+    pub ledger: PathBuf,
+    pub action: Action,
+    pub operation: Operation,
+    pub csv: CsvOptions,
+    pub rate: f64,
+    pub burst: NonZeroU32,
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    /// How often a plain progress line is logged when not on a terminal.
+    pub log_interval: Duration,
+}
+
+impl RunArgs {
+    /// Loads `--config` (if given) and merges: flags over file over defaults.
+    pub fn resolve(self) -> Result<RunSettings, UsageError> {
+        let merged = match self.config.clone() {
+            Some(path) => self.merge(load_config(&path)?),
+            None => self,
+        };
+        merged.check()
+    }
+
+    /// Values set here win; the rest come from `file`.
+    pub fn merge(self, file: RunArgs) -> RunArgs {
+        RunArgs {
+            config: self.config,
+            user_pool_id: self.user_pool_id.or(file.user_pool_id),
+            input: self.input.or(file.input),
+            ledger: self.ledger.or(file.ledger),
+            action: self.action.or(file.action),
+            username_column: self.username_column.or(file.username_column),
+            password_column: self.password_column.or(file.password_column),
+            no_header: self.no_header.or(file.no_header),
+            permanent: self.permanent.or(file.permanent),
+            client_metadata: if self.client_metadata.is_empty() {
+                file.client_metadata
+            } else {
+                self.client_metadata
+            },
+            rate: self.rate.or(file.rate),
+            burst: self.burst.or(file.burst),
+            concurrency: self.concurrency.or(file.concurrency),
+            max_attempts: self.max_attempts.or(file.max_attempts),
+            attempt_timeout: self.attempt_timeout.or(file.attempt_timeout),
+            region: self.region.or(file.region),
+            profile: self.profile.or(file.profile),
+            endpoint_url: self.endpoint_url.or(file.endpoint_url),
+        }
+    }
+
+    /// Applies defaults and checks every value.
+    pub fn check(self) -> Result<RunSettings, UsageError> {
+        let pool_id = self.user_pool_id.ok_or(UsageError::Missing(
+            "--user-pool-id",
+            "name the pool, e.g. --user-pool-id us-east-1_AbCdEfGhI",
+        ))?;
+        let pool_region = check_pool_id(&pool_id).map_err(|reason| UsageError::PoolId {
+            id: pool_id.clone(),
+            reason,
+        })?;
+        let region = match self.region {
+            Some(r) if r != pool_region && self.endpoint_url.is_none() => {
+                return Err(UsageError::RegionMismatch {
+                    given: r,
+                    pool: pool_id.clone(),
+                    expected: pool_region.to_string(),
+                })
+            }
+            Some(r) => r,
+            None => pool_region.to_string(),
+        };
+        if let Some(url) = &self.endpoint_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(UsageError::Value {
+                    flag: "--endpoint-url",
+                    reason: format!("'{url}' is not an http:// or https:// URL"),
+                });
+            }
+        }
+        let input = match self.input {
+            None => {
+                return Err(UsageError::Missing(
+                    "--input",
+                    "give the CSV of users, e.g. --input users.csv (or --input - for stdin)",
+                ))
+            }
+            Some(p) if p.as_os_str() == "-" => Input::Stdin,
+            Some(p) => Input::Path(p),
+        };
+        let action = self.action.unwrap_or(Action::Reset);
+        let operation = match action {
+            Action::Reset => {
+                if self.permanent.is_some() {
+                    return Err(UsageError::Value {
+                        flag: "--permanent",
+                        reason: "it applies to --action set-password only".into(),
+                    });
+                }
+                Operation::Reset {
+                    client_metadata: parse_metadata(&self.client_metadata)?,
+                }
+            }
+            Action::SetPassword => {
+                if !self.client_metadata.is_empty() {
+                    return Err(UsageError::Value {
+                        flag: "--client-metadata",
+                        reason: "it applies to --action reset only".into(),
+                    });
+                }
+                Operation::SetPassword {
+                    permanent: self.permanent.unwrap_or(false),
+                }
+            }
+        };
+        let rate = self.rate.unwrap_or(DEFAULT_RATE);
+        if !(rate.is_finite() && rate > 0.0 && rate <= 100_000.0) {
+            return Err(UsageError::Value {
+                flag: "--rate",
+                reason: format!("{rate} is not a rate; give requests per second above 0, e.g. --rate 20"),
+            });
+        }
+        let burst = NonZeroU32::new(self.burst.unwrap_or(DEFAULT_BURST)).ok_or(UsageError::Value {
+            flag: "--burst",
+            reason: "must be at least 1".into(),
+        })?;
+        let concurrency = self.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+        if !(1..=4096).contains(&concurrency) {
+            return Err(UsageError::Value {
+                flag: "--concurrency",
+                reason: format!("{concurrency} is out of range; give 1 to 4096"),
+            });
+        }
+        let max_attempts = self.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        if !(1..=100).contains(&max_attempts) {
+            return Err(UsageError::Value {
+                flag: "--max-attempts",
+                reason: format!("{max_attempts} is out of range; give 1 to 100"),
+            });
+        }
+        let timeout = self.attempt_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT_SECS);
+        if !(timeout.is_finite() && timeout > 0.0 && timeout <= 3600.0) {
+            return Err(UsageError::Value {
+                flag: "--attempt-timeout",
+                reason: format!("{timeout} is not a number of seconds between 0 and 3600"),
+            });
+        }
+        let ledger = self.ledger.unwrap_or_else(|| {
+            PathBuf::from(format!("cognito-bulk-reset-{pool_id}-{}.jsonl", action.as_str()))
+        });
+        let csv = CsvOptions {
+            input_name: input.name(),
+            header: !self.no_header.unwrap_or(false),
+            username_column: self.username_column.unwrap_or_else(|| "username".into()),
+            password_column: match action {
+                Action::SetPassword => Some(self.password_column.unwrap_or_else(|| "password".into())),
+                Action::Reset => None,
+            },
+        };
+        Ok(RunSettings {
+            aws: AwsSettings {
+                region,
+                profile: self.profile,
+                endpoint_url: self.endpoint_url,
+                attempt_timeout: Duration::from_secs_f64(timeout),
+                test_credentials: false,
+            },
+            pool_id,
+            input,
+            ledger,
+            action,
+            operation,
+            csv,
+            rate,
+            burst,
+            concurrency,
+            retry: RetryPolicy {
+                max_attempts,
+                ..RetryPolicy::default()
+            },
+            log_interval: Duration::from_secs(10),
+        })
+    }
+}
+
+/// Reads a `--config` file.
+pub fn load_config(path: &Path) -> Result<RunArgs, UsageError> {
+    let text = std::fs::read_to_string(path).map_err(|e| UsageError::Config {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    toml::from_str(&text).map_err(|e| UsageError::Config {
+        path: path.to_owned(),
+        reason: e.to_string().trim_end().to_string(),
+    })
+}
+
+fn parse_metadata(pairs: &[String]) -> Result<HashMap<String, String>, UsageError> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(UsageError::Value {
+                flag: "--client-metadata",
+                reason: format!("expected KEY=VALUE, got '{pair}'"),
+            }),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> RunArgs {
+        RunArgs {
+            user_pool_id: Some("us-east-1_Abc".into()),
+            input: Some("users.csv".into()),
+            ..RunArgs::default()
+        }
+    }
+
+    fn err(a: RunArgs) -> String {
+        a.check().unwrap_err().to_string()
+    }
+
+    /// config/default.toml documents the defaults truthfully: loading it changes nothing.
+    #[test]
+    fn default_toml_matches_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let file = load_config(&path).expect("config/default.toml parses");
+        let with_file = args().merge(file).check().unwrap();
+        let without = args().check().unwrap();
+        assert_eq!(format!("{with_file:?}"), format!("{without:?}"));
+    }
+
+    /// Flags win over the file; the file wins over defaults.
+    #[test]
+    fn flags_override_file() {
+        let file: RunArgs = toml::from_str("rate = 5.0\nconcurrency = 3\nclient-metadata = [\"a=b\"]").unwrap();
+        let s = RunArgs { rate: Some(7.0), ..args() }.merge(file).check().unwrap();
+        assert_eq!((s.rate, s.concurrency), (7.0, 3));
+        assert_eq!(
+            s.operation,
+            Operation::Reset { client_metadata: HashMap::from([("a".into(), "b".into())]) }
+        );
+    }
+
+    /// Region comes from the pool id; a conflicting --region is refused unless an endpoint is given.
+    #[test]
+    fn region_follows_the_pool() {
+        assert_eq!(args().check().unwrap().aws.region, "us-east-1");
+        let e = err(RunArgs { region: Some("eu-west-1".into()), ..args() });
+        assert!(e.contains("lives in us-east-1"), "{e}");
+        let s = RunArgs {
+            region: Some("eu-west-1".into()),
+            endpoint_url: Some("http://127.0.0.1:1".into()),
+            ..args()
+        }
+        .check()
+        .unwrap();
+        assert_eq!(s.aws.region, "eu-west-1");
+    }
+
+    /// Bad values stop with a message naming the flag and the fix.
+    #[test]
+    fn bad_values_name_the_fix() {
+        assert!(err(RunArgs { user_pool_id: None, ..args() }).contains("--user-pool-id"));
+        assert!(err(RunArgs { user_pool_id: Some("nope".into()), ..args() }).contains("us-east-1_AbCdEfGhI"));
+        assert!(err(RunArgs { input: None, ..args() }).contains("--input"));
+        assert!(err(RunArgs { rate: Some(0.0), ..args() }).contains("--rate"));
+        assert!(err(RunArgs { rate: Some(f64::NAN), ..args() }).contains("--rate"));
+        assert!(err(RunArgs { burst: Some(0), ..args() }).contains("--burst"));
+        assert!(err(RunArgs { concurrency: Some(0), ..args() }).contains("--concurrency"));
+        assert!(err(RunArgs { max_attempts: Some(0), ..args() }).contains("--max-attempts"));
+        assert!(err(RunArgs { client_metadata: vec!["novalue".into()], ..args() }).contains("KEY=VALUE"));
+        assert!(err(RunArgs { permanent: Some(true), ..args() }).contains("set-password only"));
+        assert!(err(RunArgs { endpoint_url: Some("localhost:1".into()), ..args() }).contains("--endpoint-url"));
+    }
+
+    /// A config file with an unknown key is refused, naming the key.
+    #[test]
+    fn unknown_config_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "rat = 3\n").unwrap();
+        let e = load_config(&path).unwrap_err().to_string();
+        assert!(e.contains("rat") && e.contains("c.toml"), "{e}");
+    }
+
+    /// The default ledger name is derived from pool and action, so the same command resumes.
+    #[test]
+    fn default_ledger_path() {
+        let s = args().check().unwrap();
+        assert_eq!(s.ledger, PathBuf::from("cognito-bulk-reset-us-east-1_Abc-reset.jsonl"));
+        assert_eq!(s.input, Input::Path("users.csv".into()));
+        assert!(s.csv.header);
+    }
+}

@@ -1,0 +1,377 @@
+//! A simulated Cognito user pool on loopback, for `drill`, `sim`, the tests
+//! and the benchmarks.
+//!
+//! It speaks the real AWS JSON 1.1 wire protocol (`X-Amz-Target` header,
+//! `__type` errors, `x-amzn-RequestId`), so the real SDK client is what gets
+//! exercised, for the operations the tool uses: AdminResetUserPassword,
+//! AdminSetUserPassword, AdminGetUser, AdminCreateUser, ListUsers and
+//! AdminUserGlobalSignOut. On top of the behaviour of a pool ([`pool`]) it
+//! enforces a token-bucket quota per API category and answers
+//! TooManyRequestsException above it, can add latency and inject faults (5xx,
+//! LimitExceeded, dropped connections after the call was carried out, slow
+//! replies), and counts calls and messages per user. `GET /sim/stats` returns
+//! the counters as JSON for clients outside the process.
+
+pub mod pool;
+mod server;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use pool::{Pool, SimUser, Status};
+
+/// The simulated pool's settings (also the flags of `sim`).
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct SimConfig {
+    /// The pool id the simulation answers to.
+    #[arg(long, default_value = "us-east-1_SimPool01")]
+    pub pool_id: String,
+
+    /// Users to create: user-000000, user-000001, ... About 6% of them
+    /// cannot be reset (see `population`).
+    #[arg(long, default_value_t = 1000)]
+    pub users: usize,
+
+    /// Quotas and faults.
+    #[command(flatten)]
+    pub behaviour: Behaviour,
+}
+
+/// What the simulation does to calls; can be changed while it runs.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct Behaviour {
+    /// UserAccountRecovery quota (reset, set-password), requests/s; 0: none.
+    #[arg(long, default_value_t = 30.0)]
+    pub quota_recovery: f64,
+    /// UserRead quota (AdminGetUser), requests/s; 0: none.
+    #[arg(long, default_value_t = 120.0)]
+    pub quota_read: f64,
+    /// UserList quota (ListUsers), requests/s; 0: none.
+    #[arg(long, default_value_t = 30.0)]
+    pub quota_list: f64,
+    /// UserUpdate quota (AdminUserGlobalSignOut), requests/s; 0: none.
+    #[arg(long, default_value_t = 25.0)]
+    pub quota_update: f64,
+    /// UserCreation quota (AdminCreateUser), requests/s; 0: none.
+    #[arg(long, default_value_t = 50.0)]
+    pub quota_create: f64,
+    /// Latency added to every reply, milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of calls (0..1) answered with a server error (500 or an HTML
+    /// 502) without being carried out.
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Share of calls answered LimitExceededException, not carried out.
+    #[arg(long, default_value_t = 0.0)]
+    pub limit_exceeded_rate: f64,
+    /// Share of mutating calls carried out whose connection is then dropped
+    /// with no reply (the client cannot know the outcome).
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_rate: f64,
+    /// Share of calls delayed by --slow-ms before being carried out.
+    #[arg(long, default_value_t = 0.0)]
+    pub slow_rate: f64,
+    /// Delay of a slow call, milliseconds.
+    #[arg(long, default_value_t = 15_000)]
+    pub slow_ms: u64,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour {
+            quota_recovery: 30.0,
+            quota_read: 120.0,
+            quota_list: 30.0,
+            quota_update: 25.0,
+            quota_create: 50.0,
+            latency_ms: 0,
+            fail_rate: 0.0,
+            limit_exceeded_rate: 0.0,
+            drop_rate: 0.0,
+            slow_rate: 0.0,
+            slow_ms: 15_000,
+        }
+    }
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            pool_id: "us-east-1_SimPool01".into(),
+            users: 1000,
+            behaviour: Behaviour::default(),
+        }
+    }
+}
+
+/// The generated users: `user-NNNNNN`, all CONFIRMED with a verified email,
+/// except that of every 50 users one is in FORCE_CHANGE_PASSWORD (reset:
+/// NotAuthorized), one is disabled (NotAuthorized) and one has no verified
+/// email or phone (InvalidParameter).
+pub fn population(n: usize) -> impl Iterator<Item = (String, SimUser)> {
+    (0..n).map(|i| {
+        let user = match i % 50 {
+            7 => SimUser::new(Status::ForceChangePassword, true, true),
+            23 => SimUser::new(Status::Confirmed, false, true),
+            41 => SimUser::new(Status::Confirmed, true, false),
+            _ => SimUser::new(Status::Confirmed, true, true),
+        };
+        (population_name(i), user)
+    })
+}
+
+/// The name of generated user `i`.
+pub fn population_name(i: usize) -> String {
+    format!("user-{i:06}")
+}
+
+/// Whether generated user `i` can be reset.
+pub fn population_resettable(i: usize) -> bool {
+    !matches!(i % 50, 7 | 23 | 41)
+}
+
+/// API quota categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Category {
+    Recovery,
+    Read,
+    List,
+    Update,
+    Create,
+}
+
+struct Bucket {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(rate: f64) -> Bucket {
+        Bucket {
+            rate,
+            tokens: rate.max(1.0),
+            last: Instant::now(),
+        }
+    }
+
+    /// Takes a token if one is there. A rate of 0 means no quota.
+    fn try_take(&mut self) -> bool {
+        if self.rate <= 0.0 {
+            return true;
+        }
+        let now = Instant::now();
+        let capacity = self.rate.max(1.0);
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(capacity);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Counters of what reached the simulation.
+#[derive(Debug, Default)]
+pub struct SimCounters {
+    /// Requests received, all kinds.
+    pub requests: AtomicU64,
+    /// Answered TooManyRequestsException.
+    pub throttled: AtomicU64,
+    /// Faults injected (5xx, LimitExceeded, drops).
+    pub faults: AtomicU64,
+    /// Calls carried out, by operation.
+    applied: Mutex<BTreeMap<String, u64>>,
+}
+
+impl SimCounters {
+    pub(crate) fn applied(&self, op: &str) {
+        *self.applied.lock().unwrap_or_else(|e| e.into_inner()).entry(op.to_string()).or_default() += 1;
+    }
+
+    /// Calls carried out for `op`.
+    pub fn applied_count(&self, op: &str) -> u64 {
+        self.applied.lock().unwrap_or_else(|e| e.into_inner()).get(op).copied().unwrap_or(0)
+    }
+}
+
+/// Shared state of a running simulation.
+pub(crate) struct State {
+    pub pool: Pool,
+    pub counters: SimCounters,
+    behaviour: Mutex<Behaviour>,
+    buckets: Mutex<[Bucket; 5]>,
+    next_request: AtomicU64,
+}
+
+impl State {
+    fn behaviour(&self) -> Behaviour {
+        self.behaviour.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn take_token(&self, category: Category) -> bool {
+        self.buckets.lock().unwrap_or_else(|e| e.into_inner())[category as usize].try_take()
+    }
+
+    fn request_id(&self) -> String {
+        let n = self.next_request.fetch_add(1, Relaxed);
+        format!("{:08x}-5151-4000-8000-{:012x}", std::process::id(), n)
+    }
+}
+
+/// What `GET /sim/stats` returns.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct SimStats {
+    pub requests: u64,
+    pub throttled: u64,
+    pub faults: u64,
+    pub applied: BTreeMap<String, u64>,
+    pub users: u64,
+    pub messages: u64,
+    /// Users sent more than one message.
+    pub users_with_repeat_messages: u64,
+    pub max_messages_per_user: u32,
+    pub max_mutations_per_user: u32,
+}
+
+/// A running simulation. Dropping it does not stop it; call [`SimHandle::stop`].
+pub struct SimHandle {
+    pub addr: SocketAddr,
+    state: Arc<State>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts a simulation on `listen` (use port 0 for any free port).
+pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<SimHandle> {
+    let b = &config.behaviour;
+    let buckets = [
+        Bucket::new(b.quota_recovery),
+        Bucket::new(b.quota_read),
+        Bucket::new(b.quota_list),
+        Bucket::new(b.quota_update),
+        Bucket::new(b.quota_create),
+    ];
+    let state = Arc::new(State {
+        pool: Pool {
+            pool_id: config.pool_id.clone(),
+            users: Mutex::new(population(config.users).collect()),
+        },
+        counters: SimCounters::default(),
+        behaviour: Mutex::new(config.behaviour.clone()),
+        buckets: Mutex::new(buckets),
+        next_request: AtomicU64::new(1),
+    });
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(server::serve(listener, state.clone(), shutdown.clone()));
+    Ok(SimHandle {
+        addr,
+        state,
+        shutdown,
+        task,
+    })
+}
+
+impl SimHandle {
+    /// The URL to give `--endpoint-url`.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn pool_id(&self) -> &str {
+        &self.state.pool.pool_id
+    }
+
+    /// Replaces quotas and faults; quota buckets start full again.
+    pub fn set_behaviour(&self, b: Behaviour) {
+        *self.state.buckets.lock().unwrap_or_else(|e| e.into_inner()) = [
+            Bucket::new(b.quota_recovery),
+            Bucket::new(b.quota_read),
+            Bucket::new(b.quota_list),
+            Bucket::new(b.quota_update),
+            Bucket::new(b.quota_create),
+        ];
+        *self.state.behaviour.lock().unwrap_or_else(|e| e.into_inner()) = b;
+    }
+
+    pub fn counters(&self) -> &SimCounters {
+        &self.state.counters
+    }
+
+    /// A copy of one user's state.
+    pub fn user(&self, name: &str) -> Option<SimUser> {
+        self.state.pool.users.lock().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+    }
+
+    /// Adds or replaces a user.
+    pub fn put_user(&self, name: &str, user: SimUser) {
+        self.state.pool.users.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), user);
+    }
+
+    /// Calls `f` with each user, in name order.
+    pub fn for_each_user(&self, mut f: impl FnMut(&str, &SimUser)) {
+        for (name, u) in self.state.pool.users.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            f(name, u);
+        }
+    }
+
+    pub fn stats(&self) -> SimStats {
+        stats(&self.state)
+    }
+
+    /// Stops serving and waits for the listener to close.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+}
+
+pub(crate) fn stats(state: &State) -> SimStats {
+    let users = state.pool.users.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = SimStats {
+        requests: state.counters.requests.load(Relaxed),
+        throttled: state.counters.throttled.load(Relaxed),
+        faults: state.counters.faults.load(Relaxed),
+        applied: state.counters.applied.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        users: users.len() as u64,
+        messages: 0,
+        users_with_repeat_messages: 0,
+        max_messages_per_user: 0,
+        max_mutations_per_user: 0,
+    };
+    for u in users.values() {
+        s.messages += u64::from(u.messages);
+        s.users_with_repeat_messages += u64::from(u.messages > 1);
+        s.max_messages_per_user = s.max_messages_per_user.max(u.messages);
+        s.max_mutations_per_user = s.max_mutations_per_user.max(u.mutations);
+    }
+    s
+}
+
+/// Serves a simulation until `shutdown` resolves (the `sim` command).
+pub async fn serve_until(config: SimConfig, listen: SocketAddr, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<SimStats> {
+    let handle = start(config, listen).await?;
+    println!("simulated user pool {} listening on {}", handle.pool_id(), handle.endpoint_url());
+    println!("  try: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test cognito-bulk-reset run --user-pool-id {} --endpoint-url {} --input users.csv --yes", handle.pool_id(), handle.endpoint_url());
+    println!("  counters: GET {}/sim/stats", handle.endpoint_url());
+    shutdown.await;
+    let stats = handle.stats();
+    handle.stop().await;
+    Ok(stats)
+}
+
+pub(crate) fn latency(b: &Behaviour) -> Duration {
+    Duration::from_millis(b.latency_ms)
+}

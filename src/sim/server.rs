@@ -1,0 +1,194 @@
+//! The simulation's HTTP side: AWS JSON 1.1 over HTTP/1.1 on hyper.
+//!
+//! Order of events for a call: latency, quota (TooManyRequests), injected
+//! faults (5xx, LimitExceeded, slowness), the operation itself, then an
+//! injected drop (carried out, but the connection closes with no reply).
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::pool::ApiError;
+use super::{latency, stats, Category, State};
+
+/// The injected "connection dropped" fault: returning it makes hyper close
+/// the connection without a response.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+type Reply = Result<Response<Full<Bytes>>, Dropped>;
+
+pub(super) async fn serve(listener: TcpListener, state: Arc<State>, shutdown: CancellationToken) {
+    loop {
+        let stream = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of descriptors or similar: back off briefly.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(state.clone(), req));
+            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = conn => {}
+                _ = shutdown.cancelled() => {}
+            }
+        });
+    }
+}
+
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
+    if req.method() == Method::GET && req.uri().path() == "/sim/stats" {
+        let body = serde_json::to_vec(&stats(&state)).unwrap_or_default();
+        return Ok(response(StatusCode::OK, "application/json", body, None));
+    }
+    state.counters.requests.fetch_add(1, Relaxed);
+    let request_id = state.request_id();
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return Err(Dropped),
+    };
+    let input: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(_) => {
+                return Ok(error(&ApiError::new("SerializationException", "request body is not JSON"), &request_id));
+            }
+        }
+    };
+    let op = target.strip_prefix("AWSCognitoIdentityProviderService.").unwrap_or(&target);
+    let category = match op {
+        "AdminResetUserPassword" | "AdminSetUserPassword" => Category::Recovery,
+        "AdminGetUser" => Category::Read,
+        "ListUsers" => Category::List,
+        "AdminUserGlobalSignOut" => Category::Update,
+        "AdminCreateUser" => Category::Create,
+        _ => {
+            return Ok(error(
+                &ApiError::new("UnknownOperationException", format!("the simulated pool does not implement '{op}'")),
+                &request_id,
+            ))
+        }
+    };
+    let mutating = matches!(category, Category::Recovery | Category::Update);
+
+    let b = state.behaviour();
+    if b.latency_ms > 0 {
+        tokio::time::sleep(latency(&b)).await;
+    }
+    if !state.take_token(category) {
+        state.counters.throttled.fetch_add(1, Relaxed);
+        return Ok(error(&ApiError::new("TooManyRequestsException", "Too many requests"), &request_id));
+    }
+    if chance(b.fail_rate) {
+        let n = state.counters.faults.fetch_add(1, Relaxed);
+        if n % 2 == 0 {
+            return Ok(error(&ApiError::new("InternalErrorException", "Internal error (injected)"), &request_id));
+        }
+        return Ok(response(
+            StatusCode::BAD_GATEWAY,
+            "text/html",
+            b"<html><body><h1>502 Bad Gateway</h1></body></html>".to_vec(),
+            None,
+        ));
+    }
+    if chance(b.limit_exceeded_rate) {
+        state.counters.faults.fetch_add(1, Relaxed);
+        return Ok(error(
+            &ApiError::new("LimitExceededException", "Attempt limit exceeded, please try after some time."),
+            &request_id,
+        ));
+    }
+    if chance(b.slow_rate) {
+        tokio::time::sleep(Duration::from_millis(b.slow_ms)).await;
+    }
+
+    let result = match op {
+        "AdminResetUserPassword" => state.pool.admin_reset_user_password(&input),
+        "AdminSetUserPassword" => state.pool.admin_set_user_password(&input),
+        "AdminGetUser" => state.pool.admin_get_user(&input),
+        "ListUsers" => state.pool.list_users(&input),
+        "AdminUserGlobalSignOut" => state.pool.admin_user_global_sign_out(&input),
+        "AdminCreateUser" => state.pool.admin_create_user(&input),
+        _ => unreachable!("operations were matched above"),
+    };
+    if result.is_ok() {
+        state.counters.applied(op);
+    }
+    if mutating && chance(b.drop_rate) {
+        state.counters.faults.fetch_add(1, Relaxed);
+        return Err(Dropped);
+    }
+    Ok(match result {
+        Ok(out) => response(
+            StatusCode::OK,
+            "application/x-amz-json-1.1",
+            serde_json::to_vec(&out).unwrap_or_default(),
+            Some(&request_id),
+        ),
+        Err(e) => error(&e, &request_id),
+    })
+}
+
+fn chance(p: f64) -> bool {
+    p > 0.0 && fastrand::f64() < p
+}
+
+fn error(e: &ApiError, request_id: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::to_vec(&json!({ "__type": e.code, "message": e.message })).unwrap_or_default();
+    let mut r = response(
+        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+        "application/x-amz-json-1.1",
+        body,
+        Some(request_id),
+    );
+    if let Ok(v) = e.code.parse() {
+        r.headers_mut().insert("x-amzn-errortype", v);
+    }
+    r
+}
+
+fn response(status: StatusCode, content_type: &str, body: Vec<u8>, request_id: Option<&str>) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder().status(status).header("content-type", content_type);
+    if let Some(id) = request_id {
+        builder = builder.header("x-amzn-requestid", id);
+    }
+    builder
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}

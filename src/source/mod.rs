@@ -1,0 +1,44 @@
+//! Where the users come from: rows streamed from a CSV file or stdin.
+//!
+//! A source yields [`SourceItem`]s one at a time, so memory stays flat
+//! whatever the input size. Every row becomes either a [`UserRow`] or an
+//! [`SourceItem::Invalid`] carrying its line number and the reason: a bad row
+//! is data for the ledger, never a reason to stop, and never skipped silently.
+//! Problems with the input as a whole (no username column, unreadable file)
+//! are [`UsageError`](crate::error::UsageError)s, raised before any call.
+
+pub mod csv;
+
+use crate::secret::Password;
+
+/// A row that passed validation and names a user to act on.
+#[derive(Debug)]
+pub struct UserRow {
+    /// Line in the input where the row starts (1-based).
+    pub line: u64,
+    pub username: String,
+    /// Present for `set-password`; never formatted (see [`Password`]).
+    pub password: Option<Password>,
+}
+
+/// One row of input, good or bad.
+#[derive(Debug)]
+pub enum SourceItem {
+    User(UserRow),
+    Invalid {
+        line: u64,
+        /// The username as far as it could be read: lossy UTF-8, cut to 200
+        /// characters, for the ledger record. Never includes a password.
+        username: String,
+        reason: String,
+    },
+}
+
+/// Shortens `raw` to at most 200 characters for a ledger record.
+pub(crate) fn excerpt(raw: &str) -> String {
+    const MAX: usize = 200;
+    match raw.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &raw[..cut]),
+        None => raw.to_string(),
+    }
+}
