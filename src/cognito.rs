@@ -88,8 +88,12 @@ pub type CallResult = Result<CallOk, CallError>;
 pub fn classify_code(code: &str, status: u16) -> ErrorClass {
     match code {
         "TooManyRequestsException" | "ThrottlingException" | "Throttling" => ErrorClass::Throttled,
-        "LimitExceededException" | "InternalErrorException" | "InternalFailure"
-        | "ServiceUnavailable" | "ServiceUnavailableException" | "RequestTimeout"
+        "LimitExceededException"
+        | "InternalErrorException"
+        | "InternalFailure"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException"
+        | "RequestTimeout"
         | "RequestTimeoutException" => ErrorClass::Transient,
         "ResourceNotFoundException"
         | "AccessDeniedException"
@@ -143,9 +147,9 @@ impl Cognito {
             loader = loader.test_credentials();
         }
         let config = loader.load().await;
-        let provider = config
-            .credentials_provider()
-            .ok_or_else(|| UsageError::Credentials("no credentials provider is configured".into()))?;
+        let provider = config.credentials_provider().ok_or_else(|| {
+            UsageError::Credentials("no credentials provider is configured".into())
+        })?;
         provider
             .provide_credentials()
             .await
@@ -162,7 +166,12 @@ impl Cognito {
 
     /// Carries out `op` for one user. `password` is required for
     /// [`Operation::SetPassword`].
-    pub async fn apply(&self, op: &Operation, username: &str, password: Option<&Password>) -> CallResult {
+    pub async fn apply(
+        &self,
+        op: &Operation,
+        username: &str,
+        password: Option<&Password>,
+    ) -> CallResult {
         match op {
             Operation::Reset { client_metadata } => {
                 let mut req = self
@@ -233,7 +242,9 @@ impl Cognito {
 }
 
 /// Reduces an SDK error to a [`CallError`].
-fn classify<E>(err: SdkError<E, aws_sdk_cognitoidentityprovider::config::http::HttpResponse>) -> CallError
+fn classify<E>(
+    err: SdkError<E, aws_sdk_cognitoidentityprovider::config::http::HttpResponse>,
+) -> CallError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -243,20 +254,34 @@ where
             let status = ctx.raw().status().as_u16();
             match err.code() {
                 Some(code) => (classify_code(code, status), code.to_string(), false),
-                None if status >= 500 => (ErrorClass::Transient, format!("HttpStatus{status}"), true),
+                None if status >= 500 => {
+                    (ErrorClass::Transient, format!("HttpStatus{status}"), true)
+                }
                 None => (ErrorClass::UserFailed, format!("HttpStatus{status}"), false),
             }
         }
         SdkError::TimeoutError(_) => (ErrorClass::Transient, "Timeout".to_string(), true),
-        SdkError::DispatchFailure(d) if d.is_timeout() => (ErrorClass::Transient, "Timeout".to_string(), true),
-        SdkError::DispatchFailure(d) if d.is_io() => (ErrorClass::Transient, "ConnectionError".to_string(), true),
-        SdkError::DispatchFailure(d) if d.is_user() => (ErrorClass::StopRun, "RequestError".to_string(), false),
-        SdkError::DispatchFailure(_) => (ErrorClass::Transient, "DispatchFailure".to_string(), true),
+        SdkError::DispatchFailure(d) if d.is_timeout() => {
+            (ErrorClass::Transient, "Timeout".to_string(), true)
+        }
+        SdkError::DispatchFailure(d) if d.is_io() => {
+            (ErrorClass::Transient, "ConnectionError".to_string(), true)
+        }
+        SdkError::DispatchFailure(d) if d.is_user() => {
+            (ErrorClass::StopRun, "RequestError".to_string(), false)
+        }
+        SdkError::DispatchFailure(_) => {
+            (ErrorClass::Transient, "DispatchFailure".to_string(), true)
+        }
         SdkError::ResponseError(r) => {
             let status = r.raw().status().as_u16();
             (ErrorClass::Transient, format!("HttpStatus{status}"), true)
         }
-        SdkError::ConstructionFailure(_) => (ErrorClass::StopRun, "RequestConstructionFailed".to_string(), false),
+        SdkError::ConstructionFailure(_) => (
+            ErrorClass::StopRun,
+            "RequestConstructionFailed".to_string(),
+            false,
+        ),
         _ => (ErrorClass::Transient, "Unknown".to_string(), true),
     };
     let message = match err.message() {
@@ -305,7 +330,11 @@ mod tests {
             ("SomethingNewException", 503, Transient),
         ];
         for (code, status, want) in cases {
-            assert_eq!(classify_code(code, status), want, "{code} with HTTP {status}");
+            assert_eq!(
+                classify_code(code, status),
+                want,
+                "{code} with HTTP {status}"
+            );
         }
     }
 }

@@ -36,14 +36,26 @@ pub struct DrillArgs {
 }
 
 /// Rows the drill adds to the pool's users: unknown users and bad rows.
-const EXTRA_ROWS: &[&str] = &["ghost-0001", "ghost-0002", "ghost-0003", "\"two words\"", "\"\"", "\"tab\there\""];
+const EXTRA_ROWS: &[&str] = &[
+    "ghost-0001",
+    "ghost-0002",
+    "ghost-0003",
+    "\"two words\"",
+    "\"\"",
+    "\"tab\there\"",
+];
 
 pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.users >= 10, "--users must be at least 10");
-    anyhow::ensure!(args.rate.is_finite() && args.rate > 0.0, "--rate must be above 0");
+    anyhow::ensure!(
+        args.rate.is_finite() && args.rate > 0.0,
+        "--rate must be above 0"
+    );
     let dir = match args.dir {
         Some(d) => d,
-        None => std::env::temp_dir().join(format!("cognito-bulk-reset-drill-{}", std::process::id())),
+        None => {
+            std::env::temp_dir().join(format!("cognito-bulk-reset-drill-{}", std::process::id()))
+        }
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     let input = dir.join("users.csv");
@@ -100,7 +112,11 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
         args.users,
         args.rate
     )?;
-    writeln!(out, "drill: user list {} (with duplicates, unknown users and bad rows)", input.display())?;
+    writeln!(
+        out,
+        "drill: user list {} (with duplicates, unknown users and bad rows)",
+        input.display()
+    )?;
 
     // First run, interrupted part-way as Ctrl-C would.
     let cut = Duration::from_secs_f64(0.4 * args.users as f64 / args.rate);
@@ -131,14 +147,23 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
     let mut not_reset = 0;
     let mut twice = 0;
     for i in 0..args.users {
-        let u = sim.user(&sim::population_name(i)).context("a generated user exists")?;
+        let u = sim
+            .user(&sim::population_name(i))
+            .context("a generated user exists")?;
         if sim::population_resettable(i) && u.messages != 1 {
             not_reset += 1;
         }
         twice += usize::from(u.messages > 1);
     }
-    let expected_failed = (0..args.users).filter(|i| !sim::population_resettable(*i)).count() + 3;
-    writeln!(out, "\ndrill: the ledger over both runs: {} succeeded, {} failed, {} invalid", total.succeeded, total.failed, total.invalid)?;
+    let expected_failed = (0..args.users)
+        .filter(|i| !sim::population_resettable(*i))
+        .count()
+        + 3;
+    writeln!(
+        out,
+        "\ndrill: the ledger over both runs: {} succeeded, {} failed, {} invalid",
+        total.succeeded, total.failed, total.invalid
+    )?;
     for (code, n) in &total.failed_by_code {
         writeln!(out, "         {code:<30} {n}")?;
     }
@@ -164,5 +189,9 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
     writeln!(out, "\nAgainst a real pool, the same job is:")?;
     writeln!(out, "  cognito-bulk-reset run --user-pool-id us-east-1_AbCdEfGhI --input users.csv --ledger reset.jsonl")?;
     writeln!(out, "  cognito-bulk-reset status --ledger reset.jsonl")?;
-    Ok(if ok { ExitCode::Success } else { ExitCode::SomeFailed })
+    Ok(if ok {
+        ExitCode::Success
+    } else {
+        ExitCode::SomeFailed
+    })
 }

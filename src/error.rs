@@ -61,7 +61,9 @@ pub enum UsageError {
         hint: &'static str,
     },
 
-    #[error("column '{column}' appears more than once in the header of {input}; rename one of them")]
+    #[error(
+        "column '{column}' appears more than once in the header of {input}; rename one of them"
+    )]
     DuplicateColumn { column: String, input: String },
 
     #[error("{input} is empty: it has no header row; write a header naming the '{column}' column, or use --no-header for a plain list of usernames")]

@@ -52,7 +52,10 @@ const READ_AHEAD: usize = 1024;
 /// resolves, or an error stops it. Per-user failures are in the summary, not
 /// in the `Err` case; `Err` holds a [`UsageError`] (nothing was sent) or a
 /// failure to set the run up.
-pub async fn run(settings: &RunSettings, shutdown: impl Future<Output = ()>) -> anyhow::Result<Summary> {
+pub async fn run(
+    settings: &RunSettings,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<Summary> {
     let started = Instant::now();
 
     // Everything that can be refused is checked before any call.
@@ -129,7 +132,11 @@ pub async fn run(settings: &RunSettings, shutdown: impl Future<Output = ()>) -> 
     let interrupted = dispatch(settings, source, replay.unwrap_or_default(), &ctx, shutdown).await;
 
     progress.finish().await;
-    let stopped = ctx.stop_reason.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let stopped = ctx
+        .stop_reason
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     drop(ctx);
     tokio::task::spawn_blocking(move || writer_thread.join())
         .await
@@ -187,10 +194,16 @@ async fn dispatch(
         let row = match item {
             None => break,
             Some(Err(e)) => {
-                ctx.stop_run(StopReason::Input { message: e.to_string() });
+                ctx.stop_run(StopReason::Input {
+                    message: e.to_string(),
+                });
                 break;
             }
-            Some(Ok(SourceItem::Invalid { line, username, reason })) => {
+            Some(Ok(SourceItem::Invalid {
+                line,
+                username,
+                reason,
+            })) => {
                 if replay.invalid_lines.contains(&line) {
                     ctx.counters.skipped_done.fetch_add(1, Relaxed);
                     ctx.counters.skipped_unsuccessful.fetch_add(1, Relaxed);
@@ -209,7 +222,9 @@ async fn dispatch(
                     at: ledger::now(),
                 };
                 if let Err(e) = ctx.writer.append(record).await {
-                    ctx.stop_run(StopReason::Ledger { message: e.to_string() });
+                    ctx.stop_run(StopReason::Ledger {
+                        message: e.to_string(),
+                    });
                     break;
                 }
                 continue;
@@ -286,7 +301,11 @@ impl Worker {
             }
             attempts.calls += 1;
             self.counters.calls.fetch_add(1, Relaxed);
-            let err = match self.cognito.apply(&self.operation, &row.username, row.password.as_ref()).await {
+            let err = match self
+                .cognito
+                .apply(&self.operation, &row.username, row.password.as_ref())
+                .await
+            {
                 Ok(ok) => break Ok(ok),
                 Err(err) => err,
             };
@@ -340,7 +359,9 @@ impl Worker {
             }
         }
         if let Err(e) = self.writer.append(record).await {
-            self.stop_run(StopReason::Ledger { message: e.to_string() });
+            self.stop_run(StopReason::Ledger {
+                message: e.to_string(),
+            });
         }
     }
 }

@@ -46,7 +46,13 @@ impl Progress {
             ProgressBar::hidden()
         };
         let stop = CancellationToken::new();
-        let task = tokio::spawn(update_loop(bar.clone(), counters, on_terminal, log_interval, stop.clone()));
+        let task = tokio::spawn(update_loop(
+            bar.clone(),
+            counters,
+            on_terminal,
+            log_interval,
+            stop.clone(),
+        ));
         Progress { bar, stop, task }
     }
 
@@ -72,7 +78,11 @@ async fn update_loop(
     log_interval: Duration,
     stop: CancellationToken,
 ) {
-    let tick = if on_terminal { Duration::from_millis(200) } else { log_interval };
+    let tick = if on_terminal {
+        Duration::from_millis(200)
+    } else {
+        log_interval
+    };
     let mut interval = tokio::time::interval(tick);
     interval.tick().await;
     let (mut last_done, mut last_at) = (0u64, tokio::time::Instant::now());
@@ -87,11 +97,16 @@ async fn update_loop(
         let retries = counters.retries.load(Relaxed);
         let throttled = counters.throttled.load(Relaxed);
         if on_terminal {
-            bar.set_message(format!("failed {failed} · retries {retries} · throttled {throttled}"));
+            bar.set_message(format!(
+                "failed {failed} · retries {retries} · throttled {throttled}"
+            ));
         } else {
-            let total = bar.length().map_or_else(|| "?".to_string(), |t| t.to_string());
+            let total = bar
+                .length()
+                .map_or_else(|| "?".to_string(), |t| t.to_string());
             let now = tokio::time::Instant::now();
-            let rate = (done - last_done) as f64 / now.duration_since(last_at).as_secs_f64().max(1e-3);
+            let rate =
+                (done - last_done) as f64 / now.duration_since(last_at).as_secs_f64().max(1e-3);
             (last_done, last_at) = (done, now);
             tracing::info!(
                 done,

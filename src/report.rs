@@ -51,7 +51,12 @@ impl Counters {
             Outcome::Failed => {
                 self.failed.fetch_add(1, Relaxed);
                 let code = record.code.clone().unwrap_or_else(|| "Unknown".into());
-                *self.failed_codes.lock().unwrap_or_else(|e| e.into_inner()).entry(code).or_default() += 1;
+                *self
+                    .failed_codes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(code)
+                    .or_default() += 1;
             }
         }
     }
@@ -66,7 +71,10 @@ impl Counters {
     }
 
     pub fn failed_codes(&self) -> BTreeMap<String, u64> {
-        self.failed_codes.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.failed_codes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -175,7 +183,13 @@ impl Summary {
         } else {
             "finished"
         };
-        let _ = writeln!(s, "{} {} on {}: {head}", env!("CARGO_PKG_NAME"), self.action, self.pool_id);
+        let _ = writeln!(
+            s,
+            "{} {} on {}: {head}",
+            env!("CARGO_PKG_NAME"),
+            self.action,
+            self.pool_id
+        );
         let _ = writeln!(s, "  succeeded            {}", self.succeeded);
         let _ = writeln!(s, "  failed               {}", self.failed);
         for (code, n) in &self.failed_by_code {
@@ -205,7 +219,10 @@ impl Summary {
             let _ = writeln!(s, "stopped: {reason}");
         }
         if self.interrupted || self.stopped.is_some() {
-            let _ = writeln!(s, "to finish the job, run the same command again: it resumes from the ledger");
+            let _ = writeln!(
+                s,
+                "to finish the job, run the same command again: it resumes from the ledger"
+            );
         }
         s
     }
@@ -242,10 +259,13 @@ pub fn status(path: &Path) -> Result<Status, UsageError> {
         path: path.to_owned(),
         reason: "no such file".into(),
     })?;
-    let header = replay.header.clone().ok_or_else(|| UsageError::LedgerRead {
-        path: path.to_owned(),
-        reason: "it has no header line; is it a cognito-bulk-reset ledger?".into(),
-    })?;
+    let header = replay
+        .header
+        .clone()
+        .ok_or_else(|| UsageError::LedgerRead {
+            path: path.to_owned(),
+            reason: "it has no header line; is it a cognito-bulk-reset ledger?".into(),
+        })?;
     Ok(Status {
         ledger: path.to_owned(),
         pool_id: header.pool_id,

@@ -122,7 +122,13 @@ mod tests {
         assert_eq!(p.full_jitter(3, 0.5), Duration::from_millis(400));
         assert_eq!(p.full_jitter(3, 0.0), Duration::ZERO);
         for _ in 0..1000 {
-            let Next::RetryAfter(d) = p.next(RetryKind::Throttled, &mut Attempts { calls: 1, ..Default::default() }) else {
+            let Next::RetryAfter(d) = p.next(
+                RetryKind::Throttled,
+                &mut Attempts {
+                    calls: 1,
+                    ..Default::default()
+                },
+            ) else {
                 panic!("throttling never gives up");
             };
             assert!(d <= Duration::from_millis(100));
@@ -136,14 +142,30 @@ mod tests {
         let mut a = Attempts::default();
         for _ in 0..50 {
             a.calls += 1;
-            assert!(matches!(p.next(RetryKind::Throttled, &mut a), Next::RetryAfter(_)));
+            assert!(matches!(
+                p.next(RetryKind::Throttled, &mut a),
+                Next::RetryAfter(_)
+            ));
         }
         a.calls += 1;
-        assert!(matches!(p.next(RetryKind::Transient, &mut a), Next::RetryAfter(_)));
+        assert!(matches!(
+            p.next(RetryKind::Transient, &mut a),
+            Next::RetryAfter(_)
+        ));
         a.calls += 1;
-        assert!(matches!(p.next(RetryKind::Transient, &mut a), Next::RetryAfter(_)));
+        assert!(matches!(
+            p.next(RetryKind::Transient, &mut a),
+            Next::RetryAfter(_)
+        ));
         a.calls += 1;
         assert_eq!(p.next(RetryKind::Transient, &mut a), Next::GiveUp);
-        assert_eq!(a, Attempts { calls: 53, throttled: 50, transient: 3 });
+        assert_eq!(
+            a,
+            Attempts {
+                calls: 53,
+                throttled: 50,
+                transient: 3
+            }
+        );
     }
 }

@@ -56,9 +56,6 @@ mod tests {
     #[test]
     fn redact_replaces_every_occurrence() {
         let p = Password::new("Pa55word!".into());
-        assert_eq!(
-            redact("bad Pa55word! and Pa55word!", &p),
-            "bad *** and ***"
-        );
+        assert_eq!(redact("bad Pa55word! and Pa55word!", &p), "bad *** and ***");
     }
 }

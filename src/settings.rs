@@ -264,13 +264,16 @@ impl RunArgs {
         if !(rate.is_finite() && rate > 0.0 && rate <= 100_000.0) {
             return Err(UsageError::Value {
                 flag: "--rate",
-                reason: format!("{rate} is not a rate; give requests per second above 0, e.g. --rate 20"),
+                reason: format!(
+                    "{rate} is not a rate; give requests per second above 0, e.g. --rate 20"
+                ),
             });
         }
-        let burst = NonZeroU32::new(self.burst.unwrap_or(DEFAULT_BURST)).ok_or(UsageError::Value {
-            flag: "--burst",
-            reason: "must be at least 1".into(),
-        })?;
+        let burst =
+            NonZeroU32::new(self.burst.unwrap_or(DEFAULT_BURST)).ok_or(UsageError::Value {
+                flag: "--burst",
+                reason: "must be at least 1".into(),
+            })?;
         let concurrency = self.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
         if !(1..=4096).contains(&concurrency) {
             return Err(UsageError::Value {
@@ -293,14 +296,19 @@ impl RunArgs {
             });
         }
         let ledger = self.ledger.unwrap_or_else(|| {
-            PathBuf::from(format!("cognito-bulk-reset-{pool_id}-{}.jsonl", action.as_str()))
+            PathBuf::from(format!(
+                "cognito-bulk-reset-{pool_id}-{}.jsonl",
+                action.as_str()
+            ))
         });
         let csv = CsvOptions {
             input_name: input.name(),
             header: !self.no_header.unwrap_or(false),
             username_column: self.username_column.unwrap_or_else(|| "username".into()),
             password_column: match action {
-                Action::SetPassword => Some(self.password_column.unwrap_or_else(|| "password".into())),
+                Action::SetPassword => {
+                    Some(self.password_column.unwrap_or_else(|| "password".into()))
+                }
                 Action::Reset => None,
             },
         };
@@ -384,12 +392,21 @@ mod tests {
     /// Flags win over the file; the file wins over defaults.
     #[test]
     fn flags_override_file() {
-        let file: RunArgs = toml::from_str("rate = 5.0\nconcurrency = 3\nclient-metadata = [\"a=b\"]").unwrap();
-        let s = RunArgs { rate: Some(7.0), ..args() }.merge(file).check().unwrap();
+        let file: RunArgs =
+            toml::from_str("rate = 5.0\nconcurrency = 3\nclient-metadata = [\"a=b\"]").unwrap();
+        let s = RunArgs {
+            rate: Some(7.0),
+            ..args()
+        }
+        .merge(file)
+        .check()
+        .unwrap();
         assert_eq!((s.rate, s.concurrency), (7.0, 3));
         assert_eq!(
             s.operation,
-            Operation::Reset { client_metadata: HashMap::from([("a".into(), "b".into())]) }
+            Operation::Reset {
+                client_metadata: HashMap::from([("a".into(), "b".into())])
+            }
         );
     }
 
@@ -397,7 +414,10 @@ mod tests {
     #[test]
     fn region_follows_the_pool() {
         assert_eq!(args().check().unwrap().aws.region, "us-east-1");
-        let e = err(RunArgs { region: Some("eu-west-1".into()), ..args() });
+        let e = err(RunArgs {
+            region: Some("eu-west-1".into()),
+            ..args()
+        });
         assert!(e.contains("lives in us-east-1"), "{e}");
         let s = RunArgs {
             region: Some("eu-west-1".into()),
@@ -412,17 +432,61 @@ mod tests {
     /// Bad values stop with a message naming the flag and the fix.
     #[test]
     fn bad_values_name_the_fix() {
-        assert!(err(RunArgs { user_pool_id: None, ..args() }).contains("--user-pool-id"));
-        assert!(err(RunArgs { user_pool_id: Some("nope".into()), ..args() }).contains("us-east-1_AbCdEfGhI"));
-        assert!(err(RunArgs { input: None, ..args() }).contains("--input"));
-        assert!(err(RunArgs { rate: Some(0.0), ..args() }).contains("--rate"));
-        assert!(err(RunArgs { rate: Some(f64::NAN), ..args() }).contains("--rate"));
-        assert!(err(RunArgs { burst: Some(0), ..args() }).contains("--burst"));
-        assert!(err(RunArgs { concurrency: Some(0), ..args() }).contains("--concurrency"));
-        assert!(err(RunArgs { max_attempts: Some(0), ..args() }).contains("--max-attempts"));
-        assert!(err(RunArgs { client_metadata: vec!["novalue".into()], ..args() }).contains("KEY=VALUE"));
-        assert!(err(RunArgs { permanent: Some(true), ..args() }).contains("set-password only"));
-        assert!(err(RunArgs { endpoint_url: Some("localhost:1".into()), ..args() }).contains("--endpoint-url"));
+        assert!(err(RunArgs {
+            user_pool_id: None,
+            ..args()
+        })
+        .contains("--user-pool-id"));
+        assert!(err(RunArgs {
+            user_pool_id: Some("nope".into()),
+            ..args()
+        })
+        .contains("us-east-1_AbCdEfGhI"));
+        assert!(err(RunArgs {
+            input: None,
+            ..args()
+        })
+        .contains("--input"));
+        assert!(err(RunArgs {
+            rate: Some(0.0),
+            ..args()
+        })
+        .contains("--rate"));
+        assert!(err(RunArgs {
+            rate: Some(f64::NAN),
+            ..args()
+        })
+        .contains("--rate"));
+        assert!(err(RunArgs {
+            burst: Some(0),
+            ..args()
+        })
+        .contains("--burst"));
+        assert!(err(RunArgs {
+            concurrency: Some(0),
+            ..args()
+        })
+        .contains("--concurrency"));
+        assert!(err(RunArgs {
+            max_attempts: Some(0),
+            ..args()
+        })
+        .contains("--max-attempts"));
+        assert!(err(RunArgs {
+            client_metadata: vec!["novalue".into()],
+            ..args()
+        })
+        .contains("KEY=VALUE"));
+        assert!(err(RunArgs {
+            permanent: Some(true),
+            ..args()
+        })
+        .contains("set-password only"));
+        assert!(err(RunArgs {
+            endpoint_url: Some("localhost:1".into()),
+            ..args()
+        })
+        .contains("--endpoint-url"));
     }
 
     /// A config file with an unknown key is refused, naming the key.
@@ -439,7 +503,10 @@ mod tests {
     #[test]
     fn default_ledger_path() {
         let s = args().check().unwrap();
-        assert_eq!(s.ledger, PathBuf::from("cognito-bulk-reset-us-east-1_Abc-reset.jsonl"));
+        assert_eq!(
+            s.ledger,
+            PathBuf::from("cognito-bulk-reset-us-east-1_Abc-reset.jsonl")
+        );
         assert_eq!(s.input, Input::Path("users.csv".into()));
         assert!(s.csv.header);
     }

@@ -147,7 +147,9 @@ mod tests {
             assert!(err.contains(why), "{bad:?}: {err}");
         }
         let long = "y".repeat(129);
-        assert!(check_username(&long).unwrap_err().contains("129 characters"));
+        assert!(check_username(&long)
+            .unwrap_err()
+            .contains("129 characters"));
     }
 
     /// Pool ids follow `[\w-]+_[0-9a-zA-Z]+`; the region is the prefix.

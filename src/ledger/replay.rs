@@ -101,7 +101,11 @@ pub fn replay_reader<R: BufRead>(mut reader: R, path: &Path) -> Result<Replay, U
                     }
                 }
                 outcome => {
-                    if replay.done.insert(fingerprint(&u.username), outcome).is_none() {
+                    if replay
+                        .done
+                        .insert(fingerprint(&u.username), outcome)
+                        .is_none()
+                    {
                         match outcome {
                             Outcome::Succeeded => replay.succeeded += 1,
                             _ => {
@@ -183,7 +187,11 @@ mod tests {
     /// A torn last line (a crash mid-write) is not a record: its user is not done, and the repair point is the end of the last complete line.
     #[test]
     fn torn_last_line_is_tolerated() {
-        let good = format!("{}\n{}\n", header(), user("alice", Outcome::Succeeded, None, 2));
+        let good = format!(
+            "{}\n{}\n",
+            header(),
+            user("alice", Outcome::Succeeded, None, 2)
+        );
         let torn = user("bob", Outcome::Succeeded, None, 3);
         let text = format!("{good}{}", &torn[..torn.len() / 2]);
         let r = replay(&text).unwrap();
@@ -199,7 +207,11 @@ mod tests {
     /// A corrupt line before the end is an error naming the line.
     #[test]
     fn corrupt_middle_line_is_an_error() {
-        let text = format!("{}\n{{not json\n{}\n", header(), user("a", Outcome::Succeeded, None, 2));
+        let text = format!(
+            "{}\n{{not json\n{}\n",
+            header(),
+            user("a", Outcome::Succeeded, None, 2)
+        );
         let err = replay(&text).unwrap_err().to_string();
         assert!(err.contains("corrupt at line 2"), "{err}");
     }

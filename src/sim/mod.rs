@@ -170,7 +170,8 @@ impl Bucket {
         }
         let now = Instant::now();
         let capacity = self.rate.max(1.0);
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(capacity);
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(capacity);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -196,12 +197,22 @@ pub struct SimCounters {
 
 impl SimCounters {
     pub(crate) fn applied(&self, op: &str) {
-        *self.applied.lock().unwrap_or_else(|e| e.into_inner()).entry(op.to_string()).or_default() += 1;
+        *self
+            .applied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(op.to_string())
+            .or_default() += 1;
     }
 
     /// Calls carried out for `op`.
     pub fn applied_count(&self, op: &str) -> u64 {
-        self.applied.lock().unwrap_or_else(|e| e.into_inner()).get(op).copied().unwrap_or(0)
+        self.applied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(op)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -216,7 +227,10 @@ pub(crate) struct State {
 
 impl State {
     fn behaviour(&self) -> Behaviour {
-        self.behaviour.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.behaviour
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn take_token(&self, category: Category) -> bool {
@@ -303,7 +317,11 @@ impl SimHandle {
             Bucket::new(b.quota_update),
             Bucket::new(b.quota_create),
         ];
-        *self.state.behaviour.lock().unwrap_or_else(|e| e.into_inner()) = b;
+        *self
+            .state
+            .behaviour
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = b;
     }
 
     pub fn counters(&self) -> &SimCounters {
@@ -312,17 +330,35 @@ impl SimHandle {
 
     /// A copy of one user's state.
     pub fn user(&self, name: &str) -> Option<SimUser> {
-        self.state.pool.users.lock().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+        self.state
+            .pool
+            .users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
     }
 
     /// Adds or replaces a user.
     pub fn put_user(&self, name: &str, user: SimUser) {
-        self.state.pool.users.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), user);
+        self.state
+            .pool
+            .users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), user);
     }
 
     /// Calls `f` with each user, in name order.
     pub fn for_each_user(&self, mut f: impl FnMut(&str, &SimUser)) {
-        for (name, u) in self.state.pool.users.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for (name, u) in self
+            .state
+            .pool
+            .users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             f(name, u);
         }
     }
@@ -344,7 +380,12 @@ pub(crate) fn stats(state: &State) -> SimStats {
         requests: state.counters.requests.load(Relaxed),
         throttled: state.counters.throttled.load(Relaxed),
         faults: state.counters.faults.load(Relaxed),
-        applied: state.counters.applied.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        applied: state
+            .counters
+            .applied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone(),
         users: users.len() as u64,
         messages: 0,
         users_with_repeat_messages: 0,
@@ -361,9 +402,17 @@ pub(crate) fn stats(state: &State) -> SimStats {
 }
 
 /// Serves a simulation until `shutdown` resolves (the `sim` command).
-pub async fn serve_until(config: SimConfig, listen: SocketAddr, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<SimStats> {
+pub async fn serve_until(
+    config: SimConfig,
+    listen: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<SimStats> {
     let handle = start(config, listen).await?;
-    println!("simulated user pool {} listening on {}", handle.pool_id(), handle.endpoint_url());
+    println!(
+        "simulated user pool {} listening on {}",
+        handle.pool_id(),
+        handle.endpoint_url()
+    );
     println!("  try: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test cognito-bulk-reset run --user-pool-id {} --endpoint-url {} --input users.csv --yes", handle.pool_id(), handle.endpoint_url());
     println!("  counters: GET {}/sim/stats", handle.endpoint_url());
     shutdown.await;

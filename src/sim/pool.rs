@@ -66,7 +66,9 @@ pub struct SimUser {
     pub modified: f64,
     /// The password set last (the simulation keeps it to check set-password).
     pub password: Option<String>,
-    /// Mutating calls applied to this user (reset, set-password, sign-out).
+    /// Mutating calls that reached this user, whatever their answer.
+    pub calls: u32,
+    /// Mutating calls carried out on this user (reset, set-password, sign-out).
     pub mutations: u32,
     /// Messages Cognito would have sent (reset codes).
     pub messages: u32,
@@ -83,6 +85,7 @@ impl SimUser {
             created: now(),
             modified: now(),
             password: None,
+            calls: 0,
             mutations: 0,
             messages: 0,
             sign_outs: 0,
@@ -114,23 +117,36 @@ impl Pool {
     fn check_pool(&self, input: &Value) -> Result<(), ApiError> {
         let id = str_field(input, "UserPoolId")?;
         if id != self.pool_id {
-            return Err(ApiError::new("ResourceNotFoundException", format!("User pool {id} does not exist.")));
+            return Err(ApiError::new(
+                "ResourceNotFoundException",
+                format!("User pool {id} does not exist."),
+            ));
         }
         Ok(())
     }
 
-    fn with_user<T>(&self, input: &Value, f: impl FnOnce(&str, &mut SimUser) -> Result<T, ApiError>) -> Result<T, ApiError> {
+    /// Runs `f` on the named user; a mutating call is counted in `calls`
+    /// whatever `f` answers.
+    fn with_user<T>(
+        &self,
+        input: &Value,
+        mutating: bool,
+        f: impl FnOnce(&str, &mut SimUser) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         self.check_pool(input)?;
         let name = str_field(input, "Username")?;
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         let user = users
             .get_mut(name)
             .ok_or_else(|| ApiError::new("UserNotFoundException", "User does not exist."))?;
+        if mutating {
+            user.calls += 1;
+        }
         f(name, user)
     }
 
     pub fn admin_reset_user_password(&self, input: &Value) -> Result<Value, ApiError> {
-        self.with_user(input, |_, u| {
+        self.with_user(input, true, |_, u| {
             if !u.enabled {
                 return Err(ApiError::new("NotAuthorizedException", "User is disabled."));
             }
@@ -153,15 +169,28 @@ impl Pool {
 
     pub fn admin_set_user_password(&self, input: &Value) -> Result<Value, ApiError> {
         let password = str_field(input, "Password")?.to_string();
-        let permanent = input.get("Permanent").and_then(Value::as_bool).unwrap_or(false);
-        self.with_user(input, |_, u| {
+        let permanent = input
+            .get("Permanent")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        self.with_user(input, true, |_, u| {
             if password.chars().count() < 8 {
-                return Err(ApiError::new("InvalidPasswordException", "Password did not conform with policy: Password not long enough"));
+                return Err(ApiError::new(
+                    "InvalidPasswordException",
+                    "Password did not conform with policy: Password not long enough",
+                ));
             }
             if u.status == Status::ExternalProvider {
-                return Err(ApiError::new("NotAuthorizedException", "User password cannot be set for a federated user."));
+                return Err(ApiError::new(
+                    "NotAuthorizedException",
+                    "User password cannot be set for a federated user.",
+                ));
             }
-            u.status = if permanent { Status::Confirmed } else { Status::ForceChangePassword };
+            u.status = if permanent {
+                Status::Confirmed
+            } else {
+                Status::ForceChangePassword
+            };
             u.password = Some(password);
             u.modified = now();
             u.mutations += 1;
@@ -170,7 +199,7 @@ impl Pool {
     }
 
     pub fn admin_user_global_sign_out(&self, input: &Value) -> Result<Value, ApiError> {
-        self.with_user(input, |_, u| {
+        self.with_user(input, true, |_, u| {
             u.sign_outs += 1;
             u.mutations += 1;
             Ok(json!({}))
@@ -178,7 +207,7 @@ impl Pool {
     }
 
     pub fn admin_get_user(&self, input: &Value) -> Result<Value, ApiError> {
-        self.with_user(input, |name, u| {
+        self.with_user(input, false, |name, u| {
             let mut out = user_json(name, u);
             let attrs = out.remove("Attributes").unwrap_or(Value::Null);
             out.insert("UserAttributes".into(), attrs);
@@ -196,15 +225,25 @@ impl Pool {
             input
                 .get("UserAttributes")
                 .and_then(Value::as_array)
-                .and_then(|a| a.iter().find(|x| x.get("Name").and_then(Value::as_str) == Some(n)))
+                .and_then(|a| {
+                    a.iter()
+                        .find(|x| x.get("Name").and_then(Value::as_str) == Some(n))
+                })
                 .and_then(|x| x.get("Value").and_then(Value::as_str))
                 .map(str::to_string)
         };
-        let mut user = SimUser::new(Status::ForceChangePassword, true, attr("email_verified").as_deref() == Some("true"));
+        let mut user = SimUser::new(
+            Status::ForceChangePassword,
+            true,
+            attr("email_verified").as_deref() == Some("true"),
+        );
         user.email = attr("email");
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         if users.contains_key(&name) {
-            return Err(ApiError::new("UsernameExistsException", "User account already exists"));
+            return Err(ApiError::new(
+                "UsernameExistsException",
+                "User account already exists",
+            ));
         }
         let out = user_json(&name, &user);
         users.insert(name, user);
@@ -218,7 +257,10 @@ impl Pool {
         self.check_pool(input)?;
         let limit = input.get("Limit").and_then(Value::as_u64).unwrap_or(60);
         if limit > 60 {
-            return Err(ApiError::new("InvalidParameterException", "Limit must be between 0 and 60"));
+            return Err(ApiError::new(
+                "InvalidParameterException",
+                "Limit must be between 0 and 60",
+            ));
         }
         let limit = if limit == 0 { 60 } else { limit as usize };
         let filter = match input.get("Filter").and_then(Value::as_str) {
@@ -228,7 +270,9 @@ impl Pool {
         let after = input.get("PaginationToken").and_then(Value::as_str);
         let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         let range = match after {
-            Some(t) => users.range::<str, _>((std::ops::Bound::Excluded(t), std::ops::Bound::Unbounded)),
+            Some(t) => {
+                users.range::<str, _>((std::ops::Bound::Excluded(t), std::ops::Bound::Unbounded))
+            }
             None => users.range::<str, _>(..),
         };
         let mut page = Vec::new();
@@ -306,7 +350,11 @@ fn parse_filter(f: &str) -> Result<Filter, ApiError> {
     } else {
         return Err(bad());
     };
-    let value = rest.trim().strip_prefix('"').and_then(|v| v.strip_suffix('"')).ok_or_else(bad)?;
+    let value = rest
+        .trim()
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .ok_or_else(bad)?;
     Ok(Filter {
         attr: attr.trim().trim_matches('"').to_string(),
         prefix,

@@ -87,11 +87,16 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         match serde_json::from_slice(&body) {
             Ok(v) => v,
             Err(_) => {
-                return Ok(error(&ApiError::new("SerializationException", "request body is not JSON"), &request_id));
+                return Ok(error(
+                    &ApiError::new("SerializationException", "request body is not JSON"),
+                    &request_id,
+                ));
             }
         }
     };
-    let op = target.strip_prefix("AWSCognitoIdentityProviderService.").unwrap_or(&target);
+    let op = target
+        .strip_prefix("AWSCognitoIdentityProviderService.")
+        .unwrap_or(&target);
     let category = match op {
         "AdminResetUserPassword" | "AdminSetUserPassword" => Category::Recovery,
         "AdminGetUser" => Category::Read,
@@ -100,7 +105,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         "AdminCreateUser" => Category::Create,
         _ => {
             return Ok(error(
-                &ApiError::new("UnknownOperationException", format!("the simulated pool does not implement '{op}'")),
+                &ApiError::new(
+                    "UnknownOperationException",
+                    format!("the simulated pool does not implement '{op}'"),
+                ),
                 &request_id,
             ))
         }
@@ -113,12 +121,18 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     }
     if !state.take_token(category) {
         state.counters.throttled.fetch_add(1, Relaxed);
-        return Ok(error(&ApiError::new("TooManyRequestsException", "Too many requests"), &request_id));
+        return Ok(error(
+            &ApiError::new("TooManyRequestsException", "Too many requests"),
+            &request_id,
+        ));
     }
     if chance(b.fail_rate) {
         let n = state.counters.faults.fetch_add(1, Relaxed);
         if n % 2 == 0 {
-            return Ok(error(&ApiError::new("InternalErrorException", "Internal error (injected)"), &request_id));
+            return Ok(error(
+                &ApiError::new("InternalErrorException", "Internal error (injected)"),
+                &request_id,
+            ));
         }
         return Ok(response(
             StatusCode::BAD_GATEWAY,
@@ -130,7 +144,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     if chance(b.limit_exceeded_rate) {
         state.counters.faults.fetch_add(1, Relaxed);
         return Ok(error(
-            &ApiError::new("LimitExceededException", "Attempt limit exceeded, please try after some time."),
+            &ApiError::new(
+                "LimitExceededException",
+                "Attempt limit exceeded, please try after some time.",
+            ),
             &request_id,
         ));
     }
@@ -170,7 +187,8 @@ fn chance(p: f64) -> bool {
 }
 
 fn error(e: &ApiError, request_id: &str) -> Response<Full<Bytes>> {
-    let body = serde_json::to_vec(&json!({ "__type": e.code, "message": e.message })).unwrap_or_default();
+    let body =
+        serde_json::to_vec(&json!({ "__type": e.code, "message": e.message })).unwrap_or_default();
     let mut r = response(
         StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
         "application/x-amz-json-1.1",
@@ -183,8 +201,15 @@ fn error(e: &ApiError, request_id: &str) -> Response<Full<Bytes>> {
     r
 }
 
-fn response(status: StatusCode, content_type: &str, body: Vec<u8>, request_id: Option<&str>) -> Response<Full<Bytes>> {
-    let mut builder = Response::builder().status(status).header("content-type", content_type);
+fn response(
+    status: StatusCode,
+    content_type: &str,
+    body: Vec<u8>,
+    request_id: Option<&str>,
+) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder()
+        .status(status)
+        .header("content-type", content_type);
     if let Some(id) = request_id {
         builder = builder.header("x-amzn-requestid", id);
     }

@@ -173,7 +173,9 @@ impl<R: BufRead> Iterator for CsvSource<R> {
                     Err(e) => {
                         return Some(Err(match e.into_kind() {
                             csv::ErrorKind::Io(e) => e,
-                            other => io::Error::new(io::ErrorKind::InvalidData, format!("{other:?}")),
+                            other => {
+                                io::Error::new(io::ErrorKind::InvalidData, format!("{other:?}"))
+                            }
                         }))
                     }
                 }
@@ -183,8 +185,7 @@ impl<R: BufRead> Iterator for CsvSource<R> {
                     continue;
                 }
                 let line = record.position().map_or(0, |p| p.line());
-                strip_cr(record);
-                let Some(user) = record.get(*username_idx) else {
+                let Some(user) = field(record, *username_idx) else {
                     return Some(Ok(SourceItem::Invalid {
                         line,
                         username: String::new(),
@@ -195,7 +196,7 @@ impl<R: BufRead> Iterator for CsvSource<R> {
                     }));
                 };
                 let password = match password_idx {
-                    Some(i) => match record.get(*i) {
+                    Some(i) => match field(record, *i) {
                         Some(p) => Some(p),
                         None => {
                             return Some(Ok(SourceItem::Invalid {
@@ -256,7 +257,7 @@ fn user_item(line: u64, user: &[u8], password: Option<&[u8]>) -> SourceItem {
 /// A CSV reader that ends records at `\n` only. (With csv's default
 /// terminator a CRLF file reports each record one line early, because the
 /// `\n` is consumed as the start of the next record.) The `\r` of a CRLF
-/// line is then removed by [`strip_cr`].
+/// line is then removed by [`field`].
 fn csv_reader<R: io::Read>(reader: R) -> csv::Reader<R> {
     csv::ReaderBuilder::new()
         .has_headers(true)
@@ -270,18 +271,15 @@ fn is_blank_crlf(record: &csv::ByteRecord) -> bool {
     record.len() == 1 && &record[0] == b"\r"
 }
 
-/// Removes the `\r` a CRLF line leaves at the end of its last field. No
-/// username or password may hold whitespace, so nothing valid is lost.
-fn strip_cr(record: &mut csv::ByteRecord) {
-    if record.iter().last().is_some_and(|f| f.ends_with(b"\r")) {
-        let fields: Vec<Vec<u8>> = record.iter().map(<[u8]>::to_vec).collect();
-        let position = record.position().cloned();
-        record.clear();
-        let last = fields.len() - 1;
-        for (i, f) in fields.iter().enumerate() {
-            record.push_field(if i == last { &f[..f.len() - 1] } else { f });
-        }
-        record.set_position(position);
+/// Field `i` of a record, without the `\r` a CRLF line leaves at the end
+/// of its last field. No username or password may hold whitespace, so
+/// nothing valid is lost.
+fn field(record: &csv::ByteRecord, i: usize) -> Option<&[u8]> {
+    let f = record.get(i)?;
+    if i + 1 == record.len() {
+        Some(f.strip_suffix(b"\r").unwrap_or(f))
+    } else {
+        Some(f)
     }
 }
 
@@ -370,14 +368,21 @@ mod tests {
         assert_eq!(v[0], "2:alice");
         assert_eq!(v[1], "3:b,ob");
         assert_eq!(v[2], "4:c\"d");
-        assert!(v[3].starts_with("5!username contains whitespace (U+000A)"), "{v:?}");
+        assert!(
+            v[3].starts_with("5!username contains whitespace (U+000A)"),
+            "{v:?}"
+        );
         assert_eq!(v[4], "7:zed", "line numbers count the embedded newline");
     }
 
     /// --no-header reads raw lines: no CSV quoting, CR stripped, empty lines passed over.
     #[test]
     fn plain_list() {
-        let v = view(&read(b"\xEF\xBB\xBFalice\r\n\nb,\"ob\"\n \nlast", false, false));
+        let v = view(&read(
+            b"\xEF\xBB\xBFalice\r\n\nb,\"ob\"\n \nlast",
+            false,
+            false,
+        ));
         assert_eq!(v.len(), 4, "{v:?}");
         assert_eq!(v[0], "1:alice");
         assert_eq!(v[1], "3:b,\"ob\"");
@@ -394,7 +399,10 @@ mod tests {
         assert!(v[1].starts_with("3!username contains whitespace"), "{v:?}");
         assert!(v[2].starts_with("4!username is not valid UTF-8"), "{v:?}");
         assert_eq!(v[3], "5:ok");
-        assert!(v[4].starts_with("6!username is empty"), "a quoted empty field is a row: {v:?}");
+        assert!(
+            v[4].starts_with("6!username is empty"),
+            "a quoted empty field is a row: {v:?}"
+        );
     }
 
     /// set-password reads the password column; a short row or a bad password is an invalid row that does not echo the password.
@@ -423,7 +431,12 @@ mod tests {
             Ok(_) => panic!("accepted"),
         };
         let e = err(b"email,id\nx,1\n", opts(true, false));
-        assert!(e.contains("'username' not found") && e.contains("'email', 'id'") && e.contains("--username-column"), "{e}");
+        assert!(
+            e.contains("'username' not found")
+                && e.contains("'email', 'id'")
+                && e.contains("--username-column"),
+            "{e}"
+        );
         let e = err(b"username,username\n", opts(true, false));
         assert!(e.contains("more than once"), "{e}");
         let e = err(b"", opts(true, false));
@@ -438,8 +451,14 @@ mod tests {
     #[test]
     fn count_matches_source() {
         let input: &[u8] = b"username\r\na\r\n\r\n\"b\nc\"\r\nd\r\n";
-        assert_eq!(count_rows(input, true).unwrap(), read(input, true, false).len() as u64);
+        assert_eq!(
+            count_rows(input, true).unwrap(),
+            read(input, true, false).len() as u64
+        );
         let plain: &[u8] = b"a\n\nb\r\n\r\nc";
-        assert_eq!(count_rows(plain, false).unwrap(), read(plain, false, false).len() as u64);
+        assert_eq!(
+            count_rows(plain, false).unwrap(),
+            read(plain, false, false).len() as u64
+        );
     }
 }

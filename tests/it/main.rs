@@ -1,0 +1,11 @@
+//! Integration tests: the real binary, over real loopback sockets, against
+//! the project's simulated pool (throttling, faults, counters) and against
+//! moto, a third-party Cognito emulator.
+
+mod bad_input;
+mod moto;
+mod resume;
+mod run;
+mod stop;
+mod support;
+mod throttling;

@@ -1,0 +1,320 @@
+//! End-to-end against moto (`moto[server]`, pinned in
+//! tests/moto/requirements.txt): a third-party Cognito emulator, installed
+//! into the project-local .venv by tests/moto/setup.sh and started on a free
+//! loopback port. The tests seed pools through the AWS SDK, run the binary,
+//! and read each user's status back with AdminGetUser. No test skips when
+//! moto is missing: setup installs it, or the test fails saying why.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use aws_sdk_cognitoidentityprovider::config::Region;
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
+use aws_sdk_cognitoidentityprovider::Client;
+
+use crate::support::*;
+
+/// The moto_server executable, installed on first use.
+fn moto_server() -> &'static PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let out = Command::new("bash")
+            .arg(format!("{root}/tests/moto/setup.sh"))
+            .output()
+            .expect("bash runs tests/moto/setup.sh");
+        assert!(
+            out.status.success(),
+            "could not install moto into .venv (needs python3 with venv and access to PyPI):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+}
+
+/// A moto server on a free loopback port, killed on drop.
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Moto {
+    fn start(t: &Scratch) -> Moto {
+        let server = moto_server();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::fs::File::create(t.path("moto.log")).unwrap();
+        let child = Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {}: {e}", server.display()));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on port {port} within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn client(&self) -> Client {
+        let conf = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .test_credentials()
+            .load()
+            .await;
+        Client::new(&conf)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn attr(name: &str, value: &str) -> AttributeType {
+    AttributeType::builder()
+        .name(name)
+        .value(value)
+        .build()
+        .unwrap()
+}
+
+/// How a seeded user starts.
+#[derive(Clone, Copy)]
+enum Seed {
+    Confirmed,
+    ForceChange,
+    Disabled,
+    NoEmail,
+}
+
+async fn seed(c: &Client, pool: &str, name: &str, how: Seed) {
+    let mut req = c
+        .admin_create_user()
+        .user_pool_id(pool)
+        .username(name)
+        .message_action(MessageActionType::Suppress)
+        .temporary_password("Temp-Passw0rd!");
+    if !matches!(how, Seed::NoEmail) {
+        req = req
+            .user_attributes(attr("email", &format!("{name}@example.com")))
+            .user_attributes(attr("email_verified", "true"));
+    }
+    req.send().await.expect("AdminCreateUser");
+    if !matches!(how, Seed::ForceChange) {
+        c.admin_set_user_password()
+            .user_pool_id(pool)
+            .username(name)
+            .password("Seed-Passw0rd!")
+            .permanent(true)
+            .send()
+            .await
+            .expect("AdminSetUserPassword");
+    }
+    if matches!(how, Seed::Disabled) {
+        c.admin_disable_user()
+            .user_pool_id(pool)
+            .username(name)
+            .send()
+            .await
+            .expect("AdminDisableUser");
+    }
+}
+
+async fn new_pool(c: &Client) -> String {
+    let out = c
+        .create_user_pool()
+        .pool_name("bulk-reset-e2e")
+        .send()
+        .await
+        .expect("CreateUserPool");
+    out.user_pool()
+        .and_then(|p| p.id())
+        .expect("pool id")
+        .to_string()
+}
+
+async fn status(c: &Client, pool: &str, name: &str) -> String {
+    let out = c
+        .admin_get_user()
+        .user_pool_id(pool)
+        .username(name)
+        .send()
+        .await
+        .expect("AdminGetUser");
+    out.user_status()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default()
+}
+
+fn moto_args(
+    m: &Moto,
+    pool: &str,
+    input: &std::path::Path,
+    ledger: &std::path::Path,
+) -> Vec<String> {
+    vec![
+        "run".into(),
+        "--user-pool-id".into(),
+        pool.into(),
+        "--endpoint-url".into(),
+        m.url.clone(),
+        "--input".into(),
+        input.display().to_string(),
+        "--ledger".into(),
+        ledger.display().to_string(),
+        "--rate".into(),
+        "50".into(),
+    ]
+}
+
+/// reset against moto: CONFIRMED users end RESET_REQUIRED; the ineligible are recorded failed with moto's codes and left as they were; a re-run touches nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_reset() {
+    let t = Scratch::new();
+    let moto = Moto::start(&t);
+    let c = moto.client().await;
+    let pool = new_pool(&c).await;
+    let users = [
+        ("alice", Seed::Confirmed),
+        ("bob@example.com", Seed::Confirmed),
+        ("carol", Seed::ForceChange),
+        ("dave", Seed::Disabled),
+        ("erin", Seed::NoEmail),
+    ];
+    for (name, how) in users {
+        seed(&c, &pool, name, how).await;
+    }
+    let input = t.users_csv(
+        users
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .chain(["ghost".to_string()]),
+    );
+    let ledger = t.path("reset.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(moto_args(&moto, &pool, &input, &ledger));
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 1, "{out:?}");
+
+    assert_eq!(status(&c, &pool, "alice").await, "RESET_REQUIRED");
+    assert_eq!(status(&c, &pool, "bob@example.com").await, "RESET_REQUIRED");
+    assert_eq!(status(&c, &pool, "carol").await, "FORCE_CHANGE_PASSWORD");
+    let o = outcomes(&ledger);
+    assert_eq!(o["alice"]["outcome"], "succeeded");
+    assert_eq!(
+        o["carol"]["code"], "NotAuthorizedException",
+        "{}",
+        o["carol"]
+    );
+    assert_eq!(o["dave"]["code"], "NotAuthorizedException", "{}", o["dave"]);
+    assert_eq!(
+        o["erin"]["code"], "InvalidParameterException",
+        "{}",
+        o["erin"]
+    );
+    assert_eq!(
+        o["ghost"]["code"], "UserNotFoundException",
+        "{}",
+        o["ghost"]
+    );
+
+    let mut again = t.bin();
+    again.args(moto_args(&moto, &pool, &input, &ledger));
+    let out = finish(again).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stdout.contains("skipped, done before 6")
+            && out.stdout.contains("calls                0"),
+        "{out:?}"
+    );
+}
+
+/// set-password against moto: temporary leaves FORCE_CHANGE_PASSWORD, --permanent leaves CONFIRMED, a password against the policy fails with InvalidPasswordException.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_set_password() {
+    let t = Scratch::new();
+    let moto = Moto::start(&t);
+    let c = moto.client().await;
+    let pool = new_pool(&c).await;
+    for (name, how) in [
+        ("frank", Seed::Confirmed),
+        ("grace", Seed::ForceChange),
+        ("heidi", Seed::Confirmed),
+    ] {
+        seed(&c, &pool, name, how).await;
+    }
+    let input = t.write(
+        "pw.csv",
+        "username,password\nfrank,New-Passw0rd!1\ngrace,New-Passw0rd!2\nheidi,abc\n",
+    );
+
+    let ledger = t.path("temp.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(moto_args(&moto, &pool, &input, &ledger))
+        .args(["--action", "set-password"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(status(&c, &pool, "frank").await, "FORCE_CHANGE_PASSWORD");
+    assert_eq!(status(&c, &pool, "grace").await, "FORCE_CHANGE_PASSWORD");
+    let o = outcomes(&ledger);
+    assert_eq!(
+        o["heidi"]["code"], "InvalidPasswordException",
+        "{}",
+        o["heidi"]
+    );
+    assert_eq!(
+        status(&c, &pool, "heidi").await,
+        "CONFIRMED",
+        "a refused password changes nothing"
+    );
+
+    let ledger = t.path("perm.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(moto_args(&moto, &pool, &input, &ledger)).args([
+        "--action",
+        "set-password",
+        "--permanent",
+    ]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(status(&c, &pool, "frank").await, "CONFIRMED");
+    assert_eq!(status(&c, &pool, "grace").await, "CONFIRMED");
+    let text = std::fs::read_to_string(&ledger).unwrap() + &out.stdout + &out.stderr;
+    assert!(
+        !text.contains("New-Passw0rd"),
+        "no password in ledger or output"
+    );
+}
+
+/// A pool moto does not have stops the run with exit 3 and ResourceNotFoundException.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_missing_pool_stops() {
+    let t = Scratch::new();
+    let moto = Moto::start(&t);
+    let input = t.users_csv(["alice".to_string(), "bob".to_string()]);
+    let ledger = t.path("l.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(moto_args(&moto, "us-east-1_Missing1", &input, &ledger));
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stdout.contains("ResourceNotFoundException"), "{out:?}");
+}

@@ -1,0 +1,101 @@
+//! Errors that stop the run (exit 3) and mistakes refused before any call
+//! (exit 2).
+
+use cognito_bulk_reset::sim::{self, Behaviour};
+
+use crate::support::*;
+
+/// A pool that does not exist stops the run at once with exit 3, naming the code and the fix; only calls already in flight were sent and nothing is recorded for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_pool_stops_the_run() {
+    let t = Scratch::new();
+    let sim = sim(
+        200,
+        Behaviour {
+            latency_ms: 5,
+            ..unlimited()
+        },
+    )
+    .await;
+    let input = t.users_csv((0..200).map(sim::population_name));
+    let ledger = t.path("l.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(with(
+        run_args(&sim, &input, &ledger),
+        "--user-pool-id",
+        "us-east-1_NoSuchPool",
+    ))
+    .args(["--concurrency", "4", "--rate", "1000"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(
+        out.stdout.contains("ResourceNotFoundException")
+            && out.stdout.contains("check --user-pool-id"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("run the same command again"), "{out:?}");
+    assert!(
+        sim.stats().requests <= 4,
+        "stopped at once: {} requests",
+        sim.stats().requests
+    );
+    assert!(
+        user_records(&ledger).is_empty(),
+        "no user is recorded for a run-stopping error"
+    );
+}
+
+/// Mistakes the operator can fix stop with exit 2, a message naming the fix, and no call sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_errors_send_nothing() {
+    let t = Scratch::new();
+    let sim = sim(10, unlimited()).await;
+    let good = t.users_csv((0..10).map(sim::population_name));
+    let no_column = t.write("nocol.csv", "email,id\na@x,1\n");
+    let ledger = t.path("l.jsonl");
+    let bad_config = t.write("bad.toml", "rat = 5\n");
+    let other_ledger = t.write(
+        "other.jsonl",
+        "{\"record\":\"header\",\"tool_version\":\"0\",\"pool_id\":\"us-east-1_SimPool01\",\"action\":\"set-password\",\"region\":\"us-east-1\",\"input\":\"x\",\"started_at\":\"t\"}\n",
+    );
+    let missing = t.path("missing.csv");
+    let cases: Vec<(&str, &str, &str)> = vec![
+        ("--user-pool-id", "not a pool", "invalid user pool id"),
+        (
+            "--input",
+            no_column.to_str().unwrap(),
+            "'username' not found",
+        ),
+        ("--input", missing.to_str().unwrap(), "could not open input"),
+        ("--rate", "0", "--rate"),
+        ("--config", bad_config.to_str().unwrap(), "rat"),
+        (
+            "--ledger",
+            other_ledger.to_str().unwrap(),
+            "written for action 'set-password'",
+        ),
+        ("--client-metadata", "oops", "KEY=VALUE"),
+        ("--no-such-flag", "x", "--no-such-flag"),
+    ];
+    for (flag, value, expect) in cases {
+        let extra = (flag, value);
+        let mut cmd = t.bin();
+        cmd.args(with(run_args(&sim, &good, &ledger), flag, value));
+        let out = finish(cmd).await;
+        assert_eq!(out.code, 2, "{extra:?}: {out:?}");
+        assert!(
+            out.stderr.contains(expect),
+            "{extra:?}: expected '{expect}' in {out:?}"
+        );
+        assert!(!out.stderr.contains("panicked"), "{out:?}");
+    }
+    // No credentials anywhere: refused before any call.
+    let mut cmd = t.bin();
+    cmd.args(run_args(&sim, &good, &ledger))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("credentials"), "{out:?}");
+    assert_eq!(sim.stats().requests, 0, "nothing was sent");
+}

@@ -1,0 +1,186 @@
+//! Helpers shared by the integration tests: a temp dir per test, the binary
+//! with an isolated AWS environment, a simulated pool on 127.0.0.1:0, and
+//! ledger reading.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use cognito_bulk_reset::sim::{self, Behaviour, SimConfig, SimHandle};
+use serde_json::Value;
+
+/// A test's own directory, removed at the end.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes `text` to `name` and returns its path.
+    pub fn write(&self, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write test file");
+        p
+    }
+
+    /// Writes a CSV with a `username` header and these names.
+    pub fn users_csv(&self, names: impl IntoIterator<Item = String>) -> PathBuf {
+        let mut text = String::from("username\n");
+        for n in names {
+            text.push_str(&n);
+            text.push('\n');
+        }
+        self.write("users.csv", text)
+    }
+
+    /// The binary, with credentials for a local endpoint and nothing from the
+    /// host's AWS configuration.
+    pub fn bin(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cognito-bulk-reset"));
+        for var in [
+            "AWS_PROFILE",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+            "AWS_SESSION_TOKEN",
+            "RUST_LOG",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_CONFIG_FILE", self.path("no-aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.path("no-aws-credentials"),
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        cmd
+    }
+}
+
+/// What a finished process left.
+pub struct Finished {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Debug for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs a command to the end without blocking the async runtime (the
+/// simulated pool runs on it).
+pub async fn finish(mut cmd: Command) -> Finished {
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("the binary starts"))
+        .await
+        .expect("join");
+    Finished {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Starts a simulated pool with `users` generated users.
+pub async fn sim(users: usize, behaviour: Behaviour) -> SimHandle {
+    sim::start(
+        SimConfig {
+            users,
+            behaviour,
+            ..SimConfig::default()
+        },
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .expect("the simulated pool starts")
+}
+
+/// A simulated pool with no quota, latency or faults.
+pub fn unlimited() -> Behaviour {
+    Behaviour {
+        quota_recovery: 0.0,
+        quota_read: 0.0,
+        quota_list: 0.0,
+        quota_update: 0.0,
+        quota_create: 0.0,
+        ..Behaviour::default()
+    }
+}
+
+/// `run` arguments for a simulated pool.
+pub fn run_args(sim: &SimHandle, input: &Path, ledger: &Path) -> Vec<String> {
+    vec![
+        "run".into(),
+        "--user-pool-id".into(),
+        sim.pool_id().into(),
+        "--endpoint-url".into(),
+        sim.endpoint_url(),
+        "--input".into(),
+        input.display().to_string(),
+        "--ledger".into(),
+        ledger.display().to_string(),
+    ]
+}
+
+/// Sets `flag` to `value` in `args`, replacing an earlier value.
+pub fn with(mut args: Vec<String>, flag: &str, value: &str) -> Vec<String> {
+    match args.iter().position(|a| a == flag) {
+        Some(i) => args[i + 1] = value.to_string(),
+        None => args.extend([flag.to_string(), value.to_string()]),
+    }
+    args
+}
+
+/// The ledger's user records (header lines left out).
+pub fn user_records(ledger: &Path) -> Vec<Value> {
+    std::fs::read_to_string(ledger)
+        .expect("ledger exists")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("every ledger line is JSON"))
+        .filter(|v| v["record"] == "user")
+        .collect()
+}
+
+/// Final outcomes by username; panics if a user has two.
+pub fn outcomes(ledger: &Path) -> HashMap<String, Value> {
+    let mut map = HashMap::new();
+    for r in user_records(ledger) {
+        if r["outcome"] == "invalid" {
+            continue;
+        }
+        let name = r["username"].as_str().expect("username").to_string();
+        if let Some(first) = map.insert(name.clone(), r.clone()) {
+            panic!("user {name} has two outcomes in the ledger: {first} and {r}");
+        }
+    }
+    map
+}
+
+/// Names of the first `n` generated users that can be reset.
+pub fn resettable(n: usize) -> Vec<String> {
+    (0..n)
+        .filter(|i| sim::population_resettable(*i))
+        .map(sim::population_name)
+        .collect()
+}

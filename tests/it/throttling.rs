@@ -1,0 +1,129 @@
+//! Throttling and transient faults: retried, counted, never a user failure
+//! because the quota was busy.
+
+use cognito_bulk_reset::sim::Behaviour;
+
+use crate::support::*;
+
+/// Above the quota, every user still ends succeeded, throttled calls are recorded per user, and the ledger's count matches the pool's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_users_all_succeed() {
+    let t = Scratch::new();
+    let sim = sim(
+        200,
+        Behaviour {
+            quota_recovery: 25.0,
+            ..unlimited()
+        },
+    )
+    .await;
+    let names = resettable(200);
+    let input = t.users_csv(names.clone());
+    let ledger = t.path("l.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(run_args(&sim, &input, &ledger)).args([
+        "--rate",
+        "80",
+        "--burst",
+        "10",
+        "--concurrency",
+        "16",
+        "--max-attempts",
+        "2",
+    ]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let o = outcomes(&ledger);
+    assert_eq!(o.len(), names.len());
+    let mut throttled = 0;
+    let mut max_attempts = 0;
+    for r in o.values() {
+        assert_eq!(r["outcome"], "succeeded", "{r}");
+        throttled += r["throttled"].as_u64().unwrap_or(0);
+        max_attempts = max_attempts.max(r["attempts"].as_u64().unwrap());
+    }
+    let stats = sim.stats();
+    assert!(stats.throttled > 0, "the quota was exceeded: {stats:?}");
+    assert_eq!(
+        throttled, stats.throttled,
+        "every throttled call is in the ledger"
+    );
+    assert!(
+        max_attempts > 2,
+        "throttled calls did not use up the 2 attempts (max attempts seen {max_attempts})"
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("{} throttled", stats.throttled)),
+        "{out:?}"
+    );
+    sim.stop().await;
+}
+
+/// 5xx (JSON and HTML) and LimitExceeded are retried until the user succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_faults_are_retried() {
+    let t = Scratch::new();
+    let sim = sim(
+        150,
+        Behaviour {
+            fail_rate: 0.25,
+            limit_exceeded_rate: 0.1,
+            ..unlimited()
+        },
+    )
+    .await;
+    let names = resettable(150);
+    let input = t.users_csv(names.clone());
+    let ledger = t.path("l.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(run_args(&sim, &input, &ledger))
+        .args(["--rate", "1000", "--max-attempts", "12"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let o = outcomes(&ledger);
+    let retried = o
+        .values()
+        .filter(|r| r["attempts"].as_u64().unwrap() > 1)
+        .count();
+    assert!(
+        retried > 10,
+        "faults were injected and retried ({retried} users retried)"
+    );
+    for name in &names {
+        assert_eq!(o[name]["outcome"], "succeeded");
+        assert_eq!(sim.user(name).unwrap().messages, 1, "{name} messaged once");
+    }
+    sim.stop().await;
+}
+
+/// When attempts run out on transient errors, the user is recorded failed with the last code and the run goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_run_out() {
+    let t = Scratch::new();
+    let sim = sim(
+        10,
+        Behaviour {
+            fail_rate: 1.0,
+            ..unlimited()
+        },
+    )
+    .await;
+    let input = t.users_csv(resettable(10));
+    let ledger = t.path("l.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(run_args(&sim, &input, &ledger))
+        .args(["--rate", "1000", "--max-attempts", "3"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    for r in outcomes(&ledger).values() {
+        assert_eq!(r["outcome"], "failed", "{r}");
+        assert_eq!(r["attempts"], 3, "{r}");
+        let code = r["code"].as_str().unwrap();
+        assert!(
+            code == "InternalErrorException" || code == "HttpStatus502",
+            "{code}"
+        );
+    }
+    sim.stop().await;
+}
