@@ -162,7 +162,7 @@ async fn dispatch(
     ctx: &Arc<Worker>,
     shutdown: impl Future<Output = ()>,
 ) -> bool {
-    let (tx, mut rx) = mpsc::channel(READ_AHEAD);
+    let (tx, rx) = mpsc::channel(READ_AHEAD);
     std::thread::Builder::new()
         .name("input-reader".into())
         .spawn(move || {
@@ -174,36 +174,56 @@ async fn dispatch(
         })
         .expect("spawning a thread succeeds");
 
-    let permits = Arc::new(Semaphore::new(settings.concurrency));
     let tracker = TaskTracker::new();
-    let mut seen: HashSet<u128> = HashSet::new();
-    let mut interrupted = false;
     tokio::pin!(shutdown);
-
-    loop {
-        let item = tokio::select! {
+    let mut interrupted = tokio::select! {
+        biased;
+        _ = &mut shutdown => true,
+        _ = feed(settings.concurrency, rx, replay, ctx, &tracker) => false,
+    };
+    tracker.close();
+    if !interrupted {
+        // The input is done; an interrupt now still stops the users waiting
+        // for the limiter or a backoff.
+        interrupted = tokio::select! {
             biased;
-            _ = &mut shutdown, if !interrupted => {
-                interrupted = true;
-                ctx.stop.cancel();
-                break;
-            }
-            _ = ctx.stop.cancelled() => break,
-            item = rx.recv() => item,
+            _ = &mut shutdown => true,
+            _ = tracker.wait() => false,
         };
+    }
+    if interrupted {
+        ctx.stop.cancel();
+        info!("interrupted: finishing the calls in flight and writing them to the ledger");
+        tracker.wait().await;
+    }
+    interrupted
+}
+
+/// The dispatch loop: until the input ends or the run stops, records
+/// invalid rows, passes over duplicates and users the ledger finished, and
+/// spawns a worker (holding a concurrency permit) for each other user.
+async fn feed(
+    concurrency: usize,
+    mut rx: mpsc::Receiver<io::Result<SourceItem>>,
+    replay: Replay,
+    ctx: &Arc<Worker>,
+    tracker: &TaskTracker,
+) {
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let mut seen: HashSet<u128> = HashSet::new();
+    while let Some(Some(item)) = ctx.until_stopped(rx.recv()).await {
         let row = match item {
-            None => break,
-            Some(Err(e)) => {
+            Err(e) => {
                 ctx.stop_run(StopReason::Input {
                     message: e.to_string(),
                 });
-                break;
+                return;
             }
-            Some(Ok(SourceItem::Invalid {
+            Ok(SourceItem::Invalid {
                 line,
                 username,
                 reason,
-            })) => {
+            }) => {
                 if replay.invalid_lines.contains(&line) {
                     ctx.counters.skipped_done.fetch_add(1, Relaxed);
                     ctx.counters.skipped_unsuccessful.fetch_add(1, Relaxed);
@@ -225,11 +245,11 @@ async fn dispatch(
                     ctx.stop_run(StopReason::Ledger {
                         message: e.to_string(),
                     });
-                    break;
+                    return;
                 }
                 continue;
             }
-            Some(Ok(SourceItem::User(row))) => row,
+            Ok(SourceItem::User(row)) => row,
         };
         let key = fingerprint(&row.username);
         if !seen.insert(key) {
@@ -244,25 +264,12 @@ async fn dispatch(
             }
             continue;
         }
-        let permit = tokio::select! {
-            biased;
-            _ = &mut shutdown, if !interrupted => {
-                interrupted = true;
-                ctx.stop.cancel();
-                break;
-            }
-            _ = ctx.stop.cancelled() => break,
-            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+        let Some(permit) = ctx.until_stopped(permits.clone().acquire_owned()).await else {
+            return;
         };
+        let permit = permit.expect("the semaphore is never closed");
         tracker.spawn(ctx.clone().process(row, permit));
     }
-    drop(rx); // ends the reader thread
-    tracker.close();
-    if interrupted {
-        info!("interrupted: finishing the calls in flight and writing them to the ledger");
-    }
-    tracker.wait().await;
-    interrupted
 }
 
 /// What every worker shares.
@@ -289,15 +296,22 @@ impl Worker {
         self.stop.cancel();
     }
 
+    /// Runs `fut` unless the run stops first.
+    async fn until_stopped<T>(&self, fut: impl Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => None,
+            value = fut => Some(value),
+        }
+    }
+
     /// Carries out one user's call with retries and records the outcome.
     /// Returns without a record if the run stops before a final outcome.
     async fn process(self: Arc<Self>, row: UserRow, _permit: OwnedSemaphorePermit) {
         let mut attempts = Attempts::default();
         let result = loop {
-            tokio::select! {
-                biased;
-                _ = self.stop.cancelled() => return,
-                _ = self.limiter.acquire() => {}
+            if self.until_stopped(self.limiter.acquire()).await.is_none() {
+                return;
             }
             attempts.calls += 1;
             self.counters.calls.fetch_add(1, Relaxed);
@@ -329,10 +343,12 @@ impl Worker {
                 Next::RetryAfter(delay) => {
                     self.counters.retries.fetch_add(1, Relaxed);
                     debug!(user = %row.username, code = %err.code, attempt = attempts.calls, ?delay, "retrying");
-                    tokio::select! {
-                        biased;
-                        _ = self.stop.cancelled() => return,
-                        _ = tokio::time::sleep(delay) => {}
+                    if self
+                        .until_stopped(tokio::time::sleep(delay))
+                        .await
+                        .is_none()
+                    {
+                        return;
                     }
                 }
             }
