@@ -29,7 +29,6 @@ use crate::source::csv::CsvOptions;
 use crate::validate::check_pool_id;
 
 pub const DEFAULT_RATE: f64 = 20.0;
-pub const DEFAULT_BURST: u32 = 1;
 pub const DEFAULT_CONCURRENCY: usize = 16;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 pub const DEFAULT_ATTEMPT_TIMEOUT_SECS: f64 = 10.0;
@@ -93,7 +92,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "PER_SECOND")]
     pub rate: Option<f64>,
 
-    /// Calls that may go out back to back before the rate applies. [default: 1]
+    /// Calls that may go out back to back before the rate applies; it also
+    /// absorbs timer lateness so the rate is held. [default: rate/50, at least 2]
     #[arg(long, value_name = "N")]
     pub burst: Option<u32>,
 
@@ -269,11 +269,12 @@ impl RunArgs {
                 ),
             });
         }
-        let burst =
-            NonZeroU32::new(self.burst.unwrap_or(DEFAULT_BURST)).ok_or(UsageError::Value {
+        let burst = NonZeroU32::new(self.burst.unwrap_or_else(|| default_burst(rate))).ok_or(
+            UsageError::Value {
                 flag: "--burst",
                 reason: "must be at least 1".into(),
-            })?;
+            },
+        )?;
         let concurrency = self.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
         if !(1..=4096).contains(&concurrency) {
             return Err(UsageError::Value {
@@ -336,6 +337,14 @@ impl RunArgs {
             log_interval: Duration::from_secs(10),
         })
     }
+}
+
+/// About 20 ms worth of calls, at least 2. A bucket of one loses every late
+/// timer wake-up for good (10% of the rate at 1,000/s); a small bucket
+/// absorbs them, and any one-second window still sees at most
+/// `rate + burst` calls.
+pub fn default_burst(rate: f64) -> u32 {
+    ((rate / 50.0).ceil() as u32).max(2)
 }
 
 /// Reads a `--config` file.
@@ -427,6 +436,26 @@ mod tests {
         .check()
         .unwrap();
         assert_eq!(s.aws.region, "eu-west-1");
+    }
+
+    /// The default burst is about 20 ms of calls and never 1 (a bucket of one loses late wake-ups).
+    #[test]
+    fn default_burst_scales_with_rate() {
+        assert_eq!(default_burst(0.5), 2);
+        assert_eq!(default_burst(20.0), 2);
+        assert_eq!(default_burst(1000.0), 20);
+        assert_eq!(args().check().unwrap().burst.get(), 2);
+        assert_eq!(
+            RunArgs {
+                burst: Some(1),
+                ..args()
+            }
+            .check()
+            .unwrap()
+            .burst
+            .get(),
+            1
+        );
     }
 
     /// Bad values stop with a message naming the flag and the fix.
