@@ -59,6 +59,9 @@ pub enum ErrorClass {
     UserFailed,
     /// Every user would fail the same way: stop sending, keep the ledger.
     StopRun,
+    /// A limit that will not clear soon (the daily email limit): stop
+    /// sending, keep the ledger, resume later.
+    Pause,
 }
 
 /// A failed call, reduced to what the pipeline and the ledger need.
@@ -73,6 +76,31 @@ pub struct CallError {
     /// The request may have reached Cognito and been carried out
     /// (a timeout or a connection lost after sending).
     pub outcome_unknown: bool,
+}
+
+/// What AdminGetUser tells about a user, for reconciling a lost answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserState {
+    /// `CONFIRMED`, `RESET_REQUIRED`, `FORCE_CHANGE_PASSWORD`, ...
+    pub status: String,
+    pub last_modified: Option<std::time::SystemTime>,
+}
+
+impl Operation {
+    /// The status a user has once this operation was carried out.
+    pub fn target_status(&self) -> &'static str {
+        match self {
+            Operation::Reset { .. } => "RESET_REQUIRED",
+            Operation::SetPassword { permanent: true } => "CONFIRMED",
+            Operation::SetPassword { permanent: false } => "FORCE_CHANGE_PASSWORD",
+        }
+    }
+
+    /// Whether carrying it out sends the user a message (so a repeat would
+    /// send a second one).
+    pub fn sends_message(&self) -> bool {
+        matches!(self, Operation::Reset { .. })
+    }
 }
 
 /// A successful call.
@@ -222,8 +250,8 @@ impl Cognito {
         }
     }
 
-    /// Reads a user's status (`CONFIRMED`, `RESET_REQUIRED`, ...).
-    pub async fn user_status(&self, username: &str) -> Result<String, CallError> {
+    /// Reads a user's status and when it last changed (AdminGetUser).
+    pub async fn user_state(&self, username: &str) -> Result<UserState, CallError> {
         match self
             .client
             .admin_get_user()
@@ -232,13 +260,30 @@ impl Cognito {
             .send()
             .await
         {
-            Ok(out) => Ok(out
-                .user_status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default()),
+            Ok(out) => Ok(UserState {
+                status: out
+                    .user_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                last_modified: out
+                    .user_last_modified_date()
+                    .and_then(|d| std::time::SystemTime::try_from(*d).ok()),
+            }),
             Err(e) => Err(classify(e)),
         }
     }
+}
+
+/// Classifies an error by code, HTTP status and, for the one ambiguous
+/// code, the message: LimitExceededException saying the daily email limit
+/// is exceeded will not clear today, so it pauses the run.
+pub fn classify_error(code: &str, status: u16, message: &str) -> ErrorClass {
+    if code == "LimitExceededException"
+        && message.to_ascii_lowercase().contains("daily email limit")
+    {
+        return ErrorClass::Pause;
+    }
+    classify_code(code, status)
 }
 
 /// Reduces an SDK error to a [`CallError`].
@@ -249,11 +294,19 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let request_id = err.request_id().map(str::to_string);
+    let message = match err.message() {
+        Some(m) => m.to_string(),
+        None => DisplayErrorContext(&err).to_string(),
+    };
     let (class, code, outcome_unknown) = match &err {
         SdkError::ServiceError(ctx) => {
             let status = ctx.raw().status().as_u16();
             match err.code() {
-                Some(code) => (classify_code(code, status), code.to_string(), false),
+                Some(code) => (
+                    classify_error(code, status, &message),
+                    code.to_string(),
+                    false,
+                ),
                 None if status >= 500 => {
                     (ErrorClass::Transient, format!("HttpStatus{status}"), true)
                 }
@@ -283,10 +336,6 @@ where
             false,
         ),
         _ => (ErrorClass::Transient, "Unknown".to_string(), true),
-    };
-    let message = match err.message() {
-        Some(m) => m.to_string(),
-        None => DisplayErrorContext(&err).to_string(),
     };
     CallError {
         class,

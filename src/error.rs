@@ -21,8 +21,13 @@ pub enum ExitCode {
     /// The run was stopped by an error that would fail every user (or the
     /// ledger could not be written). The ledger is kept; a re-run resumes.
     Stopped = 3,
-    /// Interrupted (Ctrl-C). The ledger is kept; a re-run resumes.
+    /// Paused by a limit that will not clear soon (the daily email limit),
+    /// or users were left to a later run. The same command resumes.
+    Paused = 75,
+    /// Interrupted (Ctrl-C, SIGINT). The ledger is kept; a re-run resumes.
     Interrupted = 130,
+    /// Terminated (SIGTERM). The ledger is kept; a re-run resumes.
+    Terminated = 143,
 }
 
 impl ExitCode {
@@ -89,6 +94,9 @@ pub enum UsageError {
 
     #[error("could not read ledger {path}: {reason}")]
     LedgerRead { path: PathBuf, reason: String },
+
+    #[error("ledger {path} is in use by {holder}; wait for that run to end (or stop it), then run this command again")]
+    LedgerBusy { path: PathBuf, holder: String },
 
     #[error("AWS credentials could not be loaded: {0}; set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")]
     Credentials(String),

@@ -1,6 +1,8 @@
 //! The `cognito-bulk-reset` binary: parse flags, start logging, wire Ctrl-C
 //! and SIGTERM to the shutdown token, run, print errors, exit with the code.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use clap::Parser;
 use cognito_bulk_reset::cli::{execute, Cli, LogFormat};
 use cognito_bulk_reset::error::ExitCode;
@@ -34,8 +36,15 @@ fn main() -> std::process::ExitCode {
             }
         }
     });
+    let code = match code {
+        ExitCode::Interrupted if TERMINATED.load(Ordering::Relaxed) => ExitCode::Terminated,
+        other => other,
+    };
     std::process::ExitCode::from(code.code() as u8)
 }
+
+/// Set when the shutdown came from SIGTERM (exit 143 rather than 130).
+static TERMINATED: AtomicBool = AtomicBool::new(false);
 
 /// First Ctrl-C or SIGTERM: cancel `shutdown` (finish calls in flight, flush
 /// the ledger). A second one: exit at once; the ledger stays consistent
@@ -46,15 +55,21 @@ async fn watch_signals(shutdown: CancellationToken) {
         Err(_) => return,
     };
     for n in 0.. {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
+        let terminated = tokio::select! {
+            _ = tokio::signal::ctrl_c() => false,
+            _ = term.recv() => true,
+        };
         if n == 0 {
+            TERMINATED.store(terminated, Ordering::Relaxed);
             eprintln!("interrupted: finishing calls in flight; press Ctrl-C again to exit at once");
             shutdown.cancel();
         } else {
-            std::process::exit(ExitCode::Interrupted.code());
+            let code = if terminated {
+                ExitCode::Terminated
+            } else {
+                ExitCode::Interrupted
+            };
+            std::process::exit(code.code());
         }
     }
 }

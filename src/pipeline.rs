@@ -7,6 +7,22 @@
 //! ```
 //!
 //! Policies enforced here:
+//! - Exactly one call that counts per user: an intent record is durable
+//!   before a user's first mutating call of a run. When a call's answer is
+//!   lost (a timeout after sending, a connection lost mid-reply) or a re-run
+//!   finds an intent with no outcome, the user is read back (AdminGetUser)
+//!   before anything else: if it is in the state the call puts it in, and
+//!   changed since the call was sent, the call landed and the user is
+//!   recorded succeeded (`detail: reconciled`) without calling again. For a
+//!   reset, a user already RESET_REQUIRED from before is recorded succeeded
+//!   with `detail: already_reset_required` and is not called again, since
+//!   the tool cannot tell whether a code went out. If the user cannot be
+//!   read, nothing is recorded and the next run reads it back first.
+//! - Limits that clear later: a user whose attempts run out on
+//!   LimitExceededException is recorded `deferred` (not final); 5 such users
+//!   in a row, or the daily email limit, pause the run (exit 75).
+//! - A breaker: `stop_after_failures` users in a row failing with the same
+//!   code stop the run (exit 3).
 //! - Bounded everywhere: the reader feeds a bounded channel, and a worker
 //!   holds one of `concurrency` permits from dispatch until its record is
 //!   durable, so input is never read more than a channel's length ahead of
@@ -26,7 +42,7 @@ use std::future::Future;
 use std::io::{self, BufRead, BufReader};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
@@ -34,9 +50,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use crate::cognito::{Cognito, ErrorClass, Operation};
+use crate::cognito::{CallError, Cognito, ErrorClass, Operation};
 use crate::error::UsageError;
-use crate::ledger::{self, fingerprint, Header, LedgerWriter, Outcome, Replay, UserRecord};
+use crate::ledger::{
+    self, fingerprint, Entry, Header, IntentRecord, LedgerWriter, Outcome, Replay, UserRecord,
+};
 use crate::limiter::Limiter;
 use crate::progress::Progress;
 use crate::report::{Counters, StopReason, Summary};
@@ -47,6 +65,17 @@ use crate::source::{SourceItem, UserRow};
 
 /// Rows read ahead of dispatch, at most.
 const READ_AHEAD: usize = 1024;
+
+/// Users in a row whose attempts ran out on LimitExceededException that
+/// pause the run.
+const LIMIT_EXCEEDED_PAUSE_STREAK: u32 = 5;
+
+/// How far a user's last-modified time may precede the call it is matched
+/// with (clock skew between this machine and Cognito).
+const CLOCK_SKEW: Duration = Duration::from_secs(60);
+
+/// Reads of a user, at most, when reconciling one lost answer.
+const RECONCILE_READS: u32 = 8;
 
 /// Runs the job described by `settings` until its input is done, `shutdown`
 /// resolves, or an error stops it. Per-user failures are in the summary, not
@@ -60,6 +89,7 @@ pub async fn run(
 
     // Everything that can be refused is checked before any call.
     let source = open_source(settings)?;
+    let ledger_file = ledger::lock(&settings.ledger)?;
     let replay = ledger::replay_path(&settings.ledger)?;
     if let Some(r) = &replay {
         check_same_job(settings, r)?;
@@ -67,16 +97,21 @@ pub async fn run(
             warn!(
                 ledger = %settings.ledger.display(),
                 bytes = r.torn_bytes,
-                "the ledger's last line is torn (a crash mid-write); it is cut off and that user will be done again"
+                "the ledger's last line is torn (a crash mid-write); cutting it off: that record was never acknowledged"
             );
         }
-        info!(
-            ledger = %settings.ledger.display(),
-            succeeded = r.succeeded,
-            failed = r.failed_total(),
-            invalid = r.invalid,
-            "resuming: users the ledger records as done are skipped"
-        );
+        if r.runs > 0 {
+            let c = r.counts();
+            info!(
+                ledger = %settings.ledger.display(),
+                succeeded = c.succeeded,
+                failed = c.failed_total(),
+                invalid = c.invalid,
+                deferred = c.deferred,
+                unknown = c.pending,
+                "resuming: users the ledger records as done are skipped; calls with a lost answer are read back first"
+            );
+        }
     }
     let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
 
@@ -88,13 +123,16 @@ pub async fn run(
         region: settings.aws.region.clone(),
         input: settings.input.name(),
         started_at: ledger::now(),
+        pid: std::process::id(),
+        host: ledger::host_name(),
     };
     let durable = counters.clone();
     let (writer, writer_thread) = LedgerWriter::open(
+        ledger_file,
         &settings.ledger,
         replay.as_ref(),
         &header,
-        Box::new(move |record| durable.on_durable(record)),
+        Box::new(move |entry| durable.on_durable(entry)),
     )
     .with_context(|| format!("could not open ledger {}", settings.ledger.display()))?;
 
@@ -114,11 +152,19 @@ pub async fn run(
         cognito,
         operation: settings.operation.clone(),
         limiter: Limiter::new(settings.rate, settings.burst),
+        read_limiter: Limiter::new(
+            settings.read_rate,
+            crate::settings::default_burst(settings.read_rate)
+                .try_into()
+                .expect("at least 2"),
+        ),
         retry: settings.retry,
         writer,
         counters: counters.clone(),
         stop: stop.clone(),
         stop_reason: Mutex::new(None),
+        stop_after_failures: settings.stop_after_failures,
+        streaks: Mutex::new(Streaks::default()),
     });
     info!(
         pool = %settings.pool_id,
@@ -129,7 +175,11 @@ pub async fn run(
         "starting"
     );
 
-    let interrupted = dispatch(settings, source, replay.unwrap_or_default(), &ctx, shutdown).await;
+    let plan = Plan {
+        replay: replay.unwrap_or_default(),
+        retry_failed: settings.retry_failed,
+    };
+    let interrupted = dispatch(settings, source, plan, &ctx, shutdown).await;
 
     progress.finish().await;
     let stopped = ctx
@@ -158,7 +208,7 @@ pub async fn run(
 async fn dispatch(
     settings: &RunSettings,
     source: CsvSource<Box<dyn BufRead + Send>>,
-    replay: Replay,
+    plan: Plan,
     ctx: &Arc<Worker>,
     shutdown: impl Future<Output = ()>,
 ) -> bool {
@@ -179,7 +229,7 @@ async fn dispatch(
     let mut interrupted = tokio::select! {
         biased;
         _ = &mut shutdown => true,
-        _ = feed(settings.concurrency, rx, replay, ctx, &tracker) => false,
+        _ = feed(settings.concurrency, rx, plan, ctx, &tracker) => false,
     };
     tracker.close();
     if !interrupted {
@@ -199,13 +249,19 @@ async fn dispatch(
     interrupted
 }
 
+/// What the ledger says about the users before this run.
+struct Plan {
+    replay: Replay,
+    retry_failed: bool,
+}
+
 /// The dispatch loop: until the input ends or the run stops, records
 /// invalid rows, passes over duplicates and users the ledger finished, and
 /// spawns a worker (holding a concurrency permit) for each other user.
 async fn feed(
     concurrency: usize,
     mut rx: mpsc::Receiver<io::Result<SourceItem>>,
-    replay: Replay,
+    plan: Plan,
     ctx: &Arc<Worker>,
     tracker: &TaskTracker,
 ) {
@@ -224,7 +280,7 @@ async fn feed(
                 username,
                 reason,
             }) => {
-                if replay.invalid_lines.contains(&line) {
+                if plan.replay.invalid_lines.contains(&line) {
                     ctx.counters.skipped_done.fetch_add(1, Relaxed);
                     ctx.counters.skipped_unsuccessful.fetch_add(1, Relaxed);
                     continue;
@@ -236,12 +292,13 @@ async fn feed(
                     line: Some(line),
                     code: None,
                     message: Some(reason),
+                    detail: None,
                     attempts: 0,
                     throttled: 0,
                     request_id: None,
                     at: ledger::now(),
                 };
-                if let Err(e) = ctx.writer.append(record).await {
+                if let Err(e) = ctx.writer.record(record).await {
                     ctx.stop_run(StopReason::Ledger {
                         message: e.to_string(),
                     });
@@ -257,18 +314,31 @@ async fn feed(
             ctx.counters.duplicates.fetch_add(1, Relaxed);
             continue;
         }
-        if let Some(outcome) = replay.done.get(&key) {
-            ctx.counters.skipped_done.fetch_add(1, Relaxed);
-            if *outcome != Outcome::Succeeded {
-                ctx.counters.skipped_unsuccessful.fetch_add(1, Relaxed);
+        if let Some(last) = plan.replay.last.get(&key) {
+            let skip = match last.outcome {
+                Outcome::Succeeded => true,
+                Outcome::Deferred => false,
+                Outcome::Failed | Outcome::Invalid => !plan.retry_failed,
+            };
+            if skip {
+                ctx.counters.skipped_done.fetch_add(1, Relaxed);
+                if last.outcome != Outcome::Succeeded {
+                    ctx.counters.skipped_unsuccessful.fetch_add(1, Relaxed);
+                }
+                continue;
             }
-            continue;
         }
+        // An intent with no outcome: the call may have landed; read back first.
+        let lost_answer = plan
+            .replay
+            .pending
+            .get(&key)
+            .map(|at| humantime::parse_rfc3339_weak(at).unwrap_or(SystemTime::UNIX_EPOCH));
         let Some(permit) = ctx.until_stopped(permits.clone().acquire_owned()).await else {
             return;
         };
         let permit = permit.expect("the semaphore is never closed");
-        tracker.spawn(ctx.clone().process(row, permit));
+        tracker.spawn(ctx.clone().process(row, lost_answer, permit));
     }
 }
 
@@ -277,12 +347,49 @@ struct Worker {
     cognito: Cognito,
     operation: Operation,
     limiter: Limiter,
+    /// Paces AdminGetUser reads (UserRead quota).
+    read_limiter: Limiter,
     retry: RetryPolicy,
     writer: LedgerWriter,
     counters: Arc<Counters>,
     /// Cancelled when the run must stop sending.
     stop: CancellationToken,
     stop_reason: Mutex<Option<StopReason>>,
+    stop_after_failures: u32,
+    streaks: Mutex<Streaks>,
+}
+
+/// Runs of like outcomes, in the order users finish.
+#[derive(Debug, Default)]
+struct Streaks {
+    /// The code the last users failed with, and how many in a row.
+    failed_code: Option<String>,
+    failed: u32,
+    /// Users in a row deferred by LimitExceededException.
+    deferred: u32,
+}
+
+/// What reading a user back says about a call whose answer was lost.
+enum Reconciled {
+    /// The call landed (or, for a reset, the user was already in its
+    /// state): record succeeded with this detail.
+    Landed(&'static str),
+    /// The call did not land: call (again).
+    NotLanded,
+    /// Reading the user failed for this user (e.g. UserNotFoundException).
+    Failed(CallError),
+    /// The user could not be read; leave the intent for the next run.
+    Unknown,
+}
+
+/// How a user's processing ended.
+enum Ending {
+    Succeeded {
+        request_id: Option<String>,
+        detail: Option<&'static str>,
+    },
+    Failed(CallError),
+    Deferred(CallError),
 }
 
 impl Worker {
@@ -306,13 +413,71 @@ impl Worker {
     }
 
     /// Carries out one user's call with retries and records the outcome.
-    /// Returns without a record if the run stops before a final outcome.
-    async fn process(self: Arc<Self>, row: UserRow, _permit: OwnedSemaphorePermit) {
+    async fn process(
+        self: Arc<Self>,
+        row: UserRow,
+        lost_answer: Option<SystemTime>,
+        _permit: OwnedSemaphorePermit,
+    ) {
+        if let Some((attempts, ending)) = self.decide(&row, lost_answer).await {
+            self.finish(row, attempts, ending).await;
+        }
+    }
+
+    /// Calls (and retries) until the user's ending is known. `lost_answer`
+    /// is when an earlier call for this user was sent whose answer never
+    /// came (a pending intent). `None` leaves the user unrecorded: the run
+    /// stopped first, or a lost answer could not be read back.
+    async fn decide(
+        &self,
+        row: &UserRow,
+        mut lost_answer: Option<SystemTime>,
+    ) -> Option<(Attempts, Ending)> {
         let mut attempts = Attempts::default();
-        let result = loop {
-            if self.until_stopped(self.limiter.acquire()).await.is_none() {
-                return;
+        let mut intent_written = false;
+        let mut gave_up: Option<CallError> = None;
+        let ending = loop {
+            // A lost answer is read back before anything else, including
+            // recording a failure that may not be one.
+            if let Some(sent) = lost_answer.take() {
+                match self.reconcile(&row.username, sent).await? {
+                    Reconciled::Landed(detail) => {
+                        break Ending::Succeeded {
+                            request_id: None,
+                            detail: Some(detail),
+                        }
+                    }
+                    Reconciled::NotLanded => {}
+                    Reconciled::Failed(err) => break Ending::Failed(err),
+                    Reconciled::Unknown => {
+                        self.counters.unresolved.fetch_add(1, Relaxed);
+                        return None;
+                    }
+                }
             }
+            if let Some(err) = gave_up.take() {
+                break if err.code == "LimitExceededException" {
+                    Ending::Deferred(err)
+                } else {
+                    Ending::Failed(err)
+                };
+            }
+            if !intent_written {
+                let intent = Entry::Intent(IntentRecord {
+                    username: row.username.clone(),
+                    line: Some(row.line),
+                    at: ledger::now(),
+                });
+                if let Err(e) = self.writer.append(intent).await {
+                    self.stop_run(StopReason::Ledger {
+                        message: e.to_string(),
+                    });
+                    return None;
+                }
+                intent_written = true;
+            }
+            self.until_stopped(self.limiter.acquire()).await?;
+            let sent = SystemTime::now();
             attempts.calls += 1;
             self.counters.calls.fetch_add(1, Relaxed);
             let err = match self
@@ -320,64 +485,176 @@ impl Worker {
                 .apply(&self.operation, &row.username, row.password.as_ref())
                 .await
             {
-                Ok(ok) => break Ok(ok),
+                Ok(ok) => {
+                    break Ending::Succeeded {
+                        request_id: ok.request_id,
+                        detail: None,
+                    }
+                }
                 Err(err) => err,
             };
+            if err.outcome_unknown {
+                lost_answer = Some(sent);
+            }
             let kind = match err.class {
                 ErrorClass::Throttled => {
                     self.counters.throttled.fetch_add(1, Relaxed);
                     RetryKind::Throttled
                 }
                 ErrorClass::Transient => RetryKind::Transient,
-                ErrorClass::UserFailed => break Err(err),
+                ErrorClass::UserFailed => break Ending::Failed(err),
+                ErrorClass::Pause => {
+                    self.stop_run(StopReason::DailyEmailLimit {
+                        message: err.message.clone(),
+                    });
+                    break Ending::Deferred(err);
+                }
                 ErrorClass::StopRun => {
                     self.stop_run(StopReason::Service {
                         code: err.code,
                         message: err.message,
                     });
-                    return;
+                    return None;
                 }
             };
             match self.retry.next(kind, &mut attempts) {
-                Next::GiveUp => break Err(err),
                 Next::RetryAfter(delay) => {
                     self.counters.retries.fetch_add(1, Relaxed);
                     debug!(user = %row.username, code = %err.code, attempt = attempts.calls, ?delay, "retrying");
-                    if self
-                        .until_stopped(tokio::time::sleep(delay))
-                        .await
-                        .is_none()
-                    {
-                        return;
-                    }
+                    self.until_stopped(tokio::time::sleep(delay)).await?;
                 }
+                Next::GiveUp => gave_up = Some(err),
             }
         };
+        Some((attempts, ending))
+    }
+
+    /// Reads the user back to learn whether a call sent at `sent` landed.
+    /// `None` if the run stopped meanwhile.
+    async fn reconcile(&self, username: &str, sent: SystemTime) -> Option<Reconciled> {
+        let mut tries = Attempts::default();
+        loop {
+            self.until_stopped(self.read_limiter.acquire()).await?;
+            self.counters.reads.fetch_add(1, Relaxed);
+            tries.calls += 1;
+            let err = match self.cognito.user_state(username).await {
+                Ok(state) => {
+                    if state.status != self.operation.target_status() {
+                        return Some(Reconciled::NotLanded);
+                    }
+                    let changed_since_sent =
+                        state.last_modified.is_none_or(|m| m + CLOCK_SKEW >= sent);
+                    return Some(if changed_since_sent {
+                        debug!(user = %username, status = %state.status, "the lost call landed");
+                        Reconciled::Landed("reconciled")
+                    } else if self.operation.sends_message() {
+                        warn!(user = %username, "already RESET_REQUIRED before the lost call; not calling again");
+                        Reconciled::Landed("already_reset_required")
+                    } else {
+                        Reconciled::NotLanded
+                    });
+                }
+                Err(err) => err,
+            };
+            let kind = match err.class {
+                ErrorClass::UserFailed => return Some(Reconciled::Failed(err)),
+                ErrorClass::StopRun => {
+                    self.stop_run(StopReason::Service {
+                        code: err.code,
+                        message: err.message,
+                    });
+                    return None;
+                }
+                ErrorClass::Throttled => RetryKind::Throttled,
+                ErrorClass::Transient | ErrorClass::Pause => RetryKind::Transient,
+            };
+            if tries.calls >= RECONCILE_READS {
+                warn!(user = %username, code = %err.code, "could not read the user back; the next run will");
+                return Some(Reconciled::Unknown);
+            }
+            match self.retry.next(kind, &mut tries) {
+                Next::RetryAfter(delay) => {
+                    self.until_stopped(tokio::time::sleep(delay)).await?;
+                }
+                Next::GiveUp => {
+                    warn!(user = %username, code = %err.code, "could not read the user back; the next run will");
+                    return Some(Reconciled::Unknown);
+                }
+            }
+        }
+    }
+
+    /// Records a user's ending and updates the breaker and pause streaks.
+    async fn finish(&self, row: UserRow, attempts: Attempts, ending: Ending) {
         let mut record = UserRecord {
             username: row.username,
             outcome: Outcome::Succeeded,
             line: Some(row.line),
             code: None,
             message: None,
+            detail: None,
             attempts: attempts.calls,
             throttled: attempts.throttled,
             request_id: None,
             at: ledger::now(),
         };
-        match result {
-            Ok(ok) => record.request_id = ok.request_id,
-            Err(err) => {
-                debug!(user = %record.username, code = %err.code, "user failed");
-                record.outcome = Outcome::Failed;
-                record.code = Some(err.code);
-                record.message = Some(err.message);
-                record.request_id = err.request_id;
+        let (outcome, err) = match ending {
+            Ending::Succeeded { request_id, detail } => {
+                record.request_id = request_id;
+                record.detail = detail.map(str::to_string);
+                (Outcome::Succeeded, None)
             }
+            Ending::Failed(err) => (Outcome::Failed, Some(err)),
+            Ending::Deferred(err) => (Outcome::Deferred, Some(err)),
+        };
+        record.outcome = outcome;
+        if let Some(err) = err {
+            debug!(user = %record.username, code = %err.code, outcome = ?outcome, "user not done");
+            record.code = Some(err.code);
+            record.message = Some(err.message);
+            record.request_id = err.request_id;
         }
-        if let Err(e) = self.writer.append(record).await {
+        let code = record.code.clone();
+        if let Err(e) = self.writer.record(record).await {
             self.stop_run(StopReason::Ledger {
                 message: e.to_string(),
             });
+            return;
+        }
+        self.note_streaks(outcome, code);
+    }
+
+    /// Trips the breaker or pauses the run on long runs of like outcomes.
+    fn note_streaks(&self, outcome: Outcome, code: Option<String>) {
+        let mut s = self.streaks.lock().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Outcome::Succeeded => *s = Streaks::default(),
+            Outcome::Invalid => {}
+            Outcome::Failed => {
+                s.deferred = 0;
+                if s.failed_code == code {
+                    s.failed += 1;
+                } else {
+                    s.failed_code = code;
+                    s.failed = 1;
+                }
+                if self.stop_after_failures > 0 && s.failed >= self.stop_after_failures {
+                    let reason = StopReason::Breaker {
+                        code: s.failed_code.clone().unwrap_or_default(),
+                        count: s.failed,
+                    };
+                    drop(s);
+                    self.stop_run(reason);
+                }
+            }
+            Outcome::Deferred => {
+                s.deferred += 1;
+                if s.deferred >= LIMIT_EXCEEDED_PAUSE_STREAK {
+                    let count = s.deferred;
+                    drop(s);
+                    self.stop_run(StopReason::LimitPersists { count });
+                }
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::{ExitCode, UsageError};
-use crate::ledger::{self, Outcome, UserRecord};
+use crate::ledger::{self, Entry, Outcome};
 
 /// Live counts of a run, shared by the pipeline, the ledger writer and the
 /// progress display.
@@ -35,15 +35,33 @@ pub struct Counters {
     pub calls: AtomicU64,
     pub throttled: AtomicU64,
     pub retries: AtomicU64,
+    /// Users recorded `deferred` (a limit that may clear later).
+    pub deferred: AtomicU64,
+    /// Successes established by reading the user back after a lost answer.
+    pub reconciled: AtomicU64,
+    /// AdminGetUser reads made to reconcile.
+    pub reads: AtomicU64,
+    /// Users whose call's result stayed unknown (reconciling failed); the
+    /// next run reconciles them before any call.
+    pub unresolved: AtomicU64,
     failed_codes: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Counters {
-    /// Counts a record that has just become durable.
-    pub fn on_durable(&self, record: &UserRecord) {
+    /// Counts an entry that has just become durable.
+    pub fn on_durable(&self, entry: &Entry) {
+        let Entry::User(record) = entry else {
+            return;
+        };
         match record.outcome {
             Outcome::Succeeded => {
                 self.succeeded.fetch_add(1, Relaxed);
+                if record.detail.is_some() {
+                    self.reconciled.fetch_add(1, Relaxed);
+                }
+            }
+            Outcome::Deferred => {
+                self.deferred.fetch_add(1, Relaxed);
             }
             Outcome::Invalid => {
                 self.invalid.fetch_add(1, Relaxed);
@@ -68,6 +86,7 @@ impl Counters {
             + self.invalid.load(Relaxed)
             + self.skipped_done.load(Relaxed)
             + self.duplicates.load(Relaxed)
+            + self.deferred.load(Relaxed)
     }
 
     pub fn failed_codes(&self) -> BTreeMap<String, u64> {
@@ -84,10 +103,28 @@ impl Counters {
 pub enum StopReason {
     /// Cognito answered with an error that every user would get.
     Service { code: String, message: String },
+    /// The last `count` users all failed with the same code.
+    Breaker { code: String, count: u32 },
     /// The ledger could not be written; nothing more may be counted done.
     Ledger { message: String },
     /// The input could not be read to the end.
     Input { message: String },
+    /// Cognito's daily email limit is exhausted.
+    DailyEmailLimit { message: String },
+    /// LimitExceededException outlasted the attempts of `count` users in a row.
+    LimitPersists { count: u32 },
+}
+
+impl StopReason {
+    /// Pauses (limits that clear later) exit 75; the rest exit 3.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            StopReason::DailyEmailLimit { .. } | StopReason::LimitPersists { .. } => {
+                ExitCode::Paused
+            }
+            _ => ExitCode::Stopped,
+        }
+    }
 }
 
 impl std::fmt::Display for StopReason {
@@ -102,12 +139,25 @@ impl std::fmt::Display for StopReason {
                         "check the credentials and their IAM permissions (see README, IAM permissions)"
                     }
                     "ExpiredTokenException" => "refresh the credentials (e.g. aws sso login)",
-                    _ => "fix the pool's configuration",
+                    "OperationNotEnabledException" => "enable the operation on the pool, or use --action set-password",
+                    _ => "fix the pool's configuration (its email or SMS settings and roles)",
                 };
                 write!(f, "; {hint}")
             }
-            StopReason::Ledger { message } => write!(f, "{message}; free space or fix permissions"),
+            StopReason::Breaker { code, count } => write!(
+                f,
+                "the last {count} users all failed with {code}, so every user likely would; check the pool, its Lambda triggers and the input, then re-run with --retry-failed to redo them (--stop-after-failures sets this limit)"
+            ),
+            StopReason::Ledger { message } => write!(f, "{message}; free space or fix permissions, then re-run"),
             StopReason::Input { message } => write!(f, "could not read the input: {message}"),
+            StopReason::DailyEmailLimit { message } => write!(
+                f,
+                "Cognito's daily email limit is exhausted ({message}); the default Cognito sender allows 50 emails a day per account: configure the pool to send through your own Amazon SES identity, or re-run this command tomorrow"
+            ),
+            StopReason::LimitPersists { count } => write!(
+                f,
+                "LimitExceededException outlasted every attempt for {count} users in a row; a Cognito limit is exhausted for now: wait, then re-run this command"
+            ),
         }
     }
 }
@@ -125,9 +175,13 @@ pub struct Summary {
     pub skipped_done: u64,
     pub skipped_unsuccessful: u64,
     pub duplicates: u64,
+    pub deferred: u64,
+    pub reconciled: u64,
+    pub unresolved: u64,
     pub calls: u64,
     pub throttled: u64,
     pub retries: u64,
+    pub reads: u64,
     pub elapsed_secs: f64,
     pub interrupted: bool,
     pub stopped: Option<StopReason>,
@@ -146,6 +200,10 @@ impl Summary {
             skipped_done: c.skipped_done.load(Relaxed),
             skipped_unsuccessful: c.skipped_unsuccessful.load(Relaxed),
             duplicates: c.duplicates.load(Relaxed),
+            deferred: c.deferred.load(Relaxed),
+            reconciled: c.reconciled.load(Relaxed),
+            unresolved: c.unresolved.load(Relaxed),
+            reads: c.reads.load(Relaxed),
             calls: c.calls.load(Relaxed),
             throttled: c.throttled.load(Relaxed),
             retries: c.retries.load(Relaxed),
@@ -159,8 +217,10 @@ impl Summary {
     pub fn exit_code(&self) -> ExitCode {
         if self.interrupted {
             ExitCode::Interrupted
-        } else if self.stopped.is_some() {
-            ExitCode::Stopped
+        } else if let Some(reason) = &self.stopped {
+            reason.exit_code()
+        } else if self.deferred + self.unresolved > 0 {
+            ExitCode::Paused
         } else if self.failed + self.invalid + self.skipped_unsuccessful > 0 {
             ExitCode::SomeFailed
         } else {
@@ -176,12 +236,11 @@ impl Summary {
     /// The summary for a person.
     pub fn render(&self) -> String {
         let mut s = String::new();
-        let head = if self.interrupted {
-            "interrupted"
-        } else if self.stopped.is_some() {
-            "STOPPED"
-        } else {
-            "finished"
+        let head = match (&self.stopped, self.interrupted) {
+            (_, true) => "interrupted",
+            (Some(r), _) if r.exit_code() == ExitCode::Paused => "PAUSED",
+            (Some(_), _) => "STOPPED",
+            (None, _) => "finished",
         };
         let _ = writeln!(
             s,
@@ -190,7 +249,15 @@ impl Summary {
             self.action,
             self.pool_id
         );
-        let _ = writeln!(s, "  succeeded            {}", self.succeeded);
+        let _ = write!(s, "  succeeded            {}", self.succeeded);
+        if self.reconciled > 0 {
+            let _ = write!(
+                s,
+                " ({} confirmed by reading the user back after a lost answer)",
+                self.reconciled
+            );
+        }
+        let _ = writeln!(s);
         let _ = writeln!(s, "  failed               {}", self.failed);
         for (code, n) in &self.failed_by_code {
             let _ = writeln!(s, "    {code:<30} {n}");
@@ -202,10 +269,24 @@ impl Summary {
         }
         let _ = writeln!(s);
         let _ = writeln!(s, "  duplicate rows       {}", self.duplicates);
+        if self.deferred > 0 {
+            let _ = writeln!(
+                s,
+                "  deferred             {} (a limit that clears later; a re-run does them)",
+                self.deferred
+            );
+        }
+        if self.unresolved > 0 {
+            let _ = writeln!(
+                s,
+                "  result unknown       {} (the next run reads them back before any call)",
+                self.unresolved
+            );
+        }
         let _ = writeln!(
             s,
-            "  calls                {} ({} retries, {} throttled)",
-            self.calls, self.retries, self.throttled
+            "  calls                {} ({} retries, {} throttled; {} AdminGetUser reads)",
+            self.calls, self.retries, self.throttled, self.reads
         );
         let _ = writeln!(
             s,
@@ -250,6 +331,9 @@ pub struct Status {
     pub failed: u64,
     pub failed_by_code: BTreeMap<String, u64>,
     pub invalid: u64,
+    pub deferred: u64,
+    /// Calls whose result is unknown; the next run reads them back first.
+    pub pending: u64,
     pub torn_tail_bytes: u64,
 }
 
@@ -266,6 +350,7 @@ pub fn status(path: &Path) -> Result<Status, UsageError> {
             path: path.to_owned(),
             reason: "it has no header line; is it a cognito-bulk-reset ledger?".into(),
         })?;
+    let counts = replay.counts();
     Ok(Status {
         ledger: path.to_owned(),
         pool_id: header.pool_id,
@@ -274,10 +359,12 @@ pub fn status(path: &Path) -> Result<Status, UsageError> {
         input: header.input,
         started_at: header.started_at,
         runs: replay.runs,
-        succeeded: replay.succeeded,
-        failed: replay.failed_total(),
-        failed_by_code: replay.failed.clone(),
-        invalid: replay.invalid,
+        succeeded: counts.succeeded,
+        failed: counts.failed_total(),
+        failed_by_code: counts.failed.clone(),
+        invalid: counts.invalid,
+        deferred: counts.deferred,
+        pending: counts.pending,
         torn_tail_bytes: replay.torn_bytes,
     })
 }
@@ -296,6 +383,16 @@ impl Status {
             let _ = writeln!(s, "  {code:<30} {n}");
         }
         let _ = writeln!(s, "invalid    {}", self.invalid);
+        if self.deferred > 0 {
+            let _ = writeln!(s, "deferred   {} (a re-run does them)", self.deferred);
+        }
+        if self.pending > 0 {
+            let _ = writeln!(
+                s,
+                "unknown    {} (a call's result was lost; the next run reads them back first)",
+                self.pending
+            );
+        }
         if self.torn_tail_bytes > 0 {
             let _ = writeln!(
                 s,

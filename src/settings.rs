@@ -32,6 +32,8 @@ pub const DEFAULT_RATE: f64 = 20.0;
 pub const DEFAULT_CONCURRENCY: usize = 16;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 pub const DEFAULT_ATTEMPT_TIMEOUT_SECS: f64 = 10.0;
+pub const DEFAULT_STOP_AFTER_FAILURES: u32 = 50;
+pub const DEFAULT_READ_RATE: f64 = 20.0;
 /// The UserAccountRecovery category's default quota, requests per second.
 pub const DEFAULT_RECOVERY_QUOTA: f64 = 30.0;
 
@@ -110,6 +112,23 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECONDS")]
     pub attempt_timeout: Option<f64>,
 
+    /// Stop the run (exit 3) when this many users in a row fail with the
+    /// same error code: every user would likely fail the same way. 0: never.
+    /// [default: 50]
+    #[arg(long, value_name = "N")]
+    pub stop_after_failures: Option<u32>,
+
+    /// Also redo users the ledger records as failed (after fixing what made
+    /// them fail). Users that succeeded are never redone.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub retry_failed: Option<bool>,
+
+    /// Requests per second for AdminGetUser, used to learn whether a call
+    /// whose answer was lost was carried out (its own quota category,
+    /// UserRead, 120/s by default). [default: 20]
+    #[arg(long, value_name = "PER_SECOND")]
+    pub read_rate: Option<f64>,
+
     /// AWS region; defaults to the pool id's prefix.
     #[arg(long)]
     pub region: Option<String>,
@@ -154,6 +173,12 @@ pub struct RunSettings {
     pub burst: NonZeroU32,
     pub concurrency: usize,
     pub retry: RetryPolicy,
+    /// Users in a row failing with one code that stop the run (0: never).
+    pub stop_after_failures: u32,
+    /// Redo users the ledger records as failed.
+    pub retry_failed: bool,
+    /// Rate of AdminGetUser reads for reconciliation.
+    pub read_rate: f64,
     /// How often a plain progress line is logged when not on a terminal.
     pub log_interval: Duration,
 }
@@ -190,6 +215,9 @@ impl RunArgs {
             concurrency: self.concurrency.or(file.concurrency),
             max_attempts: self.max_attempts.or(file.max_attempts),
             attempt_timeout: self.attempt_timeout.or(file.attempt_timeout),
+            stop_after_failures: self.stop_after_failures.or(file.stop_after_failures),
+            retry_failed: self.retry_failed.or(file.retry_failed),
+            read_rate: self.read_rate.or(file.read_rate),
             region: self.region.or(file.region),
             profile: self.profile.or(file.profile),
             endpoint_url: self.endpoint_url.or(file.endpoint_url),
@@ -296,6 +324,13 @@ impl RunArgs {
                 reason: format!("{timeout} is not a number of seconds between 0 and 3600"),
             });
         }
+        let read_rate = self.read_rate.unwrap_or(DEFAULT_READ_RATE);
+        if !(read_rate.is_finite() && read_rate > 0.0 && read_rate <= 100_000.0) {
+            return Err(UsageError::Value {
+                flag: "--read-rate",
+                reason: format!("{read_rate} is not a rate; give requests per second above 0, e.g. --read-rate 20"),
+            });
+        }
         let ledger = self.ledger.unwrap_or_else(|| {
             PathBuf::from(format!(
                 "cognito-bulk-reset-{pool_id}-{}.jsonl",
@@ -334,6 +369,11 @@ impl RunArgs {
                 max_attempts,
                 ..RetryPolicy::default()
             },
+            stop_after_failures: self
+                .stop_after_failures
+                .unwrap_or(DEFAULT_STOP_AFTER_FAILURES),
+            retry_failed: self.retry_failed.unwrap_or(false),
+            read_rate,
             log_interval: Duration::from_secs(10),
         })
     }

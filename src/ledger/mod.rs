@@ -1,23 +1,30 @@
 //! The ledger: an append-only JSON Lines file that is the run's memory.
 //!
-//! Line 1 is a [`Header`] naming the job (pool, action, region, input); every
-//! later run against the same ledger appends another header, so the file also
-//! tells when each run started. Then one [`UserRecord`] per user outcome:
-//! `succeeded`, `failed` (with Cognito's error code and message) or `invalid`
-//! (a bad input row, with its line number).
+//! Line 1 is a [`Header`] naming the job (pool, action, region, input) and
+//! the process that ran it (pid, host); every later run against the same
+//! ledger appends another header, so the file also tells when each run
+//! started. Before a user's first mutating call of a run, an
+//! [`IntentRecord`] is made durable; then one [`UserRecord`] holds the
+//! user's outcome: `succeeded`, `failed` (with Cognito's error code and
+//! message), `invalid` (a bad input row, with its line number), or
+//! `deferred` (a limit that may clear later stopped it; not final).
 //!
 //! Policy, enforced by [`writer`]: a user counts as done only once its record
 //! has been written *and* fsynced; records are group-committed so one fsync
 //! covers every record that arrived meanwhile. [`replay`] reads a ledger back
-//! into the set of finished users a re-run skips, repairs a torn last line
-//! left by a crash mid-write, and refuses a ledger written for another job.
-//! Records never hold a password.
+//! into each user's last outcome and the intents left without one (a call
+//! whose result the run never learnt: to be reconciled before any new call),
+//! repairs a torn last line left by a crash mid-write, and refuses a corrupt
+//! line anywhere else. One process at a time may write a ledger
+//! ([`lock`]). Records never hold a password.
 
+pub mod lock;
 pub mod replay;
 pub mod writer;
 
 use serde::{Deserialize, Serialize};
 
+pub use lock::lock;
 pub use replay::{replay_path, replay_reader, Replay};
 pub use writer::LedgerWriter;
 
@@ -50,15 +57,31 @@ pub struct Header {
     pub region: String,
     pub input: String,
     pub started_at: String,
+    /// The process that wrote this run, and its host.
+    #[serde(default)]
+    pub pid: u32,
+    #[serde(default)]
+    pub host: String,
 }
 
-/// A user's final outcome.
+/// A user's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Succeeded,
     Failed,
     Invalid,
+    /// Not final: a limit that may clear later (LimitExceededException that
+    /// outlasted the user's attempts, the daily email limit) stopped this
+    /// user; a re-run tries again.
+    Deferred,
+}
+
+impl Outcome {
+    /// Final outcomes are skipped by a re-run; `deferred` is not final.
+    pub fn is_final(self) -> bool {
+        self != Outcome::Deferred
+    }
 }
 
 /// One user's outcome.
@@ -76,6 +99,13 @@ pub struct UserRecord {
     /// Cognito's message, or why an input row is invalid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// How a success was established when it was not simply the call's
+    /// answer: `reconciled` (the call's answer was lost, AdminGetUser showed
+    /// it landed) or `already_reset_required` (the answer was lost and the
+    /// user was already RESET_REQUIRED before the call: the tool cannot tell
+    /// whether a code was sent, and did not call again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     /// Calls made for this user, throttled ones included.
     #[serde(default)]
     pub attempts: u32,
@@ -93,11 +123,24 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+/// Made durable before a user's first mutating call of a run. An intent
+/// with no outcome after it means the run stopped while the call's result
+/// was unknown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntentRecord {
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// When the call was about to be sent (RFC 3339, UTC).
+    pub at: String,
+}
+
 /// One line of the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum Entry {
     Header(Header),
+    Intent(IntentRecord),
     User(UserRecord),
 }
 
@@ -111,5 +154,21 @@ pub fn fingerprint(username: &str) -> u128 {
 
 /// The current time in RFC 3339 with milliseconds, UTC.
 pub fn now() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+    timestamp(std::time::SystemTime::now())
+}
+
+/// A time in RFC 3339 with milliseconds, UTC.
+pub fn timestamp(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// This machine's host name, for the ledger header and lock messages.
+pub fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown host".into())
 }

@@ -1,11 +1,14 @@
-//! Reading a ledger back: which users are finished, what the counts are, and
-//! where the last complete line ends.
+//! Reading a ledger back: each user's last outcome, the intents left
+//! without an outcome, the counts, and where the last complete line ends.
 //!
-//! A last line with no newline is a write torn by a crash: its record was
-//! never acknowledged as durable, so its user is not done. Replay reports it
-//! and the writer cuts it off before appending. A line that does not parse
-//! anywhere else means the file is corrupt, and replay stops with an error
-//! naming the line rather than guess.
+//! A user's *last* outcome counts (a re-run with `--retry-failed` may follow
+//! a failure with a success). An intent with no outcome after it is a call
+//! whose result the run never learnt; the pipeline reconciles it before
+//! calling again. A last line with no newline is a write torn by a crash:
+//! its record was never acknowledged as durable, so it does not count;
+//! replay reports it and the writer cuts it off before appending. A line
+//! that does not parse anywhere else means the file is corrupt, and replay
+//! stops with an error naming the line rather than guess.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
@@ -15,6 +18,14 @@ use std::path::Path;
 use super::{fingerprint, Entry, Header, Outcome};
 use crate::error::UsageError;
 
+/// A user's last recorded outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Last {
+    pub outcome: Outcome,
+    /// Index into [`Replay::codes`] of the error code, for `failed`.
+    code: u16,
+}
+
 /// What a ledger holds.
 #[derive(Debug, Default)]
 pub struct Replay {
@@ -22,22 +33,80 @@ pub struct Replay {
     pub header: Option<Header>,
     /// How many runs wrote to it (headers seen).
     pub runs: u32,
-    /// Users with a final outcome, by [`fingerprint`].
-    pub done: HashMap<u128, Outcome>,
-    /// Input lines already recorded invalid (not recorded twice on a re-run).
+    /// Each user's last outcome, by [`fingerprint`].
+    pub last: HashMap<u128, Last>,
+    /// Users with an intent and no outcome after it, with the intent's time.
+    pub pending: HashMap<u128, String>,
+    /// Input lines recorded invalid (not recorded twice on a re-run).
     pub invalid_lines: HashSet<u64>,
-    pub succeeded: u64,
-    pub failed: BTreeMap<String, u64>,
-    pub invalid: u64,
+    /// Invalid records that carry no line number.
+    invalid_without_line: u64,
+    /// Error codes seen, interned.
+    codes: Vec<String>,
     /// Byte length up to the end of the last complete line.
     pub valid_len: u64,
     /// The file ended in a torn (incomplete) line of this many bytes.
     pub torn_bytes: u64,
 }
 
-impl Replay {
+/// Counts of users by last outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub succeeded: u64,
+    pub failed: BTreeMap<String, u64>,
+    pub invalid: u64,
+    pub deferred: u64,
+    /// Calls whose result is unknown (intent without outcome).
+    pub pending: u64,
+}
+
+impl Counts {
     pub fn failed_total(&self) -> u64 {
         self.failed.values().sum()
+    }
+}
+
+impl Replay {
+    /// The last outcome recorded for `username`, if any.
+    pub fn last_outcome(&self, username: &str) -> Option<Outcome> {
+        self.last.get(&fingerprint(username)).map(|l| l.outcome)
+    }
+
+    /// Users by last outcome.
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts {
+            invalid: self.invalid_lines.len() as u64 + self.invalid_without_line,
+            pending: self.pending.len() as u64,
+            ..Counts::default()
+        };
+        for l in self.last.values() {
+            match l.outcome {
+                Outcome::Succeeded => c.succeeded += 1,
+                Outcome::Deferred => c.deferred += 1,
+                Outcome::Invalid => c.invalid += 1,
+                Outcome::Failed => {
+                    let code = self
+                        .codes
+                        .get(usize::from(l.code))
+                        .cloned()
+                        .unwrap_or_default();
+                    *c.failed.entry(code).or_default() += 1;
+                }
+            }
+        }
+        c
+    }
+
+    fn intern(&mut self, code: Option<String>) -> u16 {
+        let code = code.unwrap_or_else(|| "Unknown".into());
+        match self.codes.iter().position(|c| *c == code) {
+            Some(i) => i as u16,
+            None if self.codes.len() < usize::from(u16::MAX) => {
+                self.codes.push(code);
+                (self.codes.len() - 1) as u16
+            }
+            None => u16::MAX,
+        }
     }
 }
 
@@ -94,30 +163,31 @@ pub fn replay_reader<R: BufRead>(mut reader: R, path: &Path) -> Result<Replay, U
                     replay.header = Some(h);
                 }
             }
-            Entry::User(u) => match u.outcome {
-                Outcome::Invalid => {
-                    if u.line.is_none_or(|l| replay.invalid_lines.insert(l)) {
-                        replay.invalid += 1;
-                    }
+            Entry::Intent(i) => {
+                replay.pending.insert(fingerprint(&i.username), i.at);
+            }
+            Entry::User(u) if u.outcome == Outcome::Invalid => match u.line {
+                Some(l) => {
+                    replay.invalid_lines.insert(l);
                 }
-                outcome => {
-                    if replay
-                        .done
-                        .insert(fingerprint(&u.username), outcome)
-                        .is_none()
-                    {
-                        match outcome {
-                            Outcome::Succeeded => replay.succeeded += 1,
-                            _ => {
-                                *replay
-                                    .failed
-                                    .entry(u.code.unwrap_or_else(|| "Unknown".into()))
-                                    .or_default() += 1
-                            }
-                        }
-                    }
-                }
+                None => replay.invalid_without_line += 1,
             },
+            Entry::User(u) => {
+                let key = fingerprint(&u.username);
+                replay.pending.remove(&key);
+                let code = if u.outcome == Outcome::Failed {
+                    replay.intern(u.code)
+                } else {
+                    0
+                };
+                replay.last.insert(
+                    key,
+                    Last {
+                        outcome: u.outcome,
+                        code,
+                    },
+                );
+            }
         }
     }
     Ok(replay)
@@ -136,6 +206,8 @@ mod tests {
             region: "us-east-1".into(),
             input: "users.csv".into(),
             started_at: "2026-01-01T00:00:00.000Z".into(),
+            pid: 1,
+            host: "h".into(),
         }))
         .unwrap()
     }
@@ -147,6 +219,7 @@ mod tests {
             line: Some(line),
             code: code.map(Into::into),
             message: None,
+            detail: None,
             attempts: 1,
             throttled: 0,
             request_id: None,
@@ -175,10 +248,11 @@ mod tests {
         let r = replay(&text).unwrap();
         assert_eq!(r.runs, 2);
         assert_eq!(r.header.as_ref().unwrap().pool_id, "us-east-1_Test");
-        assert_eq!((r.succeeded, r.invalid, r.failed_total()), (2, 1, 1));
-        assert_eq!(r.failed["UserNotFoundException"], 1);
-        assert_eq!(r.done[&fingerprint("bob")], Outcome::Failed);
-        assert!(!r.done.contains_key(&fingerprint("dave")));
+        let c = r.counts();
+        assert_eq!((c.succeeded, c.invalid, c.failed_total()), (2, 1, 1));
+        assert_eq!(c.failed["UserNotFoundException"], 1);
+        assert_eq!(r.last_outcome("bob"), Some(Outcome::Failed));
+        assert_eq!(r.last_outcome("dave"), None);
         assert!(r.invalid_lines.contains(&4));
         assert_eq!(r.valid_len, text.len() as u64);
         assert_eq!(r.torn_bytes, 0);
@@ -195,13 +269,13 @@ mod tests {
         let torn = user("bob", Outcome::Succeeded, None, 3);
         let text = format!("{good}{}", &torn[..torn.len() / 2]);
         let r = replay(&text).unwrap();
-        assert_eq!(r.succeeded, 1);
-        assert!(!r.done.contains_key(&fingerprint("bob")));
+        assert_eq!(r.counts().succeeded, 1);
+        assert_eq!(r.last_outcome("bob"), None);
         assert_eq!(r.valid_len, good.len() as u64);
         assert_eq!(r.torn_bytes, (torn.len() / 2) as u64);
         // A complete record that lost only its newline is torn too: it was never acknowledged.
         let r = replay(&format!("{good}{torn}")).unwrap();
-        assert!(!r.done.contains_key(&fingerprint("bob")));
+        assert_eq!(r.last_outcome("bob"), None);
     }
 
     /// A corrupt line before the end is an error naming the line.
@@ -216,17 +290,49 @@ mod tests {
         assert!(err.contains("corrupt at line 2"), "{err}");
     }
 
-    /// The same user recorded twice counts once (the first outcome wins).
+    /// A user recorded twice counts once, by its last outcome (a retried failure that then succeeded is a success).
     #[test]
-    fn duplicates_count_once() {
+    fn last_outcome_wins() {
         let text = [
             header(),
-            user("alice", Outcome::Succeeded, None, 2),
             user("alice", Outcome::Failed, Some("X"), 2),
+            user("alice", Outcome::Succeeded, None, 2),
         ]
         .join("\n")
             + "\n";
         let r = replay(&text).unwrap();
-        assert_eq!((r.succeeded, r.failed_total()), (1, 0));
+        let c = r.counts();
+        assert_eq!((c.succeeded, c.failed_total()), (1, 0));
+        assert_eq!(r.last_outcome("alice"), Some(Outcome::Succeeded));
+    }
+
+    /// An intent with no outcome after it is pending; an outcome clears it; deferred is not final.
+    #[test]
+    fn intents_pending_until_an_outcome() {
+        let intent = |name: &str| {
+            format!("{{\"record\":\"intent\",\"username\":\"{name}\",\"at\":\"2026-01-01T00:00:00.000Z\"}}")
+        };
+        let text = [
+            header(),
+            intent("alice"),
+            intent("bob"),
+            user("alice", Outcome::Succeeded, None, 2),
+            intent("carol"),
+            user(
+                "carol",
+                Outcome::Deferred,
+                Some("LimitExceededException"),
+                4,
+            ),
+        ]
+        .join("\n")
+            + "\n";
+        let r = replay(&text).unwrap();
+        assert_eq!(r.pending.len(), 1);
+        assert!(r.pending.contains_key(&fingerprint("bob")));
+        assert_eq!(r.last_outcome("carol"), Some(Outcome::Deferred));
+        assert!(!Outcome::Deferred.is_final());
+        let c = r.counts();
+        assert_eq!((c.succeeded, c.deferred, c.pending), (1, 1, 1));
     }
 }

@@ -1,16 +1,16 @@
 //! The ledger writer: one thread that owns the file, appends records and
 //! fsyncs them in groups.
 //!
-//! Callers [`append`](LedgerWriter::append) a record and wait for the answer;
-//! the answer comes only after the record's bytes are written and
-//! `fdatasync` returned, and the `on_durable` callback (which counts the
-//! user done) runs at that same moment, never before. Every record that
+//! Callers [`append`](LedgerWriter::append) an entry (an intent or an
+//! outcome) and wait for the answer; the answer comes only after the entry's
+//! bytes are written and `fdatasync` returned, and the `on_durable` callback
+//! (which counts the user done) runs at that same moment, never before. Every record that
 //! arrives while a sync is running joins the next group, so the cost of an
 //! fsync is shared by up to [`MAX_GROUP`] records. Once a write or sync
 //! fails, every later append fails too: nothing more is counted done, and the
 //! pipeline stops the run.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,8 +22,8 @@ use super::{Entry, Header, Replay, UserRecord};
 /// Records committed by one fsync, at most.
 const MAX_GROUP: usize = 4096;
 
-/// Called on the writer thread for each record once it is durable.
-pub type OnDurable = Box<dyn Fn(&UserRecord) + Send>;
+/// Called on the writer thread for each entry once it is durable.
+pub type OnDurable = Box<dyn Fn(&Entry) + Send>;
 
 /// The error every append gets once the ledger could not be written.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -33,38 +33,27 @@ pub struct WriteError {
     pub reason: Arc<str>,
 }
 
-/// [`Entry`] by reference, so the writer serialises without cloning.
-#[derive(serde::Serialize)]
-#[serde(tag = "record", rename_all = "snake_case")]
-enum EntryRef<'a> {
-    User(&'a UserRecord),
-}
-
 type Ack = oneshot::Sender<Result<(), WriteError>>;
 
 /// Handle to the writer thread. Dropping every clone ends the thread after
 /// it has committed what it was sent.
 #[derive(Clone)]
 pub struct LedgerWriter {
-    tx: mpsc::Sender<(UserRecord, Ack)>,
+    tx: mpsc::Sender<(Entry, Ack)>,
 }
 
 impl LedgerWriter {
-    /// Opens (or creates, mode 0600) the ledger, cuts off a torn last line
-    /// found by `replay`, appends this run's header durably and starts the
-    /// writer thread. Returns the handle and the thread to join at the end.
+    /// Takes the ledger `file` (opened for appending and locked by
+    /// [`lock`](super::lock)), cuts off a torn last line found by `replay`,
+    /// appends this run's header durably and starts the writer thread.
+    /// Returns the handle and the thread to join at the end.
     pub fn open(
+        mut file: File,
         path: &Path,
         replay: Option<&Replay>,
         header: &Header,
         on_durable: OnDurable,
     ) -> io::Result<(LedgerWriter, std::thread::JoinHandle<()>)> {
-        let mut options = OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let created = !path.exists();
-        let mut file = options.open(path)?;
         if let Some(r) = replay.filter(|r| r.torn_bytes > 0) {
             file.set_len(r.valid_len)?;
         }
@@ -72,9 +61,6 @@ impl LedgerWriter {
         line.push(b'\n');
         file.write_all(&line)?;
         file.sync_data()?;
-        if created {
-            sync_parent_dir(path)?;
-        }
 
         let (tx, rx) = mpsc::channel(MAX_GROUP);
         let path = path.to_owned();
@@ -84,25 +70,30 @@ impl LedgerWriter {
         Ok((LedgerWriter { tx }, thread))
     }
 
-    /// Appends a record; returns once it is durable.
-    pub async fn append(&self, record: UserRecord) -> Result<(), WriteError> {
+    /// Appends an entry; returns once it is durable.
+    pub async fn append(&self, entry: Entry) -> Result<(), WriteError> {
         let (ack, done) = oneshot::channel();
         let closed = || WriteError {
             path: PathBuf::from("ledger"),
             reason: "the ledger writer has stopped".into(),
         };
-        self.tx.send((record, ack)).await.map_err(|_| closed())?;
+        self.tx.send((entry, ack)).await.map_err(|_| closed())?;
         done.await.map_err(|_| closed())?
+    }
+
+    /// Appends a user's outcome; returns once it is durable.
+    pub async fn record(&self, record: UserRecord) -> Result<(), WriteError> {
+        self.append(Entry::User(record)).await
     }
 }
 
 fn write_loop(
     mut file: File,
     path: PathBuf,
-    mut rx: mpsc::Receiver<(UserRecord, Ack)>,
+    mut rx: mpsc::Receiver<(Entry, Ack)>,
     on_durable: OnDurable,
 ) {
-    let mut group: Vec<(UserRecord, Ack)> = Vec::with_capacity(64);
+    let mut group: Vec<(Entry, Ack)> = Vec::with_capacity(64);
     let mut bytes = Vec::with_capacity(64 * 1024);
     let mut failed: Option<WriteError> = None;
     while let Some(first) = rx.blocking_recv() {
@@ -115,10 +106,9 @@ fn write_loop(
         }
         if failed.is_none() {
             bytes.clear();
-            for (record, _) in &group {
+            for (entry, _) in &group {
                 // Serialising plain strings and numbers cannot fail.
-                serde_json::to_writer(&mut bytes, &EntryRef::User(record))
-                    .expect("a ledger record serialises");
+                serde_json::to_writer(&mut bytes, entry).expect("a ledger entry serialises");
                 bytes.push(b'\n');
             }
             if let Err(e) = file.write_all(&bytes).and_then(|()| file.sync_data()) {
@@ -128,10 +118,10 @@ fn write_loop(
                 });
             }
         }
-        for (record, ack) in group.drain(..) {
+        for (entry, ack) in group.drain(..) {
             let result = match &failed {
                 None => {
-                    on_durable(&record);
+                    on_durable(&entry);
                     Ok(())
                 }
                 Some(e) => Err(e.clone()),
@@ -141,24 +131,10 @@ fn write_loop(
     }
 }
 
-/// Makes a newly created file's directory entry durable.
-fn sync_parent_dir(path: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        File::open(dir)?.sync_all()?;
-    }
-    let _ = path;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::{replay_path, Action, Outcome};
+    use crate::ledger::{lock, replay_path, Action, Outcome};
     use std::sync::atomic::{AtomicU64, Ordering};
 
     fn header() -> Header {
@@ -169,6 +145,8 @@ mod tests {
             region: "us-east-1".into(),
             input: "in.csv".into(),
             started_at: "now".into(),
+            pid: 1,
+            host: "h".into(),
         }
     }
 
@@ -179,6 +157,7 @@ mod tests {
             line: Some(1),
             code: None,
             message: None,
+            detail: None,
             attempts: 1,
             throttled: 0,
             request_id: Some("rid".into()),
@@ -194,6 +173,7 @@ mod tests {
         let counted = Arc::new(AtomicU64::new(0));
         let c = counted.clone();
         let (w, thread) = LedgerWriter::open(
+            lock(&path).unwrap(),
             &path,
             None,
             &header(),
@@ -205,7 +185,7 @@ mod tests {
         let tasks: Vec<_> = (0..100)
             .map(|i| {
                 let w = w.clone();
-                tokio::spawn(async move { w.append(record(&format!("u{i}"))).await })
+                tokio::spawn(async move { w.record(record(&format!("u{i}"))).await })
             })
             .collect();
         for t in tasks {
@@ -224,12 +204,19 @@ mod tests {
             .unwrap();
         let r = replay_path(&path).unwrap().unwrap();
         assert!(r.torn_bytes > 0);
-        let (w, thread) = LedgerWriter::open(&path, Some(&r), &header(), Box::new(|_| {})).unwrap();
-        w.append(record("late")).await.unwrap();
+        let (w, thread) = LedgerWriter::open(
+            lock(&path).unwrap(),
+            &path,
+            Some(&r),
+            &header(),
+            Box::new(|_| {}),
+        )
+        .unwrap();
+        w.record(record("late")).await.unwrap();
         drop(w);
         thread.join().unwrap();
         let r = replay_path(&path).unwrap().unwrap();
-        assert_eq!((r.runs, r.succeeded, r.torn_bytes), (2, 101, 0));
+        assert_eq!((r.runs, r.counts().succeeded, r.torn_bytes), (2, 101, 0));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -76,12 +76,23 @@ pub struct Behaviour {
     /// with no reply (the client cannot know the outcome).
     #[arg(long, default_value_t = 0.0)]
     pub drop_rate: f64,
-    /// Share of calls delayed by --slow-ms before being carried out.
+    /// Share of calls carried out whose reply is then delayed by --slow-ms
+    /// (past the client's timeout, its answer is lost).
     #[arg(long, default_value_t = 0.0)]
     pub slow_rate: f64,
     /// Delay of a slow call, milliseconds.
     #[arg(long, default_value_t = 15_000)]
     pub slow_ms: u64,
+    /// Answer a share (--error-rate) of reset and set-password calls with
+    /// this error code, without carrying them out (e.g. LimitExceededException).
+    #[arg(long, value_name = "CODE")]
+    pub error_code: Option<String>,
+    /// The message of --error-code.
+    #[arg(long, default_value = "injected error")]
+    pub error_message: String,
+    /// Share of reset and set-password calls answered with --error-code.
+    #[arg(long, default_value_t = 1.0)]
+    pub error_rate: f64,
 }
 
 impl Default for Behaviour {
@@ -98,6 +109,9 @@ impl Default for Behaviour {
             drop_rate: 0.0,
             slow_rate: 0.0,
             slow_ms: 15_000,
+            error_code: None,
+            error_message: "injected error".into(),
+            error_rate: 1.0,
         }
     }
 }

@@ -15,14 +15,15 @@ use serde_json::{json, Map, Value};
 /// A Cognito error: code, message, HTTP status.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
-    pub code: &'static str,
+    pub code: String,
     pub message: String,
     pub status: u16,
 }
 
 impl ApiError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> ApiError {
-        let status = match code {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> ApiError {
+        let code = code.into();
+        let status = match code.as_str() {
             "TooManyRequestsException" => 429,
             "InternalErrorException" => 500,
             _ => 400,

@@ -1,8 +1,9 @@
 //! The simulation's HTTP side: AWS JSON 1.1 over HTTP/1.1 on hyper.
 //!
 //! Order of events for a call: latency, quota (TooManyRequests), injected
-//! faults (5xx, LimitExceeded, slowness), the operation itself, then an
-//! injected drop (carried out, but the connection closes with no reply).
+//! faults (5xx, LimitExceeded, a forced error code), the operation itself,
+//! then an injected drop (carried out, but the connection closes with no
+//! reply) or a slow reply (carried out, the answer delayed).
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -151,8 +152,16 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
             &request_id,
         ));
     }
-    if chance(b.slow_rate) {
-        tokio::time::sleep(Duration::from_millis(b.slow_ms)).await;
+    if let Some(code) = b
+        .error_code
+        .as_deref()
+        .filter(|_| category == Category::Recovery && chance(b.error_rate))
+    {
+        state.counters.faults.fetch_add(1, Relaxed);
+        return Ok(error(
+            &ApiError::new(code, b.error_message.clone()),
+            &request_id,
+        ));
     }
 
     let result = match op {
@@ -170,6 +179,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     if mutating && chance(b.drop_rate) {
         state.counters.faults.fetch_add(1, Relaxed);
         return Err(Dropped);
+    }
+    if mutating && chance(b.slow_rate) {
+        state.counters.faults.fetch_add(1, Relaxed);
+        tokio::time::sleep(Duration::from_millis(b.slow_ms)).await;
     }
     Ok(match result {
         Ok(out) => response(

@@ -162,11 +162,12 @@ pub fn user_records(ledger: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Final outcomes by username; panics if a user has two.
+/// Final outcomes by username; panics if a user has two. (`deferred`
+/// records are not final and are left out.)
 pub fn outcomes(ledger: &Path) -> HashMap<String, Value> {
     let mut map = HashMap::new();
     for r in user_records(ledger) {
-        if r["outcome"] == "invalid" {
+        if r["outcome"] == "invalid" || r["outcome"] == "deferred" {
             continue;
         }
         let name = r["username"].as_str().expect("username").to_string();
@@ -175,6 +176,16 @@ pub fn outcomes(ledger: &Path) -> HashMap<String, Value> {
         }
     }
     map
+}
+
+/// Each user's last outcome (a re-run with --retry-failed may record a
+/// user again).
+pub fn outcomes_last(ledger: &Path) -> HashMap<String, Value> {
+    user_records(ledger)
+        .into_iter()
+        .filter(|r| r["outcome"] != "invalid")
+        .map(|r| (r["username"].as_str().unwrap_or_default().to_string(), r))
+        .collect()
 }
 
 /// Names of the first `n` generated users that can be reset.
