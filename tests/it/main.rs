@@ -3,6 +3,8 @@
 //! moto, a third-party Cognito emulator.
 
 mod bad_input;
+mod faults;
+mod ledger;
 mod moto;
 mod resume;
 mod run;
