@@ -1,6 +1,7 @@
 //! `drill`: the newcomer's first command. It starts the simulated pool in
 //! this process (a few thousand users, some that cannot be reset, a quota, a
-//! little latency and a sprinkle of 5xx and LimitExceeded), writes a user
+//! little latency and a sprinkle of 5xx, LimitExceeded and dropped
+//! connections whose calls were carried out), writes a user
 //! list (with a few bad rows, duplicates and unknown users), runs the real
 //! pipeline through the real SDK, interrupts it part-way as Ctrl-C would,
 //! resumes from the ledger with the same settings, and checks against the
@@ -70,6 +71,7 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
                 latency_ms: 20,
                 fail_rate: 0.01,
                 limit_exceeded_rate: 0.005,
+                drop_rate: 0.005,
                 ..Behaviour::default()
             },
             ..SimConfig::default()
@@ -106,7 +108,7 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
     let mut out = std::io::stdout();
     writeln!(
         out,
-        "drill: simulated pool {} at {} with {} users (quota {}/s, 20 ms latency, 1% 5xx, 0.5% LimitExceeded)",
+        "drill: simulated pool {} at {} with {} users (quota {}/s, 20 ms latency, 1% 5xx, 0.5% LimitExceeded, 0.5% answers lost)",
         sim.pool_id(),
         sim.endpoint_url(),
         args.users,

@@ -336,3 +336,85 @@ mod tests {
         assert_eq!((c.succeeded, c.deferred, c.pending), (1, 1, 1));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::ledger::{IntentRecord, UserRecord};
+    use proptest::prelude::*;
+
+    /// One user's history: each step an intent, optionally followed by an outcome.
+    fn history() -> impl Strategy<Value = Vec<(bool, Option<u8>)>> {
+        proptest::collection::vec((any::<bool>(), proptest::option::of(0u8..3)), 1..4)
+    }
+
+    fn entries(user: usize, steps: &[(bool, Option<u8>)]) -> Vec<Entry> {
+        let name = format!("user-{user}");
+        let mut out = Vec::new();
+        for (intent, outcome) in steps {
+            if *intent {
+                out.push(Entry::Intent(IntentRecord {
+                    username: name.clone(),
+                    line: None,
+                    at: "t".into(),
+                }));
+            }
+            if let Some(o) = outcome {
+                let outcome =
+                    [Outcome::Succeeded, Outcome::Failed, Outcome::Deferred][usize::from(*o)];
+                out.push(Entry::User(UserRecord {
+                    username: name.clone(),
+                    outcome,
+                    line: None,
+                    code: (outcome != Outcome::Succeeded).then(|| format!("Code{o}")),
+                    message: None,
+                    detail: None,
+                    attempts: 1,
+                    throttled: 0,
+                    request_id: None,
+                    at: "t".into(),
+                }));
+            }
+        }
+        out
+    }
+
+    fn text(entries: &[Entry]) -> String {
+        entries
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap() + "\n")
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// Replaying any interleaving of the users' histories (each user's own order kept) gives the same last outcomes, pending intents and counts.
+        #[test]
+        fn interleavings_replay_alike(
+            histories in proptest::collection::vec(history(), 1..12),
+            order in proptest::collection::vec(any::<u16>(), 0..200),
+        ) {
+            let per_user: Vec<Vec<Entry>> = histories.iter().enumerate().map(|(u, h)| entries(u, h)).collect();
+            let sequential: Vec<Entry> = per_user.iter().flatten().cloned().collect();
+
+            let mut queues: Vec<std::collections::VecDeque<Entry>> = per_user.into_iter().map(Into::into).collect();
+            let mut mixed = Vec::new();
+            let mut choices = order.into_iter();
+            while queues.iter().any(|q| !q.is_empty()) {
+                let live: Vec<usize> = (0..queues.len()).filter(|i| !queues[*i].is_empty()).collect();
+                let pick = live[usize::from(choices.next().unwrap_or(0)) % live.len()];
+                mixed.push(queues[pick].pop_front().unwrap());
+            }
+
+            let a = replay_reader(text(&sequential).as_bytes(), Path::new("a")).unwrap();
+            let b = replay_reader(text(&mixed).as_bytes(), Path::new("b")).unwrap();
+            prop_assert_eq!(&a.last.keys().collect::<HashSet<_>>(), &b.last.keys().collect::<HashSet<_>>());
+            for (k, v) in &a.last {
+                prop_assert_eq!(Some(v.outcome), b.last.get(k).map(|l| l.outcome));
+            }
+            prop_assert_eq!(a.pending.keys().collect::<HashSet<_>>(), b.pending.keys().collect::<HashSet<_>>());
+            prop_assert_eq!(a.counts(), b.counts());
+        }
+    }
+}

@@ -129,7 +129,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     }
     if chance(b.fail_rate) {
         let n = state.counters.faults.fetch_add(1, Relaxed);
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             return Ok(error(
                 &ApiError::new("InternalErrorException", "Internal error (injected)"),
                 &request_id,

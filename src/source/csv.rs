@@ -462,3 +462,46 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any bytes give a usage error or a stream of valid users and invalid rows with rising line numbers; never a panic.
+        #[test]
+        fn any_bytes_give_an_error_or_valid_items(
+            bytes in proptest::collection::vec(any::<u8>(), 0..600),
+            header in any::<bool>(),
+            password in any::<bool>(),
+            prefix in prop_oneof![Just(&b""[..]), Just(&b"username\n"[..]), Just(&b"username,password\r\n"[..])],
+        ) {
+            let input: Vec<u8> = [prefix, &bytes[..]].concat();
+            let opts = CsvOptions {
+                input_name: "fuzz".into(),
+                header,
+                username_column: "username".into(),
+                password_column: password.then(|| "password".into()),
+            };
+            if let Ok(source) = CsvSource::new(&input[..], &opts) {
+                let mut last_line = 0;
+                for item in source {
+                    let Ok(item) = item else { break };
+                    let line = match item {
+                        SourceItem::User(u) => {
+                            prop_assert!(check_username(&u.username).is_ok());
+                            prop_assert_eq!(u.password.is_some(), password && header);
+                            u.line
+                        }
+                        SourceItem::Invalid { line, .. } => line,
+                    };
+                    prop_assert!(line > last_line, "line numbers rise: {} after {}", line, last_line);
+                    last_line = line;
+                }
+            }
+        }
+    }
+}

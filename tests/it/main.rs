@@ -3,6 +3,7 @@
 //! moto, a third-party Cognito emulator.
 
 mod bad_input;
+mod corpus;
 mod faults;
 mod ledger;
 mod moto;

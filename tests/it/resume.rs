@@ -201,3 +201,121 @@ async fn interrupt_is_graceful_and_resumable() {
     }
     assert_eq!(outcomes(&ledger).len(), resettable(USERS).len());
 }
+
+/// SIGTERM is graceful like Ctrl-C but exits 143.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_exits_143() {
+    let t = Scratch::new();
+    let sim = sim(
+        400,
+        Behaviour {
+            latency_ms: 20,
+            ..unlimited()
+        },
+    )
+    .await;
+    let input = t.users_csv(resettable(400));
+    let ledger = t.path("l.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(run_args(&sim, &input, &ledger))
+        .args(["--rate", "100"]);
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("run the same command again"));
+}
+
+/// A second Ctrl-C exits at once even while calls hang; the ledger stays readable, and the re-run reads the hung calls back instead of sending them twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_interrupt_exits_at_once() {
+    let t = Scratch::new();
+    let sim = sim(
+        100,
+        Behaviour {
+            latency_ms: 5,
+            ..unlimited()
+        },
+    )
+    .await;
+    let names = resettable(100);
+    let input = t.users_csv(names.clone());
+    let ledger = t.path("l.jsonl");
+    let args = run_args(&sim, &input, &ledger);
+    let mut cmd = t.bin();
+    cmd.args(&args)
+        .args(["--rate", "50", "--attempt-timeout", "30"]);
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Every reply from now on hangs for 20 s (after the call is carried out).
+    sim.set_behaviour(Behaviour {
+        slow_rate: 1.0,
+        slow_ms: 20_000,
+        ..unlimited()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Exited without waiting: users whose calls were hanging are unrecorded.
+    let recorded = outcomes(&ledger);
+    let hung = names
+        .iter()
+        .filter(|n| sim.user(n).unwrap().calls > 0 && !recorded.contains_key(*n))
+        .count();
+    assert!(
+        hung > 0,
+        "the process exited while calls were still hanging"
+    );
+    crate::support::user_records(&ledger); // every complete line still parses
+
+    sim.set_behaviour(unlimited());
+    let mut cmd = t.bin();
+    cmd.args(&args).args(["--rate", "2000"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("confirmed by reading the user back"),
+        "hung calls were read back: {out:?}"
+    );
+    for name in &names {
+        assert_eq!(sim.user(name).unwrap().messages, 1, "{name}: one message");
+    }
+}
