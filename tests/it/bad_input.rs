@@ -27,16 +27,7 @@ async fn bad_rows_are_recorded_and_the_run_goes_on() {
     let out = finish(cmd).await;
     assert_eq!(out.code, 1, "{out:?}");
     let records = user_records(&ledger);
-    let invalid: Vec<(u64, String)> = records
-        .iter()
-        .filter(|r| r["outcome"] == "invalid")
-        .map(|r| {
-            (
-                r["line"].as_u64().unwrap(),
-                r["message"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let invalid = invalid_rows(&ledger);
     let lines: Vec<u64> = invalid.iter().map(|(l, _)| *l).collect();
     assert_eq!(lines, [3, 4, 5, 6, 7, 8], "{invalid:?}");
     assert!(invalid[0].1.contains("empty"));

@@ -245,16 +245,7 @@ async fn bad_input_corpus() {
                 invalid,
             } => {
                 let records = user_records(&ledger);
-                let got: Vec<(u64, String)> = records
-                    .iter()
-                    .filter(|r| r["outcome"] == "invalid")
-                    .map(|r| {
-                        (
-                            r["line"].as_u64().unwrap(),
-                            r["message"].as_str().unwrap().to_string(),
-                        )
-                    })
-                    .collect();
+                let got = invalid_rows(&ledger);
                 assert_eq!(got.len(), invalid.len(), "{file}: invalid rows {got:?}");
                 for ((line, reason), (want_line, want)) in got.iter().zip(invalid.iter()) {
                     assert_eq!(line, want_line, "{file}: {got:?}");

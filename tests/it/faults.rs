@@ -155,12 +155,9 @@ async fn daily_email_limit_pauses_then_resumes() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     sim.set_behaviour(forced("LimitExceededException", daily, 1.0));
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(75), "{stdout}");
+    let out = finish_child(child).await;
+    let stdout = &out.stdout;
+    assert_eq!(out.code, 75, "{out:?}");
     assert!(
         stdout.contains("PAUSED")
             && stdout.contains("daily email limit")

@@ -160,23 +160,10 @@ async fn interrupt_is_graceful_and_resumable() {
         .spawn()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("run the same command again"), "{stdout}");
+    send_signal(child.id(), "-INT");
+    let out = finish_child(child).await;
+    assert_eq!(out.code, 130, "{out:?}");
+    assert!(out.stdout.contains("run the same command again"), "{out:?}");
     let done = outcomes(&ledger).len();
     assert!(
         done > 0 && done < resettable(USERS).len(),
@@ -225,21 +212,10 @@ async fn sigterm_exits_143() {
         .spawn()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(143),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("run the same command again"));
+    send_signal(child.id(), "-TERM");
+    let out = finish_child(child).await;
+    assert_eq!(out.code, 143, "{out:?}");
+    assert!(out.stdout.contains("run the same command again"), "{out:?}");
 }
 
 /// A second Ctrl-C exits at once even while calls hang; the ledger stays readable, and the re-run reads the hung calls back instead of sending them twice.
@@ -274,26 +250,12 @@ async fn second_interrupt_exits_at_once() {
         ..unlimited()
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let pid = child.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
+    let pid = child.id();
+    send_signal(pid, "-INT");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    send_signal(pid, "-INT");
+    let out = finish_child(child).await;
+    assert_eq!(out.code, 130, "{out:?}");
     // Exited without waiting: users whose calls were hanging are unrecorded.
     let recorded = outcomes(&ledger);
     let hung = names

@@ -145,6 +145,42 @@ pub fn run_args(sim: &SimHandle, input: &Path, ledger: &Path) -> Vec<String> {
     ]
 }
 
+/// Waits for a spawned child (with piped output) without blocking the runtime.
+pub async fn finish_child(child: std::process::Child) -> Finished {
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("wait");
+    Finished {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Sends `signal` (e.g. "-INT") to process `pid`.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// The ledger's invalid rows as (line, reason).
+pub fn invalid_rows(ledger: &Path) -> Vec<(u64, String)> {
+    user_records(ledger)
+        .iter()
+        .filter(|r| r["outcome"] == "invalid")
+        .map(|r| {
+            (
+                r["line"].as_u64().expect("line"),
+                r["message"].as_str().expect("reason").to_string(),
+            )
+        })
+        .collect()
+}
+
 /// Sets `flag` to `value` in `args`, replacing an earlier value.
 pub fn with(mut args: Vec<String>, flag: &str, value: &str) -> Vec<String> {
     match args.iter().position(|a| a == flag) {
