@@ -1,0 +1,57 @@
+//! Embeds the library: starts the simulated user pool in-process, writes a
+//! user list, runs a reset through the real pipeline and AWS SDK, and prints
+//! the summary. The same `pipeline::run` call drives a real pool when the
+//! settings name one.
+//!
+//! Run it with: `cargo run --example embed`
+
+use std::net::SocketAddr;
+
+use cognito_bulk_reset::settings::RunArgs;
+use cognito_bulk_reset::sim::{self, SimConfig};
+use cognito_bulk_reset::{pipeline, report};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // A simulated pool with 500 users on a free loopback port.
+    let pool = sim::start(
+        SimConfig {
+            users: 500,
+            ..SimConfig::default()
+        },
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await?;
+
+    let dir = tempfile_dir()?;
+    let input = dir.join("users.csv");
+    let names: Vec<String> = (0..500).map(sim::population_name).collect();
+    std::fs::write(&input, format!("username\n{}\n", names.join("\n")))?;
+
+    // Settings are checked exactly as the command line's are.
+    let mut settings = RunArgs {
+        user_pool_id: Some(pool.pool_id().to_string()),
+        input: Some(input),
+        ledger: Some(dir.join("reset.jsonl")),
+        rate: Some(25.0),
+        endpoint_url: Some(pool.endpoint_url()),
+        ..RunArgs::default()
+    }
+    .check()?;
+    settings.aws.test_credentials = true; // the simulated pool takes any signature
+
+    // Shutdown is passed in: here, never (the run goes to the end).
+    let summary = pipeline::run(&settings, std::future::pending()).await?;
+    print!("{}", summary.render());
+    println!("exit code would be {}", summary.exit_code().code());
+    print!("{}", report::status(&settings.ledger)?.render());
+    pool.stop().await;
+    Ok(())
+}
+
+fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+    let dir =
+        std::env::temp_dir().join(format!("cognito-bulk-reset-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
