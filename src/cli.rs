@@ -11,9 +11,11 @@ use tracing::warn;
 
 use crate::drill::{self, DrillArgs};
 use crate::error::ExitCode;
+use crate::error::UsageError;
+use crate::settings::RunSettings;
 use crate::settings::{RunArgs, DEFAULT_RECOVERY_QUOTA};
 use crate::sim::{self, SimConfig};
-use crate::{pipeline, report};
+use crate::{pipeline, plan, report};
 
 /// Reset or set the passwords of many Amazon Cognito users at once: at a safe
 /// rate, with retries, resuming from a durable ledger after any stop.
@@ -46,6 +48,9 @@ pub enum LogFormat {
 pub enum Command {
     /// Reset (or set) the password of every user in the input.
     Run(RunArgs),
+    /// Report what `run` with the same arguments would do: users to do,
+    /// already done, invalid rows, duplicates, rate and time. Sends nothing.
+    Plan(RunArgs),
     /// Show what a ledger records: the job and its counts.
     Status(StatusArgs),
     /// Run the whole tool against a built-in simulated user pool: a run,
@@ -79,8 +84,31 @@ pub struct SimArgs {
 /// anything was sent.
 pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Plan(args) => {
+            let settings = args.resolve()?;
+            print!(
+                "{}",
+                tokio::task::spawn_blocking(move || plan::plan(&settings))
+                    .await??
+                    .render()
+            );
+            Ok(ExitCode::Success)
+        }
         Command::Run(args) => {
             let settings = args.resolve()?;
+            if settings.dry_run {
+                print!(
+                    "{}",
+                    tokio::task::spawn_blocking(move || plan::plan(&settings))
+                        .await??
+                        .render()
+                );
+                return Ok(ExitCode::Success);
+            }
+            if !settings.yes {
+                let confirm = settings.clone();
+                tokio::task::spawn_blocking(move || confirm_on_terminal(&confirm)).await??;
+            }
             if settings.rate > DEFAULT_RECOVERY_QUOTA && settings.aws.endpoint_url.is_none() {
                 warn!(
                     rate = settings.rate,
@@ -110,4 +138,39 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
             Ok(ExitCode::Success)
         }
     }
+}
+
+/// Shows the blast radius and asks the operator to type the pool id.
+/// Refuses when standard input is not a terminal (there is nobody to ask).
+fn confirm_on_terminal(settings: &RunSettings) -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(UsageError::NotConfirmed(
+            "standard input is not a terminal, so the run cannot be confirmed; add --yes (or `yes = true` in the config) to go ahead, after checking it with `cognito-bulk-reset plan`".into(),
+        )
+        .into());
+    }
+    let report = plan::plan(settings)?;
+    let mut err = std::io::stderr();
+    write!(err, "{}", report.render())?;
+    write!(
+        err,
+        "\nThis will {} {} users of pool {} in {}.\nType the pool id to go ahead: ",
+        settings.action.as_str(),
+        report.to_do,
+        settings.pool_id,
+        settings.aws.region
+    )?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if answer.trim() != settings.pool_id {
+        return Err(UsageError::NotConfirmed(format!(
+            "'{}' is not the pool id {}; not confirmed",
+            answer.trim(),
+            settings.pool_id
+        ))
+        .into());
+    }
+    Ok(())
 }

@@ -98,6 +98,9 @@ pub enum UsageError {
     #[error("ledger {path} is in use by {holder}; wait for that run to end (or stop it), then run this command again")]
     LedgerBusy { path: PathBuf, holder: String },
 
+    #[error("{0}; nothing was sent")]
+    NotConfirmed(String),
+
     #[error("AWS credentials could not be loaded: {0}; set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")]
     Credentials(String),
 }

@@ -5,6 +5,8 @@
 //!
 //! - [`source`]: the user list (a CSV file or stdin), streamed row by row;
 //!   each row is validated against Cognito's username rules.
+//! - [`plan`]: the verdict on each row (invalid, duplicate, already done, to
+//!   do) from the ledger, and the `plan` command that only counts them.
 //! - [`pipeline`]: wires the stages: de-duplicates, skips what the ledger
 //!   already finished, paces attempts through the [`limiter`], bounds the calls
 //!   in flight, retries by the [`retry`] policy, and stops or drains on
@@ -29,6 +31,7 @@ pub mod error;
 pub mod ledger;
 pub mod limiter;
 pub mod pipeline;
+pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod retry;

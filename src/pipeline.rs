@@ -36,7 +36,6 @@
 //! - Setup problems (bad input header, a ledger from another job, missing
 //!   credentials) are [`UsageError`]s raised before any call is sent.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::future::Future;
 use std::io::{self, BufRead, BufReader};
@@ -52,10 +51,9 @@ use tracing::{debug, info, warn};
 
 use crate::cognito::{CallError, Cognito, ErrorClass, Operation};
 use crate::error::UsageError;
-use crate::ledger::{
-    self, fingerprint, Entry, Header, IntentRecord, LedgerWriter, Outcome, Replay, UserRecord,
-};
+use crate::ledger::{self, Entry, Header, IntentRecord, LedgerWriter, Outcome, Replay, UserRecord};
 use crate::limiter::Limiter;
+use crate::plan::{Triage, Verdict};
 use crate::progress::Progress;
 use crate::report::{Counters, StopReason, Summary};
 use crate::retry::{Attempts, Next, RetryKind, RetryPolicy};
@@ -175,11 +173,8 @@ pub async fn run(
         "starting"
     );
 
-    let plan = Plan {
-        replay: replay.unwrap_or_default(),
-        retry_failed: settings.retry_failed,
-    };
-    let interrupted = dispatch(settings, source, plan, &ctx, shutdown).await;
+    let triage = Triage::new(replay.unwrap_or_default(), settings.retry_failed);
+    let interrupted = dispatch(settings, source, triage, &ctx, shutdown).await;
 
     progress.finish().await;
     let stopped = ctx
@@ -208,7 +203,7 @@ pub async fn run(
 async fn dispatch(
     settings: &RunSettings,
     source: CsvSource<Box<dyn BufRead + Send>>,
-    plan: Plan,
+    triage: Triage,
     ctx: &Arc<Worker>,
     shutdown: impl Future<Output = ()>,
 ) -> bool {
@@ -229,7 +224,7 @@ async fn dispatch(
     let mut interrupted = tokio::select! {
         biased;
         _ = &mut shutdown => true,
-        _ = feed(settings.concurrency, rx, plan, ctx, &tracker) => false,
+        _ = feed(settings.concurrency, rx, triage, ctx, &tracker) => false,
     };
     tracker.close();
     if !interrupted {
@@ -249,24 +244,18 @@ async fn dispatch(
     interrupted
 }
 
-/// What the ledger says about the users before this run.
-struct Plan {
-    replay: Replay,
-    retry_failed: bool,
-}
-
 /// The dispatch loop: until the input ends or the run stops, records
-/// invalid rows, passes over duplicates and users the ledger finished, and
-/// spawns a worker (holding a concurrency permit) for each other user.
+/// invalid rows, passes over duplicates and users the ledger finished (see
+/// [`Triage`]), and spawns a worker (holding a concurrency permit) for each
+/// other user.
 async fn feed(
     concurrency: usize,
     mut rx: mpsc::Receiver<io::Result<SourceItem>>,
-    plan: Plan,
+    mut triage: Triage,
     ctx: &Arc<Worker>,
     tracker: &TaskTracker,
 ) {
     let permits = Arc::new(Semaphore::new(concurrency));
-    let mut seen: HashSet<u128> = HashSet::new();
     while let Some(Some(item)) = ctx.until_stopped(rx.recv()).await {
         let row = match item {
             Err(e) => {
@@ -280,7 +269,7 @@ async fn feed(
                 username,
                 reason,
             }) => {
-                if plan.replay.invalid_lines.contains(&line) {
+                if triage.invalid(line) == Verdict::InvalidRecorded {
                     ctx.counters.skipped_done.fetch_add(1, Relaxed);
                     ctx.counters.skipped_unsuccessful.fetch_add(1, Relaxed);
                     continue;
@@ -308,32 +297,22 @@ async fn feed(
             }
             Ok(SourceItem::User(row)) => row,
         };
-        let key = fingerprint(&row.username);
-        if !seen.insert(key) {
-            debug!(line = row.line, user = %row.username, "duplicate row, already handled");
-            ctx.counters.duplicates.fetch_add(1, Relaxed);
-            continue;
-        }
-        if let Some(last) = plan.replay.last.get(&key) {
-            let skip = match last.outcome {
-                Outcome::Succeeded => true,
-                Outcome::Deferred => false,
-                Outcome::Failed | Outcome::Invalid => !plan.retry_failed,
-            };
-            if skip {
+        let lost_answer = match triage.user(&row.username) {
+            Verdict::Duplicate => {
+                debug!(line = row.line, user = %row.username, "duplicate row, already handled");
+                ctx.counters.duplicates.fetch_add(1, Relaxed);
+                continue;
+            }
+            Verdict::Done { succeeded } => {
                 ctx.counters.skipped_done.fetch_add(1, Relaxed);
-                if last.outcome != Outcome::Succeeded {
+                if !succeeded {
                     ctx.counters.skipped_unsuccessful.fetch_add(1, Relaxed);
                 }
                 continue;
             }
-        }
-        // An intent with no outcome: the call may have landed; read back first.
-        let lost_answer = plan
-            .replay
-            .pending
-            .get(&key)
-            .map(|at| humantime::parse_rfc3339_weak(at).unwrap_or(SystemTime::UNIX_EPOCH));
+            Verdict::ToDo { lost_answer } => lost_answer,
+            Verdict::NewInvalid | Verdict::InvalidRecorded => unreachable!("a valid row's verdict"),
+        };
         let Some(permit) = ctx.until_stopped(permits.clone().acquire_owned()).await else {
             return;
         };
@@ -660,7 +639,9 @@ impl Worker {
 }
 
 /// Opens the input and reads its header; a bad header is a [`UsageError`].
-fn open_source(settings: &RunSettings) -> Result<CsvSource<Box<dyn BufRead + Send>>, UsageError> {
+pub(crate) fn open_source(
+    settings: &RunSettings,
+) -> Result<CsvSource<Box<dyn BufRead + Send>>, UsageError> {
     let reader: Box<dyn BufRead + Send> = match &settings.input {
         Input::Stdin => Box::new(BufReader::with_capacity(1 << 16, io::stdin())),
         Input::Path(path) => {
@@ -675,7 +656,7 @@ fn open_source(settings: &RunSettings) -> Result<CsvSource<Box<dyn BufRead + Sen
 }
 
 /// Refuses a ledger written for another pool or action.
-fn check_same_job(settings: &RunSettings, replay: &Replay) -> Result<(), UsageError> {
+pub(crate) fn check_same_job(settings: &RunSettings, replay: &Replay) -> Result<(), UsageError> {
     let Some(h) = &replay.header else {
         if replay.valid_len == 0 {
             return Ok(()); // empty or torn-only file: a fresh ledger

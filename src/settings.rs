@@ -47,6 +47,16 @@ pub struct RunArgs {
     #[serde(skip)]
     pub config: Option<PathBuf>,
 
+    /// Go ahead without asking the operator to type the pool id. Required
+    /// when standard input is not a terminal (cron, CI, a pipe).
+    #[arg(long, short = 'y', num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub yes: Option<bool>,
+
+    /// Only report what the run would do (as `plan`); send nothing.
+    #[arg(long)]
+    #[serde(skip)]
+    pub dry_run: bool,
+
     /// The user pool, e.g. us-east-1_AbCdEfGhI. Its prefix is the region.
     #[arg(long, value_name = "ID")]
     pub user_pool_id: Option<String>,
@@ -179,6 +189,10 @@ pub struct RunSettings {
     pub retry_failed: bool,
     /// Rate of AdminGetUser reads for reconciliation.
     pub read_rate: f64,
+    /// Go ahead without the typed confirmation.
+    pub yes: bool,
+    /// Report the plan only.
+    pub dry_run: bool,
     /// How often a plain progress line is logged when not on a terminal.
     pub log_interval: Duration,
 }
@@ -197,6 +211,8 @@ impl RunArgs {
     pub fn merge(self, file: RunArgs) -> RunArgs {
         RunArgs {
             config: self.config,
+            yes: self.yes.or(file.yes),
+            dry_run: self.dry_run,
             user_pool_id: self.user_pool_id.or(file.user_pool_id),
             input: self.input.or(file.input),
             ledger: self.ledger.or(file.ledger),
@@ -374,6 +390,8 @@ impl RunArgs {
                 .unwrap_or(DEFAULT_STOP_AFTER_FAILURES),
             retry_failed: self.retry_failed.unwrap_or(false),
             read_rate,
+            yes: self.yes.unwrap_or(false),
+            dry_run: self.dry_run,
             log_interval: Duration::from_secs(10),
         })
     }

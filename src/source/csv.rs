@@ -34,7 +34,7 @@ pub struct CsvSource<R: BufRead> {
 
 enum Inner<R: BufRead> {
     Csv {
-        reader: csv::Reader<R>,
+        reader: csv::Reader<TrackEnd<R>>,
         record: csv::ByteRecord,
         username_idx: usize,
         password_idx: Option<usize>,
@@ -74,7 +74,7 @@ impl<R: BufRead> CsvSource<R> {
             });
         }
 
-        let mut reader = csv_reader(reader);
+        let mut reader = csv_reader(TrackEnd::new(reader));
         let headers = reader
             .byte_headers()
             .map_err(|e| UsageError::Input {
@@ -184,7 +184,7 @@ impl<R: BufRead> Iterator for CsvSource<R> {
                 if is_blank_crlf(record) {
                     continue;
                 }
-                let line = record.position().map_or(0, |p| p.line());
+                let line = start_line(reader, record);
                 let Some(user) = field(record, *username_idx) else {
                     return Some(Ok(SourceItem::Invalid {
                         line,
@@ -264,6 +264,62 @@ fn csv_reader<R: io::Read>(reader: R) -> csv::Reader<R> {
         .flexible(true)
         .terminator(csv::Terminator::Any(b'\n'))
         .from_reader(reader)
+}
+
+/// Counts what passes through, so that the line a record starts on can be
+/// told from where it ends. (csv reports a record's start *before* skipping
+/// the blank lines ahead of it, so its own start line is early after a
+/// blank line.)
+struct TrackEnd<R> {
+    inner: R,
+    bytes: u64,
+    last: Option<u8>,
+    eof: bool,
+}
+
+impl<R> TrackEnd<R> {
+    fn new(inner: R) -> Self {
+        TrackEnd {
+            inner,
+            bytes: 0,
+            last: None,
+            eof: false,
+        }
+    }
+}
+
+impl<R: io::Read> io::Read for TrackEnd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            self.eof = true;
+        } else {
+            self.bytes += n as u64;
+            self.last = Some(buf[n - 1]);
+        }
+        Ok(n)
+    }
+}
+
+/// The line a record just read starts on: the line after it, less the
+/// newlines inside its fields, less its own terminating newline (absent only
+/// for a last line with no newline). csv's own start is a lower bound (taken
+/// before blank lines are skipped), which settles a quoted field left open
+/// to the end of the input; only that broken input, after a blank line, can
+/// be reported one line early.
+fn start_line<R: io::Read>(reader: &csv::Reader<TrackEnd<R>>, record: &csv::ByteRecord) -> u64 {
+    let after = reader.position();
+    let inside: u64 = record
+        .iter()
+        .map(|f| f.iter().filter(|b| **b == b'\n').count() as u64)
+        .sum();
+    let tail = reader.get_ref();
+    let unterminated = tail.eof && tail.bytes == after.byte() && tail.last != Some(b'\n');
+    let from_end = after
+        .line()
+        .saturating_sub(inside + u64::from(!unterminated));
+    let reported = record.position().map_or(1, |p| p.line());
+    from_end.max(reported)
 }
 
 /// The row of a CRLF file's blank line.
@@ -373,6 +429,18 @@ mod tests {
             "{v:?}"
         );
         assert_eq!(v[4], "7:zed", "line numbers count the embedded newline");
+    }
+
+    /// Line numbers stay exact after blank lines, quoted newlines and a last line with no newline.
+    #[test]
+    fn line_numbers_after_blank_lines() {
+        let input = b"username\n\n\nalice\n\"a\nb\"\n\r\nzed";
+        let v = view(&read(input, true, false));
+        assert_eq!(v[0], "4:alice");
+        assert!(v[1].starts_with("5!"), "{v:?}");
+        assert_eq!(v[2], "8:zed", "{v:?}");
+        let v = view(&read(b"username\n\nalice\n\nbob\n", true, false));
+        assert_eq!(v, ["3:alice", "5:bob"]);
     }
 
     /// --no-header reads raw lines: no CSV quoting, CR stripped, empty lines passed over.

@@ -42,6 +42,10 @@ async fn bad_rows_are_recorded_and_the_run_goes_on() {
         assert_eq!(sim.user(name).unwrap().calls, 1);
     }
     assert_eq!(o["user-000001"]["line"], 9);
+    assert_eq!(
+        o["user-000002"]["line"], 12,
+        "line numbers stay exact after a blank line"
+    );
     assert!(out.stdout.contains("invalid rows         6"), "{out:?}");
     assert!(out.stdout.contains("duplicate rows       1"), "{out:?}");
 

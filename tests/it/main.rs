@@ -7,6 +7,7 @@ mod corpus;
 mod faults;
 mod ledger;
 mod moto;
+mod plan;
 mod resume;
 mod run;
 mod stop;

@@ -173,6 +173,7 @@ fn moto_args(
 ) -> Vec<String> {
     vec![
         "run".into(),
+        "--yes".into(),
         "--user-pool-id".into(),
         pool.into(),
         "--endpoint-url".into(),

@@ -134,6 +134,7 @@ pub fn unlimited() -> Behaviour {
 pub fn run_args(sim: &SimHandle, input: &Path, ledger: &Path) -> Vec<String> {
     vec![
         "run".into(),
+        "--yes".into(),
         "--user-pool-id".into(),
         sim.pool_id().into(),
         "--endpoint-url".into(),

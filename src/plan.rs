@@ -1,0 +1,212 @@
+//! What a run would do, decided row by row from the ledger: the one place
+//! that says whether an input row is a new invalid row, a duplicate, a user
+//! the ledger already finished, or a user to do (and whether a lost answer
+//! must be read back first). The pipeline acts on these verdicts; `plan`
+//! (and `run --dry-run`) only counts them, sending nothing and writing
+//! nothing, and `run` shows the count when it asks for confirmation.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::ledger::{self, fingerprint, Outcome, Replay};
+use crate::settings::RunSettings;
+use crate::source::SourceItem;
+
+/// The ledger's view of the input, row by row.
+pub struct Triage {
+    replay: Replay,
+    retry_failed: bool,
+    seen: HashSet<u128>,
+}
+
+/// What to do with one row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// An invalid row not yet recorded: record it.
+    NewInvalid,
+    /// An invalid row an earlier run recorded.
+    InvalidRecorded,
+    /// A username already seen in this input.
+    Duplicate,
+    /// Finished by an earlier run (`succeeded` says how).
+    Done { succeeded: bool },
+    /// To do. `lost_answer`: an earlier call's answer was lost at about this
+    /// time, so the user is read back before any call.
+    ToDo { lost_answer: Option<SystemTime> },
+}
+
+impl Triage {
+    pub fn new(replay: Replay, retry_failed: bool) -> Triage {
+        Triage {
+            replay,
+            retry_failed,
+            seen: HashSet::new(),
+        }
+    }
+
+    /// The verdict on an invalid row at `line`.
+    pub fn invalid(&self, line: u64) -> Verdict {
+        if self.replay.invalid_lines.contains(&line) {
+            Verdict::InvalidRecorded
+        } else {
+            Verdict::NewInvalid
+        }
+    }
+
+    /// The verdict on a valid row naming `username`.
+    pub fn user(&mut self, username: &str) -> Verdict {
+        let key = fingerprint(username);
+        if !self.seen.insert(key) {
+            return Verdict::Duplicate;
+        }
+        if let Some(last) = self.replay.last.get(&key) {
+            let skip = match last.outcome {
+                Outcome::Succeeded => true,
+                Outcome::Deferred => false,
+                Outcome::Failed | Outcome::Invalid => !self.retry_failed,
+            };
+            if skip {
+                return Verdict::Done {
+                    succeeded: last.outcome == Outcome::Succeeded,
+                };
+            }
+        }
+        let lost_answer = self
+            .replay
+            .pending
+            .get(&key)
+            .map(|at| humantime::parse_rfc3339_weak(at).unwrap_or(SystemTime::UNIX_EPOCH));
+        Verdict::ToDo { lost_answer }
+    }
+}
+
+/// Invalid rows shown in a plan, at most.
+const SHOWN_INVALID: usize = 5;
+
+/// What `plan` reports.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PlanReport {
+    pub pool_id: String,
+    pub region: String,
+    pub action: String,
+    pub input: String,
+    pub ledger: String,
+    /// Rows in the input (blank lines aside).
+    pub rows: u64,
+    /// Users this run would call.
+    pub to_do: u64,
+    /// Of those, users whose earlier call's answer was lost (read back first).
+    pub read_back_first: u64,
+    /// Users the ledger already finished.
+    pub done_before: u64,
+    /// Of those, how many did not succeed (failed; redo with --retry-failed).
+    pub done_unsuccessful: u64,
+    /// Invalid rows (new and already recorded).
+    pub invalid: u64,
+    /// The first invalid rows: (line, reason).
+    pub first_invalid: Vec<(u64, String)>,
+    pub duplicates: u64,
+    pub rate: f64,
+    /// Seconds the calls take at the rate, retries aside.
+    pub estimated_secs: f64,
+}
+
+/// Counts what a run with `settings` would do. Reads the input and the
+/// ledger; sends nothing, writes nothing.
+pub fn plan(settings: &RunSettings) -> anyhow::Result<PlanReport> {
+    let source = crate::pipeline::open_source(settings)?;
+    let replay = ledger::replay_path(&settings.ledger)?.unwrap_or_default();
+    crate::pipeline::check_same_job(settings, &replay)?;
+    let mut triage = Triage::new(replay, settings.retry_failed);
+    let mut report = PlanReport {
+        pool_id: settings.pool_id.clone(),
+        region: settings.aws.region.clone(),
+        action: settings.action.as_str().to_string(),
+        input: settings.input.name(),
+        ledger: settings.ledger.display().to_string(),
+        rate: settings.rate,
+        ..PlanReport::default()
+    };
+    for item in source {
+        report.rows += 1;
+        let verdict = match item? {
+            SourceItem::Invalid { line, reason, .. } => {
+                if report.first_invalid.len() < SHOWN_INVALID {
+                    report.first_invalid.push((line, reason));
+                }
+                triage.invalid(line)
+            }
+            SourceItem::User(row) => triage.user(&row.username),
+        };
+        match verdict {
+            Verdict::NewInvalid | Verdict::InvalidRecorded => report.invalid += 1,
+            Verdict::Duplicate => report.duplicates += 1,
+            Verdict::Done { succeeded } => {
+                report.done_before += 1;
+                report.done_unsuccessful += u64::from(!succeeded);
+            }
+            Verdict::ToDo { lost_answer } => {
+                report.to_do += 1;
+                report.read_back_first += u64::from(lost_answer.is_some());
+            }
+        }
+    }
+    report.estimated_secs =
+        report.to_do as f64 / settings.rate + report.read_back_first as f64 / settings.read_rate;
+    Ok(report)
+}
+
+impl PlanReport {
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "plan: {} on pool {} ({})",
+            self.action, self.pool_id, self.region
+        );
+        let _ = writeln!(
+            s,
+            "  input                {} ({} rows)",
+            self.input, self.rows
+        );
+        let _ = writeln!(s, "  ledger               {}", self.ledger);
+        let _ = write!(s, "  users to do          {}", self.to_do);
+        if self.read_back_first > 0 {
+            let _ = write!(
+                s,
+                " ({} read back first: an earlier call's answer was lost)",
+                self.read_back_first
+            );
+        }
+        let _ = writeln!(s);
+        let _ = write!(s, "  done before          {}", self.done_before);
+        if self.done_unsuccessful > 0 {
+            let _ = write!(
+                s,
+                " ({} failed; --retry-failed redoes them)",
+                self.done_unsuccessful
+            );
+        }
+        let _ = writeln!(s);
+        let _ = writeln!(s, "  duplicate rows       {}", self.duplicates);
+        let _ = writeln!(s, "  invalid rows         {}", self.invalid);
+        for (line, reason) in &self.first_invalid {
+            let _ = writeln!(s, "    line {line}: {reason}");
+        }
+        if self.invalid > self.first_invalid.len() as u64 {
+            let _ = writeln!(s, "    ...");
+        }
+        let _ = writeln!(
+            s,
+            "  rate                 {}/s: about {} (retries and throttling aside)",
+            self.rate,
+            humantime::format_duration(std::time::Duration::from_secs(
+                self.estimated_secs.ceil() as u64
+            ))
+        );
+        s
+    }
+}
