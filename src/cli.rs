@@ -51,8 +51,11 @@ pub enum Command {
     /// Report what `run` with the same arguments would do: users to do,
     /// already done, invalid rows, duplicates, rate and time. Sends nothing.
     Plan(RunArgs),
-    /// Show what a ledger records: the job and its counts.
+    /// Show what a ledger records: the job, its counts, what remains.
     Status(StatusArgs),
+    /// Write one row per user of a ledger (final outcome, steps, attempts,
+    /// request ids, times) as CSV or JSON Lines, for audit.
+    Export(ExportArgs),
     /// Run the whole tool against a built-in simulated user pool: a run,
     /// interrupted part-way, then resumed from its ledger.
     Drill(DrillArgs),
@@ -68,6 +71,18 @@ pub struct StatusArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The ledger to read.
+    #[arg(long, value_name = "PATH")]
+    pub ledger: PathBuf,
+    #[arg(long, value_enum, default_value_t = report::ExportFormat::Csv)]
+    pub format: report::ExportFormat,
+    /// Write here instead of standard output (refuses to overwrite).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -117,7 +132,17 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
             }
             let summary = pipeline::run(&settings, shutdown.cancelled()).await?;
             print!("{}", summary.render());
-            Ok(summary.exit_code())
+            let code = summary.exit_code();
+            if let Some(path) = &settings.summary_json {
+                let mut value = serde_json::to_value(&summary)?;
+                value["exit_code"] = code.code().into();
+                // The run happened: a failed summary file must not turn its
+                // exit code into "nothing sent".
+                if let Err(e) = std::fs::write(path, serde_json::to_vec_pretty(&value)?) {
+                    tracing::error!(path = %path.display(), error = %e, "could not write --summary-json");
+                }
+            }
+            Ok(code)
         }
         Command::Status(args) => {
             let status = report::status(&args.ledger)?;
@@ -126,6 +151,26 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
             } else {
                 print!("{}", status.render());
             }
+            Ok(ExitCode::Success)
+        }
+        Command::Export(args) => {
+            let mut out: Box<dyn std::io::Write> = match &args.output {
+                Some(path) => Box::new(
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(path)
+                        .map_err(|e| {
+                            anyhow::anyhow!(
+                                "could not create {}: {e} (export never overwrites)",
+                                path.display()
+                            )
+                        })?,
+                ),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            report::export(&args.ledger, args.format, &mut out)?;
+            out.flush()?;
             Ok(ExitCode::Success)
         }
         Command::Drill(args) => drill::run(args, shutdown).await,

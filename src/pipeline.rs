@@ -112,6 +112,21 @@ pub async fn run(
         }
     }
     let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
+    // The input's size, for the progress bar, the header and `status`.
+    let input_rows = match &settings.input {
+        Input::Path(path) => {
+            let (path, header) = (path.clone(), settings.csv.header);
+            tokio::task::spawn_blocking(move || {
+                File::open(&path)
+                    .and_then(|f| count_rows(BufReader::new(f), header))
+                    .ok()
+            })
+            .await
+            .ok()
+            .flatten()
+        }
+        Input::Stdin => None,
+    };
 
     let counters = Arc::new(Counters::default());
     let header = Header {
@@ -123,6 +138,8 @@ pub async fn run(
         started_at: ledger::now(),
         pid: std::process::id(),
         host: ledger::host_name(),
+        rate: Some(settings.rate),
+        input_rows,
     };
     let durable = counters.clone();
     let (writer, writer_thread) = LedgerWriter::open(
@@ -135,14 +152,8 @@ pub async fn run(
     .with_context(|| format!("could not open ledger {}", settings.ledger.display()))?;
 
     let progress = Progress::start(counters.clone(), settings.log_interval);
-    if let Input::Path(path) = &settings.input {
-        let (path, header) = (path.clone(), settings.csv.header);
-        let bar_total = progress.total_setter();
-        tokio::task::spawn_blocking(move || {
-            if let Ok(n) = File::open(&path).and_then(|f| count_rows(BufReader::new(f), header)) {
-                bar_total(n);
-            }
-        });
+    if let Some(rows) = input_rows {
+        progress.set_total(rows);
     }
 
     let stop = CancellationToken::new();

@@ -59,10 +59,9 @@ impl Progress {
         Progress { bar, stop, task }
     }
 
-    /// A setter for the total, usable from another thread once it is known.
-    pub fn total_setter(&self) -> impl FnOnce(u64) + Send + 'static {
-        let bar = self.bar.clone();
-        move |total| bar.set_length(total)
+    /// Sets the number of rows the bar counts up to.
+    pub fn set_total(&self, total: u64) {
+        self.bar.set_length(total);
     }
 
     /// Stops updating and removes the bar.

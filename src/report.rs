@@ -334,6 +334,11 @@ pub struct Status {
     pub deferred: u64,
     /// Calls whose result is unknown; the next run reads them back first.
     pub pending: u64,
+    /// Rows of the latest run's input not yet recorded (at most; duplicate
+    /// rows are never recorded), when the input was a file.
+    pub remaining: Option<u64>,
+    /// `remaining` at the latest run's rate, seconds.
+    pub time_left_secs: Option<f64>,
     pub torn_tail_bytes: u64,
 }
 
@@ -351,6 +356,13 @@ pub fn status(path: &Path) -> Result<Status, UsageError> {
             reason: "it has no header line; is it a cognito-bulk-reset ledger?".into(),
         })?;
     let counts = replay.counts();
+    let last = replay.last_header.clone().unwrap_or_else(|| header.clone());
+    let recorded = counts.succeeded + counts.failed_total() + counts.invalid;
+    let remaining = last.input_rows.map(|rows| rows.saturating_sub(recorded));
+    let time_left_secs = match (remaining, last.rate) {
+        (Some(n), Some(rate)) if rate > 0.0 => Some(n as f64 / rate),
+        _ => None,
+    };
     Ok(Status {
         ledger: path.to_owned(),
         pool_id: header.pool_id,
@@ -365,6 +377,8 @@ pub fn status(path: &Path) -> Result<Status, UsageError> {
         invalid: counts.invalid,
         deferred: counts.deferred,
         pending: counts.pending,
+        remaining,
+        time_left_secs,
         torn_tail_bytes: replay.torn_bytes,
     })
 }
@@ -393,6 +407,13 @@ impl Status {
                 self.pending
             );
         }
+        if let (Some(n), Some(secs)) = (self.remaining.filter(|n| *n > 0), self.time_left_secs) {
+            let _ = writeln!(
+                s,
+                "remaining  up to {n} rows of the input, about {} at the last run's rate",
+                humantime::format_duration(Duration::from_secs(secs.ceil() as u64))
+            );
+        }
         if self.torn_tail_bytes > 0 {
             let _ = writeln!(
                 s,
@@ -402,4 +423,117 @@ impl Status {
         }
         s
     }
+}
+
+/// Formats of `export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+/// One user's row in an export: the final outcome and how it came about.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExportRow {
+    pub username: String,
+    pub line: Option<u64>,
+    /// `succeeded`, `failed`, `invalid`, `deferred`, or `unknown` (a call
+    /// whose answer was lost and not yet read back).
+    pub outcome: String,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub detail: Option<String>,
+    /// Records about this user (intents and outcomes, across runs).
+    pub steps: u32,
+    /// Calls made for the user, across runs.
+    pub attempts: u32,
+    pub throttled: u32,
+    /// Request ids of the user's outcome records, in order, `;`-separated.
+    pub request_ids: String,
+    /// When the user's first intent or record was written.
+    pub first_at: String,
+    /// When the final outcome was recorded.
+    pub at: String,
+}
+
+/// Writes one row per user of the ledger at `path` to `out`, in the order
+/// users first appear.
+pub fn export(
+    path: &Path,
+    format: ExportFormat,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<u64> {
+    use std::collections::HashMap;
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| UsageError::LedgerRead {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let mut rows: Vec<ExportRow> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line?;
+        let Ok(entry) = serde_json::from_str::<Entry>(&line) else {
+            // A torn last line is no record; anything else is corruption.
+            ledger::replay_path(path)?;
+            anyhow::bail!("ledger {} line {} does not parse", path.display(), n + 1);
+        };
+        let (key, username, line_no, at) = match &entry {
+            Entry::Header(_) => continue,
+            Entry::Intent(i) => (i.username.clone(), i.username.clone(), i.line, i.at.clone()),
+            Entry::User(u) if u.outcome == Outcome::Invalid => (
+                format!("\0invalid:{}", u.line.unwrap_or(0)),
+                u.username.clone(),
+                u.line,
+                u.at.clone(),
+            ),
+            Entry::User(u) => (u.username.clone(), u.username.clone(), u.line, u.at.clone()),
+        };
+        let i = *index.entry(key).or_insert_with(|| {
+            rows.push(ExportRow {
+                username,
+                line: line_no,
+                outcome: "unknown".into(),
+                first_at: at.clone(),
+                ..ExportRow::default()
+            });
+            rows.len() - 1
+        });
+        let row = &mut rows[i];
+        row.steps += 1;
+        if let Entry::User(u) = entry {
+            row.outcome = serde_json::to_value(u.outcome)?
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            row.code = u.code;
+            row.message = u.message;
+            row.detail = u.detail;
+            row.attempts += u.attempts;
+            row.throttled += u.throttled;
+            if let Some(id) = u.request_id {
+                if !row.request_ids.is_empty() {
+                    row.request_ids.push(';');
+                }
+                row.request_ids.push_str(&id);
+            }
+            row.at = u.at;
+        }
+    }
+    match format {
+        ExportFormat::Jsonl => {
+            for row in &rows {
+                serde_json::to_writer(&mut *out, row)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        ExportFormat::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            for row in &rows {
+                w.serialize(row)?;
+            }
+            w.flush()?;
+        }
+    }
+    Ok(rows.len() as u64)
 }

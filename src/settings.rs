@@ -52,6 +52,10 @@ pub struct RunArgs {
     #[arg(long, short = 'y', num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub yes: Option<bool>,
 
+    /// Write the end-of-run summary as JSON to this file (for scripts).
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+
     /// Only report what the run would do (as `plan`); send nothing.
     #[arg(long)]
     #[serde(skip)]
@@ -193,6 +197,8 @@ pub struct RunSettings {
     pub yes: bool,
     /// Report the plan only.
     pub dry_run: bool,
+    /// Where to write the summary as JSON.
+    pub summary_json: Option<PathBuf>,
     /// How often a plain progress line is logged when not on a terminal.
     pub log_interval: Duration,
 }
@@ -212,6 +218,7 @@ impl RunArgs {
         RunArgs {
             config: self.config,
             yes: self.yes.or(file.yes),
+            summary_json: self.summary_json.or(file.summary_json),
             dry_run: self.dry_run,
             user_pool_id: self.user_pool_id.or(file.user_pool_id),
             input: self.input.or(file.input),
@@ -392,6 +399,7 @@ impl RunArgs {
             read_rate,
             yes: self.yes.unwrap_or(false),
             dry_run: self.dry_run,
+            summary_json: self.summary_json,
             log_interval: Duration::from_secs(10),
         })
     }

@@ -62,6 +62,12 @@ pub struct Header {
     pub pid: u32,
     #[serde(default)]
     pub host: String,
+    /// This run's rate, requests per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Rows in this run's input, when it is a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_rows: Option<u64>,
 }
 
 /// A user's outcome.

@@ -31,6 +31,8 @@ pub struct Last {
 pub struct Replay {
     /// The first header: the job this ledger belongs to.
     pub header: Option<Header>,
+    /// The last header: the latest run.
+    pub last_header: Option<Header>,
     /// How many runs wrote to it (headers seen).
     pub runs: u32,
     /// Each user's last outcome, by [`fingerprint`].
@@ -160,8 +162,9 @@ pub fn replay_reader<R: BufRead>(mut reader: R, path: &Path) -> Result<Replay, U
             Entry::Header(h) => {
                 replay.runs += 1;
                 if replay.header.is_none() {
-                    replay.header = Some(h);
+                    replay.header = Some(h.clone());
                 }
+                replay.last_header = Some(h);
             }
             Entry::Intent(i) => {
                 replay.pending.insert(fingerprint(&i.username), i.at);
@@ -208,6 +211,8 @@ mod tests {
             started_at: "2026-01-01T00:00:00.000Z".into(),
             pid: 1,
             host: "h".into(),
+            rate: None,
+            input_rows: None,
         }))
         .unwrap()
     }

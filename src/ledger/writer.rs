@@ -147,6 +147,8 @@ mod tests {
             started_at: "now".into(),
             pid: 1,
             host: "h".into(),
+            rate: None,
+            input_rows: None,
         }
     }
 

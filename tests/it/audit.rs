@@ -1,0 +1,137 @@
+//! Audit and automation: --summary-json, export, status on an unfinished run.
+
+use std::time::Duration;
+
+use cognito_bulk_reset::sim::{self, Behaviour};
+
+use crate::support::*;
+
+/// --summary-json writes the summary with the exit code; export writes one row per user matching the ledger, as CSV and JSON Lines, and never overwrites.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summary_json_and_export_match_the_ledger() {
+    let t = Scratch::new();
+    let sim = sim(30, unlimited()).await;
+    let mut names: Vec<String> = (0..30).map(sim::population_name).collect();
+    names.push("bad name".into());
+    let input = t.users_csv(names);
+    let ledger = t.path("l.jsonl");
+    let summary = t.path("summary.json");
+    let mut cmd = t.bin();
+    cmd.args(run_args(&sim, &input, &ledger))
+        .arg("--summary-json")
+        .arg(&summary);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(s["exit_code"], 1);
+    assert_eq!(s["succeeded"], 28);
+    // Users 7 (FORCE_CHANGE_PASSWORD) and 23 (disabled) of 0..30 cannot be reset.
+    assert_eq!(s["failed_by_code"]["NotAuthorizedException"], 2);
+    assert_eq!(s["invalid"], 1);
+
+    let records = outcomes(&ledger);
+    for format in ["jsonl", "csv"] {
+        let path = t.path(&format!("export.{format}"));
+        let mut cmd = t.bin();
+        cmd.args(["export", "--format", format, "--ledger"])
+            .arg(&ledger)
+            .arg("--output")
+            .arg(&path);
+        let out = finish(cmd).await;
+        assert_eq!(out.code, 0, "{out:?}");
+        let rows: Vec<serde_json::Value> = if format == "jsonl" {
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        } else {
+            let mut r = csv::Reader::from_path(&path).unwrap();
+            let headers = r.headers().unwrap().clone();
+            r.records()
+                .map(|rec| {
+                    let rec = rec.unwrap();
+                    serde_json::Value::Object(
+                        headers
+                            .iter()
+                            .zip(rec.iter())
+                            .map(|(h, v)| (h.to_string(), v.into()))
+                            .collect(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(rows.len(), 31, "{format}: one row per user and invalid row");
+        for row in &rows {
+            let name = row["username"].as_str().unwrap();
+            if name == "bad name" {
+                assert_eq!(row["outcome"], "invalid");
+                continue;
+            }
+            let r = &records[name];
+            assert_eq!(row["outcome"], r["outcome"], "{format}: {name}");
+            assert_eq!(row["request_ids"], r["request_id"], "{format}: {name}");
+            assert_eq!(
+                row["steps"].to_string().trim_matches('"'),
+                "2",
+                "{format}: intent and outcome for {name}"
+            );
+        }
+        // Never overwrites.
+        let mut again = t.bin();
+        again
+            .args(["export", "--format", format, "--ledger"])
+            .arg(&ledger)
+            .arg("--output")
+            .arg(&path);
+        let out = finish(again).await;
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(out.stderr.contains("never overwrites"), "{out:?}");
+    }
+}
+
+/// status on an unfinished run says what remains and the time left at its rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_what_remains() {
+    let t = Scratch::new();
+    let sim = sim(
+        200,
+        Behaviour {
+            latency_ms: 5,
+            ..unlimited()
+        },
+    )
+    .await;
+    let input = t.users_csv(resettable(200));
+    let ledger = t.path("l.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(run_args(&sim, &input, &ledger))
+        .args(["--rate", "40"]);
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let done = outcomes(&ledger).len();
+    let mut status = t.bin();
+    status.args(["status", "--json", "--ledger"]).arg(&ledger);
+    let out = finish(status).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let remaining = v["remaining"].as_u64().unwrap();
+    assert_eq!(remaining as usize, resettable(200).len() - done);
+    let left = v["time_left_secs"].as_f64().unwrap();
+    assert!((left - remaining as f64 / 40.0).abs() < 1e-6, "{v}");
+    let mut text = t.bin();
+    text.args(["status", "--ledger"]).arg(&ledger);
+    let out = finish(text).await;
+    assert!(
+        out.stdout
+            .contains(&format!("remaining  up to {remaining} rows")),
+        "{out:?}"
+    );
+}
