@@ -101,28 +101,27 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
     match command {
         Command::Plan(args) => {
             let settings = args.resolve()?;
-            print!(
-                "{}",
-                tokio::task::spawn_blocking(move || plan::plan(&settings))
-                    .await??
-                    .render()
-            );
+            print!("{}", plan::plan(&settings).await?.render());
             Ok(ExitCode::Success)
         }
         Command::Run(args) => {
             let settings = args.resolve()?;
             if settings.dry_run {
-                print!(
-                    "{}",
-                    tokio::task::spawn_blocking(move || plan::plan(&settings))
-                        .await??
-                        .render()
-                );
+                print!("{}", plan::plan(&settings).await?.render());
                 return Ok(ExitCode::Success);
             }
             if !settings.yes {
+                use std::io::IsTerminal;
+                if !std::io::stdin().is_terminal() {
+                    return Err(UsageError::NotConfirmed(
+                        "standard input is not a terminal, so the run cannot be confirmed; add --yes (or `yes = true` in the config) to go ahead, after checking it with `cognito-bulk-reset plan`".into(),
+                    )
+                    .into());
+                }
+                let report = plan::plan(&settings).await?;
                 let confirm = settings.clone();
-                tokio::task::spawn_blocking(move || confirm_on_terminal(&confirm)).await??;
+                tokio::task::spawn_blocking(move || confirm_on_terminal(&confirm, &report))
+                    .await??;
             }
             if settings.rate > DEFAULT_RECOVERY_QUOTA && settings.aws.endpoint_url.is_none() {
                 warn!(
@@ -185,17 +184,10 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
     }
 }
 
-/// Shows the blast radius and asks the operator to type the pool id.
-/// Refuses when standard input is not a terminal (there is nobody to ask).
-fn confirm_on_terminal(settings: &RunSettings) -> anyhow::Result<()> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if !std::io::stdin().is_terminal() {
-        return Err(UsageError::NotConfirmed(
-            "standard input is not a terminal, so the run cannot be confirmed; add --yes (or `yes = true` in the config) to go ahead, after checking it with `cognito-bulk-reset plan`".into(),
-        )
-        .into());
-    }
-    let report = plan::plan(settings)?;
+/// Shows the blast radius (`report`) and asks the operator, on the
+/// terminal, to type the pool id.
+fn confirm_on_terminal(settings: &RunSettings, report: &plan::PlanReport) -> anyhow::Result<()> {
+    use std::io::{BufRead, Write};
     let mut err = std::io::stderr();
     write!(err, "{}", report.render())?;
     write!(

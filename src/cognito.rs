@@ -250,6 +250,34 @@ impl Cognito {
         }
     }
 
+    /// One page (up to 60) of usernames from ListUsers, and the token of the
+    /// next page.
+    pub async fn list_users_page(
+        &self,
+        filter: Option<&str>,
+        token: Option<String>,
+    ) -> Result<(Vec<String>, Option<String>), CallError> {
+        let result = self
+            .client
+            .list_users()
+            .user_pool_id(&self.pool_id)
+            .limit(60)
+            .set_filter(filter.map(str::to_string))
+            .set_pagination_token(token)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok((
+                out.users()
+                    .iter()
+                    .filter_map(|u| u.username().map(str::to_string))
+                    .collect(),
+                out.pagination_token().map(str::to_string),
+            )),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
     /// Reads a user's status and when it last changed (AdminGetUser).
     pub async fn user_state(&self, username: &str) -> Result<UserState, CallError> {
         match self

@@ -101,6 +101,9 @@ pub enum UsageError {
     #[error("{0}; nothing was sent")]
     NotConfirmed(String),
 
+    #[error("ListUsers was refused ({code}: {message}); check --user-pool-id and --filter (e.g. --filter 'cognito:user_status = \"CONFIRMED\"'); nothing was changed")]
+    Listing { code: String, message: String },
+
     #[error("AWS credentials could not be loaded: {0}; set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")]
     Credentials(String),
 }

@@ -39,6 +39,7 @@
 use std::fs::File;
 use std::future::Future;
 use std::io::{self, BufRead, BufReader};
+use std::num::NonZeroU32;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -59,7 +60,8 @@ use crate::report::{Counters, StopReason, Summary};
 use crate::retry::{Attempts, Next, RetryKind, RetryPolicy};
 use crate::settings::{Input, RunSettings};
 use crate::source::csv::{count_rows, CsvSource};
-use crate::source::{SourceItem, UserRow};
+use crate::source::pool::PoolSource;
+use crate::source::{Source, SourceItem, UserRow};
 
 /// Rows read ahead of dispatch, at most.
 const READ_AHEAD: usize = 1024;
@@ -85,8 +87,11 @@ pub async fn run(
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
 
-    // Everything that can be refused is checked before any call.
-    let source = open_source(settings)?;
+    // Everything that can be refused is checked before any mutating call.
+    let csv = match settings.input {
+        Input::Pool { .. } => None,
+        _ => Some(open_source(settings)?),
+    };
     let ledger_file = ledger::lock(&settings.ledger)?;
     let replay = ledger::replay_path(&settings.ledger)?;
     if let Some(r) = &replay {
@@ -112,6 +117,10 @@ pub async fn run(
         }
     }
     let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
+    let source = match csv {
+        Some(csv) => Source::Csv(csv),
+        None => open_pool(settings, &cognito).await?,
+    };
     // The input's size, for the progress bar, the header and `status`.
     let input_rows = match &settings.input {
         Input::Path(path) => {
@@ -125,7 +134,7 @@ pub async fn run(
             .ok()
             .flatten()
         }
-        Input::Stdin => None,
+        Input::Stdin | Input::Pool { .. } => None,
     };
 
     let counters = Arc::new(Counters::default());
@@ -213,22 +222,13 @@ pub async fn run(
 /// was interrupted by `shutdown`; returns once every worker has finished.
 async fn dispatch(
     settings: &RunSettings,
-    source: CsvSource<Box<dyn BufRead + Send>>,
+    source: Source,
     triage: Triage,
     ctx: &Arc<Worker>,
     shutdown: impl Future<Output = ()>,
 ) -> bool {
     let (tx, rx) = mpsc::channel(READ_AHEAD);
-    std::thread::Builder::new()
-        .name("input-reader".into())
-        .spawn(move || {
-            for item in source {
-                if tx.blocking_send(item).is_err() {
-                    return; // the dispatcher stopped
-                }
-            }
-        })
-        .expect("spawning a thread succeeds");
+    source.spawn(tx);
 
     let tracker = TaskTracker::new();
     tokio::pin!(shutdown);
@@ -654,6 +654,7 @@ pub(crate) fn open_source(
     settings: &RunSettings,
 ) -> Result<CsvSource<Box<dyn BufRead + Send>>, UsageError> {
     let reader: Box<dyn BufRead + Send> = match &settings.input {
+        Input::Pool { .. } => unreachable!("a pool listing is not a CSV"),
         Input::Stdin => Box::new(BufReader::with_capacity(1 << 16, io::stdin())),
         Input::Path(path) => {
             let file = File::open(path).map_err(|e| UsageError::Input {
@@ -664,6 +665,22 @@ pub(crate) fn open_source(
         }
     };
     CsvSource::new(reader, &settings.csv)
+}
+
+/// Opens the pool's listing (`--from-pool`): reads its first page, so a bad
+/// filter or pool is refused before any mutating call.
+pub(crate) async fn open_pool(
+    settings: &RunSettings,
+    cognito: &Cognito,
+) -> Result<Source, UsageError> {
+    let filter = match &settings.input {
+        Input::Pool { filter } => filter.clone(),
+        _ => None,
+    };
+    let limiter = Limiter::new(settings.list_rate, NonZeroU32::MIN);
+    Ok(Source::Pool(
+        PoolSource::open(cognito.clone(), filter, limiter, settings.retry).await?,
+    ))
 }
 
 /// Refuses a ledger written for another pool or action.

@@ -11,9 +11,10 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::cognito::Cognito;
 use crate::ledger::{self, fingerprint, Outcome, Replay};
-use crate::settings::RunSettings;
-use crate::source::SourceItem;
+use crate::settings::{Input, RunSettings};
+use crate::source::{Source, SourceItem};
 
 /// The ledger's view of the input, row by row.
 pub struct Triage {
@@ -114,10 +115,19 @@ pub struct PlanReport {
     pub estimated_secs: f64,
 }
 
-/// Counts what a run with `settings` would do. Reads the input and the
-/// ledger; sends nothing, writes nothing.
-pub fn plan(settings: &RunSettings) -> anyhow::Result<PlanReport> {
-    let source = crate::pipeline::open_source(settings)?;
+/// Counts what a run with `settings` would do. Reads the input (for
+/// `--from-pool`, lists the pool) and the ledger; sends no mutating call,
+/// writes nothing.
+pub async fn plan(settings: &RunSettings) -> anyhow::Result<PlanReport> {
+    let source = match settings.input {
+        Input::Pool { .. } => {
+            let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
+            crate::pipeline::open_pool(settings, &cognito).await?
+        }
+        _ => Source::Csv(crate::pipeline::open_source(settings)?),
+    };
+    let (tx, mut items) = tokio::sync::mpsc::channel(1024);
+    source.spawn(tx);
     let replay = ledger::replay_path(&settings.ledger)?.unwrap_or_default();
     crate::pipeline::check_same_job(settings, &replay)?;
     let mut triage = Triage::new(replay, settings.retry_failed);
@@ -130,7 +140,7 @@ pub fn plan(settings: &RunSettings) -> anyhow::Result<PlanReport> {
         rate: settings.rate,
         ..PlanReport::default()
     };
-    for item in source {
+    while let Some(item) = items.recv().await {
         report.rows += 1;
         let verdict = match item? {
             SourceItem::Invalid { line, reason, .. } => {

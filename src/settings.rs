@@ -34,6 +34,7 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 pub const DEFAULT_ATTEMPT_TIMEOUT_SECS: f64 = 10.0;
 pub const DEFAULT_STOP_AFTER_FAILURES: u32 = 50;
 pub const DEFAULT_READ_RATE: f64 = 20.0;
+pub const DEFAULT_LIST_RATE: f64 = 5.0;
 /// The UserAccountRecovery category's default quota, requests per second.
 pub const DEFAULT_RECOVERY_QUOTA: f64 = 30.0;
 
@@ -66,8 +67,22 @@ pub struct RunArgs {
     pub user_pool_id: Option<String>,
 
     /// CSV file listing the users; `-` reads standard input.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "from_pool")]
     pub input: Option<PathBuf>,
+
+    /// Take the users from the pool itself (ListUsers) instead of --input.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub from_pool: Option<bool>,
+
+    /// With --from-pool: a ListUsers filter, e.g. 'cognito:user_status = "CONFIRMED"'
+    /// or 'email ^= "admin"'.
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// With --from-pool: ListUsers pages (of 60 users) per second; its own
+    /// quota category, UserList (30/s by default). [default: 5]
+    #[arg(long, value_name = "PER_SECOND")]
+    pub list_rate: Option<f64>,
 
     /// The run's ledger (JSON Lines). Re-running with the same ledger resumes.
     /// Default: cognito-bulk-reset-<pool>-<action>.jsonl in the current directory.
@@ -162,6 +177,10 @@ pub struct RunArgs {
 pub enum Input {
     Path(PathBuf),
     Stdin,
+    /// ListUsers on the pool, with an optional filter.
+    Pool {
+        filter: Option<String>,
+    },
 }
 
 impl Input {
@@ -169,6 +188,8 @@ impl Input {
         match self {
             Input::Path(p) => p.display().to_string(),
             Input::Stdin => "stdin".into(),
+            Input::Pool { filter: None } => "the pool's users (ListUsers)".into(),
+            Input::Pool { filter: Some(f) } => format!("the pool's users (ListUsers, filter {f})"),
         }
     }
 }
@@ -193,6 +214,8 @@ pub struct RunSettings {
     pub retry_failed: bool,
     /// Rate of AdminGetUser reads for reconciliation.
     pub read_rate: f64,
+    /// ListUsers pages per second (--from-pool).
+    pub list_rate: f64,
     /// Go ahead without the typed confirmation.
     pub yes: bool,
     /// Report the plan only.
@@ -222,6 +245,9 @@ impl RunArgs {
             dry_run: self.dry_run,
             user_pool_id: self.user_pool_id.or(file.user_pool_id),
             input: self.input.or(file.input),
+            from_pool: self.from_pool.or(file.from_pool),
+            filter: self.filter.or(file.filter),
+            list_rate: self.list_rate.or(file.list_rate),
             ledger: self.ledger.or(file.ledger),
             action: self.action.or(file.action),
             username_column: self.username_column.or(file.username_column),
@@ -276,17 +302,48 @@ impl RunArgs {
                 });
             }
         }
-        let input = match self.input {
-            None => {
+        let from_pool = self.from_pool.unwrap_or(false);
+        let input = match (self.input, from_pool) {
+            (Some(_), true) => {
+                return Err(UsageError::Value {
+                    flag: "--from-pool",
+                    reason: "give either --input or --from-pool, not both".into(),
+                })
+            }
+            (None, true) => Input::Pool {
+                filter: self.filter.clone(),
+            },
+            (None, false) => {
                 return Err(UsageError::Missing(
                     "--input",
-                    "give the CSV of users, e.g. --input users.csv (or --input - for stdin)",
+                    "give the CSV of users, e.g. --input users.csv (or --input - for stdin), or --from-pool",
                 ))
             }
-            Some(p) if p.as_os_str() == "-" => Input::Stdin,
-            Some(p) => Input::Path(p),
+            (Some(p), false) if p.as_os_str() == "-" => Input::Stdin,
+            (Some(p), false) => Input::Path(p),
         };
+        if self.filter.is_some() && !from_pool {
+            return Err(UsageError::Value {
+                flag: "--filter",
+                reason: "it applies to --from-pool only".into(),
+            });
+        }
+        let list_rate = self.list_rate.unwrap_or(DEFAULT_LIST_RATE);
+        if !(list_rate.is_finite() && list_rate > 0.0 && list_rate <= 10_000.0) {
+            return Err(UsageError::Value {
+                flag: "--list-rate",
+                reason: format!(
+                    "{list_rate} is not a rate; give pages per second above 0, e.g. --list-rate 5"
+                ),
+            });
+        }
         let action = self.action.unwrap_or(Action::Reset);
+        if from_pool && action == Action::SetPassword {
+            return Err(UsageError::Value {
+                flag: "--from-pool",
+                reason: "set-password needs each user's password from an --input file".into(),
+            });
+        }
         let operation = match action {
             Action::Reset => {
                 if self.permanent.is_some() {
@@ -397,6 +454,7 @@ impl RunArgs {
                 .unwrap_or(DEFAULT_STOP_AFTER_FAILURES),
             retry_failed: self.retry_failed.unwrap_or(false),
             read_rate,
+            list_rate,
             yes: self.yes.unwrap_or(false),
             dry_run: self.dry_run,
             summary_json: self.summary_json,

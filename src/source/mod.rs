@@ -1,4 +1,5 @@
-//! Where the users come from: rows streamed from a CSV file or stdin.
+//! Where the users come from: rows streamed from a CSV file or stdin
+//! ([`csv`]), or the pool's own listing ([`pool`]).
 //!
 //! A source yields [`SourceItem`]s one at a time, so memory stays flat
 //! whatever the input size. Every row becomes either a [`UserRow`] or an
@@ -8,8 +9,43 @@
 //! are [`UsageError`](crate::error::UsageError)s, raised before any call.
 
 pub mod csv;
+pub mod pool;
+
+use std::io::{self, BufRead};
+
+use tokio::sync::mpsc;
 
 use crate::secret::Password;
+
+/// An opened source of users.
+pub enum Source {
+    Csv(csv::CsvSource<Box<dyn BufRead + Send>>),
+    Pool(pool::PoolSource),
+}
+
+impl Source {
+    /// Streams every item into `tx` (bounded) on its own thread or task,
+    /// until the input ends or the receiver is dropped.
+    pub fn spawn(self, tx: mpsc::Sender<io::Result<SourceItem>>) {
+        match self {
+            Source::Csv(rows) => {
+                std::thread::Builder::new()
+                    .name("input-reader".into())
+                    .spawn(move || {
+                        for item in rows {
+                            if tx.blocking_send(item).is_err() {
+                                return; // the run stopped
+                            }
+                        }
+                    })
+                    .expect("spawning a thread succeeds");
+            }
+            Source::Pool(listing) => {
+                tokio::spawn(listing.run(tx));
+            }
+        }
+    }
+}
 
 /// A row that passed validation and names a user to act on.
 #[derive(Debug)]

@@ -6,6 +6,7 @@ mod audit;
 mod bad_input;
 mod corpus;
 mod faults;
+mod from_pool;
 mod ledger;
 mod moto;
 mod plan;

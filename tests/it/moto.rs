@@ -319,3 +319,38 @@ async fn moto_missing_pool_stops() {
     assert_eq!(out.code, 3, "{out:?}");
     assert!(out.stdout.contains("ResourceNotFoundException"), "{out:?}");
 }
+
+/// --from-pool with a filter against moto: the CONFIRMED users are listed and reset; users in other states are never touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_from_pool_with_filter() {
+    let t = Scratch::new();
+    let moto = Moto::start(&t);
+    let c = moto.client().await;
+    let pool = new_pool(&c).await;
+    for i in 0..70 {
+        seed(&c, &pool, &format!("member-{i:03}"), Seed::Confirmed).await;
+    }
+    seed(&c, &pool, "newcomer", Seed::ForceChange).await;
+    let ledger = t.path("pool.jsonl");
+    let mut args = moto_args(&moto, &pool, std::path::Path::new("-"), &ledger);
+    let i = args.iter().position(|a| a == "--input").unwrap();
+    args.drain(i..i + 2);
+    let mut cmd = t.bin();
+    cmd.args(&args).args([
+        "--from-pool",
+        "--filter",
+        "cognito:user_status = \"CONFIRMED\"",
+    ]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let o = outcomes(&ledger);
+    assert_eq!(o.len(), 70, "two pages of CONFIRMED users");
+    assert!(!o.contains_key("newcomer"));
+    for i in [0, 59, 60, 69] {
+        assert_eq!(
+            status(&c, &pool, &format!("member-{i:03}")).await,
+            "RESET_REQUIRED"
+        );
+    }
+    assert_eq!(status(&c, &pool, "newcomer").await, "FORCE_CHANGE_PASSWORD");
+}

@@ -1,0 +1,123 @@
+//! Users from the pool itself: ListUsers, 60 a page, optionally filtered
+//! with Cognito's filter syntax (e.g. `cognito:user_status = "CONFIRMED"`),
+//! paced by its own limiter (the UserList quota category, separate from the
+//! password operations'). So "reset everyone" needs no export.
+//!
+//! The first page is read when the source is opened, before any mutating
+//! call, so a bad filter or a missing pool is refused up front. Later pages
+//! stream into the pipeline's bounded channel; throttling and transient
+//! errors are retried by the run's retry policy. Resume works because the
+//! listing is repeated and the ledger's finished users are skipped. Each
+//! user's "line" is its position in the listing.
+
+use std::io;
+
+use tokio::sync::mpsc;
+
+use super::{SourceItem, UserRow};
+use crate::cognito::{CallError, Cognito, ErrorClass};
+use crate::error::UsageError;
+use crate::limiter::Limiter;
+use crate::retry::{Attempts, Next, RetryKind, RetryPolicy};
+
+/// A listing in progress.
+pub struct PoolSource {
+    cognito: Cognito,
+    filter: Option<String>,
+    limiter: Limiter,
+    retry: RetryPolicy,
+    first: Vec<String>,
+    next_token: Option<String>,
+}
+
+impl PoolSource {
+    /// Reads the first page; a refusal is a [`UsageError`] naming the fix.
+    pub async fn open(
+        cognito: Cognito,
+        filter: Option<String>,
+        limiter: Limiter,
+        retry: RetryPolicy,
+    ) -> Result<PoolSource, UsageError> {
+        let mut source = PoolSource {
+            cognito,
+            filter,
+            limiter,
+            retry,
+            first: Vec::new(),
+            next_token: None,
+        };
+        let (users, token) = source.page(None).await.map_err(|e| UsageError::Listing {
+            code: e.code,
+            message: e.message,
+        })?;
+        source.first = users;
+        source.next_token = token;
+        Ok(source)
+    }
+
+    /// One page, with retries on throttling and transient errors.
+    async fn page(
+        &self,
+        token: Option<String>,
+    ) -> Result<(Vec<String>, Option<String>), CallError> {
+        let mut attempts = Attempts::default();
+        loop {
+            self.limiter.acquire().await;
+            attempts.calls += 1;
+            let err = match self
+                .cognito
+                .list_users_page(self.filter.as_deref(), token.clone())
+                .await
+            {
+                Ok(page) => return Ok(page),
+                Err(e) => e,
+            };
+            let kind = match err.class {
+                ErrorClass::Throttled => RetryKind::Throttled,
+                ErrorClass::Transient => RetryKind::Transient,
+                _ => return Err(err),
+            };
+            match self.retry.next(kind, &mut attempts) {
+                Next::RetryAfter(delay) => tokio::time::sleep(delay).await,
+                Next::GiveUp => return Err(err),
+            }
+        }
+    }
+
+    /// Streams every listed user into `tx`; an error ends the stream with an
+    /// `Err` item (the pipeline stops the run on it).
+    pub async fn run(mut self, tx: mpsc::Sender<io::Result<SourceItem>>) {
+        let mut position = 0u64;
+        let mut users = std::mem::take(&mut self.first);
+        let mut token = self.next_token.take();
+        loop {
+            for username in users.drain(..) {
+                position += 1;
+                let item = SourceItem::User(UserRow {
+                    line: position,
+                    username,
+                    password: None,
+                });
+                if tx.send(Ok(item)).await.is_err() {
+                    return; // the run stopped
+                }
+            }
+            let Some(t) = token.take() else { return };
+            match self.page(Some(t)).await {
+                Ok((next, next_token)) => {
+                    users = next;
+                    token = next_token;
+                }
+                Err(e) => {
+                    let _ = tx
+                        .send(Err(io::Error::other(format!(
+                            "ListUsers failed: {}: {}",
+                            e.code, e.message
+                        ))))
+                        .await;
+                    return;
+                }
+            }
+        }
+    }
+}
