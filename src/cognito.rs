@@ -46,6 +46,8 @@ pub enum Operation {
     },
     /// AdminSetUserPassword with the row's password.
     SetPassword { permanent: bool },
+    /// AdminUserGlobalSignOut: revokes the user's refresh tokens.
+    SignOut,
 }
 
 /// How the pipeline should treat a failed call.
@@ -87,12 +89,15 @@ pub struct UserState {
 }
 
 impl Operation {
-    /// The status a user has once this operation was carried out.
-    pub fn target_status(&self) -> &'static str {
+    /// The status a user has once this operation was carried out; `None`
+    /// for sign-out, which leaves no trace to read back (and is safe to
+    /// repeat).
+    pub fn target_status(&self) -> Option<&'static str> {
         match self {
-            Operation::Reset { .. } => "RESET_REQUIRED",
-            Operation::SetPassword { permanent: true } => "CONFIRMED",
-            Operation::SetPassword { permanent: false } => "FORCE_CHANGE_PASSWORD",
+            Operation::Reset { .. } => Some("RESET_REQUIRED"),
+            Operation::SetPassword { permanent: true } => Some("CONFIRMED"),
+            Operation::SetPassword { permanent: false } => Some("FORCE_CHANGE_PASSWORD"),
+            Operation::SignOut => None,
         }
     }
 
@@ -245,6 +250,21 @@ impl Cognito {
                         err.message = redact(&err.message, password);
                         Err(err)
                     }
+                }
+            }
+            Operation::SignOut => {
+                match self
+                    .client
+                    .admin_user_global_sign_out()
+                    .user_pool_id(&self.pool_id)
+                    .username(username)
+                    .send()
+                    .await
+                {
+                    Ok(out) => Ok(CallOk {
+                        request_id: out.request_id().map(str::to_string),
+                    }),
+                    Err(e) => Err(classify(e)),
                 }
             }
         }

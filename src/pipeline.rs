@@ -52,6 +52,7 @@ use tracing::{debug, info, warn};
 
 use crate::cognito::{CallError, Cognito, ErrorClass, Operation};
 use crate::error::UsageError;
+use crate::ledger::Step;
 use crate::ledger::{self, Entry, Header, IntentRecord, LedgerWriter, Outcome, Replay, UserRecord};
 use crate::limiter::Limiter;
 use crate::plan::{Triage, Verdict};
@@ -170,6 +171,13 @@ pub async fn run(
         cognito,
         operation: settings.operation.clone(),
         limiter: Limiter::new(settings.rate, settings.burst),
+        sign_out: settings.sign_out.then(|| {
+            Limiter::new(
+                settings.sign_out_rate,
+                NonZeroU32::new(crate::settings::default_burst(settings.sign_out_rate))
+                    .unwrap_or(NonZeroU32::MIN),
+            )
+        }),
         read_limiter: Limiter::new(
             settings.read_rate,
             crate::settings::default_burst(settings.read_rate)
@@ -193,7 +201,11 @@ pub async fn run(
         "starting"
     );
 
-    let triage = Triage::new(replay.unwrap_or_default(), settings.retry_failed);
+    let triage = Triage::new(
+        replay.unwrap_or_default(),
+        settings.retry_failed,
+        settings.sign_out,
+    );
     let interrupted = dispatch(settings, source, triage, &ctx, shutdown).await;
 
     progress.finish().await;
@@ -289,6 +301,7 @@ async fn feed(
                 let record = UserRecord {
                     username,
                     outcome: Outcome::Invalid,
+                    step: None,
                     line: Some(line),
                     code: None,
                     message: Some(reason),
@@ -308,7 +321,7 @@ async fn feed(
             }
             Ok(SourceItem::User(row)) => row,
         };
-        let lost_answer = match triage.user(&row.username) {
+        let (lost_answer, sign_out_only) = match triage.user(&row.username) {
             Verdict::Duplicate => {
                 debug!(line = row.line, user = %row.username, "duplicate row, already handled");
                 ctx.counters.duplicates.fetch_add(1, Relaxed);
@@ -321,14 +334,17 @@ async fn feed(
                 }
                 continue;
             }
-            Verdict::ToDo { lost_answer } => lost_answer,
+            Verdict::ToDo {
+                lost_answer,
+                sign_out_only,
+            } => (lost_answer, sign_out_only),
             Verdict::NewInvalid | Verdict::InvalidRecorded => unreachable!("a valid row's verdict"),
         };
         let Some(permit) = ctx.until_stopped(permits.clone().acquire_owned()).await else {
             return;
         };
         let permit = permit.expect("the semaphore is never closed");
-        tracker.spawn(ctx.clone().process(row, lost_answer, permit));
+        tracker.spawn(ctx.clone().process(row, lost_answer, sign_out_only, permit));
     }
 }
 
@@ -337,6 +353,8 @@ struct Worker {
     cognito: Cognito,
     operation: Operation,
     limiter: Limiter,
+    /// With `--sign-out`: the limiter of the sign-out step (UserUpdate quota).
+    sign_out: Option<Limiter>,
     /// Paces AdminGetUser reads (UserRead quota).
     read_limiter: Limiter,
     retry: RetryPolicy,
@@ -402,15 +420,35 @@ impl Worker {
         }
     }
 
-    /// Carries out one user's call with retries and records the outcome.
+    /// Carries out one user's steps with retries and records each outcome:
+    /// the action (unless `sign_out_only`), then, with `--sign-out`, the
+    /// sign-out once the action succeeded.
     async fn process(
         self: Arc<Self>,
         row: UserRow,
         lost_answer: Option<SystemTime>,
+        sign_out_only: bool,
         _permit: OwnedSemaphorePermit,
     ) {
-        if let Some((attempts, ending)) = self.decide(&row, lost_answer).await {
-            self.finish(row, attempts, ending).await;
+        if !sign_out_only {
+            let Some((attempts, ending)) = self
+                .decide(&row, lost_answer, &self.operation, &self.limiter)
+                .await
+            else {
+                return;
+            };
+            let succeeded = matches!(ending, Ending::Succeeded { .. });
+            if !self.finish(&row, None, attempts, ending).await || !succeeded {
+                return;
+            }
+        }
+        if let Some(limiter) = &self.sign_out {
+            if let Some((attempts, ending)) =
+                self.decide(&row, None, &Operation::SignOut, limiter).await
+            {
+                self.finish(&row, Some(Step::SignOut), attempts, ending)
+                    .await;
+            }
         }
     }
 
@@ -422,7 +460,12 @@ impl Worker {
         &self,
         row: &UserRow,
         mut lost_answer: Option<SystemTime>,
+        op: &Operation,
+        limiter: &Limiter,
     ) -> Option<(Attempts, Ending)> {
+        // Sign-out leaves nothing to read back and is safe to repeat: no
+        // intent, and a lost answer is simply retried.
+        let read_back = op.target_status().is_some();
         let mut attempts = Attempts::default();
         let mut intent_written = false;
         let mut gave_up: Option<CallError> = None;
@@ -430,7 +473,7 @@ impl Worker {
             // A lost answer is read back before anything else, including
             // recording a failure that may not be one.
             if let Some(sent) = lost_answer.take() {
-                match self.reconcile(&row.username, sent).await? {
+                match self.reconcile(&row.username, sent, op).await? {
                     Reconciled::Landed(detail) => {
                         break Ending::Succeeded {
                             request_id: None,
@@ -452,7 +495,7 @@ impl Worker {
                     Ending::Failed(err)
                 };
             }
-            if !intent_written {
+            if read_back && !intent_written {
                 let intent = Entry::Intent(IntentRecord {
                     username: row.username.clone(),
                     line: Some(row.line),
@@ -466,13 +509,13 @@ impl Worker {
                 }
                 intent_written = true;
             }
-            self.until_stopped(self.limiter.acquire()).await?;
+            self.until_stopped(limiter.acquire()).await?;
             let sent = SystemTime::now();
             attempts.calls += 1;
             self.counters.calls.fetch_add(1, Relaxed);
             let err = match self
                 .cognito
-                .apply(&self.operation, &row.username, row.password.as_ref())
+                .apply(op, &row.username, row.password.as_ref())
                 .await
             {
                 Ok(ok) => {
@@ -483,7 +526,7 @@ impl Worker {
                 }
                 Err(err) => err,
             };
-            if err.outcome_unknown {
+            if err.outcome_unknown && read_back {
                 lost_answer = Some(sent);
             }
             let kind = match err.class {
@@ -521,7 +564,12 @@ impl Worker {
 
     /// Reads the user back to learn whether a call sent at `sent` landed.
     /// `None` if the run stopped meanwhile.
-    async fn reconcile(&self, username: &str, sent: SystemTime) -> Option<Reconciled> {
+    async fn reconcile(
+        &self,
+        username: &str,
+        sent: SystemTime,
+        op: &Operation,
+    ) -> Option<Reconciled> {
         let mut tries = Attempts::default();
         loop {
             self.until_stopped(self.read_limiter.acquire()).await?;
@@ -529,7 +577,7 @@ impl Worker {
             tries.calls += 1;
             let err = match self.cognito.user_state(username).await {
                 Ok(state) => {
-                    if state.status != self.operation.target_status() {
+                    if Some(state.status.as_str()) != op.target_status() {
                         return Some(Reconciled::NotLanded);
                     }
                     let changed_since_sent =
@@ -537,7 +585,7 @@ impl Worker {
                     return Some(if changed_since_sent {
                         debug!(user = %username, status = %state.status, "the lost call landed");
                         Reconciled::Landed("reconciled")
-                    } else if self.operation.sends_message() {
+                    } else if op.sends_message() {
                         warn!(user = %username, "already RESET_REQUIRED before the lost call; not calling again");
                         Reconciled::Landed("already_reset_required")
                     } else {
@@ -574,11 +622,19 @@ impl Worker {
         }
     }
 
-    /// Records a user's ending and updates the breaker and pause streaks.
-    async fn finish(&self, row: UserRow, attempts: Attempts, ending: Ending) {
+    /// Records a user's ending for `step` and updates the breaker and pause
+    /// streaks. Returns whether the record is durable.
+    async fn finish(
+        &self,
+        row: &UserRow,
+        step: Option<Step>,
+        attempts: Attempts,
+        ending: Ending,
+    ) -> bool {
         let mut record = UserRecord {
-            username: row.username,
+            username: row.username.clone(),
             outcome: Outcome::Succeeded,
+            step,
             line: Some(row.line),
             code: None,
             message: None,
@@ -609,9 +665,10 @@ impl Worker {
             self.stop_run(StopReason::Ledger {
                 message: e.to_string(),
             });
-            return;
+            return false;
         }
         self.note_streaks(outcome, code);
+        true
     }
 
     /// Trips the breaker or pauses the run on long runs of like outcomes.

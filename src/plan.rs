@@ -20,6 +20,7 @@ use crate::source::{Source, SourceItem};
 pub struct Triage {
     replay: Replay,
     retry_failed: bool,
+    sign_out: bool,
     seen: HashSet<u128>,
 }
 
@@ -35,15 +36,20 @@ pub enum Verdict {
     /// Finished by an earlier run (`succeeded` says how).
     Done { succeeded: bool },
     /// To do. `lost_answer`: an earlier call's answer was lost at about this
-    /// time, so the user is read back before any call.
-    ToDo { lost_answer: Option<SystemTime> },
+    /// time, so the user is read back before any call. `sign_out_only`: the
+    /// action succeeded in an earlier run; only the sign-out step remains.
+    ToDo {
+        lost_answer: Option<SystemTime>,
+        sign_out_only: bool,
+    },
 }
 
 impl Triage {
-    pub fn new(replay: Replay, retry_failed: bool) -> Triage {
+    pub fn new(replay: Replay, retry_failed: bool, sign_out: bool) -> Triage {
         Triage {
             replay,
             retry_failed,
+            sign_out,
             seen: HashSet::new(),
         }
     }
@@ -64,6 +70,19 @@ impl Triage {
             return Verdict::Duplicate;
         }
         if let Some(last) = self.replay.last.get(&key) {
+            if last.outcome == Outcome::Succeeded && self.sign_out {
+                // The action is done; the sign-out step may not be.
+                return match self.replay.signed_out.get(&key) {
+                    Some(Outcome::Succeeded) => Verdict::Done { succeeded: true },
+                    Some(Outcome::Failed) if !self.retry_failed => {
+                        Verdict::Done { succeeded: false }
+                    }
+                    _ => Verdict::ToDo {
+                        lost_answer: None,
+                        sign_out_only: true,
+                    },
+                };
+            }
             let skip = match last.outcome {
                 Outcome::Succeeded => true,
                 Outcome::Deferred => false,
@@ -80,7 +99,10 @@ impl Triage {
             .pending
             .get(&key)
             .map(|at| humantime::parse_rfc3339_weak(at).unwrap_or(SystemTime::UNIX_EPOCH));
-        Verdict::ToDo { lost_answer }
+        Verdict::ToDo {
+            lost_answer,
+            sign_out_only: false,
+        }
     }
 }
 
@@ -130,7 +152,7 @@ pub async fn plan(settings: &RunSettings) -> anyhow::Result<PlanReport> {
     source.spawn(tx);
     let replay = ledger::replay_path(&settings.ledger)?.unwrap_or_default();
     crate::pipeline::check_same_job(settings, &replay)?;
-    let mut triage = Triage::new(replay, settings.retry_failed);
+    let mut triage = Triage::new(replay, settings.retry_failed, settings.sign_out);
     let mut report = PlanReport {
         pool_id: settings.pool_id.clone(),
         region: settings.aws.region.clone(),
@@ -158,7 +180,7 @@ pub async fn plan(settings: &RunSettings) -> anyhow::Result<PlanReport> {
                 report.done_before += 1;
                 report.done_unsuccessful += u64::from(!succeeded);
             }
-            Verdict::ToDo { lost_answer } => {
+            Verdict::ToDo { lost_answer, .. } => {
                 report.to_do += 1;
                 report.read_back_first += u64::from(lost_answer.is_some());
             }

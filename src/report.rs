@@ -41,6 +41,9 @@ pub struct Counters {
     pub reconciled: AtomicU64,
     /// AdminGetUser reads made to reconcile.
     pub reads: AtomicU64,
+    /// Sign-out steps (`--sign-out`) that succeeded and failed.
+    pub signed_out: AtomicU64,
+    pub sign_out_failed: AtomicU64,
     /// Users whose call's result stayed unknown (reconciling failed); the
     /// next run reconciles them before any call.
     pub unresolved: AtomicU64,
@@ -53,6 +56,13 @@ impl Counters {
         let Entry::User(record) = entry else {
             return;
         };
+        if record.step.is_some() {
+            match record.outcome {
+                Outcome::Succeeded => self.signed_out.fetch_add(1, Relaxed),
+                _ => self.sign_out_failed.fetch_add(1, Relaxed),
+            };
+            return;
+        }
         match record.outcome {
             Outcome::Succeeded => {
                 self.succeeded.fetch_add(1, Relaxed);
@@ -178,6 +188,8 @@ pub struct Summary {
     pub deferred: u64,
     pub reconciled: u64,
     pub unresolved: u64,
+    pub signed_out: u64,
+    pub sign_out_failed: u64,
     pub calls: u64,
     pub throttled: u64,
     pub retries: u64,
@@ -203,6 +215,8 @@ impl Summary {
             deferred: c.deferred.load(Relaxed),
             reconciled: c.reconciled.load(Relaxed),
             unresolved: c.unresolved.load(Relaxed),
+            signed_out: c.signed_out.load(Relaxed),
+            sign_out_failed: c.sign_out_failed.load(Relaxed),
             reads: c.reads.load(Relaxed),
             calls: c.calls.load(Relaxed),
             throttled: c.throttled.load(Relaxed),
@@ -221,7 +235,8 @@ impl Summary {
             reason.exit_code()
         } else if self.deferred + self.unresolved > 0 {
             ExitCode::Paused
-        } else if self.failed + self.invalid + self.skipped_unsuccessful > 0 {
+        } else if self.failed + self.invalid + self.skipped_unsuccessful + self.sign_out_failed > 0
+        {
             ExitCode::SomeFailed
         } else {
             ExitCode::Success
@@ -261,6 +276,13 @@ impl Summary {
         let _ = writeln!(s, "  failed               {}", self.failed);
         for (code, n) in &self.failed_by_code {
             let _ = writeln!(s, "    {code:<30} {n}");
+        }
+        if self.signed_out + self.sign_out_failed > 0 {
+            let _ = writeln!(
+                s,
+                "  signed out           {} ({} sign-outs failed)",
+                self.signed_out, self.sign_out_failed
+            );
         }
         let _ = writeln!(s, "  invalid rows         {}", self.invalid);
         let _ = write!(s, "  skipped, done before {}", self.skipped_done);

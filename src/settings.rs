@@ -35,6 +35,7 @@ pub const DEFAULT_ATTEMPT_TIMEOUT_SECS: f64 = 10.0;
 pub const DEFAULT_STOP_AFTER_FAILURES: u32 = 50;
 pub const DEFAULT_READ_RATE: f64 = 20.0;
 pub const DEFAULT_LIST_RATE: f64 = 5.0;
+pub const DEFAULT_SIGN_OUT_RATE: f64 = 10.0;
 /// The UserAccountRecovery category's default quota, requests per second.
 pub const DEFAULT_RECOVERY_QUOTA: f64 = 30.0;
 
@@ -93,6 +94,16 @@ pub struct RunArgs {
     /// AdminSetUserPassword with the input's password column. [default: reset]
     #[arg(long, value_enum)]
     pub action: Option<Action>,
+
+    /// reset: after each user's reset succeeds, also end their sessions
+    /// (AdminUserGlobalSignOut revokes refresh tokens; a reset alone does not).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub sign_out: Option<bool>,
+
+    /// Sign-outs per second (their own quota category, UserUpdate, 25/s by
+    /// default). [default: 10]
+    #[arg(long, value_name = "PER_SECOND")]
+    pub sign_out_rate: Option<f64>,
 
     /// Header of the column holding usernames. [default: username]
     #[arg(long, value_name = "NAME")]
@@ -216,6 +227,10 @@ pub struct RunSettings {
     pub read_rate: f64,
     /// ListUsers pages per second (--from-pool).
     pub list_rate: f64,
+    /// Sign users out after a successful reset.
+    pub sign_out: bool,
+    /// Sign-outs per second.
+    pub sign_out_rate: f64,
     /// Go ahead without the typed confirmation.
     pub yes: bool,
     /// Report the plan only.
@@ -251,6 +266,8 @@ impl RunArgs {
             ledger: self.ledger.or(file.ledger),
             action: self.action.or(file.action),
             username_column: self.username_column.or(file.username_column),
+            sign_out: self.sign_out.or(file.sign_out),
+            sign_out_rate: self.sign_out_rate.or(file.sign_out_rate),
             password_column: self.password_column.or(file.password_column),
             no_header: self.no_header.or(file.no_header),
             permanent: self.permanent.or(file.permanent),
@@ -328,6 +345,20 @@ impl RunArgs {
                 reason: "it applies to --from-pool only".into(),
             });
         }
+        let sign_out = self.sign_out.unwrap_or(false);
+        if sign_out && self.action.unwrap_or(Action::Reset) != Action::Reset {
+            return Err(UsageError::Value {
+                flag: "--sign-out",
+                reason: "it follows a reset (--action reset); to only end sessions use --action sign-out".into(),
+            });
+        }
+        let sign_out_rate = self.sign_out_rate.unwrap_or(DEFAULT_SIGN_OUT_RATE);
+        if !(sign_out_rate.is_finite() && sign_out_rate > 0.0 && sign_out_rate <= 100_000.0) {
+            return Err(UsageError::Value {
+                flag: "--sign-out-rate",
+                reason: format!("{sign_out_rate} is not a rate; give requests per second above 0, e.g. --sign-out-rate 10"),
+            });
+        }
         let list_rate = self.list_rate.unwrap_or(DEFAULT_LIST_RATE);
         if !(list_rate.is_finite() && list_rate > 0.0 && list_rate <= 10_000.0) {
             return Err(UsageError::Value {
@@ -355,6 +386,15 @@ impl RunArgs {
                 Operation::Reset {
                     client_metadata: parse_metadata(&self.client_metadata)?,
                 }
+            }
+            Action::SignOut => {
+                if self.permanent.is_some() || !self.client_metadata.is_empty() {
+                    return Err(UsageError::Value {
+                        flag: "--action sign-out",
+                        reason: "--permanent and --client-metadata do not apply to it".into(),
+                    });
+                }
+                Operation::SignOut
             }
             Action::SetPassword => {
                 if !self.client_metadata.is_empty() {
@@ -425,7 +465,7 @@ impl RunArgs {
                 Action::SetPassword => {
                     Some(self.password_column.unwrap_or_else(|| "password".into()))
                 }
-                Action::Reset => None,
+                Action::Reset | Action::SignOut => None,
             },
         };
         Ok(RunSettings {
@@ -455,6 +495,8 @@ impl RunArgs {
             retry_failed: self.retry_failed.unwrap_or(false),
             read_rate,
             list_rate,
+            sign_out,
+            sign_out_rate,
             yes: self.yes.unwrap_or(false),
             dry_run: self.dry_run,
             summary_json: self.summary_json,
@@ -520,6 +562,42 @@ mod tests {
         let with_file = args().merge(file).check().unwrap();
         let without = args().check().unwrap();
         assert_eq!(format!("{with_file:?}"), format!("{without:?}"));
+    }
+
+    /// The ready-made configs load, pass every check, and mean what their comments say.
+    #[test]
+    fn ready_made_configs() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let pool = RunArgs {
+            user_pool_id: Some("us-east-1_Abc".into()),
+            ..RunArgs::default()
+        };
+        let incident = pool
+            .clone()
+            .merge(load_config(&dir.join("incident-response.toml")).unwrap())
+            .check()
+            .unwrap();
+        assert_eq!(
+            incident.input,
+            Input::Pool {
+                filter: Some("cognito:user_status = \"CONFIRMED\"".into())
+            }
+        );
+        assert!(incident.sign_out && !incident.yes);
+        assert!(incident.rate < DEFAULT_RECOVERY_QUOTA);
+        let migration = RunArgs {
+            input: Some("batch.csv".into()),
+            ..pool
+        }
+        .merge(load_config(&dir.join("migration.toml")).unwrap())
+        .check()
+        .unwrap();
+        assert_eq!(migration.action, Action::SetPassword);
+        assert_eq!(
+            migration.operation,
+            Operation::SetPassword { permanent: false }
+        );
+        assert!(migration.yes);
     }
 
     /// Flags win over the file; the file wins over defaults.

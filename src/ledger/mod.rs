@@ -37,6 +37,9 @@ pub enum Action {
     Reset,
     /// AdminSetUserPassword with the password from the input.
     SetPassword,
+    /// AdminUserGlobalSignOut only: ends the users' sessions (revokes
+    /// refresh tokens).
+    SignOut,
 }
 
 impl Action {
@@ -44,6 +47,7 @@ impl Action {
         match self {
             Action::Reset => "reset",
             Action::SetPassword => "set-password",
+            Action::SignOut => "sign-out",
         }
     }
 }
@@ -90,12 +94,24 @@ impl Outcome {
     }
 }
 
+/// A second step done for a user after the action succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// AdminUserGlobalSignOut after a reset (`--sign-out`).
+    SignOut,
+}
+
 /// One user's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserRecord {
     /// As read from the input (for an invalid row: lossy and shortened).
     pub username: String,
     pub outcome: Outcome,
+    /// Absent for the run's action; `sign-out` for the sign-out that
+    /// follows a reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<Step>,
     /// Line of the input the user came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,

@@ -37,6 +37,8 @@ pub struct Replay {
     pub runs: u32,
     /// Each user's last outcome, by [`fingerprint`].
     pub last: HashMap<u128, Last>,
+    /// Each user's last sign-out step outcome (`--sign-out`).
+    pub signed_out: HashMap<u128, Outcome>,
     /// Users with an intent and no outcome after it, with the intent's time.
     pub pending: HashMap<u128, String>,
     /// Input lines recorded invalid (not recorded twice on a re-run).
@@ -175,6 +177,11 @@ pub fn replay_reader<R: BufRead>(mut reader: R, path: &Path) -> Result<Replay, U
                 }
                 None => replay.invalid_without_line += 1,
             },
+            Entry::User(u) if u.step.is_some() => {
+                replay
+                    .signed_out
+                    .insert(fingerprint(&u.username), u.outcome);
+            }
             Entry::User(u) => {
                 let key = fingerprint(&u.username);
                 replay.pending.remove(&key);
@@ -221,6 +228,7 @@ mod tests {
         serde_json::to_string(&Entry::User(UserRecord {
             username: name.into(),
             outcome,
+            step: None,
             line: Some(line),
             code: code.map(Into::into),
             message: None,
@@ -370,6 +378,7 @@ mod properties {
                 out.push(Entry::User(UserRecord {
                     username: name.clone(),
                     outcome,
+                    step: None,
                     line: None,
                     code: (outcome != Outcome::Succeeded).then(|| format!("Code{o}")),
                     message: None,

@@ -156,6 +156,7 @@ mod tests {
         UserRecord {
             username: name.into(),
             outcome: Outcome::Succeeded,
+            step: None,
             line: Some(1),
             code: None,
             message: None,

@@ -12,6 +12,7 @@ mod moto;
 mod plan;
 mod resume;
 mod run;
+mod sign_out;
 mod stop;
 mod support;
 mod throttling;

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_cognitoidentityprovider::config::Region;
-use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
+use aws_sdk_cognitoidentityprovider::types::{
+    AttributeType, AuthFlowType, ExplicitAuthFlowsType, MessageActionType,
+};
 use aws_sdk_cognitoidentityprovider::Client;
 
 use crate::support::*;
@@ -353,4 +355,84 @@ async fn moto_from_pool_with_filter() {
         );
     }
     assert_eq!(status(&c, &pool, "newcomer").await, "FORCE_CHANGE_PASSWORD");
+}
+
+/// Signs `name` in with its password (ADMIN_USER_PASSWORD_AUTH) and returns the refresh token.
+async fn sign_in(c: &Client, pool: &str, client_id: &str, name: &str, password: &str) -> String {
+    let out = c
+        .admin_initiate_auth()
+        .user_pool_id(pool)
+        .client_id(client_id)
+        .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+        .auth_parameters("USERNAME", name)
+        .auth_parameters("PASSWORD", password)
+        .send()
+        .await
+        .expect("AdminInitiateAuth with the password");
+    out.authentication_result()
+        .and_then(|r| r.refresh_token())
+        .expect("a refresh token")
+        .to_string()
+}
+
+/// Whether a refresh token still gets new tokens.
+async fn refresh_works(c: &Client, pool: &str, client_id: &str, token: &str) -> bool {
+    c.admin_initiate_auth()
+        .user_pool_id(pool)
+        .client_id(client_id)
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", token)
+        .send()
+        .await
+        .is_ok()
+}
+
+/// Incident response against moto: reset with --sign-out ends existing sessions: a refresh token issued before no longer works, while one of a user not in the list still does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_sign_out_revokes_refresh_tokens() {
+    let t = Scratch::new();
+    let moto = Moto::start(&t);
+    let c = moto.client().await;
+    let pool = new_pool(&c).await;
+    let app = c
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("app")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .expect("CreateUserPoolClient");
+    let client_id = app
+        .user_pool_client()
+        .and_then(|p| p.client_id())
+        .unwrap()
+        .to_string();
+    for name in ["ivan", "judy", "bystander"] {
+        seed(&c, &pool, name, Seed::Confirmed).await;
+    }
+    let ivan = sign_in(&c, &pool, &client_id, "ivan", "Seed-Passw0rd!").await;
+    let bystander = sign_in(&c, &pool, &client_id, "bystander", "Seed-Passw0rd!").await;
+    assert!(
+        refresh_works(&c, &pool, &client_id, &ivan).await,
+        "the session works before"
+    );
+
+    let input = t.users_csv(["ivan".to_string(), "judy".to_string()]);
+    let ledger = t.path("incident.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(moto_args(&moto, &pool, &input, &ledger))
+        .arg("--sign-out");
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("signed out           2"), "{out:?}");
+    assert_eq!(status(&c, &pool, "ivan").await, "RESET_REQUIRED");
+    assert!(
+        !refresh_works(&c, &pool, &client_id, &ivan).await,
+        "the refresh token was revoked"
+    );
+    assert!(
+        refresh_works(&c, &pool, &client_id, &bystander).await,
+        "other users keep their sessions"
+    );
 }

@@ -1,0 +1,151 @@
+//! Ending sessions: --sign-out after each reset, --action sign-out alone,
+//! each step its own ledger record, a resume picking up each user's step.
+
+use std::time::Duration;
+
+use cognito_bulk_reset::sim::{self, Behaviour};
+
+use crate::support::*;
+
+fn steps(ledger: &std::path::Path, name: &str) -> Vec<(String, String)> {
+    user_records(ledger)
+        .iter()
+        .filter(|r| r["username"] == name)
+        .map(|r| {
+            (
+                r["step"].as_str().unwrap_or("action").to_string(),
+                r["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// --sign-out signs each user out after a successful reset, as a record of its own; users whose reset failed are not signed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_then_sign_out() {
+    let t = Scratch::new();
+    let sim = sim(100, unlimited()).await;
+    let input = t.users_csv((0..100).map(sim::population_name));
+    let ledger = t.path("l.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(run_args(&sim, &input, &ledger)).args([
+        "--sign-out",
+        "--rate",
+        "2000",
+        "--sign-out-rate",
+        "2000",
+    ]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 1, "ineligible users fail: {out:?}");
+    for i in 0..100 {
+        let name = sim::population_name(i);
+        let u = sim.user(&name).unwrap();
+        if sim::population_resettable(i) {
+            assert_eq!((u.messages, u.sign_outs), (1, 1), "{name}");
+            assert_eq!(
+                steps(&ledger, &name),
+                [
+                    ("action".into(), "succeeded".into()),
+                    ("sign-out".into(), "succeeded".into())
+                ],
+                "{name}"
+            );
+        } else {
+            assert_eq!(u.sign_outs, 0, "{name}: reset failed, not signed out");
+        }
+    }
+    assert!(
+        out.stdout
+            .contains("signed out           94 (0 sign-outs failed)"),
+        "{out:?}"
+    );
+}
+
+/// A resume picks each user up at its step: users reset earlier without --sign-out are only signed out; a run killed mid-way finishes both steps with one message each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_picks_up_each_step() {
+    let t = Scratch::new();
+    let sim = sim(
+        400,
+        Behaviour {
+            latency_ms: 3,
+            ..unlimited()
+        },
+    )
+    .await;
+    let names = resettable(400);
+    let first = t.users_csv(names[..100].to_vec());
+    let ledger = t.path("l.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(run_args(&sim, &first, &ledger))
+        .args(["--rate", "2000"]);
+    assert_eq!(finish(cmd).await.code, 0);
+
+    let all = t.users_csv(names.clone());
+    let args = run_args(&sim, &all, &ledger);
+    let mut cmd = t.bin();
+    cmd.args(&args)
+        .args(["--sign-out", "--rate", "200", "--sign-out-rate", "200"]);
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut cmd = t.bin();
+    cmd.args(&args)
+        .args(["--sign-out", "--rate", "2000", "--sign-out-rate", "2000"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    for name in &names {
+        let u = sim.user(name).unwrap();
+        assert_eq!(u.messages, 1, "{name}: reset once");
+        assert!(u.sign_outs >= 1, "{name}: signed out");
+        let s = steps(&ledger, name);
+        assert_eq!(
+            s.iter()
+                .filter(|(step, o)| step == "action" && o == "succeeded")
+                .count(),
+            1,
+            "{name}: {s:?}"
+        );
+        assert_eq!(
+            s.iter()
+                .filter(|(step, o)| step == "sign-out" && o == "succeeded")
+                .count(),
+            1,
+            "{name}: {s:?}"
+        );
+    }
+}
+
+/// --action sign-out only ends sessions: no reset, no message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_out_only() {
+    let t = Scratch::new();
+    let sim = sim(50, unlimited()).await;
+    let names = resettable(50);
+    let input = t.users_csv(names.clone());
+    let ledger = t.path("l.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(run_args(&sim, &input, &ledger))
+        .args(["--action", "sign-out", "--rate", "2000"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    for name in &names {
+        let u = sim.user(name).unwrap();
+        assert_eq!((u.messages, u.sign_outs), (0, 1), "{name}");
+    }
+    let mut bad = t.bin();
+    bad.args(run_args(&sim, &input, &t.path("x.jsonl"))).args([
+        "--action",
+        "sign-out",
+        "--sign-out",
+    ]);
+    let out = finish(bad).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--action sign-out"), "{out:?}");
+}
