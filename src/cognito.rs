@@ -86,6 +86,9 @@ pub struct UserState {
     /// `CONFIRMED`, `RESET_REQUIRED`, `FORCE_CHANGE_PASSWORD`, ...
     pub status: String,
     pub last_modified: Option<std::time::SystemTime>,
+    pub enabled: bool,
+    /// A verified email or phone number a code can be sent to.
+    pub verified_contact: bool,
 }
 
 impl Operation {
@@ -316,6 +319,11 @@ impl Cognito {
                 last_modified: out
                     .user_last_modified_date()
                     .and_then(|d| std::time::SystemTime::try_from(*d).ok()),
+                enabled: out.enabled(),
+                verified_contact: out.user_attributes().iter().any(|a| {
+                    matches!(a.name(), "email_verified" | "phone_number_verified")
+                        && a.value() == Some("true")
+                }),
             }),
             Err(e) => Err(classify(e)),
         }

@@ -50,7 +50,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use crate::cognito::{CallError, Cognito, ErrorClass, Operation};
+use crate::cognito::{CallError, Cognito, ErrorClass, Operation, UserState};
 use crate::error::UsageError;
 use crate::ledger::Step;
 use crate::ledger::{self, Entry, Header, IntentRecord, LedgerWriter, Outcome, Replay, UserRecord};
@@ -191,6 +191,7 @@ pub async fn run(
         stop_reason: Mutex::new(None),
         stop_after_failures: settings.stop_after_failures,
         streaks: Mutex::new(Streaks::default()),
+        precheck: settings.precheck,
     });
     info!(
         pool = %settings.pool_id,
@@ -365,6 +366,8 @@ struct Worker {
     stop_reason: Mutex<Option<StopReason>>,
     stop_after_failures: u32,
     streaks: Mutex<Streaks>,
+    /// Read each user before a reset and skip those it cannot work for.
+    precheck: bool,
 }
 
 /// Runs of like outcomes, in the order users finish.
@@ -390,6 +393,15 @@ enum Reconciled {
     Unknown,
 }
 
+/// What reading a user gave.
+enum Read {
+    State(UserState),
+    /// A per-user answer (e.g. UserNotFoundException).
+    Failed(CallError),
+    /// The user could not be read (retries ran out).
+    Unknown(CallError),
+}
+
 /// How a user's processing ended.
 enum Ending {
     Succeeded {
@@ -398,6 +410,8 @@ enum Ending {
     },
     Failed(CallError),
     Deferred(CallError),
+    /// `--precheck` found that the call cannot work (the reason).
+    Skipped(String),
 }
 
 impl Worker {
@@ -495,6 +509,13 @@ impl Worker {
                     Ending::Failed(err)
                 };
             }
+            if self.precheck && !intent_written && op.sends_message() {
+                match self.precheck(&row.username).await? {
+                    Ok(Some(reason)) => break Ending::Skipped(reason),
+                    Ok(None) => {}
+                    Err(err) => break Ending::Failed(err),
+                }
+            }
             if read_back && !intent_written {
                 let intent = Entry::Intent(IntentRecord {
                     username: row.username.clone(),
@@ -570,32 +591,76 @@ impl Worker {
         sent: SystemTime,
         op: &Operation,
     ) -> Option<Reconciled> {
+        let state = match self.read_user(username).await? {
+            Read::State(state) => state,
+            Read::Failed(err) => return Some(Reconciled::Failed(err)),
+            Read::Unknown(err) => {
+                warn!(user = %username, code = %err.code, "could not read the user back; the next run will");
+                return Some(Reconciled::Unknown);
+            }
+        };
+        if Some(state.status.as_str()) != op.target_status() {
+            return Some(Reconciled::NotLanded);
+        }
+        let changed_since_sent = state.last_modified.is_none_or(|m| m + CLOCK_SKEW >= sent);
+        Some(if changed_since_sent {
+            debug!(user = %username, status = %state.status, "the lost call landed");
+            Reconciled::Landed("reconciled")
+        } else if op.sends_message() {
+            warn!(user = %username, "already RESET_REQUIRED before the lost call; not calling again");
+            Reconciled::Landed("already_reset_required")
+        } else {
+            Reconciled::NotLanded
+        })
+    }
+
+    /// `--precheck`: why a reset cannot work for this user, if it cannot.
+    /// `None` if the run stopped meanwhile; `Some(Err)` for a per-user
+    /// failure (e.g. UserNotFoundException).
+    async fn precheck(&self, username: &str) -> Option<Result<Option<String>, CallError>> {
+        let state = match self.read_user(username).await? {
+            Read::State(state) => state,
+            Read::Failed(err) => return Some(Err(err)),
+            Read::Unknown(err) => {
+                // The check is a saving, not a gate: go on with the reset.
+                debug!(user = %username, code = %err.code, "precheck could not read the user; resetting anyway");
+                return Some(Ok(None));
+            }
+        };
+        let reason = if !state.enabled {
+            Some("the user is disabled".to_string())
+        } else if state.status == "EXTERNAL_PROVIDER" {
+            Some(
+                "the user signs in through an external identity provider (EXTERNAL_PROVIDER)"
+                    .to_string(),
+            )
+        } else if state.status == "FORCE_CHANGE_PASSWORD" {
+            Some(
+                "the user has not chosen a password yet (FORCE_CHANGE_PASSWORD); use set-password"
+                    .to_string(),
+            )
+        } else if !state.verified_contact {
+            Some("the user has no verified email or phone number to send a code to".to_string())
+        } else {
+            None
+        };
+        Some(Ok(reason))
+    }
+
+    /// AdminGetUser on the read limiter, with retries. `None` if the run
+    /// stopped meanwhile.
+    async fn read_user(&self, username: &str) -> Option<Read> {
         let mut tries = Attempts::default();
         loop {
             self.until_stopped(self.read_limiter.acquire()).await?;
             self.counters.reads.fetch_add(1, Relaxed);
             tries.calls += 1;
             let err = match self.cognito.user_state(username).await {
-                Ok(state) => {
-                    if Some(state.status.as_str()) != op.target_status() {
-                        return Some(Reconciled::NotLanded);
-                    }
-                    let changed_since_sent =
-                        state.last_modified.is_none_or(|m| m + CLOCK_SKEW >= sent);
-                    return Some(if changed_since_sent {
-                        debug!(user = %username, status = %state.status, "the lost call landed");
-                        Reconciled::Landed("reconciled")
-                    } else if op.sends_message() {
-                        warn!(user = %username, "already RESET_REQUIRED before the lost call; not calling again");
-                        Reconciled::Landed("already_reset_required")
-                    } else {
-                        Reconciled::NotLanded
-                    });
-                }
+                Ok(state) => return Some(Read::State(state)),
                 Err(err) => err,
             };
             let kind = match err.class {
-                ErrorClass::UserFailed => return Some(Reconciled::Failed(err)),
+                ErrorClass::UserFailed => return Some(Read::Failed(err)),
                 ErrorClass::StopRun => {
                     self.stop_run(StopReason::Service {
                         code: err.code,
@@ -607,17 +672,13 @@ impl Worker {
                 ErrorClass::Transient | ErrorClass::Pause => RetryKind::Transient,
             };
             if tries.calls >= RECONCILE_READS {
-                warn!(user = %username, code = %err.code, "could not read the user back; the next run will");
-                return Some(Reconciled::Unknown);
+                return Some(Read::Unknown(err));
             }
             match self.retry.next(kind, &mut tries) {
                 Next::RetryAfter(delay) => {
                     self.until_stopped(tokio::time::sleep(delay)).await?;
                 }
-                Next::GiveUp => {
-                    warn!(user = %username, code = %err.code, "could not read the user back; the next run will");
-                    return Some(Reconciled::Unknown);
-                }
+                Next::GiveUp => return Some(Read::Unknown(err)),
             }
         }
     }
@@ -652,6 +713,11 @@ impl Worker {
             }
             Ending::Failed(err) => (Outcome::Failed, Some(err)),
             Ending::Deferred(err) => (Outcome::Deferred, Some(err)),
+            Ending::Skipped(reason) => {
+                record.message = Some(reason);
+                record.detail = Some("precheck".into());
+                (Outcome::Skipped, None)
+            }
         };
         record.outcome = outcome;
         if let Some(err) = err {
@@ -676,7 +742,7 @@ impl Worker {
         let mut s = self.streaks.lock().unwrap_or_else(|e| e.into_inner());
         match outcome {
             Outcome::Succeeded => *s = Streaks::default(),
-            Outcome::Invalid => {}
+            Outcome::Invalid | Outcome::Skipped => {}
             Outcome::Failed => {
                 s.deferred = 0;
                 if s.failed_code == code {

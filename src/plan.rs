@@ -86,7 +86,7 @@ impl Triage {
             let skip = match last.outcome {
                 Outcome::Succeeded => true,
                 Outcome::Deferred => false,
-                Outcome::Failed | Outcome::Invalid => !self.retry_failed,
+                Outcome::Failed | Outcome::Invalid | Outcome::Skipped => !self.retry_failed,
             };
             if skip {
                 return Verdict::Done {

@@ -41,6 +41,8 @@ pub struct Counters {
     pub reconciled: AtomicU64,
     /// AdminGetUser reads made to reconcile.
     pub reads: AtomicU64,
+    /// Users `--precheck` skipped.
+    pub skipped_precheck: AtomicU64,
     /// Sign-out steps (`--sign-out`) that succeeded and failed.
     pub signed_out: AtomicU64,
     pub sign_out_failed: AtomicU64,
@@ -73,6 +75,9 @@ impl Counters {
             Outcome::Deferred => {
                 self.deferred.fetch_add(1, Relaxed);
             }
+            Outcome::Skipped => {
+                self.skipped_precheck.fetch_add(1, Relaxed);
+            }
             Outcome::Invalid => {
                 self.invalid.fetch_add(1, Relaxed);
             }
@@ -97,6 +102,7 @@ impl Counters {
             + self.skipped_done.load(Relaxed)
             + self.duplicates.load(Relaxed)
             + self.deferred.load(Relaxed)
+            + self.skipped_precheck.load(Relaxed)
     }
 
     pub fn failed_codes(&self) -> BTreeMap<String, u64> {
@@ -190,6 +196,7 @@ pub struct Summary {
     pub unresolved: u64,
     pub signed_out: u64,
     pub sign_out_failed: u64,
+    pub skipped_precheck: u64,
     pub calls: u64,
     pub throttled: u64,
     pub retries: u64,
@@ -217,6 +224,7 @@ impl Summary {
             unresolved: c.unresolved.load(Relaxed),
             signed_out: c.signed_out.load(Relaxed),
             sign_out_failed: c.sign_out_failed.load(Relaxed),
+            skipped_precheck: c.skipped_precheck.load(Relaxed),
             reads: c.reads.load(Relaxed),
             calls: c.calls.load(Relaxed),
             throttled: c.throttled.load(Relaxed),
@@ -235,7 +243,12 @@ impl Summary {
             reason.exit_code()
         } else if self.deferred + self.unresolved > 0 {
             ExitCode::Paused
-        } else if self.failed + self.invalid + self.skipped_unsuccessful + self.sign_out_failed > 0
+        } else if self.failed
+            + self.invalid
+            + self.skipped_unsuccessful
+            + self.sign_out_failed
+            + self.skipped_precheck
+            > 0
         {
             ExitCode::SomeFailed
         } else {
@@ -276,6 +289,13 @@ impl Summary {
         let _ = writeln!(s, "  failed               {}", self.failed);
         for (code, n) in &self.failed_by_code {
             let _ = writeln!(s, "    {code:<30} {n}");
+        }
+        if self.skipped_precheck > 0 {
+            let _ = writeln!(
+                s,
+                "  skipped by precheck  {} (cannot be reset; reasons in the ledger)",
+                self.skipped_precheck
+            );
         }
         if self.signed_out + self.sign_out_failed > 0 {
             let _ = writeln!(
@@ -354,6 +374,7 @@ pub struct Status {
     pub failed_by_code: BTreeMap<String, u64>,
     pub invalid: u64,
     pub deferred: u64,
+    pub skipped: u64,
     /// Calls whose result is unknown; the next run reads them back first.
     pub pending: u64,
     /// Rows of the latest run's input not yet recorded (at most; duplicate
@@ -398,6 +419,7 @@ pub fn status(path: &Path) -> Result<Status, UsageError> {
         failed_by_code: counts.failed.clone(),
         invalid: counts.invalid,
         deferred: counts.deferred,
+        skipped: counts.skipped,
         pending: counts.pending,
         remaining,
         time_left_secs,
@@ -419,6 +441,9 @@ impl Status {
             let _ = writeln!(s, "  {code:<30} {n}");
         }
         let _ = writeln!(s, "invalid    {}", self.invalid);
+        if self.skipped > 0 {
+            let _ = writeln!(s, "skipped    {} (by --precheck)", self.skipped);
+        }
         if self.deferred > 0 {
             let _ = writeln!(s, "deferred   {} (a re-run does them)", self.deferred);
         }

@@ -100,6 +100,13 @@ pub struct RunArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub sign_out: Option<bool>,
 
+    /// reset: first read each user (AdminGetUser, UserRead quota) and record
+    /// as `skipped`, with the reason, those a reset cannot work for
+    /// (disabled, no verified email or phone, federated, FORCE_CHANGE_PASSWORD),
+    /// without spending password-reset quota on them.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub precheck: Option<bool>,
+
     /// Sign-outs per second (their own quota category, UserUpdate, 25/s by
     /// default). [default: 10]
     #[arg(long, value_name = "PER_SECOND")]
@@ -229,6 +236,8 @@ pub struct RunSettings {
     pub list_rate: f64,
     /// Sign users out after a successful reset.
     pub sign_out: bool,
+    /// Read each user first and skip those a reset cannot work for.
+    pub precheck: bool,
     /// Sign-outs per second.
     pub sign_out_rate: f64,
     /// Go ahead without the typed confirmation.
@@ -267,6 +276,7 @@ impl RunArgs {
             action: self.action.or(file.action),
             username_column: self.username_column.or(file.username_column),
             sign_out: self.sign_out.or(file.sign_out),
+            precheck: self.precheck.or(file.precheck),
             sign_out_rate: self.sign_out_rate.or(file.sign_out_rate),
             password_column: self.password_column.or(file.password_column),
             no_header: self.no_header.or(file.no_header),
@@ -350,6 +360,14 @@ impl RunArgs {
             return Err(UsageError::Value {
                 flag: "--sign-out",
                 reason: "it follows a reset (--action reset); to only end sessions use --action sign-out".into(),
+            });
+        }
+        let precheck = self.precheck.unwrap_or(false);
+        if precheck && self.action.unwrap_or(Action::Reset) != Action::Reset {
+            return Err(UsageError::Value {
+                flag: "--precheck",
+                reason: "it checks whether a reset can work, so it applies to --action reset only"
+                    .into(),
             });
         }
         let sign_out_rate = self.sign_out_rate.unwrap_or(DEFAULT_SIGN_OUT_RATE);
@@ -496,6 +514,7 @@ impl RunArgs {
             read_rate,
             list_rate,
             sign_out,
+            precheck,
             sign_out_rate,
             yes: self.yes.unwrap_or(false),
             dry_run: self.dry_run,

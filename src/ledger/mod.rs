@@ -81,6 +81,9 @@ pub enum Outcome {
     Succeeded,
     Failed,
     Invalid,
+    /// `--precheck` found the call cannot work for this user (the reason is
+    /// in `message`); no call was made. Final.
+    Skipped,
     /// Not final: a limit that may clear later (LimitExceededException that
     /// outlasted the user's attempts, the daily email limit) stopped this
     /// user; a re-run tries again.

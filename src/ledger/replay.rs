@@ -60,6 +60,8 @@ pub struct Counts {
     pub failed: BTreeMap<String, u64>,
     pub invalid: u64,
     pub deferred: u64,
+    /// Skipped by `--precheck`.
+    pub skipped: u64,
     /// Calls whose result is unknown (intent without outcome).
     pub pending: u64,
 }
@@ -87,6 +89,7 @@ impl Replay {
             match l.outcome {
                 Outcome::Succeeded => c.succeeded += 1,
                 Outcome::Deferred => c.deferred += 1,
+                Outcome::Skipped => c.skipped += 1,
                 Outcome::Invalid => c.invalid += 1,
                 Outcome::Failed => {
                     let code = self

@@ -10,6 +10,7 @@ mod from_pool;
 mod ledger;
 mod moto;
 mod plan;
+mod precheck;
 mod resume;
 mod run;
 mod sign_out;

@@ -436,3 +436,39 @@ async fn moto_sign_out_revokes_refresh_tokens() {
         "other users keep their sessions"
     );
 }
+
+/// --precheck against moto: disabled, unverified and FORCE_CHANGE_PASSWORD users are skipped with a reason and left untouched; the others are reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_precheck_skips() {
+    let t = Scratch::new();
+    let moto = Moto::start(&t);
+    let c = moto.client().await;
+    let pool = new_pool(&c).await;
+    let users = [
+        ("kate", Seed::Confirmed),
+        ("liam", Seed::ForceChange),
+        ("mona", Seed::Disabled),
+        ("nick", Seed::NoEmail),
+    ];
+    for (name, how) in users {
+        seed(&c, &pool, name, how).await;
+    }
+    let input = t.users_csv(users.iter().map(|(n, _)| n.to_string()));
+    let ledger = t.path("pre.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(moto_args(&moto, &pool, &input, &ledger))
+        .arg("--precheck");
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    let o = outcomes(&ledger);
+    assert_eq!(o["kate"]["outcome"], "succeeded");
+    for name in ["liam", "mona", "nick"] {
+        assert_eq!(o[name]["outcome"], "skipped", "{name}: {}", o[name]);
+    }
+    assert_eq!(status(&c, &pool, "kate").await, "RESET_REQUIRED");
+    assert_eq!(
+        status(&c, &pool, "nick").await,
+        "CONFIRMED",
+        "skipped users are untouched"
+    );
+}
