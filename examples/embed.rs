@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 
-use cognito_bulk_reset::settings::RunArgs;
+use cognito_bulk_reset::settings::{Rate, RunArgs};
 use cognito_bulk_reset::sim::{self, SimConfig};
 use cognito_bulk_reset::{pipeline, report};
 
@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
         user_pool_id: Some(pool.pool_id().to_string()),
         input: Some(input),
         ledger: Some(dir.join("reset.jsonl")),
-        rate: Some(25.0),
+        rate: Some(Rate::PerSecond(25.0)),
         endpoint_url: Some(pool.endpoint_url()),
         ..RunArgs::default()
     }

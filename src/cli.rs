@@ -100,12 +100,18 @@ pub struct SimArgs {
 pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     match command {
         Command::Plan(args) => {
-            let settings = args.resolve()?;
+            let mut settings = args.resolve()?;
+            if let Some(line) = pipeline::resolve_auto_rate(&mut settings).await? {
+                println!("{line}");
+            }
             print!("{}", plan::plan(&settings).await?.render());
             Ok(ExitCode::Success)
         }
         Command::Run(args) => {
-            let settings = args.resolve()?;
+            let mut settings = args.resolve()?;
+            if let Some(line) = pipeline::resolve_auto_rate(&mut settings).await? {
+                tracing::info!("{line}");
+            }
             if settings.dry_run {
                 print!("{}", plan::plan(&settings).await?.render());
                 return Ok(ExitCode::Success);

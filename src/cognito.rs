@@ -301,6 +301,44 @@ impl Cognito {
         }
     }
 
+    /// The rate (requests per second) Cognito enforces for an API quota
+    /// category (GetProvisionedLimit).
+    pub async fn provisioned_limit(&self, category: &str) -> Result<f64, CallError> {
+        use aws_sdk_cognitoidentityprovider::types::{LimitClass, LimitDefinitionType};
+        let definition = LimitDefinitionType::builder()
+            .limit_class(LimitClass::ApiCategory)
+            .attributes("Category", category)
+            .build()
+            .map_err(|e| CallError {
+                class: ErrorClass::StopRun,
+                code: "RequestConstructionFailed".into(),
+                message: e.to_string(),
+                request_id: None,
+                outcome_unknown: false,
+            })?;
+        match self
+            .client
+            .get_provisioned_limit()
+            .limit_definition(definition)
+            .send()
+            .await
+        {
+            Ok(out) => match out.limit() {
+                Some(l) if l.provisioned_limit_value() > 0 => {
+                    Ok(f64::from(l.provisioned_limit_value()))
+                }
+                _ => Err(CallError {
+                    class: ErrorClass::UserFailed,
+                    code: "NoLimitReturned".into(),
+                    message: "GetProvisionedLimit returned no limit".into(),
+                    request_id: None,
+                    outcome_unknown: false,
+                }),
+            },
+            Err(e) => Err(classify(e)),
+        }
+    }
+
     /// Reads a user's status and when it last changed (AdminGetUser).
     pub async fn user_state(&self, username: &str) -> Result<UserState, CallError> {
         match self

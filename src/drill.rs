@@ -18,7 +18,7 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ExitCode;
-use crate::settings::RunArgs;
+use crate::settings::{Rate, RunArgs};
 use crate::sim::{self, Behaviour, SimConfig};
 use crate::{pipeline, report};
 
@@ -96,7 +96,7 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
         user_pool_id: Some(sim.pool_id().to_string()),
         input: Some(input.clone()),
         ledger: Some(ledger.clone()),
-        rate: Some(args.rate),
+        rate: Some(Rate::PerSecond(args.rate)),
         concurrency: Some(32),
         attempt_timeout: Some(5.0),
         endpoint_url: Some(sim.endpoint_url()),

@@ -790,6 +790,39 @@ pub(crate) fn open_source(
     CsvSource::new(reader, &settings.csv)
 }
 
+/// `--rate auto`: sets the rate to a share of the quota Cognito enforces
+/// for the action's category; where GetProvisionedLimit is not permitted or
+/// not supported, falls back to the documented default quota and says so.
+/// Returns a line describing where the rate came from.
+pub async fn resolve_auto_rate(settings: &mut RunSettings) -> anyhow::Result<Option<String>> {
+    let Some(share) = settings.rate_auto else {
+        return Ok(None);
+    };
+    let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
+    let (category, default_quota) = settings.quota_category();
+    let (quota, source) = match cognito.provisioned_limit(category).await {
+        Ok(quota) => (
+            quota,
+            "enforced by Cognito (GetProvisionedLimit)".to_string(),
+        ),
+        Err(e) => {
+            warn!(code = %e.code, category, default_quota, "GetProvisionedLimit failed; using the documented default quota");
+            (
+                default_quota,
+                format!(
+                    "the documented default; GetProvisionedLimit answered {}",
+                    e.code
+                ),
+            )
+        }
+    };
+    settings.set_rate(quota * share);
+    Ok(Some(format!(
+        "--rate auto: {category} quota {quota}/s ({source}) x {share} = {:.1}/s",
+        settings.rate
+    )))
+}
+
 /// Opens the pool's listing (`--from-pool`): reads its first page, so a bad
 /// filter or pool is refused before any mutating call.
 pub(crate) async fn open_pool(

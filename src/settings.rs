@@ -36,6 +36,61 @@ pub const DEFAULT_STOP_AFTER_FAILURES: u32 = 50;
 pub const DEFAULT_READ_RATE: f64 = 20.0;
 pub const DEFAULT_LIST_RATE: f64 = 5.0;
 pub const DEFAULT_SIGN_OUT_RATE: f64 = 10.0;
+pub const DEFAULT_QUOTA_SHARE: f64 = 0.7;
+/// The UserUpdate category's default quota (AdminUserGlobalSignOut).
+pub const DEFAULT_UPDATE_QUOTA: f64 = 25.0;
+
+/// `--rate`: requests per second, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    PerSecond(f64),
+    Auto,
+}
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(Rate::Auto);
+        }
+        s.parse::<f64>()
+            .map(Rate::PerSecond)
+            .map_err(|_| format!("'{s}' is neither a number of requests per second nor 'auto'"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(Rate::PerSecond(n)),
+            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl RunSettings {
+    /// The API quota category of the action, with its documented default.
+    pub fn quota_category(&self) -> (&'static str, f64) {
+        match self.action {
+            Action::SignOut => ("UserUpdate", DEFAULT_UPDATE_QUOTA),
+            Action::Reset | Action::SetPassword => ("UserAccountRecovery", DEFAULT_RECOVERY_QUOTA),
+        }
+    }
+
+    /// Sets the rate (and, unless given, the burst) to `rate`.
+    pub fn set_rate(&mut self, rate: f64) {
+        self.rate = rate;
+        if !self.burst_given {
+            self.burst = NonZeroU32::new(default_burst(rate)).unwrap_or(NonZeroU32::MIN);
+        }
+    }
+}
 /// The UserAccountRecovery category's default quota, requests per second.
 pub const DEFAULT_RECOVERY_QUOTA: f64 = 30.0;
 
@@ -135,11 +190,18 @@ pub struct RunArgs {
     #[serde(default)]
     pub client_metadata: Vec<String>,
 
-    /// Requests per second, retries included. Keep well under the account's
-    /// quota (30/s by default for password resets), which the production app
+    /// Requests per second, retries included, or `auto`: a share
+    /// (--quota-share) of the quota Cognito enforces for the action's
+    /// category (GetProvisionedLimit). Keep well under the account's quota
+    /// (30/s by default for password resets), which the production app
     /// shares. [default: 20]
-    #[arg(long, value_name = "PER_SECOND")]
-    pub rate: Option<f64>,
+    #[arg(long, value_name = "PER_SECOND|auto")]
+    pub rate: Option<Rate>,
+
+    /// With --rate auto: the share of the enforced quota to use, leaving the
+    /// rest to the production app. [default: 0.7]
+    #[arg(long, value_name = "SHARE")]
+    pub quota_share: Option<f64>,
 
     /// Calls that may go out back to back before the rate applies; it also
     /// absorbs timer lateness so the rate is held. [default: rate/50, at least 2]
@@ -223,7 +285,11 @@ pub struct RunSettings {
     pub operation: Operation,
     pub csv: CsvOptions,
     pub rate: f64,
+    /// `--rate auto`: `rate` is to be set from the enforced quota.
+    pub rate_auto: Option<f64>,
     pub burst: NonZeroU32,
+    /// `--burst` was given (otherwise it follows the rate).
+    pub burst_given: bool,
     pub concurrency: usize,
     pub retry: RetryPolicy,
     /// Users in a row failing with one code that stop the run (0: never).
@@ -287,6 +353,7 @@ impl RunArgs {
                 self.client_metadata
             },
             rate: self.rate.or(file.rate),
+            quota_share: self.quota_share.or(file.quota_share),
             burst: self.burst.or(file.burst),
             concurrency: self.concurrency.or(file.concurrency),
             max_attempts: self.max_attempts.or(file.max_attempts),
@@ -426,7 +493,20 @@ impl RunArgs {
                 }
             }
         };
-        let rate = self.rate.unwrap_or(DEFAULT_RATE);
+        let rate_auto = self.rate == Some(Rate::Auto);
+        let rate = match self.rate {
+            Some(Rate::PerSecond(r)) => r,
+            Some(Rate::Auto) | None => DEFAULT_RATE,
+        };
+        let quota_share = self.quota_share.unwrap_or(DEFAULT_QUOTA_SHARE);
+        if !(quota_share > 0.0 && quota_share <= 1.0) {
+            return Err(UsageError::Value {
+                flag: "--quota-share",
+                reason: format!(
+                    "{quota_share} is not a share; give a number above 0 and at most 1, e.g. 0.7"
+                ),
+            });
+        }
         if !(rate.is_finite() && rate > 0.0 && rate <= 100_000.0) {
             return Err(UsageError::Value {
                 flag: "--rate",
@@ -501,7 +581,9 @@ impl RunArgs {
             operation,
             csv,
             rate,
+            rate_auto: rate_auto.then_some(quota_share),
             burst,
+            burst_given: self.burst.is_some(),
             concurrency,
             retry: RetryPolicy {
                 max_attempts,

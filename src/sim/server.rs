@@ -104,6 +104,40 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         "ListUsers" => Category::List,
         "AdminUserGlobalSignOut" => Category::Update,
         "AdminCreateUser" => Category::Create,
+        "GetProvisionedLimit" => {
+            let b = state.behaviour();
+            let category = input
+                .pointer("/LimitDefinition/Attributes/Category")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let quota = match category {
+                "UserAccountRecovery" => b.quota_recovery,
+                "UserRead" => b.quota_read,
+                "UserList" => b.quota_list,
+                "UserUpdate" => b.quota_update,
+                "UserCreation" => b.quota_create,
+                _ => {
+                    return Ok(error(
+                        &ApiError::new(
+                            "InvalidParameterException",
+                            format!("unknown category '{category}'"),
+                        ),
+                        &request_id,
+                    ))
+                }
+            };
+            let out = json!({ "Limit": {
+                "LimitDefinition": { "LimitClass": "API_CATEGORY", "Attributes": { "Category": category } },
+                "ProvisionedLimitValue": quota as i64,
+                "FreeLimitValue": 30,
+            }});
+            return Ok(response(
+                StatusCode::OK,
+                "application/x-amz-json-1.1",
+                serde_json::to_vec(&out).unwrap_or_default(),
+                Some(&request_id),
+            ));
+        }
         _ => {
             return Ok(error(
                 &ApiError::new(

@@ -11,6 +11,7 @@ mod ledger;
 mod moto;
 mod plan;
 mod precheck;
+mod rate_auto;
 mod resume;
 mod run;
 mod sign_out;

@@ -472,3 +472,29 @@ async fn moto_precheck_skips() {
         "skipped users are untouched"
     );
 }
+
+/// --rate auto against moto, which has no GetProvisionedLimit: the run falls back to the documented default quota (30/s) and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_rate_auto_falls_back() {
+    let t = Scratch::new();
+    let moto = Moto::start(&t);
+    let c = moto.client().await;
+    let pool = new_pool(&c).await;
+    seed(&c, &pool, "olga", Seed::Confirmed).await;
+    let input = t.users_csv(["olga".to_string()]);
+    let ledger = t.path("auto.jsonl");
+    let mut args = moto_args(&moto, &pool, &input, &ledger);
+    let i = args.iter().position(|a| a == "--rate").unwrap();
+    args[i + 1] = "auto".into();
+    let mut cmd = t.bin();
+    cmd.args(&args);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("quota 30/s (the documented default; GetProvisionedLimit answered"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("= 21.0/s"), "{out:?}");
+    assert_eq!(status(&c, &pool, "olga").await, "RESET_REQUIRED");
+}

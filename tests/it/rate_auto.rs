@@ -1,0 +1,49 @@
+//! --rate auto: a share of the quota Cognito enforces, or the documented
+//! default where that cannot be read.
+
+use cognito_bulk_reset::sim::Behaviour;
+
+use crate::support::*;
+
+/// plan and run with --rate auto use quota-share of the enforced quota: the plan says where the rate came from, and the run's ledger header records it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_rate_follows_the_enforced_quota() {
+    let t = Scratch::new();
+    let sim = sim(
+        40,
+        Behaviour {
+            quota_recovery: 200.0,
+            ..unlimited()
+        },
+    )
+    .await;
+    let input = t.users_csv(resettable(40));
+    let ledger = t.path("l.jsonl");
+    let mut args = with(run_args(&sim, &input, &ledger), "--rate", "auto");
+    args[0] = "plan".into();
+    let mut cmd = t.bin();
+    cmd.args(&args);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("--rate auto: UserAccountRecovery quota 200/s (enforced by Cognito (GetProvisionedLimit)) x 0.7 = 140.0/s"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("rate                 140/s"), "{out:?}");
+
+    let mut cmd = t.bin();
+    cmd.args(with(run_args(&sim, &input, &ledger), "--rate", "auto"))
+        .args(["--quota-share", "0.5"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let header: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&ledger)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["rate"], 100.0);
+    assert_eq!(sim.stats().throttled, 0);
+}
