@@ -707,7 +707,7 @@ mod tests {
         let file: RunArgs =
             toml::from_str("rate = 5.0\nconcurrency = 3\nclient-metadata = [\"a=b\"]").unwrap();
         let s = RunArgs {
-            rate: Some(7.0),
+            rate: Some(Rate::PerSecond(7.0)),
             ..args()
         }
         .merge(file)
@@ -780,12 +780,12 @@ mod tests {
         })
         .contains("--input"));
         assert!(err(RunArgs {
-            rate: Some(0.0),
+            rate: Some(Rate::PerSecond(0.0)),
             ..args()
         })
         .contains("--rate"));
         assert!(err(RunArgs {
-            rate: Some(f64::NAN),
+            rate: Some(Rate::PerSecond(f64::NAN)),
             ..args()
         })
         .contains("--rate"));
