@@ -301,6 +301,25 @@ impl Cognito {
         }
     }
 
+    /// The pool's minimum password length (DescribeUserPool).
+    pub async fn password_min_length(&self) -> Result<Option<usize>, CallError> {
+        match self
+            .client
+            .describe_user_pool()
+            .user_pool_id(&self.pool_id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .user_pool()
+                .and_then(|p| p.policies())
+                .and_then(|p| p.password_policy())
+                .and_then(|p| p.minimum_length())
+                .and_then(|n| usize::try_from(n).ok())),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
     /// The rate (requests per second) Cognito enforces for an API quota
     /// category (GetProvisionedLimit).
     pub async fn provisioned_limit(&self, category: &str) -> Result<f64, CallError> {

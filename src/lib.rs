@@ -19,6 +19,7 @@
 //!   durable) and replay (what a re-run may skip).
 //! - [`progress`] and [`report`]: the progress bar or plain log lines, the
 //!   end-of-run summary, the `status` command.
+//! - [`passwords`]: generated passwords and the 0600 file they go to.
 //! - [`settings`] and [`cli`]: flags and config file merged once into checked
 //!   settings; [`error`] holds the mistakes a user can fix and the exit codes.
 //! - [`sim`]: a simulated Cognito user pool speaking the real wire protocol,
@@ -30,6 +31,7 @@ pub mod drill;
 pub mod error;
 pub mod ledger;
 pub mod limiter;
+pub mod passwords;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;

@@ -8,7 +8,7 @@
 //!
 //! Policies enforced here:
 //! - Exactly one call that counts per user: an intent record is durable
-//!   before a user's first mutating call of a run. When a call's answer is
+//!   before a user's first password call of a run. When a reset's answer is
 //!   lost (a timeout after sending, a connection lost mid-reply) or a re-run
 //!   finds an intent with no outcome, the user is read back (AdminGetUser)
 //!   before anything else: if it is in the state the call puts it in, and
@@ -18,6 +18,10 @@
 //!   with `detail: already_reset_required` and is not called again, since
 //!   the tool cannot tell whether a code went out. If the user cannot be
 //!   read, nothing is recorded and the next run reads it back first.
+//!   Set-password and sign-out send no message and are safe to repeat, so
+//!   their lost answers are retried; a set-password refused as a repeat of
+//!   a recent password (PasswordHistoryPolicyViolationException) after a
+//!   lost answer is recorded succeeded (`reconciled`): the first call landed.
 //! - Limits that clear later: a user whose attempts run out on
 //!   LimitExceededException is recorded `deferred` (not final); 5 such users
 //!   in a row, or the daily email limit, pause the run (exit 75).
@@ -55,6 +59,7 @@ use crate::error::UsageError;
 use crate::ledger::Step;
 use crate::ledger::{self, Entry, Header, IntentRecord, LedgerWriter, Outcome, Replay, UserRecord};
 use crate::limiter::Limiter;
+use crate::passwords::{self, PasswordsOut};
 use crate::plan::{Triage, Verdict};
 use crate::progress::Progress;
 use crate::report::{Counters, StopReason, Summary};
@@ -117,7 +122,25 @@ pub async fn run(
             );
         }
     }
+    let passwords_out = match &settings.generate_passwords {
+        Some(path) => Some(PasswordsOut::open(path)?),
+        None => None,
+    };
     let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
+    let generate = match passwords_out {
+        None => None,
+        Some(out) => {
+            let len = match cognito.password_min_length().await {
+                Ok(min) => min.unwrap_or(0).max(passwords::MIN_GENERATED_LEN),
+                Err(e) => {
+                    warn!(code = %e.code, "could not read the pool's password policy (DescribeUserPool); generating {} characters", passwords::MIN_GENERATED_LEN);
+                    passwords::MIN_GENERATED_LEN
+                }
+            };
+            info!(length = len, file = %settings.generate_passwords.as_deref().unwrap_or(std::path::Path::new("")).display(), "generating passwords");
+            Some((out, len))
+        }
+    };
     let source = match csv {
         Some(csv) => Source::Csv(csv),
         None => open_pool(settings, &cognito).await?,
@@ -192,6 +215,7 @@ pub async fn run(
         stop_after_failures: settings.stop_after_failures,
         streaks: Mutex::new(Streaks::default()),
         precheck: settings.precheck,
+        generate,
     });
     info!(
         pool = %settings.pool_id,
@@ -368,6 +392,8 @@ struct Worker {
     streaks: Mutex<Streaks>,
     /// Read each user before a reset and skip those it cannot work for.
     precheck: bool,
+    /// `--generate-passwords`: where they go, and their length.
+    generate: Option<(PasswordsOut, usize)>,
 }
 
 /// Runs of like outcomes, in the order users finish.
@@ -477,12 +503,23 @@ impl Worker {
         op: &Operation,
         limiter: &Limiter,
     ) -> Option<(Attempts, Ending)> {
-        // Sign-out leaves nothing to read back and is safe to repeat: no
-        // intent, and a lost answer is simply retried.
-        let read_back = op.target_status().is_some();
+        // Only a reset sends a message, so only a reset's lost answer is read
+        // back before calling again. Set-password and sign-out are safe to
+        // repeat (a status cannot tell whether a password changed anyway);
+        // their lost answers are retried. Intents are kept for both
+        // password operations.
+        let read_back = op.sends_message();
+        let keep_intent = op.target_status().is_some();
+        // A set-password whose answer was lost may have landed: if the retry
+        // is refused as a repeat of a recent password, it did.
+        let mut maybe_landed = lost_answer.is_some() && !read_back;
+        if !read_back {
+            lost_answer = None;
+        }
         let mut attempts = Attempts::default();
         let mut intent_written = false;
         let mut gave_up: Option<CallError> = None;
+        let mut generated: Option<crate::secret::Password> = None;
         let ending = loop {
             // A lost answer is read back before anything else, including
             // recording a failure that may not be one.
@@ -516,7 +553,17 @@ impl Worker {
                     Err(err) => break Ending::Failed(err),
                 }
             }
-            if read_back && !intent_written {
+            if let (Some((out, len)), Operation::SetPassword { .. }, false) =
+                (&self.generate, op, intent_written)
+            {
+                let password = passwords::generate(*len);
+                if let Err(message) = out.record(&row.username, &password).await {
+                    self.stop_run(StopReason::Ledger { message });
+                    return None;
+                }
+                generated = Some(password);
+            }
+            if keep_intent && !intent_written {
                 let intent = Entry::Intent(IntentRecord {
                     username: row.username.clone(),
                     line: Some(row.line),
@@ -536,7 +583,11 @@ impl Worker {
             self.counters.calls.fetch_add(1, Relaxed);
             let err = match self
                 .cognito
-                .apply(op, &row.username, row.password.as_ref())
+                .apply(
+                    op,
+                    &row.username,
+                    generated.as_ref().or(row.password.as_ref()),
+                )
                 .await
             {
                 Ok(ok) => {
@@ -547,8 +598,18 @@ impl Worker {
                 }
                 Err(err) => err,
             };
-            if err.outcome_unknown && read_back {
-                lost_answer = Some(sent);
+            if err.outcome_unknown {
+                if read_back {
+                    lost_answer = Some(sent);
+                } else {
+                    maybe_landed = true;
+                }
+            }
+            if maybe_landed && err.code == "PasswordHistoryPolicyViolationException" {
+                break Ending::Succeeded {
+                    request_id: err.request_id,
+                    detail: Some("reconciled"),
+                };
             }
             let kind = match err.class {
                 ErrorClass::Throttled => {

@@ -184,6 +184,17 @@ pub struct RunArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub permanent: Option<bool>,
 
+    /// set-password: make a random password per user meeting the pool's
+    /// policy (instead of reading a password column), written only to
+    /// --passwords-out.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub generate_passwords: Option<bool>,
+
+    /// With --generate-passwords: the `username,password` CSV (created 0600,
+    /// only appended to; each line durable before its call).
+    #[arg(long, value_name = "FILE")]
+    pub passwords_out: Option<PathBuf>,
+
     /// reset: KEY=VALUE passed as ClientMetadata to the pool's Lambda
     /// triggers (repeatable).
     #[arg(long = "client-metadata", value_name = "KEY=VALUE")]
@@ -304,6 +315,8 @@ pub struct RunSettings {
     pub sign_out: bool,
     /// Read each user first and skip those a reset cannot work for.
     pub precheck: bool,
+    /// Generate passwords, writing them to this file.
+    pub generate_passwords: Option<PathBuf>,
     /// Sign-outs per second.
     pub sign_out_rate: f64,
     /// Go ahead without the typed confirmation.
@@ -347,6 +360,8 @@ impl RunArgs {
             password_column: self.password_column.or(file.password_column),
             no_header: self.no_header.or(file.no_header),
             permanent: self.permanent.or(file.permanent),
+            generate_passwords: self.generate_passwords.or(file.generate_passwords),
+            passwords_out: self.passwords_out.or(file.passwords_out),
             client_metadata: if self.client_metadata.is_empty() {
                 file.client_metadata
             } else {
@@ -454,10 +469,33 @@ impl RunArgs {
             });
         }
         let action = self.action.unwrap_or(Action::Reset);
-        if from_pool && action == Action::SetPassword {
+        let generate = self.generate_passwords.unwrap_or(false);
+        let generate_passwords = match (generate, self.passwords_out.clone()) {
+            (true, _) if action != Action::SetPassword => {
+                return Err(UsageError::Value {
+                    flag: "--generate-passwords",
+                    reason: "it applies to --action set-password only".into(),
+                })
+            }
+            (true, None) => {
+                return Err(UsageError::Missing(
+                    "--passwords-out",
+                    "with --generate-passwords, name the file the passwords go to, e.g. --passwords-out passwords.csv",
+                ))
+            }
+            (true, Some(path)) => Some(path),
+            (false, Some(_)) => {
+                return Err(UsageError::Value {
+                    flag: "--passwords-out",
+                    reason: "it goes with --generate-passwords".into(),
+                })
+            }
+            (false, None) => None,
+        };
+        if from_pool && action == Action::SetPassword && !generate {
             return Err(UsageError::Value {
                 flag: "--from-pool",
-                reason: "set-password needs each user's password from an --input file".into(),
+                reason: "set-password needs each user's password from an --input file, or --generate-passwords".into(),
             });
         }
         let operation = match action {
@@ -560,9 +598,10 @@ impl RunArgs {
             header: !self.no_header.unwrap_or(false),
             username_column: self.username_column.unwrap_or_else(|| "username".into()),
             password_column: match action {
-                Action::SetPassword => {
+                Action::SetPassword if generate_passwords.is_none() => {
                     Some(self.password_column.unwrap_or_else(|| "password".into()))
                 }
+                Action::SetPassword => None,
                 Action::Reset | Action::SignOut => None,
             },
         };
@@ -597,6 +636,7 @@ impl RunArgs {
             list_rate,
             sign_out,
             precheck,
+            generate_passwords,
             sign_out_rate,
             yes: self.yes.unwrap_or(false),
             dry_run: self.dry_run,

@@ -84,6 +84,11 @@ pub struct Behaviour {
     /// Delay of a slow call, milliseconds.
     #[arg(long, default_value_t = 15_000)]
     pub slow_ms: u64,
+    /// Refuse AdminSetUserPassword with the user's current password
+    /// (PasswordHistoryPolicyViolationException), as a pool with a password
+    /// history policy does.
+    #[arg(long)]
+    pub password_history: bool,
     /// Answer a share (--error-rate) of reset and set-password calls with
     /// this error code, without carrying them out (e.g. LimitExceededException).
     #[arg(long, value_name = "CODE")]
@@ -110,6 +115,7 @@ impl Default for Behaviour {
             drop_rate: 0.0,
             slow_rate: 0.0,
             slow_ms: 15_000,
+            password_history: false,
             error_code: None,
             error_message: "injected error".into(),
             error_rate: 1.0,

@@ -168,7 +168,7 @@ impl Pool {
         })
     }
 
-    pub fn admin_set_user_password(&self, input: &Value) -> Result<Value, ApiError> {
+    pub fn admin_set_user_password(&self, input: &Value, history: bool) -> Result<Value, ApiError> {
         let password = str_field(input, "Password")?.to_string();
         let permanent = input
             .get("Permanent")
@@ -179,6 +179,12 @@ impl Pool {
                 return Err(ApiError::new(
                     "InvalidPasswordException",
                     "Password did not conform with policy: Password not long enough",
+                ));
+            }
+            if history && u.password.as_deref() == Some(password.as_str()) {
+                return Err(ApiError::new(
+                    "PasswordHistoryPolicyViolationException",
+                    "The password has been used previously.",
                 ));
             }
             if u.status == Status::ExternalProvider {

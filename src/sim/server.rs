@@ -104,6 +104,21 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         "ListUsers" => Category::List,
         "AdminUserGlobalSignOut" => Category::Update,
         "AdminCreateUser" => Category::Create,
+        "DescribeUserPool" => {
+            let out = json!({ "UserPool": {
+                "Id": state.pool.pool_id,
+                "Policies": { "PasswordPolicy": {
+                    "MinimumLength": 8, "RequireUppercase": true, "RequireLowercase": true,
+                    "RequireNumbers": true, "RequireSymbols": true
+                }}
+            }});
+            return Ok(response(
+                StatusCode::OK,
+                "application/x-amz-json-1.1",
+                serde_json::to_vec(&out).unwrap_or_default(),
+                Some(&request_id),
+            ));
+        }
         "GetProvisionedLimit" => {
             let b = state.behaviour();
             let category = input
@@ -200,7 +215,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
 
     let result = match op {
         "AdminResetUserPassword" => state.pool.admin_reset_user_password(&input),
-        "AdminSetUserPassword" => state.pool.admin_set_user_password(&input),
+        "AdminSetUserPassword" => state
+            .pool
+            .admin_set_user_password(&input, b.password_history),
         "AdminGetUser" => state.pool.admin_get_user(&input),
         "ListUsers" => state.pool.list_users(&input),
         "AdminUserGlobalSignOut" => state.pool.admin_user_global_sign_out(&input),

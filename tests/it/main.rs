@@ -7,6 +7,7 @@ mod bad_input;
 mod corpus;
 mod faults;
 mod from_pool;
+mod generate;
 mod ledger;
 mod moto;
 mod plan;

@@ -498,3 +498,61 @@ async fn moto_rate_auto_falls_back() {
     assert!(out.stderr.contains("= 21.0/s"), "{out:?}");
     assert_eq!(status(&c, &pool, "olga").await, "RESET_REQUIRED");
 }
+
+/// Migration against moto: --generate-passwords sets passwords that meet the pool's policy and sign in (ADMIN_USER_PASSWORD_AUTH); the file is 0600.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_generated_passwords_sign_in() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Scratch::new();
+    let moto = Moto::start(&t);
+    let c = moto.client().await;
+    let pool = new_pool(&c).await;
+    let app = c
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("app")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .expect("CreateUserPoolClient");
+    let client_id = app
+        .user_pool_client()
+        .and_then(|p| p.client_id())
+        .unwrap()
+        .to_string();
+    let names = ["pat", "quinn", "rosa"];
+    for name in names {
+        seed(&c, &pool, name, Seed::ForceChange).await;
+    }
+    let input = t.users_csv(names.iter().map(|n| n.to_string()));
+    let ledger = t.path("mig.jsonl");
+    let out_file = t.path("passwords.csv");
+    let mut cmd = t.bin();
+    cmd.args(moto_args(&moto, &pool, &input, &ledger))
+        .args([
+            "--action",
+            "set-password",
+            "--permanent",
+            "--generate-passwords",
+            "--passwords-out",
+        ])
+        .arg(&out_file);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        std::fs::metadata(&out_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let mut r = csv::Reader::from_path(&out_file).unwrap();
+    let rows: Vec<(String, String)> = r
+        .records()
+        .map(|x| x.unwrap())
+        .map(|x| (x[0].to_string(), x[1].to_string()))
+        .collect();
+    assert_eq!(rows.len(), 3);
+    for (name, password) in rows {
+        assert_eq!(status(&c, &pool, &name).await, "CONFIRMED");
+        sign_in(&c, &pool, &client_id, &name, &password).await;
+    }
+}
