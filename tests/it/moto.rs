@@ -556,3 +556,76 @@ async fn moto_generated_passwords_sign_in() {
         sign_in(&c, &pool, &client_id, &name, &password).await;
     }
 }
+
+/// The operator's look-before-you-act path against moto: plan sends no mutating call; run without --yes off a terminal is refused; the run with --yes and --log-format json logs JSON lines; export rows match the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_plan_confirm_export() {
+    let t = Scratch::new();
+    let moto = Moto::start(&t);
+    let c = moto.client().await;
+    let pool = new_pool(&c).await;
+    for name in ["sam", "tara", "uma"] {
+        seed(&c, &pool, name, Seed::Confirmed).await;
+    }
+    let input = t.users_csv(["sam", "tara", "uma", "sam"].iter().map(|s| s.to_string()));
+    let ledger = t.path("ops.jsonl");
+    let args = moto_args(&moto, &pool, &input, &ledger);
+
+    let mut plan = args.clone();
+    plan[0] = "plan".into();
+    let mut cmd = t.bin();
+    cmd.args(&plan);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("users to do          3")
+            && out.stdout.contains("duplicate rows       1"),
+        "{out:?}"
+    );
+    assert_eq!(
+        status(&c, &pool, "sam").await,
+        "CONFIRMED",
+        "plan changed nothing"
+    );
+
+    let mut no_yes = args.clone();
+    no_yes.retain(|a| a != "--yes");
+    let mut cmd = t.bin();
+    cmd.args(&no_yes);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(
+        status(&c, &pool, "sam").await,
+        "CONFIRMED",
+        "refused: nothing sent"
+    );
+
+    let mut cmd = t.bin();
+    cmd.args(&args).args(["--log-format", "json"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let json_lines = out.stderr.lines().filter(|l| l.starts_with('{')).count();
+    assert!(json_lines > 0, "{out:?}");
+    for line in out.stderr.lines().filter(|l| l.starts_with('{')) {
+        serde_json::from_str::<serde_json::Value>(line).expect("each log line is JSON");
+    }
+
+    let mut cmd = t.bin();
+    cmd.args(["export", "--format", "jsonl", "--ledger"])
+        .arg(&ledger);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let o = outcomes(&ledger);
+    let rows: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    for row in rows {
+        let name = row["username"].as_str().unwrap();
+        assert_eq!(row["outcome"], "succeeded");
+        assert_eq!(row["request_ids"], o[name]["request_id"]);
+        assert_eq!(status(&c, &pool, name).await, "RESET_REQUIRED");
+    }
+}
