@@ -518,13 +518,26 @@ pub fn export(
     })?;
     let mut rows: Vec<ExportRow> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line?;
-        let Ok(entry) = serde_json::from_str::<Entry>(&line) else {
-            // A torn last line is no record; anything else is corruption.
-            ledger::replay_path(path)?;
-            anyhow::bail!("ledger {} line {} does not parse", path.display(), n + 1);
-        };
+    let mut reader = std::io::BufReader::new(file);
+    let mut buf = Vec::new();
+    let mut n = 0u64;
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        n += 1;
+        if buf.last() != Some(&b'\n') {
+            break; // a torn last line (a crash mid-write) is no record
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let entry: Entry = serde_json::from_slice(&buf).map_err(|e| UsageError::LedgerCorrupt {
+            path: path.to_owned(),
+            line: n,
+            reason: e.to_string(),
+        })?;
         let (key, username, line_no, at) = match &entry {
             Entry::Header(_) => continue,
             Entry::Intent(i) => (i.username.clone(), i.username.clone(), i.line, i.at.clone()),

@@ -77,6 +77,18 @@ async fn summary_json_and_export_match_the_ledger() {
                 "{format}: intent and outcome for {name}"
             );
         }
+        // A torn last line (a crash mid-write) is passed over.
+        let torn = t.path(&format!("torn-{format}.jsonl"));
+        std::fs::write(
+            &torn,
+            std::fs::read_to_string(&ledger).unwrap() + "{\"record\":\"user\",\"userna",
+        )
+        .unwrap();
+        let mut cmd = t.bin();
+        cmd.args(["export", "--format", format, "--ledger"])
+            .arg(&torn);
+        let out = finish(cmd).await;
+        assert_eq!(out.code, 0, "{out:?}");
         // Never overwrites.
         let mut again = t.bin();
         again
