@@ -453,21 +453,19 @@ impl RunArgs {
             });
         }
         let sign_out_rate = self.sign_out_rate.unwrap_or(DEFAULT_SIGN_OUT_RATE);
-        if !(sign_out_rate.is_finite() && sign_out_rate > 0.0 && sign_out_rate <= 100_000.0) {
-            return Err(UsageError::Value {
-                flag: "--sign-out-rate",
-                reason: format!("{sign_out_rate} is not a rate; give requests per second above 0, e.g. --sign-out-rate 10"),
-            });
-        }
+        check_positive(
+            sign_out_rate,
+            100_000.0,
+            "--sign-out-rate",
+            "{value} is not a rate; give requests per second above 0, e.g. --sign-out-rate 10",
+        )?;
         let list_rate = self.list_rate.unwrap_or(DEFAULT_LIST_RATE);
-        if !(list_rate.is_finite() && list_rate > 0.0 && list_rate <= 10_000.0) {
-            return Err(UsageError::Value {
-                flag: "--list-rate",
-                reason: format!(
-                    "{list_rate} is not a rate; give pages per second above 0, e.g. --list-rate 5"
-                ),
-            });
-        }
+        check_positive(
+            list_rate,
+            10_000.0,
+            "--list-rate",
+            "{value} is not a rate; give pages per second above 0, e.g. --list-rate 5",
+        )?;
         let action = self.action.unwrap_or(Action::Reset);
         let generate = self.generate_passwords.unwrap_or(false);
         let generate_passwords = match (generate, self.passwords_out.clone()) {
@@ -545,14 +543,12 @@ impl RunArgs {
                 ),
             });
         }
-        if !(rate.is_finite() && rate > 0.0 && rate <= 100_000.0) {
-            return Err(UsageError::Value {
-                flag: "--rate",
-                reason: format!(
-                    "{rate} is not a rate; give requests per second above 0, e.g. --rate 20"
-                ),
-            });
-        }
+        check_positive(
+            rate,
+            100_000.0,
+            "--rate",
+            "{value} is not a rate; give requests per second above 0, e.g. --rate 20",
+        )?;
         let burst = NonZeroU32::new(self.burst.unwrap_or_else(|| default_burst(rate))).ok_or(
             UsageError::Value {
                 flag: "--burst",
@@ -574,19 +570,19 @@ impl RunArgs {
             });
         }
         let timeout = self.attempt_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT_SECS);
-        if !(timeout.is_finite() && timeout > 0.0 && timeout <= 3600.0) {
-            return Err(UsageError::Value {
-                flag: "--attempt-timeout",
-                reason: format!("{timeout} is not a number of seconds between 0 and 3600"),
-            });
-        }
+        check_positive(
+            timeout,
+            3600.0,
+            "--attempt-timeout",
+            "{value} is not a number of seconds between 0 and 3600",
+        )?;
         let read_rate = self.read_rate.unwrap_or(DEFAULT_READ_RATE);
-        if !(read_rate.is_finite() && read_rate > 0.0 && read_rate <= 100_000.0) {
-            return Err(UsageError::Value {
-                flag: "--read-rate",
-                reason: format!("{read_rate} is not a rate; give requests per second above 0, e.g. --read-rate 20"),
-            });
-        }
+        check_positive(
+            read_rate,
+            100_000.0,
+            "--read-rate",
+            "{value} is not a rate; give requests per second above 0, e.g. --read-rate 20",
+        )?;
         let ledger = self.ledger.unwrap_or_else(|| {
             PathBuf::from(format!(
                 "cognito-bulk-reset-{pool_id}-{}.jsonl",
@@ -652,6 +648,18 @@ impl RunArgs {
 /// `rate + burst` calls.
 pub fn default_burst(rate: f64) -> u32 {
     ((rate / 50.0).ceil() as u32).max(2)
+}
+
+/// Refuses a value that is not a finite number above 0 and at most `max`.
+/// `help` is the message, with `{value}` standing for the value.
+fn check_positive(value: f64, max: f64, flag: &'static str, help: &str) -> Result<(), UsageError> {
+    if value.is_finite() && value > 0.0 && value <= max {
+        return Ok(());
+    }
+    Err(UsageError::Value {
+        flag,
+        reason: help.replace("{value}", &value.to_string()),
+    })
 }
 
 /// Reads a `--config` file.
