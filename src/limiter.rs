@@ -29,6 +29,13 @@ impl Limiter {
         }
     }
 
+    /// `rate` with the default burst (`settings::default_burst`).
+    pub fn with_default_burst(rate: f64) -> Limiter {
+        let burst =
+            NonZeroU32::new(crate::settings::default_burst(rate)).unwrap_or(NonZeroU32::MIN);
+        Limiter::new(rate, burst)
+    }
+
     /// Waits until one more call may be sent.
     pub async fn acquire(&self) {
         self.inner.until_ready().await;

@@ -194,19 +194,10 @@ pub async fn run(
         cognito,
         operation: settings.operation.clone(),
         limiter: Limiter::new(settings.rate, settings.burst),
-        sign_out: settings.sign_out.then(|| {
-            Limiter::new(
-                settings.sign_out_rate,
-                NonZeroU32::new(crate::settings::default_burst(settings.sign_out_rate))
-                    .unwrap_or(NonZeroU32::MIN),
-            )
-        }),
-        read_limiter: Limiter::new(
-            settings.read_rate,
-            crate::settings::default_burst(settings.read_rate)
-                .try_into()
-                .expect("at least 2"),
-        ),
+        sign_out: settings
+            .sign_out
+            .then(|| Limiter::with_default_burst(settings.sign_out_rate)),
+        read_limiter: Limiter::with_default_burst(settings.read_rate),
         retry: settings.retry,
         writer,
         counters: counters.clone(),

@@ -119,14 +119,7 @@ async fn status_shows_what_remains() {
     let mut cmd = t.bin();
     cmd.args(run_args(&sim, &input, &ledger))
         .args(["--rate", "40"]);
-    let mut child = cmd
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_after(cmd, Duration::from_millis(1500)).await;
 
     let done = outcomes(&ledger).len();
     let mut status = t.bin();

@@ -69,14 +69,7 @@ async fn listing_resumes_after_a_kill() {
     let args = pool_args(&sim, &ledger);
     let mut cmd = t.bin();
     cmd.args(&args).args(["--rate", "300", "--list-rate", "50"]);
-    let mut child = cmd
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(900)).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_after(cmd, Duration::from_millis(900)).await;
     let done = outcomes(&ledger).len();
     assert!(done > 0 && done < 600, "killed mid-run ({done})");
 

@@ -47,14 +47,7 @@ async fn generated_passwords_are_kept_and_secret() {
         .args(extra)
         .arg(&out_file)
         .args(["--rate", "150"]);
-    let mut child = cmd
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(900)).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_after(cmd, Duration::from_millis(900)).await;
 
     let mut cmd = t.bin();
     cmd.args(run_args(&sim, &input, &ledger))

@@ -357,6 +357,23 @@ async fn moto_from_pool_with_filter() {
     assert_eq!(status(&c, &pool, "newcomer").await, "FORCE_CHANGE_PASSWORD");
 }
 
+/// An app client allowing password sign-in and refresh; returns its id.
+async fn password_app(c: &Client, pool: &str) -> String {
+    let app = c
+        .create_user_pool_client()
+        .user_pool_id(pool)
+        .client_name("app")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .expect("CreateUserPoolClient");
+    app.user_pool_client()
+        .and_then(|p| p.client_id())
+        .expect("a client id")
+        .to_string()
+}
+
 /// Signs `name` in with its password (ADMIN_USER_PASSWORD_AUTH) and returns the refresh token.
 async fn sign_in(c: &Client, pool: &str, client_id: &str, name: &str, password: &str) -> String {
     let out = c
@@ -394,20 +411,7 @@ async fn moto_sign_out_revokes_refresh_tokens() {
     let moto = Moto::start(&t);
     let c = moto.client().await;
     let pool = new_pool(&c).await;
-    let app = c
-        .create_user_pool_client()
-        .user_pool_id(&pool)
-        .client_name("app")
-        .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
-        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
-        .send()
-        .await
-        .expect("CreateUserPoolClient");
-    let client_id = app
-        .user_pool_client()
-        .and_then(|p| p.client_id())
-        .unwrap()
-        .to_string();
+    let client_id = password_app(&c, &pool).await;
     for name in ["ivan", "judy", "bystander"] {
         seed(&c, &pool, name, Seed::Confirmed).await;
     }
@@ -507,20 +511,7 @@ async fn moto_generated_passwords_sign_in() {
     let moto = Moto::start(&t);
     let c = moto.client().await;
     let pool = new_pool(&c).await;
-    let app = c
-        .create_user_pool_client()
-        .user_pool_id(&pool)
-        .client_name("app")
-        .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
-        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
-        .send()
-        .await
-        .expect("CreateUserPoolClient");
-    let client_id = app
-        .user_pool_client()
-        .and_then(|p| p.client_id())
-        .unwrap()
-        .to_string();
+    let client_id = password_app(&c, &pool).await;
     let names = ["pat", "quinn", "rosa"];
     for name in names {
         seed(&c, &pool, name, Seed::ForceChange).await;

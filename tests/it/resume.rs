@@ -61,17 +61,7 @@ async fn killed_at_random_moments_nothing_lost_nothing_twice() {
 
         let mut cmd = t.bin();
         cmd.args(&args).args(extra);
-        let mut child = cmd
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(rng.u64(100..700))).await;
-        child.kill().expect("SIGKILL");
-        tokio::task::spawn_blocking(move || child.wait())
-            .await
-            .unwrap()
-            .unwrap();
+        kill_after(cmd, Duration::from_millis(rng.u64(100..700))).await;
 
         let done_after = outcomes(&ledger); // panics if a user has two final outcomes
         assert!(

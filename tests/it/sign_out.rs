@@ -86,14 +86,7 @@ async fn resume_picks_up_each_step() {
     let mut cmd = t.bin();
     cmd.args(&args)
         .args(["--sign-out", "--rate", "200", "--sign-out-rate", "200"]);
-    let mut child = cmd
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(900)).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_after(cmd, Duration::from_millis(900)).await;
 
     let mut cmd = t.bin();
     cmd.args(&args)
