@@ -184,7 +184,22 @@ pub async fn run(
     )
     .with_context(|| format!("could not open ledger {}", settings.ledger.display()))?;
 
-    let progress = Progress::start(counters.clone(), settings.log_interval);
+    let limiter = Arc::new(if settings.adaptive {
+        Limiter::adaptive(
+            settings.rate,
+            settings.burst_given.then_some(settings.burst),
+        )
+    } else {
+        Limiter::new(settings.rate, settings.burst)
+    });
+    let secondary = |rate| {
+        if settings.adaptive {
+            Limiter::adaptive(rate, None)
+        } else {
+            Limiter::with_default_burst(rate)
+        }
+    };
+    let progress = Progress::start(counters.clone(), limiter.clone(), settings.log_interval);
     if let Some(rows) = input_rows {
         progress.set_total(rows);
     }
@@ -193,11 +208,9 @@ pub async fn run(
     let ctx = Arc::new(Worker {
         cognito,
         operation: settings.operation.clone(),
-        limiter: Limiter::new(settings.rate, settings.burst),
-        sign_out: settings
-            .sign_out
-            .then(|| Limiter::with_default_burst(settings.sign_out_rate)),
-        read_limiter: Limiter::with_default_burst(settings.read_rate),
+        limiter: limiter.clone(),
+        sign_out: settings.sign_out.then(|| secondary(settings.sign_out_rate)),
+        read_limiter: secondary(settings.read_rate),
         retry: settings.retry,
         writer,
         counters: counters.clone(),
@@ -212,6 +225,7 @@ pub async fn run(
         pool = %settings.pool_id,
         action = settings.action.as_str(),
         rate = settings.rate,
+        adaptive = settings.adaptive,
         concurrency = settings.concurrency,
         ledger = %settings.ledger.display(),
         "starting"
@@ -243,6 +257,7 @@ pub async fn run(
     summary.ledger = settings.ledger.clone();
     summary.interrupted = interrupted;
     summary.stopped = stopped;
+    summary.rate = Some(limiter.state());
     Ok(summary)
 }
 
@@ -368,7 +383,7 @@ async fn feed(
 struct Worker {
     cognito: Cognito,
     operation: Operation,
-    limiter: Limiter,
+    limiter: Arc<Limiter>,
     /// With `--sign-out`: the limiter of the sign-out step (UserUpdate quota).
     sign_out: Option<Limiter>,
     /// Paces AdminGetUser reads (UserRead quota).
@@ -568,7 +583,7 @@ impl Worker {
                 }
                 intent_written = true;
             }
-            self.until_stopped(limiter.acquire()).await?;
+            let ticket = self.until_stopped(limiter.acquire()).await?;
             let sent = SystemTime::now();
             attempts.calls += 1;
             self.counters.calls.fetch_add(1, Relaxed);
@@ -582,13 +597,19 @@ impl Worker {
                 .await
             {
                 Ok(ok) => {
+                    limiter.answered(ticket, false);
                     break Ending::Succeeded {
                         request_id: ok.request_id,
                         detail: None,
-                    }
+                    };
                 }
                 Err(err) => err,
             };
+            match err.class {
+                ErrorClass::Throttled => limiter.answered(ticket, true),
+                ErrorClass::Transient => {}
+                _ => limiter.answered(ticket, false),
+            }
             if err.outcome_unknown {
                 if read_back {
                     lost_answer = Some(sent);
@@ -704,13 +725,21 @@ impl Worker {
     async fn read_user(&self, username: &str) -> Option<Read> {
         let mut tries = Attempts::default();
         loop {
-            self.until_stopped(self.read_limiter.acquire()).await?;
+            let ticket = self.until_stopped(self.read_limiter.acquire()).await?;
             self.counters.reads.fetch_add(1, Relaxed);
             tries.calls += 1;
             let err = match self.cognito.user_state(username).await {
-                Ok(state) => return Some(Read::State(state)),
+                Ok(state) => {
+                    self.read_limiter.answered(ticket, false);
+                    return Some(Read::State(state));
+                }
                 Err(err) => err,
             };
+            match err.class {
+                ErrorClass::Throttled => self.read_limiter.answered(ticket, true),
+                ErrorClass::Transient => {}
+                _ => self.read_limiter.answered(ticket, false),
+            }
             let kind = match err.class {
                 ErrorClass::UserFailed => return Some(Read::Failed(err)),
                 ErrorClass::StopRun => {

@@ -1,8 +1,9 @@
 //! The one progress-display factory.
 //!
-//! On a terminal: an indicatif bar on stderr (done/total, rate, ETA,
-//! failures, retries, throttled calls), redrawn a few times a second from the
-//! run's [`Counters`]. Elsewhere (cron, CI, a pipe): no bar, and one plain
+//! On a terminal: an indicatif bar on stderr (done/total, achieved rate,
+//! ETA, the limiter's current rate, failures, retries, throttled calls),
+//! redrawn a few times a second from the run's [`Counters`] and
+//! [`Limiter`]. Elsewhere (cron, CI, a pipe): no bar, and one plain
 //! log line every `log_interval`. Log lines go through [`LogWriter`], which
 //! suspends the bar while it writes so the two never tear each other.
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
+use crate::limiter::Limiter;
 use crate::report::Counters;
 
 /// The bar being shown, if any, so log lines can step around it.
@@ -29,7 +31,11 @@ pub struct Progress {
 impl Progress {
     /// Starts showing the progress of `counters`. `total` may arrive later
     /// through [`Progress::set_total`].
-    pub fn start(counters: Arc<Counters>, log_interval: Duration) -> Progress {
+    pub fn start(
+        counters: Arc<Counters>,
+        limiter: Arc<Limiter>,
+        log_interval: Duration,
+    ) -> Progress {
         let on_terminal = io::stderr().is_terminal();
         let bar = if on_terminal {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4));
@@ -52,6 +58,7 @@ impl Progress {
         let task = tokio::spawn(update_loop(
             bar.clone(),
             counters,
+            limiter,
             on_terminal,
             log_interval,
             stop.clone(),
@@ -76,6 +83,7 @@ impl Progress {
 async fn update_loop(
     bar: ProgressBar,
     counters: Arc<Counters>,
+    limiter: Arc<Limiter>,
     on_terminal: bool,
     log_interval: Duration,
     stop: CancellationToken,
@@ -98,9 +106,11 @@ async fn update_loop(
         let failed = counters.failed.load(Relaxed);
         let retries = counters.retries.load(Relaxed);
         let throttled = counters.throttled.load(Relaxed);
+        let (limit, max) = (limiter.current(), limiter.rate());
         if on_terminal {
             bar.set_message(format!(
-                "failed {failed} · retries {retries} · throttled {throttled}"
+                "limit {} · failed {failed} · retries {retries} · throttled {throttled}",
+                limit_text(limit, max)
             ));
         } else {
             let total = bar
@@ -119,9 +129,19 @@ async fn update_loop(
                 retries,
                 throttled,
                 rate = format_args!("{rate:.1}/s"),
+                limit = %limit_text(limit, max),
                 "progress"
             );
         }
+    }
+}
+
+/// The limiter's rate now, and the configured one when adaptation lowered it.
+fn limit_text(current: f64, max: f64) -> String {
+    if current < max {
+        format!("{current:.1}/s of {max}/s")
+    } else {
+        format!("{max}/s")
     }
 }
 

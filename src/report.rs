@@ -201,6 +201,8 @@ pub struct Summary {
     pub throttled: u64,
     pub retries: u64,
     pub reads: u64,
+    /// The main call's rate: configured, and where adaptation took it.
+    pub rate: Option<crate::limiter::RateState>,
     pub elapsed_secs: f64,
     pub interrupted: bool,
     pub stopped: Option<StopReason>,
@@ -229,6 +231,7 @@ impl Summary {
             calls: c.calls.load(Relaxed),
             throttled: c.throttled.load(Relaxed),
             retries: c.retries.load(Relaxed),
+            rate: None,
             elapsed_secs: elapsed.as_secs_f64(),
             interrupted: false,
             stopped: None,
@@ -330,6 +333,23 @@ impl Summary {
             "  calls                {} ({} retries, {} throttled; {} AdminGetUser reads)",
             self.calls, self.retries, self.throttled, self.reads
         );
+        if let Some(rate) = &self.rate {
+            let _ = write!(s, "  rate                 {}/s configured", rate.max);
+            if rate.adaptive {
+                let _ = write!(
+                    s,
+                    "; adaptive: {} cuts, lowest {:.1}/s, ended at {:.1}/s",
+                    rate.cuts, rate.lowest, rate.current
+                );
+            } else {
+                let _ = write!(s, " (fixed, --no-adaptive)");
+            }
+            let _ = writeln!(
+                s,
+                "; {:.1}% of calls throttled",
+                100.0 * self.throttled as f64 / self.calls.max(1) as f64
+            );
+        }
         let _ = writeln!(
             s,
             "  elapsed              {:.1} s, {:.1} users/s, {:.1} calls/s",

@@ -219,6 +219,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub burst: Option<u32>,
 
+    /// Adapt to throttling: on TooManyRequests cut the rate (to 85%, at most
+    /// once per 100 ms), then climb back by 2% of --rate a second while calls
+    /// go through, never above --rate. `--adaptive=false` (or --no-adaptive)
+    /// keeps the rate fixed. [default: true]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub adaptive: Option<bool>,
+
+    /// Keep the rate fixed at --rate even when throttled (--adaptive=false).
+    #[arg(long, conflicts_with = "adaptive")]
+    #[serde(skip)]
+    pub no_adaptive: bool,
+
     /// Calls in flight at once, at most. [default: 16]
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
@@ -301,6 +313,8 @@ pub struct RunSettings {
     pub burst: NonZeroU32,
     /// `--burst` was given (otherwise it follows the rate).
     pub burst_given: bool,
+    /// Cut the rate on throttling and climb back (see `limiter`).
+    pub adaptive: bool,
     pub concurrency: usize,
     pub retry: RetryPolicy,
     /// Users in a row failing with one code that stop the run (0: never).
@@ -370,6 +384,8 @@ impl RunArgs {
             rate: self.rate.or(file.rate),
             quota_share: self.quota_share.or(file.quota_share),
             burst: self.burst.or(file.burst),
+            adaptive: self.adaptive.or(file.adaptive),
+            no_adaptive: self.no_adaptive,
             concurrency: self.concurrency.or(file.concurrency),
             max_attempts: self.max_attempts.or(file.max_attempts),
             attempt_timeout: self.attempt_timeout.or(file.attempt_timeout),
@@ -619,6 +635,7 @@ impl RunArgs {
             rate_auto: rate_auto.then_some(quota_share),
             burst,
             burst_given: self.burst.is_some(),
+            adaptive: !self.no_adaptive && self.adaptive.unwrap_or(true),
             concurrency,
             retry: RetryPolicy {
                 max_attempts,
@@ -711,6 +728,34 @@ mod tests {
         let with_file = args().merge(file).check().unwrap();
         let without = args().check().unwrap();
         assert_eq!(format!("{with_file:?}"), format!("{without:?}"));
+    }
+
+    /// The rate adapts unless --no-adaptive or `adaptive = false` says otherwise; the flag wins over the file.
+    #[test]
+    fn adaptive_is_on_by_default_and_can_be_turned_off() {
+        assert!(args().check().unwrap().adaptive);
+        let off = RunArgs {
+            no_adaptive: true,
+            ..args()
+        };
+        assert!(!off.clone().check().unwrap().adaptive);
+        let file: RunArgs = toml::from_str("adaptive = false").unwrap();
+        assert!(!args().merge(file.clone()).check().unwrap().adaptive);
+        let on = RunArgs {
+            adaptive: Some(true),
+            ..args()
+        };
+        assert!(on.merge(file).check().unwrap().adaptive);
+        assert!(toml::from_str::<RunArgs>("no-adaptive = true").is_err());
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let parsed = Cli::try_parse_from(["x", "--no-adaptive"]).unwrap();
+        assert!(parsed.run.no_adaptive);
+        assert!(Cli::try_parse_from(["x", "--no-adaptive", "--adaptive"]).is_err());
     }
 
     /// The ready-made configs load, pass every check, and mean what their comments say.

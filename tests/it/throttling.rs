@@ -226,3 +226,66 @@ async fn lost_answers_are_read_back_not_repeated() {
     );
     sim.stop().await;
 }
+
+/// Above the quota, the adaptive rate (the default) cuts itself down to the
+/// quota and wastes few calls; with --no-adaptive the same run keeps hitting
+/// the quota. The summary says which, and every user is done exactly once
+/// either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adaptive_rate_stops_wasting_calls_on_throttling() {
+    let t = Scratch::new();
+    let names = resettable(700);
+    let input = t.users_csv(names.clone());
+    let run = |extra: &'static [&'static str], name: &'static str| {
+        let (t, input, names) = (&t, &input, &names);
+        async move {
+            let sim = sim(
+                700,
+                Behaviour {
+                    quota_recovery: 100.0,
+                    ..unlimited()
+                },
+            )
+            .await;
+            let ledger = t.path(&format!("{name}.jsonl"));
+            let summary = t.path(&format!("{name}.json"));
+            let mut cmd = t.bin();
+            cmd.args(run_args(&sim, input, &ledger))
+                .args(["--rate", "400", "--concurrency", "32"])
+                .args(extra)
+                .arg("--summary-json")
+                .arg(&summary);
+            let out = finish(cmd).await;
+            assert_eq!(out.code, 0, "{out:?}");
+            assert_eq!(outcomes(&ledger).len(), names.len());
+            let stats = sim.stats();
+            assert_eq!(stats.messages, names.len() as u64, "{stats:?}");
+            assert_eq!(stats.max_messages_per_user, 1, "{stats:?}");
+            sim.stop().await;
+            let s: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+            (out, s)
+        }
+    };
+    let ((adaptive, a), (_, fixed)) =
+        tokio::join!(run(&[], "adaptive"), run(&["--no-adaptive"], "fixed"));
+
+    assert_eq!(a["rate"]["adaptive"], true);
+    assert_eq!(a["rate"]["max"], 400.0);
+    assert!(a["rate"]["cuts"].as_u64().unwrap() > 0, "{a}");
+    assert!(a["rate"]["lowest"].as_f64().unwrap() < 150.0, "{a}");
+    assert!(
+        adaptive.stdout.contains("adaptive: "),
+        "the summary shows the rate: {adaptive:?}"
+    );
+    assert_eq!(fixed["rate"]["adaptive"], false);
+    assert_eq!(fixed["rate"]["cuts"], 0);
+    let (ta, tf) = (
+        a["throttled"].as_u64().unwrap(),
+        fixed["throttled"].as_u64().unwrap(),
+    );
+    assert!(
+        tf > 300 && ta * 5 < tf,
+        "adaptive: {ta} throttled calls, fixed: {tf}"
+    );
+}
