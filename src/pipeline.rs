@@ -99,6 +99,9 @@ pub async fn run(
         _ => Some(open_source(settings)?),
     };
     let ledger_file = ledger::lock(&settings.ledger)?;
+    // The input's size (for the progress bar, the header, `status`, and to
+    // size the user table once) is counted while the ledger is read.
+    let input_rows = count_input_rows(settings);
     let replay = ledger::replay_path(&settings.ledger)?;
     if let Some(r) = &replay {
         check_same_job(settings, r)?;
@@ -145,21 +148,7 @@ pub async fn run(
         Some(csv) => Source::Csv(csv),
         None => open_pool(settings, &cognito).await?,
     };
-    // The input's size, for the progress bar, the header and `status`.
-    let input_rows = match &settings.input {
-        Input::Path(path) => {
-            let (path, header) = (path.clone(), settings.csv.header);
-            tokio::task::spawn_blocking(move || {
-                File::open(&path)
-                    .and_then(|f| count_rows(BufReader::new(f), header))
-                    .ok()
-            })
-            .await
-            .ok()
-            .flatten()
-        }
-        Input::Stdin | Input::Pool { .. } => None,
-    };
+    let input_rows = input_rows.await.ok().flatten();
 
     let counters = Arc::new(Counters::default());
     let header = Header {
@@ -235,6 +224,7 @@ pub async fn run(
         replay.unwrap_or_default(),
         settings.retry_failed,
         settings.sign_out,
+        input_rows,
     );
     let interrupted = dispatch(settings, source, triage, &ctx, shutdown).await;
 
@@ -921,6 +911,22 @@ pub(crate) async fn open_pool(
 }
 
 /// Refuses a ledger written for another pool or action.
+/// Starts counting the rows of the input (blank lines aside) on a blocking
+/// thread; the count is `None` for stdin, ListUsers, or a file that cannot
+/// be read (the source reports that).
+pub(crate) fn count_input_rows(settings: &RunSettings) -> tokio::task::JoinHandle<Option<u64>> {
+    let path = match &settings.input {
+        Input::Path(path) => Some(path.clone()),
+        Input::Stdin | Input::Pool { .. } => None,
+    };
+    let header = settings.csv.header;
+    tokio::task::spawn_blocking(move || {
+        File::open(path?)
+            .and_then(|f| count_rows(BufReader::new(f), header))
+            .ok()
+    })
+}
+
 pub(crate) fn check_same_job(settings: &RunSettings, replay: &Replay) -> Result<(), UsageError> {
     let Some(h) = &replay.header else {
         if replay.valid_len == 0 {

@@ -5,7 +5,6 @@
 //! (and `run --dry-run`) only counts them, sending nothing and writing
 //! nothing, and `run` shows the count when it asks for confirmation.
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
@@ -21,7 +20,6 @@ pub struct Triage {
     replay: Replay,
     retry_failed: bool,
     sign_out: bool,
-    seen: HashSet<u128>,
 }
 
 /// What to do with one row.
@@ -45,12 +43,24 @@ pub enum Verdict {
 }
 
 impl Triage {
-    pub fn new(replay: Replay, retry_failed: bool, sign_out: bool) -> Triage {
+    /// `rows`: the input's rows when known, to size the user table once.
+    pub fn new(
+        mut replay: Replay,
+        retry_failed: bool,
+        sign_out: bool,
+        rows: Option<u64>,
+    ) -> Triage {
+        // Users the ledger holds are marked seen in their own slot; only the
+        // input's new users need room.
+        if let Some(rows) = rows {
+            replay
+                .users
+                .reserve((rows as usize).saturating_sub(replay.users.len()));
+        }
         Triage {
             replay,
             retry_failed,
             sign_out,
-            seen: HashSet::new(),
         }
     }
 
@@ -66,13 +76,16 @@ impl Triage {
     /// The verdict on a valid row naming `username`.
     pub fn user(&mut self, username: &str) -> Verdict {
         let key = fingerprint(username);
-        if !self.seen.insert(key) {
+        let state = self.replay.users.entry(key);
+        if state.seen() {
             return Verdict::Duplicate;
         }
-        if let Some(last) = self.replay.last.get(&key) {
-            if last.outcome == Outcome::Succeeded && self.sign_out {
+        state.set_seen();
+        let state = *state;
+        if let Some(last) = state.last() {
+            if last == Outcome::Succeeded && self.sign_out {
                 // The action is done; the sign-out step may not be.
-                return match self.replay.signed_out.get(&key) {
+                return match state.signed_out() {
                     Some(Outcome::Succeeded) => Verdict::Done { succeeded: true },
                     Some(Outcome::Failed) if !self.retry_failed => {
                         Verdict::Done { succeeded: false }
@@ -83,14 +96,14 @@ impl Triage {
                     },
                 };
             }
-            let skip = match last.outcome {
+            let skip = match last {
                 Outcome::Succeeded => true,
                 Outcome::Deferred => false,
                 Outcome::Failed | Outcome::Invalid | Outcome::Skipped => !self.retry_failed,
             };
             if skip {
                 return Verdict::Done {
-                    succeeded: last.outcome == Outcome::Succeeded,
+                    succeeded: last == Outcome::Succeeded,
                 };
             }
         }
@@ -150,9 +163,11 @@ pub async fn plan(settings: &RunSettings) -> anyhow::Result<PlanReport> {
     };
     let (tx, mut items) = tokio::sync::mpsc::channel(1024);
     source.spawn(tx);
+    let rows = crate::pipeline::count_input_rows(settings);
     let replay = ledger::replay_path(&settings.ledger)?.unwrap_or_default();
     crate::pipeline::check_same_job(settings, &replay)?;
-    let mut triage = Triage::new(replay, settings.retry_failed, settings.sign_out);
+    let rows = rows.await.ok().flatten();
+    let mut triage = Triage::new(replay, settings.retry_failed, settings.sign_out, rows);
     let mut report = PlanReport {
         pool_id: settings.pool_id.clone(),
         region: settings.aws.region.clone(),

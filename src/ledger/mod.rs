@@ -20,12 +20,14 @@
 
 pub mod lock;
 pub mod replay;
+pub mod users;
 pub mod writer;
 
 use serde::{Deserialize, Serialize};
 
 pub use lock::lock;
 pub use replay::{replay_path, replay_reader, Replay};
+pub use users::{UserState, UserTable};
 pub use writer::LedgerWriter;
 
 /// What the run does to each user, as recorded in the ledger header.

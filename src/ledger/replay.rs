@@ -10,21 +10,16 @@
 //! that does not parse anywhere else means the file is corrupt, and replay
 //! stops with an error naming the line rather than guess.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
-use super::{fingerprint, Entry, Header, Outcome};
-use crate::error::UsageError;
+use serde::Deserialize;
 
-/// A user's last recorded outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Last {
-    pub outcome: Outcome,
-    /// Index into [`Replay::codes`] of the error code, for `failed`.
-    code: u16,
-}
+use super::{fingerprint, Entry, Header, Outcome, Step, UserTable};
+use crate::error::UsageError;
 
 /// What a ledger holds.
 #[derive(Debug, Default)]
@@ -35,10 +30,9 @@ pub struct Replay {
     pub last_header: Option<Header>,
     /// How many runs wrote to it (headers seen).
     pub runs: u32,
-    /// Each user's last outcome, by [`fingerprint`].
-    pub last: HashMap<u128, Last>,
-    /// Each user's last sign-out step outcome (`--sign-out`).
-    pub signed_out: HashMap<u128, Outcome>,
+    /// Each user's last outcome and sign-out step outcome, by
+    /// [`fingerprint`].
+    pub users: UserTable,
     /// Users with an intent and no outcome after it, with the intent's time.
     pub pending: HashMap<u128, String>,
     /// Input lines recorded invalid (not recorded twice on a re-run).
@@ -75,7 +69,7 @@ impl Counts {
 impl Replay {
     /// The last outcome recorded for `username`, if any.
     pub fn last_outcome(&self, username: &str) -> Option<Outcome> {
-        self.last.get(&fingerprint(username)).map(|l| l.outcome)
+        self.users.get(fingerprint(username))?.last()
     }
 
     /// Users by last outcome.
@@ -85,8 +79,11 @@ impl Replay {
             pending: self.pending.len() as u64,
             ..Counts::default()
         };
-        for l in self.last.values() {
-            match l.outcome {
+        for state in self.users.states() {
+            let Some(outcome) = state.last() else {
+                continue;
+            };
+            match outcome {
                 Outcome::Succeeded => c.succeeded += 1,
                 Outcome::Deferred => c.deferred += 1,
                 Outcome::Skipped => c.skipped += 1,
@@ -94,7 +91,7 @@ impl Replay {
                 Outcome::Failed => {
                     let code = self
                         .codes
-                        .get(usize::from(l.code))
+                        .get(usize::from(state.code()))
                         .cloned()
                         .unwrap_or_default();
                     *c.failed.entry(code).or_default() += 1;
@@ -104,12 +101,12 @@ impl Replay {
         c
     }
 
-    fn intern(&mut self, code: Option<String>) -> u16 {
-        let code = code.unwrap_or_else(|| "Unknown".into());
-        match self.codes.iter().position(|c| *c == code) {
+    fn intern(&mut self, code: Option<&str>) -> u16 {
+        let code = code.unwrap_or("Unknown");
+        match self.codes.iter().position(|c| c == code) {
             Some(i) => i as u16,
             None if self.codes.len() < usize::from(u16::MAX) => {
-                self.codes.push(code);
+                self.codes.push(code.to_string());
                 (self.codes.len() - 1) as u16
             }
             None => u16::MAX,
@@ -129,12 +126,49 @@ pub fn replay_path(path: &Path) -> Result<Option<Replay>, UsageError> {
             })
         }
     };
-    replay_reader(BufReader::with_capacity(1 << 16, file), path).map(Some)
+    let len = file.metadata().map_or(0, |m| m.len());
+    replay_sized(BufReader::with_capacity(1 << 16, file), path, len).map(Some)
 }
 
 /// Replays ledger text; `path` only names the file in errors.
-pub fn replay_reader<R: BufRead>(mut reader: R, path: &Path) -> Result<Replay, UsageError> {
-    let mut replay = Replay::default();
+pub fn replay_reader<R: BufRead>(reader: R, path: &Path) -> Result<Replay, UsageError> {
+    replay_sized(reader, path, 0)
+}
+
+/// A ledger spends about 270 bytes on a user (an intent and an outcome);
+/// sizing the table for a user every 200 bytes means it never grows while
+/// the ledger is read (growing would hold the old and the new table at once).
+const LEDGER_BYTES_PER_USER: u64 = 200;
+
+/// The fields replay reads from an intent or outcome line, borrowed from the
+/// line (no allocation) where the JSON string has no escapes.
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(borrow)]
+    record: Cow<'a, str>,
+    #[serde(borrow, default)]
+    username: Option<Cow<'a, str>>,
+    #[serde(default)]
+    outcome: Option<Outcome>,
+    #[serde(default)]
+    step: Option<Step>,
+    #[serde(default)]
+    line: Option<u64>,
+    #[serde(borrow, default)]
+    code: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    at: Option<Cow<'a, str>>,
+}
+
+fn replay_sized<R: BufRead>(
+    mut reader: R,
+    path: &Path,
+    ledger_len: u64,
+) -> Result<Replay, UsageError> {
+    let mut replay = Replay {
+        users: UserTable::with_capacity((ledger_len / LEDGER_BYTES_PER_USER) as usize),
+        ..Replay::default()
+    };
     let mut buf = Vec::with_capacity(256);
     let mut line_no = 0u64;
     loop {
@@ -158,48 +192,62 @@ pub fn replay_reader<R: BufRead>(mut reader: R, path: &Path) -> Result<Replay, U
         if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let entry: Entry = serde_json::from_slice(text).map_err(|e| UsageError::LedgerCorrupt {
+        let corrupt = |reason: String| UsageError::LedgerCorrupt {
             path: path.to_owned(),
             line: line_no,
-            reason: e.to_string(),
-        })?;
-        match entry {
-            Entry::Header(h) => {
+            reason,
+        };
+        let line: Line = serde_json::from_slice(text).map_err(|e| corrupt(e.to_string()))?;
+        match (&*line.record, line.username, line.at) {
+            ("header", _, _) => {
+                let Entry::Header(h) =
+                    serde_json::from_slice(text).map_err(|e| corrupt(e.to_string()))?
+                else {
+                    return Err(corrupt("not a header".into()));
+                };
                 replay.runs += 1;
                 if replay.header.is_none() {
                     replay.header = Some(h.clone());
                 }
                 replay.last_header = Some(h);
             }
-            Entry::Intent(i) => {
-                replay.pending.insert(fingerprint(&i.username), i.at);
-            }
-            Entry::User(u) if u.outcome == Outcome::Invalid => match u.line {
-                Some(l) => {
-                    replay.invalid_lines.insert(l);
-                }
-                None => replay.invalid_without_line += 1,
-            },
-            Entry::User(u) if u.step.is_some() => {
+            ("intent", Some(username), Some(at)) => {
                 replay
-                    .signed_out
-                    .insert(fingerprint(&u.username), u.outcome);
+                    .pending
+                    .insert(fingerprint(&username), at.into_owned());
             }
-            Entry::User(u) => {
-                let key = fingerprint(&u.username);
+            ("user", Some(username), Some(_)) => {
+                let Some(outcome) = line.outcome else {
+                    return Err(corrupt("missing field `outcome`".into()));
+                };
+                if outcome == Outcome::Invalid {
+                    match line.line {
+                        Some(l) => {
+                            replay.invalid_lines.insert(l);
+                        }
+                        None => replay.invalid_without_line += 1,
+                    }
+                    continue;
+                }
+                let key = fingerprint(&username);
+                if line.step.is_some() {
+                    replay.users.entry(key).set_signed_out(outcome);
+                    continue;
+                }
                 replay.pending.remove(&key);
-                let code = if u.outcome == Outcome::Failed {
-                    replay.intern(u.code)
+                let code = if outcome == Outcome::Failed {
+                    replay.intern(line.code.as_deref())
                 } else {
                     0
                 };
-                replay.last.insert(
-                    key,
-                    Last {
-                        outcome: u.outcome,
-                        code,
-                    },
-                );
+                replay.users.entry(key).set_last(outcome, code);
+            }
+            ("intent" | "user", None, _) => return Err(corrupt("missing field `username`".into())),
+            ("intent" | "user", _, None) => return Err(corrupt("missing field `at`".into())),
+            (other, _, _) => {
+                return Err(corrupt(format!(
+                    "unknown variant `{other}`, expected one of `header`, `intent`, `user`"
+                )))
             }
         }
     }
@@ -304,6 +352,53 @@ mod tests {
         );
         let err = replay(&text).unwrap_err().to_string();
         assert!(err.contains("corrupt at line 2"), "{err}");
+    }
+
+    /// Valid JSON that is not a ledger record (missing fields, an unknown
+    /// record kind, a wrong type) is corrupt too, naming its line.
+    #[test]
+    fn lines_that_are_not_records_are_errors() {
+        for (bad, why) in [
+            (r#"{"record":"user","username":"a","at":"t"}"#, "outcome"),
+            (
+                r#"{"record":"user","outcome":"succeeded","at":"t"}"#,
+                "username",
+            ),
+            (r#"{"record":"intent","username":"a"}"#, "at"),
+            (
+                r#"{"record":"note","username":"a","at":"t"}"#,
+                "unknown variant",
+            ),
+            (
+                r#"{"record":"user","username":"a","outcome":"fine","at":"t"}"#,
+                "unknown variant",
+            ),
+            (r#"{"username":"a"}"#, "record"),
+            (r#"{"record":"header","pool_id":3}"#, "line 3"),
+        ] {
+            let text = format!(
+                "{}\n{}\n{bad}\n",
+                header(),
+                user("a", Outcome::Succeeded, None, 2)
+            );
+            let err = replay(&text).unwrap_err().to_string();
+            assert!(
+                err.contains("corrupt at line 3") && err.contains(why),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    /// Usernames with JSON escapes replay to the same user as written.
+    #[test]
+    fn escaped_usernames_match() {
+        let text = format!(
+            "{}\n{}\n",
+            header(),
+            user("a\"b\\c\u{e9}", Outcome::Failed, Some("X"), 2)
+        );
+        let r = replay(&text).unwrap();
+        assert_eq!(r.last_outcome("a\"b\\c\u{e9}"), Some(Outcome::Failed));
     }
 
     /// A user recorded twice counts once, by its last outcome (a retried failure that then succeeded is a success).
@@ -426,9 +521,9 @@ mod properties {
 
             let a = replay_reader(text(&sequential).as_bytes(), Path::new("a")).unwrap();
             let b = replay_reader(text(&mixed).as_bytes(), Path::new("b")).unwrap();
-            prop_assert_eq!(&a.last.keys().collect::<HashSet<_>>(), &b.last.keys().collect::<HashSet<_>>());
-            for (k, v) in &a.last {
-                prop_assert_eq!(Some(v.outcome), b.last.get(k).map(|l| l.outcome));
+            prop_assert_eq!(a.users.len(), b.users.len());
+            for (k, v) in a.users.iter() {
+                prop_assert_eq!(Some(v.last()), b.users.get(k).map(|s| s.last()));
             }
             prop_assert_eq!(a.pending.keys().collect::<HashSet<_>>(), b.pending.keys().collect::<HashSet<_>>());
             prop_assert_eq!(a.counts(), b.counts());

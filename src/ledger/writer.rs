@@ -22,6 +22,16 @@ use super::{Entry, Header, Replay, UserRecord};
 /// Records committed by one fsync, at most.
 const MAX_GROUP: usize = 4096;
 
+/// Under load, syncs start at most this often: a group that forms sooner
+/// after the previous sync waits out the rest of the interval and takes in
+/// whatever arrived meanwhile. An fsync costs about as much CPU as a call, and
+/// without pacing a fast disk syncs every 2 or 3 records; with it, a run at
+/// 10,000 users/s commits 20 records a sync. A record waits at most this
+/// long more, and only when the previous sync was this recent (never at the
+/// rates a quota allows, a few hundred calls per second at most, where
+/// records arrive milliseconds apart).
+const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// Called on the writer thread for each entry once it is durable.
 pub type OnDurable = Box<dyn Fn(&Entry) + Send>;
 
@@ -96,15 +106,26 @@ fn write_loop(
     let mut group: Vec<(Entry, Ack)> = Vec::with_capacity(64);
     let mut bytes = Vec::with_capacity(64 * 1024);
     let mut failed: Option<WriteError> = None;
-    while let Some(first) = rx.blocking_recv() {
-        group.push(first);
+    let mut last_sync: Option<std::time::Instant> = None;
+    let drain = |group: &mut Vec<(Entry, Ack)>, rx: &mut mpsc::Receiver<(Entry, Ack)>| {
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
                 Ok(next) => group.push(next),
                 Err(_) => break,
             }
         }
+    };
+    while let Some(first) = rx.blocking_recv() {
+        group.push(first);
+        drain(&mut group, &mut rx);
+        if let Some(wait) = last_sync.and_then(|t| SYNC_INTERVAL.checked_sub(t.elapsed())) {
+            if group.len() < MAX_GROUP && failed.is_none() {
+                std::thread::sleep(wait);
+                drain(&mut group, &mut rx);
+            }
+        }
         if failed.is_none() {
+            last_sync = Some(std::time::Instant::now());
             bytes.clear();
             for (entry, _) in &group {
                 // Serialising plain strings and numbers cannot fail.

@@ -214,16 +214,35 @@ pub struct SimCounters {
     pub faults: AtomicU64,
     /// Calls carried out, by operation.
     applied: Mutex<BTreeMap<String, u64>>,
+    /// Reset and set-password requests received (throttled ones included).
+    pub recovery_requests: AtomicU64,
+    /// When the first and the latest of them arrived, microseconds since the
+    /// Unix epoch (0: none yet).
+    pub first_recovery_us: AtomicU64,
+    pub last_recovery_us: AtomicU64,
 }
 
 impl SimCounters {
     pub(crate) fn applied(&self, op: &str) {
-        *self
-            .applied
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(op.to_string())
-            .or_default() += 1;
+        let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
+        match applied.get_mut(op) {
+            Some(n) => *n += 1,
+            None => {
+                applied.insert(op.to_string(), 1);
+            }
+        }
+    }
+
+    /// Counts a reset or set-password request as it arrives.
+    pub(crate) fn recovery_request(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        self.recovery_requests.fetch_add(1, Relaxed);
+        let _ = self
+            .first_recovery_us
+            .compare_exchange(0, now, Relaxed, Relaxed);
+        self.last_recovery_us.fetch_max(now, Relaxed);
     }
 
     /// Calls carried out for `op`.
@@ -241,13 +260,13 @@ impl SimCounters {
 pub(crate) struct State {
     pub pool: Pool,
     pub counters: SimCounters,
-    behaviour: Mutex<Behaviour>,
+    behaviour: Mutex<Arc<Behaviour>>,
     buckets: Mutex<[Bucket; 5]>,
     next_request: AtomicU64,
 }
 
 impl State {
-    fn behaviour(&self) -> Behaviour {
+    fn behaviour(&self) -> Arc<Behaviour> {
         self.behaviour
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -277,6 +296,16 @@ pub struct SimStats {
     pub users_with_repeat_messages: u64,
     pub max_messages_per_user: u32,
     pub max_mutations_per_user: u32,
+    /// Reset and set-password requests received, throttled ones included,
+    /// and when the first and the latest arrived (microseconds since the Unix
+    /// epoch; 0: none): the rate the pool saw is
+    /// `(recovery_requests - 1) / (last - first)`.
+    #[serde(default)]
+    pub recovery_requests: u64,
+    #[serde(default)]
+    pub first_recovery_unix_us: u64,
+    #[serde(default)]
+    pub last_recovery_unix_us: u64,
 }
 
 /// A running simulation. Dropping it does not stop it; call [`SimHandle::stop`].
@@ -303,7 +332,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim
             users: Mutex::new(population(config.users).collect()),
         },
         counters: SimCounters::default(),
-        behaviour: Mutex::new(config.behaviour.clone()),
+        behaviour: Mutex::new(Arc::new(config.behaviour.clone())),
         buckets: Mutex::new(buckets),
         next_request: AtomicU64::new(1),
     });
@@ -342,7 +371,7 @@ impl SimHandle {
             .state
             .behaviour
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = b;
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(b);
     }
 
     pub fn counters(&self) -> &SimCounters {
@@ -412,6 +441,9 @@ pub(crate) fn stats(state: &State) -> SimStats {
         users_with_repeat_messages: 0,
         max_messages_per_user: 0,
         max_mutations_per_user: 0,
+        recovery_requests: state.counters.recovery_requests.load(Relaxed),
+        first_recovery_unix_us: state.counters.first_recovery_us.load(Relaxed),
+        last_recovery_unix_us: state.counters.last_recovery_us.load(Relaxed),
     };
     for u in users.values() {
         s.messages += u64::from(u.messages);

@@ -164,6 +164,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         }
     };
     let mutating = matches!(category, Category::Recovery | Category::Update);
+    if category == Category::Recovery {
+        state.counters.recovery_request();
+    }
 
     let b = state.behaviour();
     if b.latency_ms > 0 {

@@ -1,0 +1,731 @@
+//! The scenario benchmark: the release binary against the simulated pool,
+//! side by side with a boto3 peer, measured by the pool itself.
+//!
+//! `cargo bench --bench scenarios [-- NAME...] [-- --quick]` runs, in order:
+//!
+//! 1. `accuracy`: `--rate 100` against a quota of 150 with 50 ms latency for
+//!    33 s: the rate the pool saw over the configured one, throttled calls.
+//! 2. `over-quota`: `--rate 200` against a quota of 100 (50 ms latency), with
+//!    the adaptive rate and with `--no-adaptive`; the boto3 peer (16 threads)
+//!    in botocore's `adaptive` and `standard` retry modes: calls let through
+//!    per second over the quota, the share of calls throttled.
+//! 3. `overhead`: no quota, no latency, no rate limit: users/s with the
+//!    durable ledger, and the boto3 peer (16 threads) against the same pool.
+//! 4. `scale`: `plan` over a 1,000,000-row input; a run of those users; a
+//!    resume from that run's ledger with 1,000 new users at the end of the
+//!    input: peak RSS of each, and the time from start to the first new call.
+//!
+//! Rates are the pool's view: requests over the time from the first to the
+//! last reset request it received, so process start-up and the tool's own
+//! clock do not flatter anyone. Peak RSS is the kernel's (`wait4`).
+//! The results are printed as a Markdown table (BENCHMARKS.md holds them) and
+//! written to `target/scenarios.json`.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use cognito_bulk_reset::sim::{self, Behaviour, SimConfig, SimHandle, SimStats};
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-bulk-reset");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Sizes of the scenarios; `--quick` shrinks them to check the runner.
+struct Sizes {
+    accuracy_users: usize,
+    over_quota_users: usize,
+    peer_deadline: Duration,
+    overhead_users: usize,
+    overhead_peer_users: usize,
+    scale_users: usize,
+    resume_new: usize,
+}
+
+const FULL: Sizes = Sizes {
+    accuracy_users: 3_300,
+    over_quota_users: 6_000,
+    peer_deadline: Duration::from_secs(60),
+    overhead_users: 100_000,
+    overhead_peer_users: 20_000,
+    scale_users: 1_000_000,
+    resume_new: 1_000,
+};
+
+const QUICK: Sizes = Sizes {
+    accuracy_users: 300,
+    over_quota_users: 600,
+    peer_deadline: Duration::from_secs(10),
+    overhead_users: 5_000,
+    overhead_peer_users: 1_000,
+    scale_users: 20_000,
+    resume_new: 100,
+};
+
+/// One line of the results table.
+struct Row {
+    scenario: &'static str,
+    measure: String,
+    result: String,
+    target: &'static str,
+    met: Option<bool>,
+}
+
+struct Bench {
+    sizes: &'static Sizes,
+    dir: tempfile::TempDir,
+    rows: Vec<Row>,
+    json: Vec<Value>,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let names: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .map(String::as_str)
+        .collect();
+    let wanted = |name: &str| names.is_empty() || names.contains(&name);
+
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let mut bench = Bench {
+        sizes: if quick { &QUICK } else { &FULL },
+        dir: tempfile::tempdir().expect("a temp dir"),
+        rows: Vec::new(),
+        json: Vec::new(),
+    };
+    runtime.block_on(async {
+        if wanted("accuracy") {
+            bench.accuracy().await;
+        }
+        if wanted("over-quota") {
+            bench.over_quota().await;
+        }
+        if wanted("overhead") {
+            bench.overhead().await;
+        }
+        if wanted("scale") {
+            bench.scale().await;
+        }
+    });
+    bench.report();
+}
+
+impl Bench {
+    async fn accuracy(&mut self) {
+        let n = self.sizes.accuracy_users;
+        let pool = start_sim(
+            n,
+            Behaviour {
+                quota_recovery: 150.0,
+                latency_ms: 50,
+                ..unlimited()
+            },
+        )
+        .await;
+        let input = self.users_csv("accuracy.csv", 0..n);
+        let run = self
+            .tool(&pool, &input, "accuracy", &["--rate", "100"])
+            .await;
+        let stats = pool.stats();
+        let rate = pool_rate(&stats);
+        let ratio = rate / 100.0;
+        progress(&format!(
+            "accuracy: {rate:.2}/s over {:.1} s, {} throttled",
+            window_secs(&stats),
+            stats.throttled
+        ));
+        self.row(
+            "1 rate accuracy",
+            format!(
+                "achieved / configured (`--rate 100`, quota 150, 50 ms, {n} users, {:.0} s)",
+                window_secs(&stats)
+            ),
+            format!("{rate:.2}/s = {:.3}", ratio),
+            "within 2%",
+            Some((ratio - 1.0).abs() <= 0.02),
+        );
+        self.row(
+            "1 rate accuracy",
+            "throttled calls".into(),
+            stats.throttled.to_string(),
+            "0",
+            Some(stats.throttled == 0),
+        );
+        self.json
+            .push(json!({"scenario": "accuracy", "pool": stats, "tool": run.json()}));
+        pool.stop().await;
+    }
+
+    async fn over_quota(&mut self) {
+        let n = self.sizes.over_quota_users;
+        let behaviour = Behaviour {
+            quota_recovery: 100.0,
+            latency_ms: 50,
+            ..unlimited()
+        };
+        let input = self.users_csv("over-quota.csv", 0..n);
+        for (label, flags) in [
+            ("adaptive (default)", &["--rate", "200"][..]),
+            ("--no-adaptive", &["--rate", "200", "--no-adaptive"][..]),
+        ] {
+            let pool = start_sim(n, behaviour.clone()).await;
+            let name = if flags.contains(&"--no-adaptive") {
+                "over-quota-fixed"
+            } else {
+                "over-quota-adaptive"
+            };
+            let run = self.tool(&pool, &input, name, flags).await;
+            let stats = pool.stats();
+            let (through, share) = self.over_quota_rows(&format!("tool, {label}"), &stats);
+            if label.starts_with("adaptive") {
+                self.met_last_two(through >= 0.90, share <= 0.03);
+            }
+            self.json.push(json!({"scenario": "over-quota", "variant": label, "pool": stats, "tool": run.json()}));
+            pool.stop().await;
+        }
+        for mode in ["adaptive", "standard"] {
+            let pool = start_sim(n, behaviour.clone()).await;
+            let run = self
+                .peer(&pool, &input, mode, self.sizes.peer_deadline)
+                .await;
+            let stats = pool.stats();
+            self.over_quota_rows(&format!("boto3, 16 threads, retry mode {mode}"), &stats);
+            self.json.push(json!({"scenario": "over-quota", "variant": format!("boto3 {mode}"), "pool": stats, "peer": run.json()}));
+            pool.stop().await;
+        }
+    }
+
+    /// Rows for one over-quota contestant: calls let through per second over
+    /// the quota, and the share of calls throttled.
+    fn over_quota_rows(&mut self, who: &str, stats: &SimStats) -> (f64, f64) {
+        let window = window_secs(stats);
+        let through = (stats.recovery_requests - stats.throttled) as f64 / window / 100.0;
+        let share = stats.throttled as f64 / stats.recovery_requests.max(1) as f64;
+        progress(&format!(
+            "over-quota, {who}: {:.1}/s through, {:.1}% throttled, {:.0} s",
+            through * 100.0,
+            share * 100.0,
+            window
+        ));
+        self.row(
+            "2 over quota",
+            format!("{who}: achieved / quota (`--rate 200`, quota 100)"),
+            format!("{:.3}", through),
+            "≥ 0.90",
+            None,
+        );
+        self.row(
+            "2 over quota",
+            format!("{who}: throttled / all calls"),
+            format!(
+                "{:.1}% ({} of {})",
+                share * 100.0,
+                stats.throttled,
+                stats.recovery_requests
+            ),
+            "≤ 3%",
+            None,
+        );
+        (through, share)
+    }
+
+    fn met_last_two(&mut self, first: bool, second: bool) {
+        let n = self.rows.len();
+        self.rows[n - 2].met = Some(first);
+        self.rows[n - 1].met = Some(second);
+    }
+
+    async fn overhead(&mut self) {
+        let n = self.sizes.overhead_users;
+        // Only users a reset works for, so every call does the same work.
+        let names = resettable(n);
+        let input = self.users_csv("overhead.csv", names.iter().copied());
+        let mut tool_rates = Vec::new();
+        for concurrency in ["16", "64"] {
+            let pool = start_sim(*names.last().unwrap_or(&0) + 1, unlimited()).await;
+            let run = self
+                .tool(
+                    &pool,
+                    &input,
+                    &format!("overhead-{concurrency}"),
+                    &[
+                        "--rate",
+                        "100000",
+                        "--no-adaptive",
+                        "--concurrency",
+                        concurrency,
+                    ],
+                )
+                .await;
+            let stats = pool.stats();
+            let rate = pool_rate(&stats);
+            progress(&format!(
+                "overhead, tool --concurrency {concurrency}: {rate:.0} users/s, peak RSS {} MB",
+                run.peak_rss_mb()
+            ));
+            tool_rates.push(rate);
+            self.row(
+                "3 overhead",
+                format!(
+                    "tool, `--concurrency {concurrency}`, durable ledger: users/s ({} users)",
+                    names.len()
+                ),
+                format!("{rate:.0}"),
+                "≥ 10,000",
+                Some(rate >= 10_000.0),
+            );
+            self.json.push(json!({"scenario": "overhead", "variant": format!("tool --concurrency {concurrency}"), "pool": stats, "tool": run.json()}));
+            pool.stop().await;
+        }
+
+        let peer_names = &names[..self.sizes.overhead_peer_users.min(names.len())];
+        let peer_input = self.users_csv("overhead-peer.csv", peer_names.iter().copied());
+        let pool = start_sim(*peer_names.last().unwrap_or(&0) + 1, unlimited()).await;
+        let run = self
+            .peer(&pool, &peer_input, "standard", Duration::from_secs(600))
+            .await;
+        let stats = pool.stats();
+        let peer_rate = pool_rate(&stats);
+        progress(&format!("overhead, boto3: {peer_rate:.0} users/s"));
+        self.row(
+            "3 overhead",
+            format!(
+                "boto3, 16 threads, no ledger: users/s ({} users)",
+                peer_names.len()
+            ),
+            format!("{peer_rate:.0}"),
+            "",
+            None,
+        );
+        let best = tool_rates.iter().copied().fold(0.0, f64::max);
+        let ratio = best / peer_rate.max(f64::MIN_POSITIVE);
+        self.row(
+            "3 overhead",
+            "tool (best) / boto3".into(),
+            format!("{ratio:.1}×"),
+            "≥ 5×",
+            Some(ratio >= 5.0),
+        );
+        self.json.push(
+            json!({"scenario": "overhead", "variant": "boto3", "pool": stats, "peer": run.json()}),
+        );
+        pool.stop().await;
+    }
+
+    async fn scale(&mut self) {
+        let n = self.sizes.scale_users;
+        let new = self.sizes.resume_new;
+        let input = self.users_csv("scale.csv", 0..n);
+
+        // plan: reads the whole input and the ledger, sends nothing.
+        let ledger = self.dir.path().join("scale.jsonl");
+        let plan = {
+            let pool = start_sim(0, unlimited()).await;
+            let mut cmd = self.command();
+            cmd.args(["plan", "--user-pool-id", pool.pool_id()])
+                .args(["--endpoint-url", &pool.endpoint_url()])
+                .arg("--input")
+                .arg(&input)
+                .arg("--ledger")
+                .arg(&ledger);
+            let plan = measure(cmd, &self.dir.path().join("scale-plan"), None).await;
+            pool.stop().await;
+            plan
+        };
+        progress(&format!(
+            "scale, plan: {:.1} s, peak RSS {} MB",
+            plan.wall.as_secs_f64(),
+            plan.peak_rss_mb()
+        ));
+        self.row(
+            "4 scale",
+            format!(
+                "`plan`, {n} rows: peak RSS ({:.1} s)",
+                plan.wall.as_secs_f64()
+            ),
+            format!("{} MB", plan.peak_rss_mb()),
+            "≤ 64 MB",
+            Some(plan.peak_rss_kb <= 64 * 1024),
+        );
+
+        let pool = start_sim(n + new, unlimited()).await;
+        let run = self
+            .tool(
+                &pool,
+                &input,
+                "scale",
+                &["--rate", "100000", "--no-adaptive", "--concurrency", "64"],
+            )
+            .await;
+        let stats = pool.stats();
+        progress(&format!(
+            "scale, run: {:.1} s, peak RSS {} MB, {:.0} users/s",
+            run.wall.as_secs_f64(),
+            run.peak_rss_mb(),
+            pool_rate(&stats)
+        ));
+        self.row(
+            "4 scale",
+            format!(
+                "`run`, {n} users: peak RSS ({:.0} s, {:.0} users/s)",
+                run.wall.as_secs_f64(),
+                pool_rate(&stats)
+            ),
+            format!("{} MB", run.peak_rss_mb()),
+            "≤ 64 MB",
+            Some(run.peak_rss_kb <= 64 * 1024),
+        );
+        self.json
+            .push(json!({"scenario": "scale run", "pool": stats, "tool": run.json()}));
+        pool.stop().await;
+
+        // Resume: the same ledger, the same input with new users at its end.
+        let resumed = self.users_csv("scale-resume.csv", 0..n + new);
+        let records = ledger_lines(&self.dir.path().join("scale.ledger.jsonl"));
+        let pool = start_sim(n + new, unlimited()).await;
+        let resume = self
+            .tool(
+                &pool,
+                &resumed,
+                "scale",
+                &["--rate", "100000", "--no-adaptive", "--concurrency", "64"],
+            )
+            .await;
+        let stats = pool.stats();
+        let first_call =
+            (stats.first_recovery_unix_us as f64 - resume.started_unix_us as f64) / 1e6;
+        progress(&format!(
+            "scale, resume: first new call after {first_call:.2} s, peak RSS {} MB, {} calls",
+            resume.peak_rss_mb(),
+            stats.recovery_requests
+        ));
+        self.row(
+            "4 scale",
+            format!("resume from a {records}-line ledger ({n} users done), {new} new: time to the first new call"),
+            format!("{first_call:.2} s"),
+            "≤ 2 s",
+            Some(stats.first_recovery_unix_us > 0 && first_call <= 2.0),
+        );
+        self.row(
+            "4 scale",
+            "resume: peak RSS".into(),
+            format!("{} MB", resume.peak_rss_mb()),
+            "≤ 200 MB",
+            Some(resume.peak_rss_kb <= 200 * 1024),
+        );
+        self.row(
+            "4 scale",
+            "resume: calls made (only the new users)".into(),
+            stats.recovery_requests.to_string(),
+            "= new users",
+            Some(stats.recovery_requests == new as u64),
+        );
+        self.json.push(json!({"scenario": "scale resume", "pool": stats, "tool": resume.json(), "first_call_secs": first_call}));
+        pool.stop().await;
+    }
+
+    fn row(
+        &mut self,
+        scenario: &'static str,
+        measure: String,
+        result: String,
+        target: &'static str,
+        met: Option<bool>,
+    ) {
+        self.rows.push(Row {
+            scenario,
+            measure,
+            result,
+            target,
+            met,
+        });
+    }
+
+    fn report(&self) {
+        let mut table =
+            String::from("| scenario | measure | result | target | met |\n|---|---|---|---|---|\n");
+        for r in &self.rows {
+            let met = match r.met {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "",
+            };
+            let _ = writeln!(
+                table,
+                "| {} | {} | {} | {} | {met} |",
+                r.scenario, r.measure, r.result, r.target
+            );
+        }
+        println!("\n{table}");
+        let out = Path::new(ROOT).join("target").join("scenarios.json");
+        let doc = json!({ "results": self.json, "table": table });
+        match std::fs::write(&out, serde_json::to_vec_pretty(&doc).unwrap_or_default()) {
+            Ok(()) => println!("details: {}", out.display()),
+            Err(e) => eprintln!("could not write {}: {e}", out.display()),
+        }
+    }
+
+    /// Writes a CSV of generated users `indices` and returns its path.
+    fn users_csv(&self, name: &str, indices: impl IntoIterator<Item = usize>) -> PathBuf {
+        let path = self.dir.path().join(name);
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("create input"));
+        let _ = out.write_all(b"username\n");
+        for i in indices {
+            let _ = writeln!(out, "{}", sim::population_name(i));
+        }
+        out.flush().expect("write input");
+        path
+    }
+
+    /// The binary with credentials for a local endpoint and nothing from the
+    /// host's AWS configuration.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        for var in [
+            "AWS_PROFILE",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+            "AWS_SESSION_TOKEN",
+            "RUST_LOG",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.dir.path().join("no-aws-credentials"),
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs the tool against `pool` with ledger `<name>.ledger.jsonl`.
+    async fn tool(&self, pool: &SimHandle, input: &Path, name: &str, flags: &[&str]) -> Measured {
+        let dir = self.dir.path();
+        let mut cmd = self.command();
+        cmd.args(["run", "--yes", "--user-pool-id", pool.pool_id()])
+            .args(["--endpoint-url", &pool.endpoint_url()])
+            .arg("--input")
+            .arg(input)
+            .arg("--ledger")
+            .arg(dir.join(format!("{name}.ledger.jsonl")))
+            .arg("--summary-json")
+            .arg(dir.join(format!("{name}.summary.json")))
+            .args(flags);
+        let m = measure(cmd, &dir.join(name), None).await;
+        // 1: some users failed (the generated pool has users a reset cannot
+        // work for); anything else is worth a look.
+        if m.code > 1 {
+            eprintln!(
+                "warning: {name}: the tool exited {}; its log: {}",
+                m.code,
+                m.log.display()
+            );
+        }
+        Measured {
+            summary: std::fs::read(dir.join(format!("{name}.summary.json")))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok()),
+            ..m
+        }
+    }
+
+    /// Runs the boto3 peer against `pool`, killed after `deadline`.
+    async fn peer(
+        &self,
+        pool: &SimHandle,
+        input: &Path,
+        mode: &str,
+        deadline: Duration,
+    ) -> Measured {
+        let python = peer_python();
+        let mut cmd = Command::new(python);
+        cmd.arg(Path::new(ROOT).join("benches/peers/boto3_reset.py"))
+            .args(["--endpoint-url", &pool.endpoint_url()])
+            .args(["--user-pool-id", pool.pool_id()])
+            .arg("--input")
+            .arg(input)
+            .args(["--threads", "16", "--retry-mode", mode])
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.dir.path().join("no-aws-credentials"),
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null());
+        let m = measure(
+            cmd,
+            &self.dir.path().join(format!("peer-{mode}")),
+            Some(deadline),
+        )
+        .await;
+        let summary = std::fs::read_to_string(m.log.with_extension("out"))
+            .ok()
+            .and_then(|s| serde_json::from_str(s.trim()).ok());
+        Measured { summary, ..m }
+    }
+}
+
+/// What a child process did.
+struct Measured {
+    code: i32,
+    wall: Duration,
+    started_unix_us: u64,
+    peak_rss_kb: i64,
+    killed: bool,
+    log: PathBuf,
+    summary: Option<Value>,
+}
+
+impl Measured {
+    fn peak_rss_mb(&self) -> i64 {
+        (self.peak_rss_kb + 512) / 1024
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "exit_code": self.code,
+            "wall_secs": self.wall.as_secs_f64(),
+            "peak_rss_kb": self.peak_rss_kb,
+            "killed_at_deadline": self.killed,
+            "summary": self.summary,
+        })
+    }
+}
+
+/// Runs `cmd` to its end (or kills it at `deadline`), its stdout to
+/// `<base>.out` and stderr to `<base>.log`, and reads its peak RSS from
+/// `wait4`.
+async fn measure(mut cmd: Command, base: &Path, deadline: Option<Duration>) -> Measured {
+    let log = base.with_extension("log");
+    cmd.stdout(std::fs::File::create(base.with_extension("out")).expect("create output file"))
+        .stderr(std::fs::File::create(&log).expect("create log file"));
+    let started_unix_us = unix_us();
+    let start = Instant::now();
+    let child = cmd.spawn().expect("the command starts");
+    let pid = child.id() as libc::pid_t;
+    let waiter = tokio::task::spawn_blocking(move || {
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: pid is our own child, not yet waited for; both pointers
+        // are valid for the call.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        let code = if r < 0 {
+            -1
+        } else if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            128 + libc::WTERMSIG(status)
+        };
+        (code, usage.ru_maxrss)
+    });
+    tokio::pin!(waiter);
+    let mut killed = false;
+    let (code, rss) = match deadline {
+        None => waiter.await.expect("join"),
+        Some(d) => tokio::select! {
+            r = &mut waiter => r.expect("join"),
+            () = tokio::time::sleep(d) => {
+                // SAFETY: pid is our child, not yet reaped (wait4 is blocked on it).
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                killed = true;
+                waiter.await.expect("join")
+            }
+        },
+    };
+    drop(child);
+    Measured {
+        code,
+        wall: start.elapsed(),
+        started_unix_us,
+        peak_rss_kb: rss,
+        killed,
+        log,
+        summary: None,
+    }
+}
+
+async fn start_sim(users: usize, behaviour: Behaviour) -> SimHandle {
+    sim::start(
+        SimConfig {
+            users,
+            behaviour,
+            ..SimConfig::default()
+        },
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .expect("the simulated pool starts")
+}
+
+fn unlimited() -> Behaviour {
+    Behaviour {
+        quota_recovery: 0.0,
+        quota_read: 0.0,
+        quota_list: 0.0,
+        quota_update: 0.0,
+        quota_create: 0.0,
+        ..Behaviour::default()
+    }
+}
+
+/// The first `n` generated users a reset works for.
+fn resettable(n: usize) -> Vec<usize> {
+    (0..)
+        .filter(|i| sim::population_resettable(*i))
+        .take(n)
+        .collect()
+}
+
+/// Seconds from the first to the last reset request the pool received.
+fn window_secs(s: &SimStats) -> f64 {
+    (s.last_recovery_unix_us
+        .saturating_sub(s.first_recovery_unix_us) as f64
+        / 1e6)
+        .max(1e-6)
+}
+
+/// Reset requests per second, as the pool saw them.
+fn pool_rate(s: &SimStats) -> f64 {
+    s.recovery_requests.saturating_sub(1) as f64 / window_secs(s)
+}
+
+fn ledger_lines(path: &Path) -> usize {
+    std::fs::read(path)
+        .map(|b| b.iter().filter(|c| **c == b'\n').count())
+        .unwrap_or(0)
+}
+
+fn unix_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The virtualenv's python with boto3 (installed on first use).
+fn peer_python() -> PathBuf {
+    let out = Command::new("bash")
+        .arg(Path::new(ROOT).join("benches/peers/setup.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("bash runs benches/peers/setup.sh");
+    assert!(out.status.success(), "benches/peers/setup.sh failed");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+fn progress(line: &str) {
+    eprintln!("  {line}");
+}
