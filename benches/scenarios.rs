@@ -474,9 +474,13 @@ impl Bench {
             );
         }
         println!("\n{table}");
-        let out = Path::new(ROOT).join("target").join("scenarios.json");
+        let target = Path::new(ROOT).join("target");
+        let out = target.join("scenarios.json");
         let doc = json!({ "results": self.json, "table": table });
-        match std::fs::write(&out, serde_json::to_vec_pretty(&doc).unwrap_or_default()) {
+        let written = std::fs::create_dir_all(&target).and_then(|()| {
+            std::fs::write(&out, serde_json::to_vec_pretty(&doc).unwrap_or_default())
+        });
+        match written {
             Ok(()) => println!("details: {}", out.display()),
             Err(e) => eprintln!("could not write {}: {e}", out.display()),
         }
