@@ -39,6 +39,7 @@ fn header() -> Header {
 fn outcome(i: usize) -> UserRecord {
     UserRecord {
         username: format!("user-{i:06}"),
+        user: None,
         outcome: Outcome::Succeeded,
         step: None,
         line: Some(i as u64 + 2),
@@ -138,6 +139,7 @@ fn ledger(c: &mut Criterion) {
     for i in 0..USERS {
         let intent = Entry::Intent(IntentRecord {
             username: format!("user-{i:06}"),
+            user: None,
             line: Some(i as u64 + 2),
             at: "2026-11-24T03:12:45.900Z".into(),
         });

@@ -104,7 +104,7 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
             if let Some(line) = pipeline::resolve_auto_rate(&mut settings).await? {
                 println!("{line}");
             }
-            print!("{}", plan::plan(&settings).await?.render());
+            print!("{}", plan::plan(&settings, &shutdown).await?.render());
             Ok(ExitCode::Success)
         }
         Command::Run(args) => {
@@ -113,7 +113,7 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
                 tracing::info!("{line}");
             }
             if settings.dry_run {
-                print!("{}", plan::plan(&settings).await?.render());
+                print!("{}", plan::plan(&settings, &shutdown).await?.render());
                 return Ok(ExitCode::Success);
             }
             if !settings.yes {
@@ -124,7 +124,7 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
                     )
                     .into());
                 }
-                let report = plan::plan(&settings).await?;
+                let report = plan::plan(&settings, &shutdown).await?;
                 let confirm = settings.clone();
                 tokio::task::spawn_blocking(move || confirm_on_terminal(&confirm, &report))
                     .await??;

@@ -22,6 +22,8 @@ use aws_sdk_cognitoidentityprovider::operation::RequestId;
 use aws_sdk_cognitoidentityprovider::Client;
 
 use crate::error::UsageError;
+use crate::identity::facts::Case;
+use crate::identity::{ListedUser, NameKind, NameRule, PoolFacts};
 use crate::secret::{redact, Password};
 
 /// How to reach Cognito.
@@ -64,6 +66,10 @@ pub enum ErrorClass {
     /// A limit that will not clear soon (the daily email limit): stop
     /// sending, keep the ledger, resume later.
     Pause,
+    /// A limit on this one user that clears later ("Attempt limit
+    /// exceeded": too many reset attempts for the user in an hour): record
+    /// the user deferred and go on; it says nothing about the run.
+    UserLimited,
 }
 
 /// A failed call, reduced to what the pipeline and the ledger need.
@@ -273,13 +279,13 @@ impl Cognito {
         }
     }
 
-    /// One page (up to 60) of usernames from ListUsers, and the token of the
+    /// One page (up to 60) of users from ListUsers, and the token of the
     /// next page.
     pub async fn list_users_page(
         &self,
         filter: Option<&str>,
         token: Option<String>,
-    ) -> Result<(Vec<String>, Option<String>), CallError> {
+    ) -> Result<(Vec<ListedUser>, Option<String>), CallError> {
         let result = self
             .client
             .list_users()
@@ -291,33 +297,112 @@ impl Cognito {
             .await;
         match result {
             Ok(out) => Ok((
-                out.users()
-                    .iter()
-                    .filter_map(|u| u.username().map(str::to_string))
-                    .collect(),
+                out.users().iter().filter_map(listed_user).collect(),
                 out.pagination_token().map(str::to_string),
             )),
             Err(e) => Err(classify(e)),
         }
     }
 
-    /// The pool's minimum password length (DescribeUserPool).
-    pub async fn password_min_length(&self) -> Result<Option<usize>, CallError> {
-        match self
+    /// The pool's settings (DescribeUserPool).
+    pub async fn describe_pool(&self) -> Result<PoolFacts, CallError> {
+        use aws_sdk_cognitoidentityprovider::types::{
+            AliasAttributeType, RecoveryOptionNameType, UsernameAttributeType,
+        };
+        let out = match self
             .client
             .describe_user_pool()
             .user_pool_id(&self.pool_id)
             .send()
             .await
         {
-            Ok(out) => Ok(out
-                .user_pool()
-                .and_then(|p| p.policies())
-                .and_then(|p| p.password_policy())
-                .and_then(|p| p.minimum_length())
-                .and_then(|n| usize::try_from(n).ok())),
-            Err(e) => Err(classify(e)),
+            Ok(out) => out,
+            Err(e) => return Err(classify(e)),
+        };
+        let Some(pool) = out.user_pool() else {
+            return Err(CallError {
+                class: ErrorClass::UserFailed,
+                code: "NoUserPoolReturned".into(),
+                message: "DescribeUserPool returned no pool".into(),
+                request_id: None,
+                outcome_unknown: false,
+            });
+        };
+        let kind_of = |name: &str| match name {
+            "email" => Some(NameKind::Email),
+            "phone_number" => Some(NameKind::PhoneNumber),
+            "preferred_username" => Some(NameKind::PreferredUsername),
+            _ => None,
+        };
+        // UsernameConfigurationType: case-sensitive "is the default value"
+        // (and pools made before the setting existed are case-sensitive).
+        let case = match pool.username_configuration() {
+            Some(c) if !c.case_sensitive() => Case::Insensitive,
+            _ => Case::Sensitive,
+        };
+        let rule = NameRule {
+            case,
+            username_attributes: pool
+                .username_attributes()
+                .iter()
+                .filter_map(|a: &UsernameAttributeType| kind_of(a.as_str()))
+                .collect(),
+            alias_attributes: pool
+                .alias_attributes()
+                .iter()
+                .filter_map(|a: &AliasAttributeType| kind_of(a.as_str()))
+                .collect(),
+        };
+        let mut recovery: Vec<(i32, String)> = pool
+            .account_recovery_setting()
+            .map(|r| {
+                r.recovery_mechanisms()
+                    .iter()
+                    .map(|m| {
+                        let name = match m.name() {
+                            RecoveryOptionNameType::AdminOnly => "admin_only".to_string(),
+                            other => other.as_str().to_string(),
+                        };
+                        (m.priority(), name)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        recovery.sort();
+        let policy = pool.policies().and_then(|p| p.password_policy());
+        let lambda = pool.lambda_config();
+        let mut triggers = Vec::new();
+        if lambda.and_then(|l| l.custom_message()).is_some() {
+            triggers.push("custom message".to_string());
         }
+        if lambda.and_then(|l| l.custom_email_sender()).is_some() {
+            triggers.push("custom email sender".to_string());
+        }
+        if lambda.and_then(|l| l.custom_sms_sender()).is_some() {
+            triggers.push("custom SMS sender".to_string());
+        }
+        Ok(PoolFacts {
+            rule,
+            recovery: recovery.into_iter().map(|(_, n)| n).collect(),
+            email_sending_account: pool
+                .email_configuration()
+                .and_then(|e| e.email_sending_account())
+                .map_or("COGNITO_DEFAULT", |a| a.as_str())
+                .to_string(),
+            sms_configured: pool
+                .sms_configuration()
+                .is_some_and(|s| !s.sns_caller_arn().is_empty()),
+            tier: pool.user_pool_tier().map(|t| t.as_str().to_string()),
+            password_history_size: policy
+                .and_then(|p| p.password_history_size())
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(0),
+            min_password_length: policy
+                .and_then(|p| p.minimum_length())
+                .and_then(|n| usize::try_from(n).ok()),
+            triggers,
+            estimated_users: u64::try_from(pool.estimated_number_of_users()).unwrap_or(0),
+        })
     }
 
     /// The rate (requests per second) Cognito enforces for an API quota
@@ -388,15 +473,46 @@ impl Cognito {
 }
 
 /// Classifies an error by code, HTTP status and, for the one ambiguous
-/// code, the message: LimitExceededException saying the daily email limit
-/// is exceeded will not clear today, so it pauses the run.
+/// code, the message. LimitExceededException means three things
+/// (docs/identity.md): the daily email limit, which will not clear today,
+/// pauses the run; "Attempt limit exceeded" is one user's limit on reset
+/// attempts in an hour, which defers that user only; any other is a
+/// resource limit that clears in seconds, retried as transient.
 pub fn classify_error(code: &str, status: u16, message: &str) -> ErrorClass {
-    if code == "LimitExceededException"
-        && message.to_ascii_lowercase().contains("daily email limit")
-    {
-        return ErrorClass::Pause;
+    if code == "LimitExceededException" {
+        let m = message.to_ascii_lowercase();
+        if m.contains("daily email limit") {
+            return ErrorClass::Pause;
+        }
+        if m.contains("attempt limit exceeded") {
+            return ErrorClass::UserLimited;
+        }
     }
     classify_code(code, status)
+}
+
+/// A ListUsers user reduced to what resolution and the precheck need.
+fn listed_user(u: &aws_sdk_cognitoidentityprovider::types::UserType) -> Option<ListedUser> {
+    let attr = |name: &str| {
+        u.attributes()
+            .iter()
+            .find(|a| a.name() == name)
+            .and_then(|a| a.value())
+    };
+    Some(ListedUser {
+        username: u.username()?.to_string(),
+        sub: attr("sub").map(str::to_string),
+        status: u
+            .user_status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        enabled: u.enabled(),
+        email: attr("email").map(str::to_string),
+        email_verified: attr("email_verified") == Some("true"),
+        phone_number: attr("phone_number").map(str::to_string),
+        phone_number_verified: attr("phone_number_verified") == Some("true"),
+        preferred_username: attr("preferred_username").map(str::to_string),
+    })
 }
 
 /// Reduces an SDK error to a [`CallError`].
@@ -462,6 +578,30 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// LimitExceededException is told apart by its message: the daily email limit pauses, a user's attempt limit defers that user, anything else is transient.
+    #[test]
+    fn limit_exceeded_by_message() {
+        use ErrorClass::*;
+        let cases = [
+            (
+                "Exceeded daily email limit for the operation or the account.",
+                Pause,
+            ),
+            (
+                "Attempt limit exceeded, please try after some time.",
+                UserLimited,
+            ),
+            ("Limit exceeded for the requested resource.", Transient),
+        ];
+        for (message, want) in cases {
+            assert_eq!(
+                classify_error("LimitExceededException", 400, message),
+                want,
+                "{message}"
+            );
+        }
+    }
 
     /// Codes land in the classes DOMAIN.md gives them, whatever the HTTP status says.
     #[test]

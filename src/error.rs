@@ -104,6 +104,19 @@ pub enum UsageError {
     #[error("ListUsers was refused ({code}: {message}); check --user-pool-id and --filter (e.g. --filter 'cognito:user_status = \"CONFIRMED\"'); nothing was changed")]
     Listing { code: String, message: String },
 
+    #[error("ListUsers was refused while resolving users ({code}: {message}); resolving who each row names needs cognito-idp:ListUsers on the pool: grant it, or use --resolve exact to key rows by their exact text (then a person named two ways, in another case or by an alias, is called twice); nothing was changed")]
+    Resolve { code: String, message: String },
+
+    #[error("{0}; nothing was sent")]
+    Refused(String),
+
+    #[error("user pool {id} does not exist in {region} ({message}); check --user-pool-id, and that the credentials are for the pool's account; nothing was sent")]
+    NoSuchPool {
+        id: String,
+        region: String,
+        message: String,
+    },
+
     #[error("AWS credentials could not be loaded: {0}; set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")]
     Credentials(String),
 }

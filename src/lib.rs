@@ -5,6 +5,12 @@
 //!
 //! - [`source`]: the user list (a CSV file or stdin), streamed row by row;
 //!   each row is validated against Cognito's username rules.
+//! - [`identity`]: who each row names: the pool's settings
+//!   (DescribeUserPool) and each value resolved to the person Cognito would
+//!   resolve it to (case, aliases, sub) through ListUsers, so that one person
+//!   named three ways gets one call.
+//! - [`job`]: the pool read before the first call (DescribeUserPool): what
+//!   its settings rule out is refused, and the resolver is set up.
 //! - [`plan`]: the verdict on each row (invalid, duplicate, already done, to
 //!   do) from the ledger, and the `plan` command that only counts them.
 //! - [`pipeline`]: wires the stages: de-duplicates, skips what the ledger
@@ -29,6 +35,8 @@ pub mod cli;
 pub mod cognito;
 pub mod drill;
 pub mod error;
+pub mod identity;
+pub mod job;
 pub mod ledger;
 pub mod limiter;
 pub mod passwords;

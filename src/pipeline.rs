@@ -56,13 +56,15 @@ use tracing::{debug, info, warn};
 
 use crate::cognito::{CallError, Cognito, ErrorClass, Operation, UserState};
 use crate::error::UsageError;
+use crate::identity::resolve::{ResolveError, Resolver, Strategy};
+use crate::job;
 use crate::ledger::Step;
 use crate::ledger::{self, Entry, Header, IntentRecord, LedgerWriter, Outcome, Replay, UserRecord};
 use crate::limiter::Limiter;
 use crate::passwords::{self, PasswordsOut};
 use crate::plan::{Triage, Verdict};
 use crate::progress::Progress;
-use crate::report::{Counters, StopReason, Summary};
+use crate::report::{Counters, ResolutionSummary, StopReason, Summary};
 use crate::retry::{Attempts, Next, RetryKind, RetryPolicy};
 use crate::settings::{Input, RunSettings};
 use crate::source::csv::{count_rows, CsvSource};
@@ -92,6 +94,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
+    tokio::pin!(shutdown);
 
     // Everything that can be refused is checked before any mutating call.
     let csv = match settings.input {
@@ -99,8 +102,9 @@ pub async fn run(
         _ => Some(open_source(settings)?),
     };
     let ledger_file = ledger::lock(&settings.ledger)?;
-    // The input's size (for the progress bar, the header, `status`, and to
-    // size the user table once) is counted while the ledger is read.
+    // The input's size (for the progress bar, the header, `status`, to
+    // choose how users are resolved, and to size the user table once) is
+    // counted while the ledger is read.
     let input_rows = count_input_rows(settings);
     let replay = ledger::replay_path(&settings.ledger)?;
     if let Some(r) = &replay {
@@ -130,25 +134,36 @@ pub async fn run(
         None => None,
     };
     let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
-    let generate = match passwords_out {
-        None => None,
-        Some(out) => {
-            let len = match cognito.password_min_length().await {
-                Ok(min) => min.unwrap_or(0).max(passwords::MIN_GENERATED_LEN),
-                Err(e) => {
-                    warn!(code = %e.code, "could not read the pool's password policy (DescribeUserPool); generating {} characters", passwords::MIN_GENERATED_LEN);
-                    passwords::MIN_GENERATED_LEN
-                }
-            };
-            info!(length = len, file = %settings.generate_passwords.as_deref().unwrap_or(std::path::Path::new("")).display(), "generating passwords");
-            Some((out, len))
-        }
-    };
+    let pool = job::read_pool(settings, &cognito).await?;
+    let generate = passwords_out.map(|out| {
+        let len = match pool.facts().map(|f| f.min_password_length) {
+            Some(min) => min.unwrap_or(0).max(passwords::MIN_GENERATED_LEN),
+            None => {
+                warn!("the pool's password policy could not be read (DescribeUserPool); generating {} characters", passwords::MIN_GENERATED_LEN);
+                passwords::MIN_GENERATED_LEN
+            }
+        };
+        info!(length = len, file = %settings.generate_passwords.as_deref().unwrap_or(std::path::Path::new("")).display(), "generating passwords");
+        (out, len)
+    });
     let source = match csv {
         Some(csv) => Source::Csv(csv),
         None => open_pool(settings, &cognito).await?,
     };
     let input_rows = input_rows.await.ok().flatten();
+    let choice = job::choose(settings, &pool, input_rows, replay.as_ref())?;
+    let resolver = tokio::select! {
+        biased;
+        _ = &mut shutdown => {
+            let mut summary = Summary::from_counters(&Counters::default(), started.elapsed());
+            summary.pool_id = settings.pool_id.clone();
+            summary.action = settings.action.as_str().to_string();
+            summary.ledger = settings.ledger.clone();
+            summary.interrupted = true;
+            return Ok(summary);
+        }
+        r = job::open_resolver(settings, &cognito, &pool, choice) => Arc::new(r?),
+    };
 
     let counters = Arc::new(Counters::default());
     let header = Header {
@@ -208,6 +223,7 @@ pub async fn run(
         stop_after_failures: settings.stop_after_failures,
         streaks: Mutex::new(Streaks::default()),
         precheck: settings.precheck,
+        include_federated: settings.include_federated,
         generate,
     });
     info!(
@@ -220,13 +236,14 @@ pub async fn run(
         "starting"
     );
 
-    let triage = Triage::new(
+    let triage = Arc::new(Mutex::new(Triage::new(
         replay.unwrap_or_default(),
         settings.retry_failed,
         settings.sign_out,
         input_rows,
-    );
-    let interrupted = dispatch(settings, source, triage, &ctx, shutdown).await;
+        resolver.dedupe_folded().then(|| resolver.rule().clone()),
+    )));
+    let interrupted = dispatch(settings, source, &resolver, triage, &ctx, shutdown).await;
 
     progress.finish().await;
     let stopped = ctx
@@ -248,20 +265,41 @@ pub async fn run(
     summary.interrupted = interrupted;
     summary.stopped = stopped;
     summary.rate = Some(limiter.state());
+    summary.resolution = Some(ResolutionSummary {
+        strategy: resolver.choice().strategy,
+        list_calls: resolver.calls(),
+        index_bytes: resolver.index_bytes() as u64,
+    });
     Ok(summary)
 }
 
-/// Reads items and hands each new user to a worker. Returns whether the run
-/// was interrupted by `shutdown`; returns once every worker has finished.
+/// Reads items, resolves who each names, and hands each new user to a
+/// worker. Returns whether the run was interrupted by `shutdown`; returns
+/// once every worker has finished.
 async fn dispatch(
     settings: &RunSettings,
     source: Source,
-    triage: Triage,
+    resolver: &Arc<Resolver>,
+    triage: Arc<Mutex<Triage>>,
     ctx: &Arc<Worker>,
     shutdown: impl Future<Output = ()>,
 ) -> bool {
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     source.spawn(tx);
+    let rx = match resolver.choice().strategy {
+        Strategy::Index | Strategy::Lookup => {
+            let (resolved_tx, resolved_rx) = mpsc::channel(READ_AHEAD);
+            let ledger = triage.clone();
+            resolver.clone().spawn_stage(
+                rx,
+                resolved_tx,
+                settings.concurrency,
+                Box::new(move |value| lock(&ledger).finished(value)),
+            );
+            resolved_rx
+        }
+        Strategy::Listing | Strategy::Exact => rx,
+    };
 
     let tracker = TaskTracker::new();
     tokio::pin!(shutdown);
@@ -289,13 +327,14 @@ async fn dispatch(
 }
 
 /// The dispatch loop: until the input ends or the run stops, records
-/// invalid rows, passes over duplicates and users the ledger finished (see
-/// [`Triage`]), and spawns a worker (holding a concurrency permit) for each
-/// other user.
+/// invalid rows, passes over rows naming someone already named and users
+/// the ledger finished (see [`Triage`]), defers rows the pool's rules could
+/// not resolve safely, and spawns a worker (holding a concurrency permit)
+/// for each other user.
 async fn feed(
     concurrency: usize,
     mut rx: mpsc::Receiver<io::Result<SourceItem>>,
-    mut triage: Triage,
+    triage: Arc<Mutex<Triage>>,
     ctx: &Arc<Worker>,
     tracker: &TaskTracker,
 ) {
@@ -303,9 +342,16 @@ async fn feed(
     while let Some(Some(item)) = ctx.until_stopped(rx.recv()).await {
         let row = match item {
             Err(e) => {
-                ctx.stop_run(StopReason::Input {
-                    message: e.to_string(),
-                });
+                let reason = match e.get_ref().and_then(|e| e.downcast_ref::<ResolveError>()) {
+                    Some(ResolveError(err)) => StopReason::Service {
+                        code: err.code.clone(),
+                        message: format!("ListUsers (resolving users): {}", err.message),
+                    },
+                    None => StopReason::Input {
+                        message: e.to_string(),
+                    },
+                };
+                ctx.stop_run(reason);
                 return;
             }
             Ok(SourceItem::Invalid {
@@ -313,7 +359,7 @@ async fn feed(
                 username,
                 reason,
             }) => {
-                if triage.invalid(line) == Verdict::InvalidRecorded {
+                if lock(&triage).invalid(line) == Verdict::InvalidRecorded {
                     ctx.counters.skipped_done.fetch_add(1, Relaxed);
                     ctx.counters.skipped_unsuccessful.fetch_add(1, Relaxed);
                     continue;
@@ -321,6 +367,7 @@ async fn feed(
                 debug!(line, %reason, "invalid row");
                 let record = UserRecord {
                     username,
+                    user: None,
                     outcome: Outcome::Invalid,
                     step: None,
                     line: Some(line),
@@ -342,16 +389,40 @@ async fn feed(
             }
             Ok(SourceItem::User(row)) => row,
         };
-        let (lost_answer, sign_out_only) = match triage.user(&row.username) {
-            Verdict::Duplicate => {
-                debug!(line = row.line, user = %row.username, "duplicate row, already handled");
-                ctx.counters.duplicates.fetch_add(1, Relaxed);
+        let verdict = lock(&triage).user(&row);
+        let (lost_answer, sign_out_only) = match verdict {
+            Verdict::Duplicate { first_line } => {
+                debug!(line = row.line, first_line, user = %row.username, "same person as an earlier row");
+                ctx.counters.same_person(row.line, first_line);
                 continue;
             }
             Verdict::Done { succeeded } => {
                 ctx.counters.skipped_done.fetch_add(1, Relaxed);
                 if !succeeded {
                     ctx.counters.skipped_unsuccessful.fetch_add(1, Relaxed);
+                }
+                continue;
+            }
+            Verdict::Ambiguous(reason) => {
+                let record = UserRecord {
+                    username: row.username.clone(),
+                    user: None,
+                    outcome: Outcome::Deferred,
+                    step: None,
+                    line: Some(row.line),
+                    code: Some(AMBIGUOUS.into()),
+                    message: Some(reason),
+                    detail: None,
+                    attempts: 0,
+                    throttled: 0,
+                    request_id: None,
+                    at: ledger::now(),
+                };
+                if let Err(e) = ctx.writer.record(record).await {
+                    ctx.stop_run(StopReason::Ledger {
+                        message: e.to_string(),
+                    });
+                    return;
                 }
                 continue;
             }
@@ -386,11 +457,17 @@ struct Worker {
     stop_reason: Mutex<Option<StopReason>>,
     stop_after_failures: u32,
     streaks: Mutex<Streaks>,
-    /// Read each user before a reset and skip those it cannot work for.
+    /// Skip users a reset cannot work for (from what ListUsers said).
     precheck: bool,
+    /// set-password: give federated users a password too.
+    include_federated: bool,
     /// `--generate-passwords`: where they go, and their length.
     generate: Option<(PasswordsOut, usize)>,
 }
+
+/// The code of a row deferred because the pool's rules could not be read
+/// to tell whom it names.
+pub const AMBIGUOUS: &str = "AmbiguousUser";
 
 /// Runs of like outcomes, in the order users finish.
 #[derive(Debug, Default)]
@@ -431,9 +508,18 @@ enum Ending {
         detail: Option<&'static str>,
     },
     Failed(CallError),
-    Deferred(CallError),
-    /// `--precheck` found that the call cannot work (the reason).
-    Skipped(String),
+    /// A limit that clears later stopped the user. `per_user`: it was the
+    /// user's own limit, which says nothing about the rest of the run.
+    Deferred {
+        err: CallError,
+        per_user: bool,
+    },
+    /// Not called: the call cannot work (`--precheck`) or must not be made
+    /// (a federated user's password); the reason, and the record's detail.
+    Skipped {
+        reason: String,
+        detail: &'static str,
+    },
 }
 
 impl Worker {
@@ -520,7 +606,7 @@ impl Worker {
             // A lost answer is read back before anything else, including
             // recording a failure that may not be one.
             if let Some(sent) = lost_answer.take() {
-                match self.reconcile(&row.username, sent, op).await? {
+                match self.reconcile(target(row), sent, op).await? {
                     Reconciled::Landed(detail) => {
                         break Ending::Succeeded {
                             request_id: None,
@@ -537,23 +623,24 @@ impl Worker {
             }
             if let Some(err) = gave_up.take() {
                 break if err.code == "LimitExceededException" {
-                    Ending::Deferred(err)
+                    Ending::Deferred {
+                        err,
+                        per_user: false,
+                    }
                 } else {
                     Ending::Failed(err)
                 };
             }
-            if self.precheck && !intent_written && op.sends_message() {
-                match self.precheck(&row.username).await? {
-                    Ok(Some(reason)) => break Ending::Skipped(reason),
-                    Ok(None) => {}
-                    Err(err) => break Ending::Failed(err),
+            if !intent_written {
+                if let Some(skip) = self.skip(row, op) {
+                    break skip;
                 }
             }
             if let (Some((out, len)), Operation::SetPassword { .. }, false) =
                 (&self.generate, op, intent_written)
             {
                 let password = passwords::generate(*len);
-                if let Err(message) = out.record(&row.username, &password).await {
+                if let Err(message) = out.record(target(row), &password).await {
                     self.stop_run(StopReason::Ledger { message });
                     return None;
                 }
@@ -562,6 +649,7 @@ impl Worker {
             if keep_intent && !intent_written {
                 let intent = Entry::Intent(IntentRecord {
                     username: row.username.clone(),
+                    user: canonical(row),
                     line: Some(row.line),
                     at: ledger::now(),
                 });
@@ -581,7 +669,7 @@ impl Worker {
                 .cognito
                 .apply(
                     op,
-                    &row.username,
+                    target(row),
                     generated.as_ref().or(row.password.as_ref()),
                 )
                 .await
@@ -620,11 +708,21 @@ impl Worker {
                 }
                 ErrorClass::Transient => RetryKind::Transient,
                 ErrorClass::UserFailed => break Ending::Failed(err),
+                ErrorClass::UserLimited => {
+                    debug!(user = %row.username, "the user's own attempt limit; deferred");
+                    break Ending::Deferred {
+                        err,
+                        per_user: true,
+                    };
+                }
                 ErrorClass::Pause => {
                     self.stop_run(StopReason::DailyEmailLimit {
                         message: err.message.clone(),
                     });
-                    break Ending::Deferred(err);
+                    break Ending::Deferred {
+                        err,
+                        per_user: false,
+                    };
                 }
                 ErrorClass::StopRun => {
                     self.stop_run(StopReason::Service {
@@ -677,39 +775,6 @@ impl Worker {
         })
     }
 
-    /// `--precheck`: why a reset cannot work for this user, if it cannot.
-    /// `None` if the run stopped meanwhile; `Some(Err)` for a per-user
-    /// failure (e.g. UserNotFoundException).
-    async fn precheck(&self, username: &str) -> Option<Result<Option<String>, CallError>> {
-        let state = match self.read_user(username).await? {
-            Read::State(state) => state,
-            Read::Failed(err) => return Some(Err(err)),
-            Read::Unknown(err) => {
-                // The check is a saving, not a gate: go on with the reset.
-                debug!(user = %username, code = %err.code, "precheck could not read the user; resetting anyway");
-                return Some(Ok(None));
-            }
-        };
-        let reason = if !state.enabled {
-            Some("the user is disabled".to_string())
-        } else if state.status == "EXTERNAL_PROVIDER" {
-            Some(
-                "the user signs in through an external identity provider (EXTERNAL_PROVIDER)"
-                    .to_string(),
-            )
-        } else if state.status == "FORCE_CHANGE_PASSWORD" {
-            Some(
-                "the user has not chosen a password yet (FORCE_CHANGE_PASSWORD); use set-password"
-                    .to_string(),
-            )
-        } else if !state.verified_contact {
-            Some("the user has no verified email or phone number to send a code to".to_string())
-        } else {
-            None
-        };
-        Some(Ok(reason))
-    }
-
     /// AdminGetUser on the read limiter, with retries. `None` if the run
     /// stopped meanwhile.
     async fn read_user(&self, username: &str) -> Option<Read> {
@@ -740,7 +805,9 @@ impl Worker {
                     return None;
                 }
                 ErrorClass::Throttled => RetryKind::Throttled,
-                ErrorClass::Transient | ErrorClass::Pause => RetryKind::Transient,
+                ErrorClass::Transient | ErrorClass::Pause | ErrorClass::UserLimited => {
+                    RetryKind::Transient
+                }
             };
             if tries.calls >= RECONCILE_READS {
                 return Some(Read::Unknown(err));
@@ -765,6 +832,7 @@ impl Worker {
     ) -> bool {
         let mut record = UserRecord {
             username: row.username.clone(),
+            user: canonical(row),
             outcome: Outcome::Succeeded,
             step,
             line: Some(row.line),
@@ -776,6 +844,7 @@ impl Worker {
             request_id: None,
             at: ledger::now(),
         };
+        let mut streak = true;
         let (outcome, err) = match ending {
             Ending::Succeeded { request_id, detail } => {
                 record.request_id = request_id;
@@ -783,10 +852,13 @@ impl Worker {
                 (Outcome::Succeeded, None)
             }
             Ending::Failed(err) => (Outcome::Failed, Some(err)),
-            Ending::Deferred(err) => (Outcome::Deferred, Some(err)),
-            Ending::Skipped(reason) => {
+            Ending::Deferred { err, per_user } => {
+                streak = !per_user;
+                (Outcome::Deferred, Some(err))
+            }
+            Ending::Skipped { reason, detail } => {
                 record.message = Some(reason);
-                record.detail = Some("precheck".into());
+                record.detail = Some(detail.into());
                 (Outcome::Skipped, None)
             }
         };
@@ -804,8 +876,35 @@ impl Worker {
             });
             return false;
         }
-        self.note_streaks(outcome, code);
+        if streak {
+            self.note_streaks(outcome, code);
+        }
         true
+    }
+
+    /// Whether `op` must not be called for this user, and why: with
+    /// `--precheck`, a reset that cannot work (disabled, federated, no
+    /// password yet, nothing verified to send a code to); without
+    /// `--include-federated`, a password for a federated user, which would
+    /// turn them into a password user (AdminSetUserPassword, API
+    /// reference). Both from what ListUsers said of the user; no reads.
+    fn skip(&self, row: &UserRow, op: &Operation) -> Option<Ending> {
+        let facts = row.identity.facts()?;
+        match op {
+            Operation::Reset { .. } if self.precheck => {
+                facts.reset_blocker().map(|reason| Ending::Skipped {
+                    reason: reason.to_string(),
+                    detail: "precheck",
+                })
+            }
+            Operation::SetPassword { .. } if !self.include_federated && facts.federated() => {
+                Some(Ending::Skipped {
+                    reason: "the user signs in through an external identity provider (EXTERNAL_PROVIDER); a password would make them a password user; --include-federated sets one anyway".into(),
+                    detail: "federated",
+                })
+            }
+            _ => None,
+        }
     }
 
     /// Trips the breaker or pauses the run on long runs of like outcomes.
@@ -841,6 +940,26 @@ impl Worker {
             }
         }
     }
+}
+
+/// Locks `m`, whatever a panicking holder left.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The name to send Cognito for a row: the canonical username when the
+/// row was resolved, else the row's own value.
+fn target(row: &UserRow) -> &str {
+    row.identity.username().unwrap_or(&row.username)
+}
+
+/// The canonical username to record beside the row's value, when it is
+/// another name.
+fn canonical(row: &UserRow) -> Option<String> {
+    row.identity
+        .username()
+        .filter(|u| *u != row.username)
+        .map(str::to_string)
 }
 
 /// Opens the input and reads its header; a bad header is a [`UsageError`].

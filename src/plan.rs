@@ -1,25 +1,37 @@
 //! What a run would do, decided row by row from the ledger: the one place
-//! that says whether an input row is a new invalid row, a duplicate, a user
-//! the ledger already finished, or a user to do (and whether a lost answer
-//! must be read back first). The pipeline acts on these verdicts; `plan`
-//! (and `run --dry-run`) only counts them, sending nothing and writing
-//! nothing, and `run` shows the count when it asks for confirmation.
+//! that says whether an input row is a new invalid row, a row naming a
+//! person an earlier row already named, a user the ledger already finished,
+//! a row the pool's rules could not resolve safely, or a user to do (and
+//! whether a lost answer must be read back first). The pipeline acts on
+//! these verdicts; `plan` (and `run --dry-run`) only counts them, sending no
+//! mutating call and writing nothing, and `run` shows the count, with what
+//! the pool's settings mean for the run, when it asks for confirmation.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
-use crate::cognito::Cognito;
-use crate::ledger::{self, fingerprint, Outcome, Replay};
+use crate::cognito::{Cognito, Operation};
+use crate::identity::facts::DEFAULT_EMAIL_DAILY_CAP;
+use crate::identity::resolve::{Choice, Strategy};
+use crate::identity::{Identity, NameRule, PoolFacts};
+use crate::job;
+use crate::ledger::{self, fingerprint, Action, Outcome, Replay};
 use crate::settings::{Input, RunSettings};
-use crate::source::{Source, SourceItem};
+use crate::source::{Source, SourceItem, UserRow};
 
 /// The ledger's view of the input, row by row.
 pub struct Triage {
     replay: Replay,
     retry_failed: bool,
     sign_out: bool,
+    /// With lookups in a case-insensitive pool: the rule, and the first
+    /// line each folded name was seen on.
+    folded: Option<(NameRule, HashMap<u128, u64>)>,
 }
 
 /// What to do with one row.
@@ -29,10 +41,14 @@ pub enum Verdict {
     NewInvalid,
     /// An invalid row an earlier run recorded.
     InvalidRecorded,
-    /// A username already seen in this input.
-    Duplicate,
+    /// The person an earlier row of this input already named (the same
+    /// text, another case, an alias, the sub).
+    Duplicate { first_line: u64 },
     /// Finished by an earlier run (`succeeded` says how).
     Done { succeeded: bool },
+    /// The pool's rules could not be read to tell whom the row names:
+    /// record it deferred with the reason; nothing is called.
+    Ambiguous(String),
     /// To do. `lost_answer`: an earlier call's answer was lost at about this
     /// time, so the user is read back before any call. `sign_out_only`: the
     /// action succeeded in an earlier run; only the sign-out step remains.
@@ -44,11 +60,14 @@ pub enum Verdict {
 
 impl Triage {
     /// `rows`: the input's rows when known, to size the user table once.
+    /// `folded`: also de-duplicate names the `rule` folds together (see
+    /// `Resolver::dedupe_folded`).
     pub fn new(
         mut replay: Replay,
         retry_failed: bool,
         sign_out: bool,
         rows: Option<u64>,
+        folded: Option<NameRule>,
     ) -> Triage {
         // Users the ledger holds are marked seen in their own slot; only the
         // input's new users need room.
@@ -61,6 +80,7 @@ impl Triage {
             replay,
             retry_failed,
             sign_out,
+            folded: folded.map(|rule| (rule, HashMap::new())),
         }
     }
 
@@ -73,44 +93,85 @@ impl Triage {
         }
     }
 
-    /// The verdict on a valid row naming `username`.
-    pub fn user(&mut self, username: &str) -> Verdict {
-        let key = fingerprint(username);
-        let state = self.replay.users.entry(key);
-        if state.seen() {
-            return Verdict::Duplicate;
+    /// Whether the ledger already finished the row's value (under that very
+    /// text), so that it needs no resolving: the run skips it whoever it
+    /// names. Reads only; the row's verdict still comes from [`Triage::user`].
+    pub fn finished(&self, value: &str) -> bool {
+        self.replay
+            .users
+            .get(fingerprint(value))
+            .and_then(|state| self.settled(state))
+            .is_some_and(|v| matches!(v, Verdict::Done { .. }))
+    }
+
+    /// What the ledger's state settles for a user: done, or only the
+    /// sign-out step left; `None` when the action is still to do.
+    fn settled(&self, state: crate::ledger::UserState) -> Option<Verdict> {
+        let last = state.last()?;
+        if last == Outcome::Succeeded && self.sign_out {
+            // The action is done; the sign-out step may not be.
+            return Some(match state.signed_out() {
+                Some(Outcome::Succeeded) => Verdict::Done { succeeded: true },
+                Some(Outcome::Failed) if !self.retry_failed => Verdict::Done { succeeded: false },
+                _ => Verdict::ToDo {
+                    lost_answer: None,
+                    sign_out_only: true,
+                },
+            });
         }
-        state.set_seen();
-        let state = *state;
-        if let Some(last) = state.last() {
-            if last == Outcome::Succeeded && self.sign_out {
-                // The action is done; the sign-out step may not be.
-                return match state.signed_out() {
-                    Some(Outcome::Succeeded) => Verdict::Done { succeeded: true },
-                    Some(Outcome::Failed) if !self.retry_failed => {
-                        Verdict::Done { succeeded: false }
-                    }
-                    _ => Verdict::ToDo {
-                        lost_answer: None,
-                        sign_out_only: true,
-                    },
+        let skip = match last {
+            Outcome::Succeeded => true,
+            Outcome::Deferred => false,
+            Outcome::Failed | Outcome::Invalid | Outcome::Skipped => !self.retry_failed,
+        };
+        skip.then_some(Verdict::Done {
+            succeeded: last == Outcome::Succeeded,
+        })
+    }
+
+    /// The verdict on a valid row. A resolved row is keyed by its person's
+    /// canonical username; the ledger is also asked under the row's own
+    /// text, which is how ledgers written before resolution (and rows that
+    /// named nobody) keep their records.
+    pub fn user(&mut self, row: &UserRow) -> Verdict {
+        let exact = fingerprint(&row.username);
+        let (key, alt) = match &row.identity {
+            Identity::Person(p) => (p.key, (p.key != exact).then_some(exact)),
+            Identity::Ambiguous(reason) => {
+                return match self.replay.users.see(exact, row.line) {
+                    Some(first_line) => Verdict::Duplicate { first_line },
+                    None => Verdict::Ambiguous(reason.clone()),
                 };
             }
-            let skip = match last {
-                Outcome::Succeeded => true,
-                Outcome::Deferred => false,
-                Outcome::Failed | Outcome::Invalid | Outcome::Skipped => !self.retry_failed,
-            };
-            if skip {
-                return Verdict::Done {
-                    succeeded: last == Outcome::Succeeded,
+            Identity::Nobody | Identity::Unresolved | Identity::Recorded => (exact, None),
+        };
+        if let Some(first_line) = self.replay.users.see(key, row.line) {
+            return Verdict::Duplicate { first_line };
+        }
+        if let Some((rule, seen)) = &mut self.folded {
+            let name = row.identity.username().unwrap_or(&row.username);
+            let folded = rule.folded_key(name);
+            if let Some(first_line) = seen.get(&folded) {
+                return Verdict::Duplicate {
+                    first_line: *first_line,
                 };
             }
+            seen.insert(folded, row.line);
+        }
+        let mut state = self.replay.users.get(key).unwrap_or_default();
+        if state.last().is_none() {
+            if let Some(s) = alt.and_then(|a| self.replay.users.get(a)) {
+                state = s;
+            }
+        }
+        if let Some(verdict) = self.settled(state) {
+            return verdict;
         }
         let lost_answer = self
             .replay
             .pending
             .get(&key)
+            .or_else(|| alt.and_then(|a| self.replay.pending.get(&a)))
             .map(|at| humantime::parse_rfc3339_weak(at).unwrap_or(SystemTime::UNIX_EPOCH));
         Verdict::ToDo {
             lost_answer,
@@ -119,8 +180,19 @@ impl Triage {
     }
 }
 
-/// Invalid rows shown in a plan, at most.
-const SHOWN_INVALID: usize = 5;
+/// Rows shown by example in a plan or summary, at most.
+pub const SHOWN: usize = 5;
+
+/// How the plan resolves users, and what it costs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolutionPlan {
+    #[serde(flatten)]
+    pub choice: Choice,
+    /// ListUsers calls per second.
+    pub list_rate: f64,
+    /// ListUsers calls the plan itself made to resolve.
+    pub calls_made: u64,
+}
 
 /// What `plan` reports.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -130,12 +202,20 @@ pub struct PlanReport {
     pub action: String,
     pub input: String,
     pub ledger: String,
+    /// The pool's settings; `None` when they could not be read.
+    pub pool: Option<PoolFacts>,
+    /// Why they could not be read.
+    pub pool_unreadable: Option<String>,
+    pub resolution: Option<ResolutionPlan>,
     /// Rows in the input (blank lines aside).
     pub rows: u64,
     /// Users this run would call.
     pub to_do: u64,
     /// Of those, users whose earlier call's answer was lost (read back first).
     pub read_back_first: u64,
+    /// Of those, users that would be skipped, not called: a reset the
+    /// precheck rules out, a federated user's password.
+    pub would_skip: u64,
     /// Users the ledger already finished.
     pub done_before: u64,
     /// Of those, how many did not succeed (failed; redo with --retry-failed).
@@ -144,66 +224,182 @@ pub struct PlanReport {
     pub invalid: u64,
     /// The first invalid rows: (line, reason).
     pub first_invalid: Vec<(u64, String)>,
+    /// Rows naming a person an earlier row named.
     pub duplicates: u64,
+    /// The first of them: (line, the earlier line).
+    pub first_duplicates: Vec<(u64, u64)>,
+    /// Rows the pool's rules could not resolve safely (deferred).
+    pub ambiguous: u64,
+    pub first_ambiguous: Vec<(u64, String)>,
     pub rate: f64,
     /// Seconds the calls take at the rate, retries aside.
     pub estimated_secs: f64,
+    /// Users the run's calls would bill as monthly active users, and which
+    /// calls.
+    pub billed: u64,
+    pub billed_by: Vec<String>,
 }
 
-/// Counts what a run with `settings` would do. Reads the input (for
-/// `--from-pool`, lists the pool) and the ledger; sends no mutating call,
-/// writes nothing.
-pub async fn plan(settings: &RunSettings) -> anyhow::Result<PlanReport> {
+/// Counts what a run with `settings` would do. Reads the pool's settings,
+/// resolves the input's values (through ListUsers) and reads the ledger;
+/// sends no mutating call, writes nothing. `shutdown` (Ctrl-C) abandons it.
+pub async fn plan(
+    settings: &RunSettings,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<PlanReport> {
+    let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
+    let pool = job::read_pool(settings, &cognito).await?;
     let source = match settings.input {
-        Input::Pool { .. } => {
-            let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
-            crate::pipeline::open_pool(settings, &cognito).await?
-        }
+        Input::Pool { .. } => crate::pipeline::open_pool(settings, &cognito).await?,
         _ => Source::Csv(crate::pipeline::open_source(settings)?),
     };
-    let (tx, mut items) = tokio::sync::mpsc::channel(1024);
-    source.spawn(tx);
     let rows = crate::pipeline::count_input_rows(settings);
     let replay = ledger::replay_path(&settings.ledger)?.unwrap_or_default();
     crate::pipeline::check_same_job(settings, &replay)?;
     let rows = rows.await.ok().flatten();
-    let mut triage = Triage::new(replay, settings.retry_failed, settings.sign_out, rows);
+    let choice = job::choose(settings, &pool, rows, Some(&replay))?;
+    let resolver = tokio::select! {
+        biased;
+        _ = shutdown.cancelled() => anyhow::bail!("interrupted while resolving users; nothing was sent"),
+        r = job::open_resolver(settings, &cognito, &pool, choice) => Arc::new(r?),
+    };
+    let (tx, raw) = tokio::sync::mpsc::channel(1024);
+    source.spawn(tx);
+    let triage = Arc::new(std::sync::Mutex::new(Triage::new(
+        replay,
+        settings.retry_failed,
+        settings.sign_out,
+        rows,
+        resolver.dedupe_folded().then(|| resolver.rule().clone()),
+    )));
+    let mut items = match resolver.choice().strategy {
+        Strategy::Index | Strategy::Lookup => {
+            let (resolved, items) = tokio::sync::mpsc::channel(1024);
+            let ledger = triage.clone();
+            resolver.clone().spawn_stage(
+                raw,
+                resolved,
+                settings.concurrency,
+                Box::new(move |value| {
+                    ledger
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .finished(value)
+                }),
+            );
+            items
+        }
+        Strategy::Listing | Strategy::Exact => raw,
+    };
     let mut report = PlanReport {
         pool_id: settings.pool_id.clone(),
         region: settings.aws.region.clone(),
         action: settings.action.as_str().to_string(),
         input: settings.input.name(),
         ledger: settings.ledger.display().to_string(),
+        pool: pool.facts().cloned(),
+        pool_unreadable: pool.facts.as_ref().err().cloned(),
         rate: settings.rate,
         ..PlanReport::default()
     };
-    while let Some(item) = items.recv().await {
+    loop {
+        let item = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => anyhow::bail!("interrupted; nothing was sent"),
+            item = items.recv() => match item { Some(item) => item, None => break },
+        };
         report.rows += 1;
-        let verdict = match item? {
+        let (verdict, row) = match item? {
             SourceItem::Invalid { line, reason, .. } => {
-                if report.first_invalid.len() < SHOWN_INVALID {
+                if report.first_invalid.len() < SHOWN {
                     report.first_invalid.push((line, reason));
                 }
-                triage.invalid(line)
+                (lock(&triage).invalid(line), None)
             }
-            SourceItem::User(row) => triage.user(&row.username),
+            SourceItem::User(row) => {
+                let verdict = lock(&triage).user(&row);
+                (verdict, Some(row))
+            }
         };
         match verdict {
             Verdict::NewInvalid | Verdict::InvalidRecorded => report.invalid += 1,
-            Verdict::Duplicate => report.duplicates += 1,
+            Verdict::Duplicate { first_line } => {
+                report.duplicates += 1;
+                if report.first_duplicates.len() < SHOWN {
+                    report
+                        .first_duplicates
+                        .push((row.as_ref().map_or(0, |r| r.line), first_line));
+                }
+            }
+            Verdict::Ambiguous(reason) => {
+                report.ambiguous += 1;
+                if report.first_ambiguous.len() < SHOWN {
+                    report
+                        .first_ambiguous
+                        .push((row.as_ref().map_or(0, |r| r.line), reason));
+                }
+            }
             Verdict::Done { succeeded } => {
                 report.done_before += 1;
                 report.done_unsuccessful += u64::from(!succeeded);
             }
-            Verdict::ToDo { lost_answer, .. } => {
+            Verdict::ToDo {
+                lost_answer,
+                sign_out_only,
+            } => {
                 report.to_do += 1;
                 report.read_back_first += u64::from(lost_answer.is_some());
+                if !sign_out_only && row.as_ref().is_some_and(|r| would_skip(settings, r)) {
+                    report.would_skip += 1;
+                }
             }
         }
     }
+    let calls = report.to_do - report.would_skip;
     report.estimated_secs =
-        report.to_do as f64 / settings.rate + report.read_back_first as f64 / settings.read_rate;
+        calls as f64 / settings.rate + report.read_back_first as f64 / settings.read_rate;
+    report.resolution = Some(ResolutionPlan {
+        choice: resolver.choice().clone(),
+        list_rate: settings.list_rate,
+        calls_made: resolver.calls(),
+    });
+    // Quotas page, "Monthly active users": an admin password set and a
+    // global sign-out each bill the user for the month; a reset and
+    // ListUsers do not.
+    match settings.action {
+        Action::SetPassword => report.billed_by.push("AdminSetUserPassword".into()),
+        Action::SignOut => report.billed_by.push("AdminUserGlobalSignOut".into()),
+        Action::Reset if settings.sign_out => report
+            .billed_by
+            .push("AdminUserGlobalSignOut (--sign-out)".into()),
+        Action::Reset => {}
+    }
+    if !report.billed_by.is_empty() {
+        report.billed = calls;
+    }
     Ok(report)
+}
+
+/// Whether the run would skip this row rather than call (the same rule as
+/// the pipeline's, from the facts ListUsers gave).
+fn would_skip(settings: &RunSettings, row: &UserRow) -> bool {
+    let Some(facts) = row.identity.facts() else {
+        return false;
+    };
+    match settings.operation {
+        Operation::Reset { .. } => settings.precheck && facts.reset_blocker().is_some(),
+        Operation::SetPassword { .. } => !settings.include_federated && facts.federated(),
+        Operation::SignOut => false,
+    }
+}
+
+/// Locks the triage, whatever a panicking holder left.
+fn lock(t: &std::sync::Mutex<Triage>) -> std::sync::MutexGuard<'_, Triage> {
+    t.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn duration(secs: f64) -> String {
+    humantime::format_duration(Duration::from_secs(secs.ceil() as u64)).to_string()
 }
 
 impl PlanReport {
@@ -220,12 +416,20 @@ impl PlanReport {
             self.input, self.rows
         );
         let _ = writeln!(s, "  ledger               {}", self.ledger);
+        self.render_pool(&mut s);
         let _ = write!(s, "  users to do          {}", self.to_do);
         if self.read_back_first > 0 {
             let _ = write!(
                 s,
                 " ({} read back first: an earlier call's answer was lost)",
                 self.read_back_first
+            );
+        }
+        if self.would_skip > 0 {
+            let _ = write!(
+                s,
+                " ({} of them skipped, not called: see --precheck, --include-federated)",
+                self.would_skip
             );
         }
         let _ = writeln!(s);
@@ -238,7 +442,30 @@ impl PlanReport {
             );
         }
         let _ = writeln!(s);
-        let _ = writeln!(s, "  duplicate rows       {}", self.duplicates);
+        let _ = write!(s, "  duplicate rows       {}", self.duplicates);
+        if self.duplicates > 0 {
+            let _ = write!(
+                s,
+                " (each names a person an earlier row names; called once)"
+            );
+        }
+        let _ = writeln!(s);
+        for (line, first) in &self.first_duplicates {
+            let _ = writeln!(s, "    line {line}: same person as line {first}");
+        }
+        if self.duplicates > self.first_duplicates.len() as u64 {
+            let _ = writeln!(s, "    ...");
+        }
+        if self.ambiguous > 0 {
+            let _ = writeln!(
+                s,
+                "  unresolved rows      {} (deferred, not called: whom they name could not be told)",
+                self.ambiguous
+            );
+            for (line, reason) in &self.first_ambiguous {
+                let _ = writeln!(s, "    line {line}: {reason}");
+            }
+        }
         let _ = writeln!(s, "  invalid rows         {}", self.invalid);
         for (line, reason) in &self.first_invalid {
             let _ = writeln!(s, "    line {line}: {reason}");
@@ -250,10 +477,103 @@ impl PlanReport {
             s,
             "  rate                 {}/s: about {} (retries and throttling aside)",
             self.rate,
-            humantime::format_duration(std::time::Duration::from_secs(
-                self.estimated_secs.ceil() as u64
-            ))
+            duration(self.estimated_secs)
         );
+        if !self.billed_by.is_empty() {
+            let _ = writeln!(
+                s,
+                "  billing              {} users become billed monthly active users ({})",
+                self.billed,
+                self.billed_by.join(", ")
+            );
+        }
         s
+    }
+
+    /// The pool's facts and what they mean for this run.
+    fn render_pool(&self, s: &mut String) {
+        let Some(p) = &self.pool else {
+            let why = self.pool_unreadable.as_deref().unwrap_or("unknown");
+            let _ = writeln!(s, "  pool settings        could not be read ({why})");
+            let _ = writeln!(s, "    not checked: case sensitivity and sign-in aliases (users are resolved by exact username or sub only; other matches are deferred, never guessed), account recovery, the email sender's daily cap, password history, Lambda triggers");
+            let _ = writeln!(s, "    to check them, allow cognito-idp:DescribeUserPool");
+            self.render_resolution(s);
+            return;
+        };
+        let _ = writeln!(s, "  who is a user        {}", p.rule.describe());
+        self.render_resolution(s);
+        let recovery = if p.recovery.is_empty() {
+            "not set (a verified phone, then a verified email)".to_string()
+        } else {
+            p.recovery.join(", ")
+        };
+        let _ = writeln!(s, "  account recovery     {recovery}");
+        let sender = if p.default_email_sender() {
+            "Cognito's default sender (COGNITO_DEFAULT)"
+        } else {
+            "Amazon SES (DEVELOPER)"
+        };
+        let _ = writeln!(s, "  email                {sender}");
+        if p.default_email_sender() && self.action == "reset" && self.to_do > 0 {
+            let days = self.to_do.div_ceil(DEFAULT_EMAIL_DAILY_CAP);
+            let _ = writeln!(
+                s,
+                "    about {DEFAULT_EMAIL_DAILY_CAP} emails a day for the whole account: {} users need about {days} day(s) at that cap (the run pauses, exit 75, when it is reached); to lift it, configure the pool to send through your own Amazon SES identity (EmailSendingAccount DEVELOPER)",
+                self.to_do
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  SMS                  {}",
+            if p.sms_configured {
+                "configured (codes to a verified phone go by SMS)"
+            } else {
+                "not configured"
+            }
+        );
+        let _ = write!(
+            s,
+            "  feature plan         {}",
+            p.tier.as_deref().unwrap_or("not stated")
+        );
+        if p.password_history_size > 0 {
+            let _ = write!(
+                s,
+                "; password history: the last {} passwords cannot be reused",
+                p.password_history_size
+            );
+        }
+        let _ = writeln!(s);
+        if !p.triggers.is_empty() {
+            let _ = writeln!(
+                s,
+                "  Lambda triggers      {} (they shape or send the messages)",
+                p.triggers.join(", ")
+            );
+        }
+    }
+
+    fn render_resolution(&self, s: &mut String) {
+        let Some(r) = &self.resolution else {
+            return;
+        };
+        let how = match r.choice.strategy {
+            Strategy::Index => format!(
+                "an index of the whole pool: {} ListUsers calls, about {} at {}/s",
+                r.choice.list_calls,
+                duration(r.choice.list_calls as f64 / r.list_rate),
+                r.list_rate
+            ),
+            Strategy::Lookup => format!(
+                "one ListUsers per row: about {} calls, about {} at {}/s",
+                r.choice.list_calls,
+                duration(r.choice.list_calls as f64 / r.list_rate),
+                r.list_rate
+            ),
+            Strategy::Listing => "by the pool's own listing (--from-pool)".into(),
+            Strategy::Exact => "not resolved (--resolve exact)".into(),
+        };
+        let _ = writeln!(s, "  resolving users      {how}; bills no one");
+        let _ = writeln!(s, "    {}", r.choice.why);
     }
 }

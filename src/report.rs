@@ -43,6 +43,10 @@ pub struct Counters {
     pub reads: AtomicU64,
     /// Users `--precheck` skipped.
     pub skipped_precheck: AtomicU64,
+    /// Federated users set-password skipped.
+    pub skipped_federated: AtomicU64,
+    /// Rows deferred because whom they name could not be told.
+    pub ambiguous: AtomicU64,
     /// Sign-out steps (`--sign-out`) that succeeded and failed.
     pub signed_out: AtomicU64,
     pub sign_out_failed: AtomicU64,
@@ -50,6 +54,9 @@ pub struct Counters {
     /// next run reconciles them before any call.
     pub unresolved: AtomicU64,
     failed_codes: Mutex<BTreeMap<String, u64>>,
+    /// The first rows that named a person an earlier row named: (line,
+    /// the earlier line).
+    same_person: Mutex<Vec<(u64, u64)>>,
 }
 
 impl Counters {
@@ -74,9 +81,16 @@ impl Counters {
             }
             Outcome::Deferred => {
                 self.deferred.fetch_add(1, Relaxed);
+                if record.code.as_deref() == Some(crate::pipeline::AMBIGUOUS) {
+                    self.ambiguous.fetch_add(1, Relaxed);
+                }
             }
             Outcome::Skipped => {
-                self.skipped_precheck.fetch_add(1, Relaxed);
+                if record.detail.as_deref() == Some("federated") {
+                    self.skipped_federated.fetch_add(1, Relaxed);
+                } else {
+                    self.skipped_precheck.fetch_add(1, Relaxed);
+                }
             }
             Outcome::Invalid => {
                 self.invalid.fetch_add(1, Relaxed);
@@ -103,6 +117,16 @@ impl Counters {
             + self.duplicates.load(Relaxed)
             + self.deferred.load(Relaxed)
             + self.skipped_precheck.load(Relaxed)
+            + self.skipped_federated.load(Relaxed)
+    }
+
+    /// Counts a row naming the person line `first` named.
+    pub fn same_person(&self, line: u64, first: u64) {
+        self.duplicates.fetch_add(1, Relaxed);
+        let mut shown = self.same_person.lock().unwrap_or_else(|e| e.into_inner());
+        if shown.len() < crate::plan::SHOWN {
+            shown.push((line, first));
+        }
     }
 
     pub fn failed_codes(&self) -> BTreeMap<String, u64> {
@@ -178,6 +202,16 @@ impl std::fmt::Display for StopReason {
     }
 }
 
+/// How a run resolved its rows to people.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolutionSummary {
+    pub strategy: crate::identity::resolve::Strategy,
+    /// ListUsers calls made to resolve (they bill no one).
+    pub list_calls: u64,
+    /// Bytes the pool index held (0 without one).
+    pub index_bytes: u64,
+}
+
 /// The end of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -191,18 +225,25 @@ pub struct Summary {
     pub skipped_done: u64,
     pub skipped_unsuccessful: u64,
     pub duplicates: u64,
+    /// The first duplicate rows: (line, the earlier line naming the same
+    /// person).
+    pub same_person: Vec<(u64, u64)>,
     pub deferred: u64,
+    /// Of the deferred, rows whom the pool's rules could not resolve.
+    pub ambiguous: u64,
     pub reconciled: u64,
     pub unresolved: u64,
     pub signed_out: u64,
     pub sign_out_failed: u64,
     pub skipped_precheck: u64,
+    pub skipped_federated: u64,
     pub calls: u64,
     pub throttled: u64,
     pub retries: u64,
     pub reads: u64,
     /// The main call's rate: configured, and where adaptation took it.
     pub rate: Option<crate::limiter::RateState>,
+    pub resolution: Option<ResolutionSummary>,
     pub elapsed_secs: f64,
     pub interrupted: bool,
     pub stopped: Option<StopReason>,
@@ -221,17 +262,25 @@ impl Summary {
             skipped_done: c.skipped_done.load(Relaxed),
             skipped_unsuccessful: c.skipped_unsuccessful.load(Relaxed),
             duplicates: c.duplicates.load(Relaxed),
+            same_person: c
+                .same_person
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             deferred: c.deferred.load(Relaxed),
+            ambiguous: c.ambiguous.load(Relaxed),
             reconciled: c.reconciled.load(Relaxed),
             unresolved: c.unresolved.load(Relaxed),
             signed_out: c.signed_out.load(Relaxed),
             sign_out_failed: c.sign_out_failed.load(Relaxed),
             skipped_precheck: c.skipped_precheck.load(Relaxed),
+            skipped_federated: c.skipped_federated.load(Relaxed),
             reads: c.reads.load(Relaxed),
             calls: c.calls.load(Relaxed),
             throttled: c.throttled.load(Relaxed),
             retries: c.retries.load(Relaxed),
             rate: None,
+            resolution: None,
             elapsed_secs: elapsed.as_secs_f64(),
             interrupted: false,
             stopped: None,
@@ -251,6 +300,7 @@ impl Summary {
             + self.skipped_unsuccessful
             + self.sign_out_failed
             + self.skipped_precheck
+            + self.skipped_federated
             > 0
         {
             ExitCode::SomeFailed
@@ -313,13 +363,41 @@ impl Summary {
             let _ = write!(s, " ({} of them not succeeded)", self.skipped_unsuccessful);
         }
         let _ = writeln!(s);
-        let _ = writeln!(s, "  duplicate rows       {}", self.duplicates);
-        if self.deferred > 0 {
+        let _ = write!(s, "  duplicate rows       {}", self.duplicates);
+        if self.duplicates > 0 {
+            let _ = write!(
+                s,
+                " (each names a person an earlier row names; called once)"
+            );
+        }
+        let _ = writeln!(s);
+        for (line, first) in &self.same_person {
+            let _ = writeln!(s, "    line {line}: same person as line {first}");
+        }
+        if self.duplicates > self.same_person.len() as u64 {
+            let _ = writeln!(s, "    ...");
+        }
+        if self.skipped_federated > 0 {
             let _ = writeln!(
+                s,
+                "  skipped, federated   {} (EXTERNAL_PROVIDER users get no password; --include-federated)",
+                self.skipped_federated
+            );
+        }
+        if self.deferred > 0 {
+            let _ = write!(
                 s,
                 "  deferred             {} (a limit that clears later; a re-run does them)",
                 self.deferred
             );
+            if self.ambiguous > 0 {
+                let _ = write!(
+                    s,
+                    "; {} of them because whom they name could not be told (reasons in the ledger)",
+                    self.ambiguous
+                );
+            }
+            let _ = writeln!(s);
         }
         if self.unresolved > 0 {
             let _ = writeln!(
@@ -333,6 +411,18 @@ impl Summary {
             "  calls                {} ({} retries, {} throttled; {} AdminGetUser reads)",
             self.calls, self.retries, self.throttled, self.reads
         );
+        if let Some(r) = self.resolution.as_ref().filter(|r| r.list_calls > 0) {
+            let _ = writeln!(
+                s,
+                "  resolving users      {} ListUsers calls ({}; they bill no one)",
+                r.list_calls,
+                match r.strategy {
+                    crate::identity::resolve::Strategy::Index => "an index of the pool",
+                    crate::identity::resolve::Strategy::Lookup => "a lookup per row",
+                    _ => "the pool's listing",
+                }
+            );
+        }
         if let Some(rate) = &self.rate {
             let _ = write!(s, "  rate                 {}/s configured", rate.max);
             if rate.adaptive {

@@ -13,7 +13,11 @@
 //!
 //! Every attempt, retries included, also waits for the rate limiter.
 
+use std::future::Future;
 use std::time::Duration;
+
+use crate::cognito::{CallError, ErrorClass};
+use crate::limiter::Limiter;
 
 /// What went wrong with an attempt, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +100,47 @@ impl RetryPolicy {
             .saturating_mul(1u32.checked_shl(n.min(31)).unwrap_or(u32::MAX))
             .min(self.cap);
         ceiling.mul_f64(u.clamp(0.0, 1.0))
+    }
+}
+
+/// One call of a read (ListUsers, DescribeUserPool) through `limiter`,
+/// retried by `policy` on throttling and transient errors; any other error
+/// comes back at once. The rate limiter hears every answer.
+pub async fn call_with_retry<T, F, Fut>(
+    limiter: &Limiter,
+    policy: &RetryPolicy,
+    mut call: F,
+) -> Result<T, CallError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, CallError>>,
+{
+    let mut attempts = Attempts::default();
+    loop {
+        let ticket = limiter.acquire().await;
+        attempts.calls += 1;
+        let err = match call().await {
+            Ok(value) => {
+                limiter.answered(ticket, false);
+                return Ok(value);
+            }
+            Err(err) => err,
+        };
+        let kind = match err.class {
+            ErrorClass::Throttled => {
+                limiter.answered(ticket, true);
+                RetryKind::Throttled
+            }
+            ErrorClass::Transient => RetryKind::Transient,
+            _ => {
+                limiter.answered(ticket, false);
+                return Err(err);
+            }
+        };
+        match policy.next(kind, &mut attempts) {
+            Next::RetryAfter(delay) => tokio::time::sleep(delay).await,
+            Next::GiveUp => return Err(err),
+        }
     }
 }
 

@@ -23,6 +23,7 @@ use serde::Deserialize;
 
 use crate::cognito::{AwsSettings, Operation};
 use crate::error::UsageError;
+use crate::identity::resolve::ResolveMode;
 use crate::ledger::Action;
 use crate::retry::RetryPolicy;
 use crate::source::csv::CsvOptions;
@@ -34,7 +35,7 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 pub const DEFAULT_ATTEMPT_TIMEOUT_SECS: f64 = 10.0;
 pub const DEFAULT_STOP_AFTER_FAILURES: u32 = 50;
 pub const DEFAULT_READ_RATE: f64 = 20.0;
-pub const DEFAULT_LIST_RATE: f64 = 5.0;
+pub const DEFAULT_LIST_RATE: f64 = 15.0;
 pub const DEFAULT_SIGN_OUT_RATE: f64 = 10.0;
 pub const DEFAULT_QUOTA_SHARE: f64 = 0.7;
 /// The UserUpdate category's default quota (AdminUserGlobalSignOut).
@@ -135,10 +136,19 @@ pub struct RunArgs {
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
 
-    /// With --from-pool: ListUsers pages (of 60 users) per second; its own
-    /// quota category, UserList (30/s by default). [default: 5]
+    /// ListUsers calls per second: pages of 60 users with --from-pool, and
+    /// the calls that resolve who each row names (--resolve). Its own quota
+    /// category, UserList (30/s by default); it bills no one. [default: 15]
     #[arg(long, value_name = "PER_SECOND")]
     pub list_rate: Option<f64>,
+
+    /// How each row's value is resolved to the person Cognito would resolve
+    /// it to (case, aliases, sub), so one person named two ways is called
+    /// once: `index` pages through the whole pool, `lookup` makes one
+    /// filtered ListUsers per row, `auto` takes the cheaper (plan shows
+    /// which), `exact` keys rows by their exact text. [default: auto]
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub resolve: Option<ResolveMode>,
 
     /// The run's ledger (JSON Lines). Re-running with the same ledger resumes.
     /// Default: cognito-bulk-reset-<pool>-<action>.jsonl in the current directory.
@@ -155,10 +165,10 @@ pub struct RunArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub sign_out: Option<bool>,
 
-    /// reset: first read each user (AdminGetUser, UserRead quota) and record
-    /// as `skipped`, with the reason, those a reset cannot work for
-    /// (disabled, no verified email or phone, federated, FORCE_CHANGE_PASSWORD),
-    /// without spending password-reset quota on them.
+    /// reset: record as `skipped`, with the reason, users a reset cannot
+    /// work for (disabled, no verified email or phone, federated,
+    /// FORCE_CHANGE_PASSWORD), from what ListUsers says of them, without
+    /// spending password-reset quota on them or billing anyone.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub precheck: Option<bool>,
 
@@ -189,6 +199,12 @@ pub struct RunArgs {
     /// --passwords-out.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub generate_passwords: Option<bool>,
+
+    /// set-password: also set passwords for federated (EXTERNAL_PROVIDER)
+    /// users, which turns each into a password user. By default they are
+    /// skipped, with the reason in the ledger.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub include_federated: Option<bool>,
 
     /// With --generate-passwords: the `username,password` CSV (created 0600,
     /// only appended to; each line durable before its call).
@@ -323,8 +339,12 @@ pub struct RunSettings {
     pub retry_failed: bool,
     /// Rate of AdminGetUser reads for reconciliation.
     pub read_rate: f64,
-    /// ListUsers pages per second (--from-pool).
+    /// ListUsers calls per second (--from-pool, resolution).
     pub list_rate: f64,
+    /// How rows are resolved to people.
+    pub resolve: ResolveMode,
+    /// set-password: also give federated users a password.
+    pub include_federated: bool,
     /// Sign users out after a successful reset.
     pub sign_out: bool,
     /// Read each user first and skip those a reset cannot work for.
@@ -365,6 +385,8 @@ impl RunArgs {
             from_pool: self.from_pool.or(file.from_pool),
             filter: self.filter.or(file.filter),
             list_rate: self.list_rate.or(file.list_rate),
+            resolve: self.resolve.or(file.resolve),
+            include_federated: self.include_federated.or(file.include_federated),
             ledger: self.ledger.or(file.ledger),
             action: self.action.or(file.action),
             username_column: self.username_column.or(file.username_column),
@@ -480,9 +502,29 @@ impl RunArgs {
             list_rate,
             10_000.0,
             "--list-rate",
-            "{value} is not a rate; give pages per second above 0, e.g. --list-rate 5",
+            "{value} is not a rate; give calls per second above 0, e.g. --list-rate 15",
         )?;
         let action = self.action.unwrap_or(Action::Reset);
+        let resolve = self.resolve.unwrap_or_default();
+        if resolve == ResolveMode::Exact && precheck {
+            return Err(UsageError::Value {
+                flag: "--resolve exact",
+                reason: "--precheck reads each user's status from the pool's listing; drop --resolve exact".into(),
+            });
+        }
+        let include_federated = self.include_federated.unwrap_or(false);
+        if include_federated && action != Action::SetPassword {
+            return Err(UsageError::Value {
+                flag: "--include-federated",
+                reason: "it applies to --action set-password only".into(),
+            });
+        }
+        if resolve == ResolveMode::Exact && action == Action::SetPassword && !include_federated {
+            return Err(UsageError::Value {
+                flag: "--resolve exact",
+                reason: "set-password reads each user's status to skip federated (EXTERNAL_PROVIDER) users, which a password would turn into password users; drop --resolve exact, or add --include-federated".into(),
+            });
+        }
         let generate = self.generate_passwords.unwrap_or(false);
         let generate_passwords = match (generate, self.passwords_out.clone()) {
             (true, _) if action != Action::SetPassword => {
@@ -647,6 +689,8 @@ impl RunArgs {
             retry_failed: self.retry_failed.unwrap_or(false),
             read_rate,
             list_rate,
+            resolve,
+            include_federated,
             sign_out,
             precheck,
             generate_passwords,

@@ -3,7 +3,11 @@
 //! Line 1 is a [`Header`] naming the job (pool, action, region, input) and
 //! the process that ran it (pid, host); every later run against the same
 //! ledger appends another header, so the file also tells when each run
-//! started. Before a user's first mutating call of a run, an
+//! started. Records name a user by the input's value (`username`) and, when
+//! the pool resolves that value to another canonical username (another
+//! case, an alias, a sub), by that name too (`user`); a user is keyed by the
+//! canonical name, so one person named two ways is one user. Before a
+//! user's first mutating call of a run, an
 //! [`IntentRecord`] is made durable; then one [`UserRecord`] holds the
 //! user's outcome: `succeeded`, `failed` (with Cognito's error code and
 //! message), `invalid` (a bad input row, with its line number), or
@@ -110,8 +114,14 @@ pub enum Step {
 /// One user's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserRecord {
-    /// As read from the input (for an invalid row: lossy and shortened).
+    /// As read from the input (for an invalid row: lossy and shortened): a
+    /// username, an alias or a sub.
     pub username: String,
+    /// The canonical username the value names, when it is not the value
+    /// itself (another case, an alias, a sub). The user's key is `user`,
+    /// or `username` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     pub outcome: Outcome,
     /// Absent for the run's action; `sign-out` for the sign-out that
     /// follows a reset.
@@ -156,6 +166,9 @@ fn is_zero(n: &u32) -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntentRecord {
     pub username: String,
+    /// As in [`UserRecord::user`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
     /// When the call was about to be sent (RFC 3339, UTC).
@@ -169,6 +182,13 @@ pub enum Entry {
     Header(Header),
     Intent(IntentRecord),
     User(UserRecord),
+}
+
+impl UserRecord {
+    /// The name the record is kept under: the canonical username.
+    pub fn key_name(&self) -> &str {
+        self.user.as_deref().unwrap_or(&self.username)
+    }
 }
 
 /// The key under which a username is remembered: a 128-bit hash, so the

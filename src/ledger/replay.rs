@@ -31,7 +31,10 @@ pub struct Replay {
     /// How many runs wrote to it (headers seen).
     pub runs: u32,
     /// Each user's last outcome and sign-out step outcome, by
-    /// [`fingerprint`].
+    /// [`fingerprint`] of the canonical username; a record whose input
+    /// value was another name (an alias, another case) also keeps the state
+    /// under that value's fingerprint, so a resume can tell a finished row
+    /// without resolving it again.
     pub users: UserTable,
     /// Users with an intent and no outcome after it, with the intent's time.
     pub pending: HashMap<u128, String>,
@@ -80,6 +83,9 @@ impl Replay {
             ..Counts::default()
         };
         for state in self.users.states() {
+            if state.alias() {
+                continue;
+            }
             let Some(outcome) = state.last() else {
                 continue;
             };
@@ -148,6 +154,8 @@ struct Line<'a> {
     record: Cow<'a, str>,
     #[serde(borrow, default)]
     username: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    user: Option<Cow<'a, str>>,
     #[serde(default)]
     outcome: Option<Outcome>,
     #[serde(default)]
@@ -212,9 +220,8 @@ fn replay_sized<R: BufRead>(
                 replay.last_header = Some(h);
             }
             ("intent", Some(username), Some(at)) => {
-                replay
-                    .pending
-                    .insert(fingerprint(&username), at.into_owned());
+                let name = line.user.as_deref().unwrap_or(&username);
+                replay.pending.insert(fingerprint(name), at.into_owned());
             }
             ("user", Some(username), Some(_)) => {
                 let Some(outcome) = line.outcome else {
@@ -229,9 +236,12 @@ fn replay_sized<R: BufRead>(
                     }
                     continue;
                 }
-                let key = fingerprint(&username);
+                let key = fingerprint(line.user.as_deref().unwrap_or(&username));
+                let value = line.user.is_some().then(|| fingerprint(&username));
                 if line.step.is_some() {
-                    replay.users.entry(key).set_signed_out(outcome);
+                    for k in std::iter::once(key).chain(value) {
+                        replay.users.entry(k).set_signed_out(outcome);
+                    }
                     continue;
                 }
                 replay.pending.remove(&key);
@@ -241,6 +251,11 @@ fn replay_sized<R: BufRead>(
                     0
                 };
                 replay.users.entry(key).set_last(outcome, code);
+                if let Some(v) = value {
+                    let state = replay.users.entry(v);
+                    state.set_last(outcome, code);
+                    state.set_alias();
+                }
             }
             ("intent" | "user", None, _) => return Err(corrupt("missing field `username`".into())),
             ("intent" | "user", _, None) => return Err(corrupt("missing field `at`".into())),
@@ -278,6 +293,7 @@ mod tests {
     fn user(name: &str, outcome: Outcome, code: Option<&str>, line: u64) -> String {
         serde_json::to_string(&Entry::User(UserRecord {
             username: name.into(),
+            user: None,
             outcome,
             step: None,
             line: Some(line),
@@ -466,6 +482,7 @@ mod properties {
             if *intent {
                 out.push(Entry::Intent(IntentRecord {
                     username: name.clone(),
+                    user: None,
                     line: None,
                     at: "t".into(),
                 }));
@@ -475,6 +492,7 @@ mod properties {
                     [Outcome::Succeeded, Outcome::Failed, Outcome::Deferred][usize::from(*o)];
                 out.push(Entry::User(UserRecord {
                     username: name.clone(),
+                    user: None,
                     outcome,
                     step: None,
                     line: None,

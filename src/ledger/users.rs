@@ -1,19 +1,22 @@
-//! What the tool remembers about each user of a job, in 20 bytes a user.
+//! What the tool remembers about each user of a job, in 24 bytes a user.
 //!
 //! A resume over a million users needs, for each one, its last outcome in
 //! the ledger, its sign-out step, and whether this run's input already named
-//! it (de-duplication). A `HashMap<u128, _>` per question costs 32 to 50
-//! bytes a user each, and twice that while it grows; this table keeps one
-//! slot per user: the 128-bit [`fingerprint`](super::fingerprint) and a
-//! packed `u32` ([`UserState`]), in an open-addressed array filled at most
-//! 7/8. Fingerprints are uniformly distributed (xxh3), so the slot is taken
+//! it, and on which line (de-duplication: "same person as line N"). A
+//! `HashMap<u128, _>` per question costs 32 to 50 bytes a user each, and
+//! twice that while it grows; this table keeps one slot per user: the
+//! 128-bit [`fingerprint`](super::fingerprint), a packed `u32`
+//! ([`UserState`]) and the first input line naming the user in this run (a
+//! `u32`), in an open-addressed array filled at most 7/8. Fingerprints are uniformly distributed (xxh3), so the slot is taken
 //! straight from the fingerprint's bits and collisions are resolved by
 //! linear probing.
 
 use super::Outcome;
 
 /// A user's state, packed: last outcome (3 bits), sign-out step outcome (3
-/// bits), seen in this run's input (1 bit), failure code index (16 bits).
+/// bits), seen in this run's input (1 bit), an alias entry (1 bit: the
+/// state kept under an input value that named the user by another name),
+/// failure code index (16 bits).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UserState(u32);
 
@@ -35,6 +38,7 @@ fn decode(bits: u32) -> Option<Outcome> {
 }
 
 const SEEN: u32 = 1 << 6;
+const ALIAS: u32 = 1 << 7;
 
 impl UserState {
     /// The last outcome the ledger records for the action.
@@ -68,6 +72,15 @@ impl UserState {
     pub fn set_seen(&mut self) {
         self.0 |= SEEN;
     }
+
+    /// Whether this entry is an input value's copy of its user's state.
+    pub fn alias(self) -> bool {
+        self.0 & ALIAS != 0
+    }
+
+    pub fn set_alias(&mut self) {
+        self.0 |= ALIAS;
+    }
 }
 
 /// Fingerprint → [`UserState`], open addressing with linear probing.
@@ -77,6 +90,9 @@ pub struct UserTable {
     /// whose fingerprints are exactly 0 and 1: odds of 2^-127).
     keys: Vec<u128>,
     states: Vec<UserState>,
+    /// The first input line of this run naming the user (0: none yet;
+    /// lines past `u32::MAX` are kept as `u32::MAX`).
+    lines: Vec<u32>,
     len: usize,
 }
 
@@ -92,6 +108,7 @@ impl UserTable {
         UserTable {
             keys: vec![0; slots],
             states: vec![UserState::default(); slots],
+            lines: vec![0; slots],
             len: 0,
         }
     }
@@ -131,6 +148,25 @@ impl UserTable {
     /// The state of the user with fingerprint `key`, added (empty) if not
     /// held.
     pub fn entry(&mut self, key: u128) -> &mut UserState {
+        let i = self.slot(key);
+        &mut self.states[i]
+    }
+
+    /// Marks the user with fingerprint `key` as named by input line `line`
+    /// in this run. Returns the line that named it first, if an earlier one
+    /// did (the user is then a duplicate).
+    pub fn see(&mut self, key: u128, line: u64) -> Option<u64> {
+        let i = self.slot(key);
+        if self.states[i].seen() {
+            return Some(u64::from(self.lines[i]));
+        }
+        self.states[i].set_seen();
+        self.lines[i] = u32::try_from(line).unwrap_or(u32::MAX);
+        None
+    }
+
+    /// The slot of `key`, added (empty) if not held.
+    fn slot(&mut self, key: u128) -> usize {
         if (self.len + 1) * 8 > self.keys.len() * 7 {
             self.rehash(slots_for(self.len.max(8) * 2));
         }
@@ -141,9 +177,9 @@ impl UserTable {
                 0 => {
                     self.keys[i] = key;
                     self.len += 1;
-                    return &mut self.states[i];
+                    return i;
                 }
-                k if k == key => return &mut self.states[i],
+                k if k == key => return i,
                 _ => i = self.next(i),
             }
         }
@@ -184,9 +220,11 @@ impl UserTable {
     fn rehash(&mut self, slots: usize) {
         let old_keys = std::mem::take(&mut self.keys);
         let old_states = std::mem::take(&mut self.states);
+        let old_lines = std::mem::take(&mut self.lines);
         self.keys = vec![0; slots];
         self.states = vec![UserState::default(); slots];
-        for (k, s) in old_keys.into_iter().zip(old_states) {
+        self.lines = vec![0; slots];
+        for ((k, s), l) in old_keys.into_iter().zip(old_states).zip(old_lines) {
             if k != 0 {
                 let mut i = self.home(k);
                 while self.keys[i] != 0 {
@@ -194,6 +232,7 @@ impl UserTable {
                 }
                 self.keys[i] = k;
                 self.states[i] = s;
+                self.lines[i] = l;
             }
         }
     }
@@ -263,6 +302,18 @@ mod tests {
             assert_eq!(table.get(fingerprint("nobody")), None);
             assert_eq!(table.states().count(), model.len());
         }
+    }
+
+    /// The first line naming a user is remembered, through growth.
+    #[test]
+    fn first_line_is_kept() {
+        let mut t = UserTable::default();
+        assert_eq!(t.see(42, 7), None);
+        for k in 100..2000 {
+            t.see(k, k as u64);
+        }
+        assert_eq!(t.see(42, 9), Some(7));
+        assert_eq!(t.see(1500, 1), Some(1500));
     }
 
     #[test]

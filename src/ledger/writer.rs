@@ -176,6 +176,7 @@ mod tests {
     fn record(name: &str) -> UserRecord {
         UserRecord {
             username: name.into(),
+            user: None,
             outcome: Outcome::Succeeded,
             step: None,
             line: Some(1),

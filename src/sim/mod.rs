@@ -26,7 +26,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use pool::{Pool, SimUser, Status};
+pub use pool::{uuid_for, EmailSending, LoginAttribute, Pool, PoolSettings, SimUser, Status};
 
 /// The simulated pool's settings (also the flags of `sim`).
 #[derive(Debug, Clone, PartialEq, clap::Args)]
@@ -39,6 +39,10 @@ pub struct SimConfig {
     /// cannot be reset (see `population`).
     #[arg(long, default_value_t = 1000)]
     pub users: usize,
+
+    /// How the pool identifies users, recovers accounts and sends email.
+    #[command(flatten)]
+    pub pool: PoolSettings,
 
     /// Quotas and faults.
     #[command(flatten)]
@@ -63,6 +67,13 @@ pub struct Behaviour {
     /// UserCreation quota (AdminCreateUser), requests/s; 0: none.
     #[arg(long, default_value_t = 50.0)]
     pub quota_create: f64,
+    /// UserPoolRead quota (DescribeUserPool), requests/s; 0: none.
+    #[arg(long, default_value_t = 15.0)]
+    pub quota_pool_read: f64,
+    /// Operations the caller is not permitted to call (answered
+    /// AccessDeniedException, as IAM would), e.g. DescribeUserPool.
+    #[arg(long, value_name = "OPERATION", value_delimiter = ',')]
+    pub deny: Vec<String>,
     /// Latency added to every reply, milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
@@ -70,7 +81,8 @@ pub struct Behaviour {
     /// 502) without being carried out.
     #[arg(long, default_value_t = 0.0)]
     pub fail_rate: f64,
-    /// Share of calls answered LimitExceededException, not carried out.
+    /// Share of calls answered LimitExceededException (a resource limit
+    /// that clears in seconds), not carried out.
     #[arg(long, default_value_t = 0.0)]
     pub limit_exceeded_rate: f64,
     /// Share of mutating calls carried out whose connection is then dropped
@@ -84,6 +96,10 @@ pub struct Behaviour {
     /// Delay of a slow call, milliseconds.
     #[arg(long, default_value_t = 15_000)]
     pub slow_ms: u64,
+    /// Reset attempts a user may have in an hour before
+    /// LimitExceededException ("Attempt limit exceeded"); 0: no limit.
+    #[arg(long, default_value_t = 5)]
+    pub reset_attempts_per_hour: u32,
     /// Refuse AdminSetUserPassword with the user's current password
     /// (PasswordHistoryPolicyViolationException), as a pool with a password
     /// history policy does.
@@ -109,12 +125,15 @@ impl Default for Behaviour {
             quota_list: 30.0,
             quota_update: 25.0,
             quota_create: 50.0,
+            quota_pool_read: 15.0,
+            deny: Vec::new(),
             latency_ms: 0,
             fail_rate: 0.0,
             limit_exceeded_rate: 0.0,
             drop_rate: 0.0,
             slow_rate: 0.0,
             slow_ms: 15_000,
+            reset_attempts_per_hour: 5,
             password_history: false,
             error_code: None,
             error_message: "injected error".into(),
@@ -128,30 +147,68 @@ impl Default for SimConfig {
         SimConfig {
             pool_id: "us-east-1_SimPool01".into(),
             users: 1000,
+            pool: PoolSettings::default(),
             behaviour: Behaviour::default(),
         }
     }
 }
 
-/// The generated users: `user-NNNNNN`, all CONFIRMED with a verified email,
-/// except that of every 50 users one is in FORCE_CHANGE_PASSWORD (reset:
+/// The generated users: `user-NNNNNN` with the email
+/// `user-NNNNNN@example.com`, all CONFIRMED with that email verified, except
+/// that of every 50 users one is in FORCE_CHANGE_PASSWORD (reset:
 /// NotAuthorized), one is disabled (NotAuthorized) and one has no verified
-/// email or phone (InvalidParameter).
-pub fn population(n: usize) -> impl Iterator<Item = (String, SimUser)> {
-    (0..n).map(|i| {
-        let user = match i % 50 {
+/// email or phone (InvalidParameter). In a pool with email as a username
+/// attribute the username is instead a UUID equal to the sub (see
+/// [`population_login`]); in a pool with preferred_username as an alias,
+/// each user also has `nick-NNNNNN`.
+pub fn population(
+    n: usize,
+    settings: &PoolSettings,
+) -> impl Iterator<Item = (String, SimUser)> + '_ {
+    (0..n).map(move |i| {
+        let mut user = match i % 50 {
             7 => SimUser::new(Status::ForceChangePassword, true, true),
             23 => SimUser::new(Status::Confirmed, false, true),
             41 => SimUser::new(Status::Confirmed, true, false),
             _ => SimUser::new(Status::Confirmed, true, true),
         };
-        (population_name(i), user)
+        user.email = Some(population_email(i));
+        if settings
+            .alias_attributes
+            .contains(&LoginAttribute::PreferredUsername)
+        {
+            user.preferred_username = Some(format!("nick-{i:06}"));
+        }
+        let name = if settings.username_attributes.is_empty() {
+            population_name(i)
+        } else {
+            let uuid = uuid_for(&population_name(i));
+            user.sub = uuid.clone();
+            uuid
+        };
+        (name, user)
     })
 }
 
-/// The name of generated user `i`.
+/// The username of generated user `i` in a pool without username
+/// attributes.
 pub fn population_name(i: usize) -> String {
     format!("user-{i:06}")
+}
+
+/// The email of generated user `i`.
+pub fn population_email(i: usize) -> String {
+    format!("user-{i:06}@example.com")
+}
+
+/// What generated user `i` signs in with: its username, or in a pool with
+/// username attributes its email.
+pub fn population_login(i: usize, settings: &PoolSettings) -> String {
+    if settings.username_attributes.is_empty() {
+        population_name(i)
+    } else {
+        population_email(i)
+    }
 }
 
 /// Whether generated user `i` can be reset.
@@ -167,6 +224,7 @@ pub(crate) enum Category {
     List,
     Update,
     Create,
+    PoolRead,
 }
 
 struct Bucket {
@@ -216,6 +274,9 @@ pub struct SimCounters {
     applied: Mutex<BTreeMap<String, u64>>,
     /// Reset and set-password requests received (throttled ones included).
     pub recovery_requests: AtomicU64,
+    /// Requests of operations that change users (reset, set-password,
+    /// sign-out), throttled ones included.
+    pub mutating_requests: AtomicU64,
     /// When the first and the latest of them arrived, microseconds since the
     /// Unix epoch (0: none yet).
     pub first_recovery_us: AtomicU64,
@@ -261,7 +322,7 @@ pub(crate) struct State {
     pub pool: Pool,
     pub counters: SimCounters,
     behaviour: Mutex<Arc<Behaviour>>,
-    buckets: Mutex<[Bucket; 5]>,
+    buckets: Mutex<[Bucket; 6]>,
     next_request: AtomicU64,
 }
 
@@ -296,12 +357,19 @@ pub struct SimStats {
     pub users_with_repeat_messages: u64,
     pub max_messages_per_user: u32,
     pub max_mutations_per_user: u32,
+    /// Users billed as monthly active users (touched by AdminGetUser,
+    /// AdminSetUserPassword or AdminUserGlobalSignOut).
+    #[serde(default)]
+    pub mau: u64,
     /// Reset and set-password requests received, throttled ones included,
     /// and when the first and the latest arrived (microseconds since the Unix
     /// epoch; 0: none): the rate the pool saw is
     /// `(recovery_requests - 1) / (last - first)`.
     #[serde(default)]
     pub recovery_requests: u64,
+    /// Requests of operations that change users, throttled ones included.
+    #[serde(default)]
+    pub mutating_requests: u64,
     #[serde(default)]
     pub first_recovery_unix_us: u64,
     #[serde(default)]
@@ -325,11 +393,15 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim
         Bucket::new(b.quota_list),
         Bucket::new(b.quota_update),
         Bucket::new(b.quota_create),
+        Bucket::new(b.quota_pool_read),
     ];
     let state = Arc::new(State {
-        pool: Pool {
-            pool_id: config.pool_id.clone(),
-            users: Mutex::new(population(config.users).collect()),
+        pool: {
+            let pool = Pool::new(config.pool_id.clone(), config.pool.clone());
+            for (name, user) in population(config.users, &config.pool) {
+                pool.put(&name, user);
+            }
+            pool
         },
         counters: SimCounters::default(),
         behaviour: Mutex::new(Arc::new(config.behaviour.clone())),
@@ -366,6 +438,7 @@ impl SimHandle {
             Bucket::new(b.quota_list),
             Bucket::new(b.quota_update),
             Bucket::new(b.quota_create),
+            Bucket::new(b.quota_pool_read),
         ];
         *self
             .state
@@ -385,18 +458,32 @@ impl SimHandle {
             .users
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .by_name
             .get(name)
             .cloned()
     }
 
-    /// Adds or replaces a user.
-    pub fn put_user(&self, name: &str, user: SimUser) {
-        self.state
+    /// The username `value` names in the pool, as Cognito resolves it
+    /// (username, alias or sub; see [`Pool::resolve`]).
+    pub fn resolve(&self, value: &str) -> Option<String> {
+        let users = self
+            .state
             .pool
             .users
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_string(), user);
+            .unwrap_or_else(|e| e.into_inner());
+        self.state.pool.resolve(&users, value)
+    }
+
+    /// Adds or replaces a user.
+    pub fn put_user(&self, name: &str, user: SimUser) {
+        self.state.pool.put(name, user);
+    }
+
+    /// Uses up `n` of user `name`'s reset attempts for the hour, as other
+    /// callers' resets would.
+    pub fn spend_reset_attempts(&self, name: &str, n: usize) {
+        self.state.pool.spend_reset_attempts(name, n);
     }
 
     /// Calls `f` with each user, in name order.
@@ -407,6 +494,7 @@ impl SimHandle {
             .users
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .by_name
             .iter()
         {
             f(name, u);
@@ -436,16 +524,19 @@ pub(crate) fn stats(state: &State) -> SimStats {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone(),
-        users: users.len() as u64,
+        users: users.by_name.len() as u64,
         messages: 0,
         users_with_repeat_messages: 0,
         max_messages_per_user: 0,
         max_mutations_per_user: 0,
+        mau: 0,
         recovery_requests: state.counters.recovery_requests.load(Relaxed),
+        mutating_requests: state.counters.mutating_requests.load(Relaxed),
         first_recovery_unix_us: state.counters.first_recovery_us.load(Relaxed),
         last_recovery_unix_us: state.counters.last_recovery_us.load(Relaxed),
     };
-    for u in users.values() {
+    for u in users.by_name.values() {
+        s.mau += u64::from(u.billed);
         s.messages += u64::from(u.messages);
         s.users_with_repeat_messages += u64::from(u.messages > 1);
         s.max_messages_per_user = s.max_messages_per_user.max(u.messages);

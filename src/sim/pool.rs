@@ -1,12 +1,25 @@
 //! The simulated pool's state and the Cognito operations on it.
 //!
-//! Users have a status, an enabled flag and verified email / phone; the
-//! operations behave as DOMAIN.md describes Cognito (and moto): resetting a
-//! user in FORCE_CHANGE_PASSWORD or a disabled user is NotAuthorized, a user
-//! with nothing verified is InvalidParameter, and so on. Every applied call
-//! is counted per user, and so is every message Cognito would have sent.
+//! Every behaviour here follows the AWS documentation, cited where it is
+//! modelled (docs/cognito-behaviour.md collects the same facts with their
+//! sources), including those the tool would rather not meet:
+//!
+//! - **Who is a user.** Each user has a username, a `sub` (a UUID) and
+//!   optional email, phone number and preferred_username. The admin
+//!   operations accept as `Username` the username, an alias, or the sub
+//!   ([`Pool::resolve`]). A pool is case-sensitive or case-insensitive, and
+//!   has either alias attributes or username attributes ([`PoolSettings`]).
+//! - **What a reset needs.** Self-service account recovery, a verified email
+//!   or phone, an enabled user in a resettable state; the default email
+//!   sender's daily cap; a per-user limit on reset attempts in an hour.
+//! - **What set-password does to a federated user**: it becomes CONFIRMED.
+//! - **Billing.** Users touched by AdminGetUser, AdminSetUserPassword or
+//!   AdminUserGlobalSignOut are counted as monthly active users.
+//!
+//! Every applied call is counted per user, and so is every message Cognito
+//! would have sent.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -36,6 +49,108 @@ impl ApiError {
     }
 }
 
+/// An attribute a user can sign in with besides the username.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoginAttribute {
+    #[value(name = "email")]
+    Email,
+    #[value(name = "phone_number")]
+    PhoneNumber,
+    #[value(name = "preferred_username")]
+    PreferredUsername,
+}
+
+impl LoginAttribute {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginAttribute::Email => "email",
+            LoginAttribute::PhoneNumber => "phone_number",
+            LoginAttribute::PreferredUsername => "preferred_username",
+        }
+    }
+}
+
+/// Who sends the pool's email (EmailConfigurationType.EmailSendingAccount).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EmailSending {
+    /// Cognito's built-in sender, with a small daily cap.
+    #[value(name = "COGNITO_DEFAULT")]
+    CognitoDefault,
+    /// The account's own Amazon SES identity.
+    #[value(name = "DEVELOPER")]
+    Developer,
+}
+
+/// The pool's settings, as CreateUserPool would set them; DescribeUserPool
+/// reports them back.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct PoolSettings {
+    /// Usernames (and email and preferred_username) match in any case
+    /// (UsernameConfiguration.CaseSensitive = false).
+    #[arg(long)]
+    pub case_insensitive: bool,
+
+    /// Users sign in with these instead of a username, and get a UUID
+    /// username equal to their sub (UsernameAttributes).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        conflicts_with = "alias_attributes"
+    )]
+    pub username_attributes: Vec<LoginAttribute>,
+
+    /// Users may also sign in with these (AliasAttributes).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub alias_attributes: Vec<LoginAttribute>,
+
+    /// Account recovery is admin-only (AccountRecoverySetting admin_only):
+    /// AdminResetUserPassword cannot be used.
+    #[arg(long)]
+    pub admin_only_recovery: bool,
+
+    /// Who sends email (EmailSendingAccount).
+    #[arg(long, value_enum, default_value = "DEVELOPER")]
+    pub email_sending_account: EmailSending,
+
+    /// Emails a day the default sender (COGNITO_DEFAULT) sends for the account.
+    #[arg(long, default_value_t = 50)]
+    pub daily_email_cap: u32,
+
+    /// The pool has an SMS configuration (an SNS role).
+    #[arg(long)]
+    pub sms_configured: bool,
+
+    /// Feature plan (UserPoolTier): LITE, ESSENTIALS or PLUS.
+    #[arg(long, default_value = "ESSENTIALS")]
+    pub tier: String,
+
+    /// Custom message Lambda trigger attached.
+    #[arg(long)]
+    pub custom_message_lambda: bool,
+
+    /// Custom email sender Lambda trigger attached.
+    #[arg(long)]
+    pub custom_email_sender: bool,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            case_insensitive: false,
+            username_attributes: Vec::new(),
+            alias_attributes: Vec::new(),
+            admin_only_recovery: false,
+            email_sending_account: EmailSending::Developer,
+            daily_email_cap: 50,
+            sms_configured: false,
+            tier: "ESSENTIALS".into(),
+            custom_message_lambda: false,
+            custom_email_sender: false,
+        }
+    }
+}
+
 /// UserStatus values the simulation uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -61,8 +176,14 @@ impl Status {
 pub struct SimUser {
     pub status: Status,
     pub enabled: bool,
+    /// Filled with a UUID when the user is added, if empty.
+    pub sub: String,
+    /// Filled with `<username>@example.com` when the user is added, if `None`.
     pub email: Option<String>,
     pub email_verified: bool,
+    pub phone_number: Option<String>,
+    pub phone_number_verified: bool,
+    pub preferred_username: Option<String>,
     pub created: f64,
     pub modified: f64,
     /// The password set last (the simulation keeps it to check set-password).
@@ -71,9 +192,13 @@ pub struct SimUser {
     pub calls: u32,
     /// Mutating calls carried out on this user (reset, set-password, sign-out).
     pub mutations: u32,
-    /// Messages Cognito would have sent (reset codes).
+    /// Messages Cognito would have sent (reset codes), by email or SMS.
     pub messages: u32,
     pub sign_outs: u32,
+    /// Billed as a monthly active user by an admin read or write.
+    pub billed: bool,
+    /// When this user's recent reset attempts came (seconds since the epoch).
+    reset_attempts: Vec<f64>,
 }
 
 impl SimUser {
@@ -81,8 +206,12 @@ impl SimUser {
         SimUser {
             status,
             enabled,
-            email: Some("user@example.com".into()),
+            sub: String::new(),
+            email: None,
             email_verified: verified_email,
+            phone_number: None,
+            phone_number_verified: false,
+            preferred_username: None,
             created: now(),
             modified: now(),
             password: None,
@@ -90,15 +219,52 @@ impl SimUser {
             mutations: 0,
             messages: 0,
             sign_outs: 0,
+            billed: false,
+            reset_attempts: Vec::new(),
         }
     }
 }
 
-/// The users of the simulated pool, in name order (ListUsers pages by name).
+/// A sub for `seed`: a version-4-shaped UUID, the same for the same seed.
+pub fn uuid_for(seed: &str) -> String {
+    let h = xxhash_rust::xxh3::xxh3_128(seed.as_bytes());
+    let b = h.to_be_bytes();
+    format!(
+        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-4{:01x}{:02x}-{:01x}{:01x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+        b[0], b[1], b[2], b[3], b[4], b[5], b[6] & 0x0f, b[7], 8 | (b[8] & 0x03), b[8] >> 4 & 0x0f, b[9],
+        b[10], b[11], b[12], b[13], b[14], b[15]
+    )
+}
+
+/// The users of the simulated pool, in name order (ListUsers pages by
+/// name), and the index of every value a user can be named by.
+#[derive(Debug, Default)]
+pub struct Users {
+    pub by_name: BTreeMap<String, SimUser>,
+    /// `(attribute tag, folded value)` -> username; see [`Pool::resolve`].
+    names: HashMap<(u8, String), String>,
+}
+
+const TAG_USERNAME: u8 = 0;
+const TAG_EMAIL: u8 = 1;
+const TAG_PHONE: u8 = 2;
+const TAG_PREFERRED: u8 = 3;
+const TAG_SUB: u8 = 4;
+
+/// Emails the default sender has sent today, for the whole account.
+#[derive(Debug, Default)]
+struct EmailDay {
+    day: u64,
+    sent: u32,
+}
+
+/// A simulated user pool.
 #[derive(Debug)]
 pub struct Pool {
     pub pool_id: String,
-    pub users: Mutex<BTreeMap<String, SimUser>>,
+    pub settings: PoolSettings,
+    pub users: Mutex<Users>,
+    emails: Mutex<EmailDay>,
 }
 
 fn now() -> f64 {
@@ -114,7 +280,138 @@ fn str_field<'a>(input: &'a Value, name: &str) -> Result<&'a str, ApiError> {
         .ok_or_else(|| ApiError::new("InvalidParameterException", format!("1 validation error detected: Value at '{name}' failed to satisfy constraint: Member must not be null")))
 }
 
+impl Users {
+    /// Adds or replaces `name`, filling in its sub and email if missing.
+    fn insert(&mut self, fold: impl Fn(&str) -> String, name: String, mut user: SimUser) {
+        if user.sub.is_empty() {
+            user.sub = uuid_for(&name);
+        }
+        if user.email.is_none() {
+            user.email = Some(format!("{name}@example.com"));
+        }
+        if let Some(old) = self.by_name.remove(&name) {
+            self.unindex(&fold, &name, &old);
+        }
+        self.names.insert((TAG_USERNAME, fold(&name)), name.clone());
+        self.names.insert((TAG_SUB, user.sub.clone()), name.clone());
+        if let Some(e) = &user.email {
+            self.names.insert((TAG_EMAIL, fold(e)), name.clone());
+        }
+        if let Some(p) = &user.phone_number {
+            self.names.insert((TAG_PHONE, p.clone()), name.clone());
+        }
+        if let Some(p) = &user.preferred_username {
+            self.names.insert((TAG_PREFERRED, fold(p)), name.clone());
+        }
+        self.by_name.insert(name, user);
+    }
+
+    fn unindex(&mut self, fold: impl Fn(&str) -> String, name: &str, user: &SimUser) {
+        let mut drop = |key: (u8, String)| {
+            if self.names.get(&key).map(String::as_str) == Some(name) {
+                self.names.remove(&key);
+            }
+        };
+        drop((TAG_USERNAME, fold(name)));
+        drop((TAG_SUB, user.sub.clone()));
+        if let Some(e) = &user.email {
+            drop((TAG_EMAIL, fold(e)));
+        }
+        if let Some(p) = &user.phone_number {
+            drop((TAG_PHONE, p.clone()));
+        }
+        if let Some(p) = &user.preferred_username {
+            drop((TAG_PREFERRED, fold(p)));
+        }
+    }
+
+    fn lookup(&self, tag: u8, folded: &str) -> Option<&String> {
+        self.names.get(&(tag, folded.to_string()))
+    }
+}
+
 impl Pool {
+    pub fn new(pool_id: String, settings: PoolSettings) -> Pool {
+        Pool {
+            pool_id,
+            settings,
+            users: Mutex::new(Users::default()),
+            emails: Mutex::new(EmailDay::default()),
+        }
+    }
+
+    /// How a name compares in this pool. UsernameConfigurationType
+    /// (API reference): with CaseSensitive false, "users can sign in using
+    /// username, USERNAME, or UserName", and it "also enables both
+    /// preferred_username and email alias to be case insensitive". Phone
+    /// numbers and subs have no case to fold.
+    pub fn fold(&self, value: &str) -> String {
+        if self.settings.case_insensitive {
+            value.to_lowercase()
+        } else {
+            value.to_string()
+        }
+    }
+
+    /// Records `n` reset attempts for `name` now, as other callers' would
+    /// be (toward the per-user hourly limit).
+    pub fn spend_reset_attempts(&self, name: &str, n: usize) {
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(u) = users.by_name.get_mut(name) {
+            u.reset_attempts.extend(std::iter::repeat_n(now(), n));
+        }
+    }
+
+    /// Adds or replaces a user (see [`Users::insert`]).
+    pub fn put(&self, name: &str, user: SimUser) {
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        users.insert(|v| self.fold(v), name.to_string(), user);
+    }
+
+    /// The username a `Username` parameter names, as Cognito resolves it.
+    ///
+    /// AdminGetUser (API reference), Username: "The value of this parameter
+    /// is typically your user's username, but it can be any of their alias
+    /// attributes. If username isn't an alias attribute in your user pool,
+    /// this value must be the sub of a local user". Developer guide, "User
+    /// pool attributes", Customizing sign-in attributes: an email or phone
+    /// alias must be verified to sign in with; with email or phone as
+    /// username attributes, Cognito gives the user a UUID username and the
+    /// email or phone need not be verified.
+    pub fn resolve(&self, users: &Users, value: &str) -> Option<String> {
+        let s = &self.settings;
+        let folded = self.fold(value);
+        if let Some(name) = users.lookup(TAG_USERNAME, &folded) {
+            return Some(name.clone());
+        }
+        let login = |attr: LoginAttribute| {
+            s.username_attributes.contains(&attr) || s.alias_attributes.contains(&attr)
+        };
+        let verified_needed = |attr: LoginAttribute| !s.username_attributes.contains(&attr);
+        if login(LoginAttribute::Email) {
+            if let Some(name) = users.lookup(TAG_EMAIL, &folded) {
+                let u = &users.by_name[name];
+                if u.email_verified || !verified_needed(LoginAttribute::Email) {
+                    return Some(name.clone());
+                }
+            }
+        }
+        if login(LoginAttribute::PhoneNumber) {
+            if let Some(name) = users.lookup(TAG_PHONE, value) {
+                let u = &users.by_name[name];
+                if u.phone_number_verified || !verified_needed(LoginAttribute::PhoneNumber) {
+                    return Some(name.clone());
+                }
+            }
+        }
+        if login(LoginAttribute::PreferredUsername) {
+            if let Some(name) = users.lookup(TAG_PREFERRED, &folded) {
+                return Some(name.clone());
+            }
+        }
+        users.lookup(TAG_SUB, value).cloned()
+    }
+
     fn check_pool(&self, input: &Value) -> Result<(), ApiError> {
         let id = str_field(input, "UserPoolId")?;
         if id != self.pool_id {
@@ -126,35 +423,89 @@ impl Pool {
         Ok(())
     }
 
-    /// Runs `f` on the named user; a mutating call is counted in `calls`
-    /// whatever `f` answers.
+    /// Runs `f` on the user `Username` names; a mutating call is counted in
+    /// `calls` whatever `f` answers, and a billed one marks the user a
+    /// monthly active user.
     fn with_user<T>(
         &self,
         input: &Value,
         mutating: bool,
+        billed: bool,
         f: impl FnOnce(&str, &mut SimUser) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         self.check_pool(input)?;
-        let name = str_field(input, "Username")?;
+        let value = str_field(input, "Username")?;
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        let user = users
-            .get_mut(name)
+        let name = self
+            .resolve(&users, value)
             .ok_or_else(|| ApiError::new("UserNotFoundException", "User does not exist."))?;
+        let user = users
+            .by_name
+            .get_mut(&name)
+            .expect("resolve returns held users");
         if mutating {
             user.calls += 1;
         }
-        f(name, user)
+        // Quotas, "Monthly active users": an admin query of a user's
+        // details, an admin password set and a global sign-out each make
+        // the user a billed monthly active user.
+        if billed {
+            user.billed = true;
+        }
+        f(&name, user)
     }
 
-    pub fn admin_reset_user_password(&self, input: &Value) -> Result<Value, ApiError> {
-        self.with_user(input, true, |_, u| {
+    /// AdminResetUserPassword.
+    /// `attempts_per_hour`: reset attempts a user may have in an hour
+    /// (0: no limit).
+    pub fn admin_reset_user_password(
+        &self,
+        input: &Value,
+        attempts_per_hour: u32,
+    ) -> Result<Value, ApiError> {
+        let s = &self.settings;
+        self.with_user(input, true, false, |_, u| {
+            // API reference, AdminResetUserPassword: "To use this API
+            // operation, your user pool must have self-service account
+            // recovery configured." The error a pool with admin-only
+            // recovery gets is not documented; NotAuthorized is the code
+            // Cognito gives a user that cannot be reset.
+            if s.admin_only_recovery {
+                return Err(ApiError::new(
+                    "NotAuthorizedException",
+                    "Cannot reset password for the user as self-service account recovery is not enabled for the user pool (admin_only).",
+                ));
+            }
+            // Developer guide, "Recovering user accounts", Forgot password
+            // behavior: "In a given hour, we allow between 5 and 20
+            // attempts for a user to request or enter a password reset
+            // code". The simulation allows the low end.
+            if attempts_per_hour > 0 {
+                let t = now();
+                u.reset_attempts.retain(|at| t - at < 3600.0);
+                if u.reset_attempts.len() >= attempts_per_hour as usize {
+                    return Err(ApiError::new(
+                        "LimitExceededException",
+                        "Attempt limit exceeded, please try after some time.",
+                    ));
+                }
+                u.reset_attempts.push(t);
+            }
             if !u.enabled {
                 return Err(ApiError::new("NotAuthorizedException", "User is disabled."));
             }
             if matches!(u.status, Status::ForceChangePassword | Status::ExternalProvider) {
-                return Err(ApiError::new("NotAuthorizedException", "User password cannot be reset in the current state."));
+                return Err(ApiError::new(
+                    "NotAuthorizedException",
+                    "User password cannot be reset in the current state.",
+                ));
             }
-            if !u.email_verified {
+            // The code goes to a verified email first, then a verified
+            // phone (the default recovery priority, "Recovering user
+            // accounts"); with neither, InvalidParameterException.
+            if u.email_verified && u.email.is_some() {
+                self.send_email()?;
+            } else if !(u.phone_number_verified && u.phone_number.is_some()) {
                 return Err(ApiError::new(
                     "InvalidParameterException",
                     "Cannot reset password for the user as there is no registered/verified email or phone_number",
@@ -168,13 +519,38 @@ impl Pool {
         })
     }
 
+    /// Counts one email against the default sender's daily cap.
+    /// EmailConfigurationType (API reference), COGNITO_DEFAULT: "Amazon
+    /// Cognito allows only a limited number of emails each day"; the
+    /// quotas page gives 50 a day for the account. Past it, the call fails
+    /// with LimitExceededException and is not carried out.
+    fn send_email(&self) -> Result<(), ApiError> {
+        if self.settings.email_sending_account != EmailSending::CognitoDefault {
+            return Ok(());
+        }
+        let day = (now() / 86_400.0) as u64;
+        let mut e = self.emails.lock().unwrap_or_else(|e| e.into_inner());
+        if e.day != day {
+            *e = EmailDay { day, sent: 0 };
+        }
+        if e.sent >= self.settings.daily_email_cap {
+            return Err(ApiError::new(
+                "LimitExceededException",
+                "Exceeded daily email limit for the operation or the account. If a higher limit is required, please configure your user pool to use your own Amazon SES configuration for sending email.",
+            ));
+        }
+        e.sent += 1;
+        Ok(())
+    }
+
+    /// AdminSetUserPassword.
     pub fn admin_set_user_password(&self, input: &Value, history: bool) -> Result<Value, ApiError> {
         let password = str_field(input, "Password")?.to_string();
         let permanent = input
             .get("Permanent")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        self.with_user(input, true, |_, u| {
+        self.with_user(input, true, true, |_, u| {
             if password.chars().count() < 8 {
                 return Err(ApiError::new(
                     "InvalidPasswordException",
@@ -187,13 +563,12 @@ impl Pool {
                     "The password has been used previously.",
                 ));
             }
-            if u.status == Status::ExternalProvider {
-                return Err(ApiError::new(
-                    "NotAuthorizedException",
-                    "User password cannot be set for a federated user.",
-                ));
-            }
-            u.status = if permanent {
+            // API reference, AdminSetUserPassword: it "can set a password
+            // for the user profile that Amazon Cognito creates for
+            // third-party federated users. When you set a password, the
+            // federated user's status changes from EXTERNAL_PROVIDER to
+            // CONFIRMED."
+            u.status = if permanent || u.status == Status::ExternalProvider {
                 Status::Confirmed
             } else {
                 Status::ForceChangePassword
@@ -205,16 +580,18 @@ impl Pool {
         })
     }
 
+    /// AdminUserGlobalSignOut.
     pub fn admin_user_global_sign_out(&self, input: &Value) -> Result<Value, ApiError> {
-        self.with_user(input, true, |_, u| {
+        self.with_user(input, true, true, |_, u| {
             u.sign_outs += 1;
             u.mutations += 1;
             Ok(json!({}))
         })
     }
 
+    /// AdminGetUser: the canonical username and the user's attributes.
     pub fn admin_get_user(&self, input: &Value) -> Result<Value, ApiError> {
-        self.with_user(input, false, |name, u| {
+        self.with_user(input, false, true, |name, u| {
             let mut out = user_json(name, u);
             let attrs = out.remove("Attributes").unwrap_or(Value::Null);
             out.insert("UserAttributes".into(), attrs);
@@ -222,10 +599,14 @@ impl Pool {
         })
     }
 
+    /// AdminCreateUser. In a pool with username attributes, a `Username`
+    /// that is an email or phone number becomes that attribute and the
+    /// user gets a UUID username equal to its sub (developer guide,
+    /// Customizing sign-in attributes).
     pub fn admin_create_user(&self, input: &Value) -> Result<Value, ApiError> {
         self.check_pool(input)?;
-        let name = str_field(input, "Username")?.to_string();
-        if let Err(reason) = crate::validate::check_username(&name) {
+        let given = str_field(input, "Username")?.to_string();
+        if let Err(reason) = crate::validate::check_username(&given) {
             return Err(ApiError::new("InvalidParameterException", reason));
         }
         let attr = |n: &str| {
@@ -245,21 +626,49 @@ impl Pool {
             attr("email_verified").as_deref() == Some("true"),
         );
         user.email = attr("email");
+        user.phone_number = attr("phone_number");
+        user.phone_number_verified = attr("phone_number_verified").as_deref() == Some("true");
+        user.preferred_username = attr("preferred_username");
+        let s = &self.settings;
+        let name = if s.username_attributes.contains(&LoginAttribute::Email) && given.contains('@')
+        {
+            user.email = Some(given.clone());
+            uuid_for(&format!("{given}/{}", fastrand::u64(..)))
+        } else if s.username_attributes.contains(&LoginAttribute::PhoneNumber)
+            && given.starts_with('+')
+        {
+            user.phone_number = Some(given.clone());
+            uuid_for(&format!("{given}/{}", fastrand::u64(..)))
+        } else {
+            given.clone()
+        };
+        user.sub = if s.username_attributes.is_empty() {
+            uuid_for(&format!("{name}/{}", fastrand::u64(..)))
+        } else {
+            name.clone()
+        };
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        if users.contains_key(&name) {
+        if self.resolve(&users, &given).is_some() {
             return Err(ApiError::new(
                 "UsernameExistsException",
                 "User account already exists",
             ));
         }
         let out = user_json(&name, &user);
-        users.insert(name, user);
+        users.insert(|v| self.fold(v), name, user);
         Ok(json!({ "User": Value::Object(out) }))
     }
 
     /// ListUsers: pages in name order; the token is the last name returned.
-    /// Filters: `attr = "v"` and `attr ^= "v"` on username, email,
-    /// cognito:user_status and status (Enabled / Disabled).
+    /// Filters (API reference, ListUsers): `attr = "v"` (exact) and
+    /// `attr ^= "v"` (prefix) on username, email, phone_number,
+    /// preferred_username, sub, cognito:user_status and status (Enabled /
+    /// Disabled). Username, email and preferred_username compare by the
+    /// pool's case rule (UsernameConfigurationType: case insensitivity
+    /// applies to "all username input through Amazon Cognito APIs"). The
+    /// ListUsers reference marks the username filter "case-sensitive"
+    /// without saying how that meets a case-insensitive pool; the tool does
+    /// not depend on which reading holds (docs/identity.md).
     pub fn list_users(&self, input: &Value) -> Result<Value, ApiError> {
         self.check_pool(input)?;
         let limit = input.get("Limit").and_then(Value::as_u64).unwrap_or(60);
@@ -276,17 +685,37 @@ impl Pool {
         };
         let after = input.get("PaginationToken").and_then(Value::as_str);
         let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        let range = match after {
-            Some(t) => {
-                users.range::<str, _>((std::ops::Bound::Excluded(t), std::ops::Bound::Unbounded))
+        // An exact filter on a name is answered from the index.
+        if let Some(f) = filter.as_ref().filter(|f| !f.prefix) {
+            let key = match f.attr.as_str() {
+                "username" => Some((TAG_USERNAME, self.fold(&f.value))),
+                "email" => Some((TAG_EMAIL, self.fold(&f.value))),
+                "preferred_username" => Some((TAG_PREFERRED, self.fold(&f.value))),
+                "phone_number" => Some((TAG_PHONE, f.value.clone())),
+                "sub" => Some((TAG_SUB, f.value.clone())),
+                _ => None,
+            };
+            if let Some((tag, folded)) = key {
+                let page: Vec<Value> = users
+                    .lookup(tag, &folded)
+                    .filter(|name| after.is_none_or(|t| name.as_str() > t))
+                    .map(|name| Value::Object(user_json(name, &users.by_name[name])))
+                    .into_iter()
+                    .collect();
+                return Ok(json!({ "Users": page }));
             }
-            None => users.range::<str, _>(..),
+        }
+        let range = match after {
+            Some(t) => users
+                .by_name
+                .range::<str, _>((std::ops::Bound::Excluded(t), std::ops::Bound::Unbounded)),
+            None => users.by_name.range::<str, _>(..),
         };
         let mut page = Vec::new();
         let mut last = None;
         let mut more = false;
         for (name, u) in range {
-            if filter.as_ref().is_some_and(|f| !f.matches(name, u)) {
+            if filter.as_ref().is_some_and(|f| !f.matches(self, name, u)) {
                 continue;
             }
             if page.len() == limit {
@@ -302,13 +731,87 @@ impl Pool {
         }
         Ok(out)
     }
+
+    /// DescribeUserPool: the pool's settings, as the API reference's
+    /// UserPoolType names them.
+    pub fn describe_user_pool(
+        &self,
+        input: &Value,
+        password_history: bool,
+    ) -> Result<Value, ApiError> {
+        self.check_pool(input)?;
+        let s = &self.settings;
+        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        let recovery = if s.admin_only_recovery {
+            json!([{ "Name": "admin_only", "Priority": 1 }])
+        } else {
+            json!([
+                { "Name": "verified_email", "Priority": 1 },
+                { "Name": "verified_phone_number", "Priority": 2 }
+            ])
+        };
+        let mut pool = json!({
+            "Id": self.pool_id,
+            "Name": "simulated",
+            "Policies": { "PasswordPolicy": {
+                "MinimumLength": 8, "RequireUppercase": true, "RequireLowercase": true,
+                "RequireNumbers": true, "RequireSymbols": true,
+                "PasswordHistorySize": if password_history { 1 } else { 0 },
+            }},
+            "UsernameConfiguration": { "CaseSensitive": !s.case_insensitive },
+            "EstimatedNumberOfUsers": users.by_name.len(),
+            "EmailConfiguration": { "EmailSendingAccount": match s.email_sending_account {
+                EmailSending::CognitoDefault => "COGNITO_DEFAULT",
+                EmailSending::Developer => "DEVELOPER",
+            }},
+            "AccountRecoverySetting": { "RecoveryMechanisms": recovery },
+            "UserPoolTier": s.tier,
+            "LambdaConfig": {},
+        });
+        if !s.username_attributes.is_empty() {
+            pool["UsernameAttributes"] = s
+                .username_attributes
+                .iter()
+                .map(|a| Value::from(a.as_str()))
+                .collect();
+        }
+        if !s.alias_attributes.is_empty() {
+            pool["AliasAttributes"] = s
+                .alias_attributes
+                .iter()
+                .map(|a| Value::from(a.as_str()))
+                .collect();
+        }
+        if s.sms_configured {
+            pool["SmsConfiguration"] =
+                json!({ "SnsCallerArn": "arn:aws:iam::123456789012:role/cognito-sms" });
+        }
+        let lambda = "arn:aws:lambda:us-east-1:123456789012:function:simulated";
+        if s.custom_message_lambda {
+            pool["LambdaConfig"]["CustomMessage"] = json!(lambda);
+        }
+        if s.custom_email_sender {
+            pool["LambdaConfig"]["CustomEmailSender"] =
+                json!({ "LambdaVersion": "V1_0", "LambdaArn": lambda });
+        }
+        Ok(json!({ "UserPool": pool }))
+    }
 }
 
 fn user_json(name: &str, u: &SimUser) -> Map<String, Value> {
-    let mut attrs = vec![json!({"Name": "sub", "Value": format!("sub-{name}")})];
+    let mut attrs = vec![json!({"Name": "sub", "Value": u.sub})];
     if let Some(e) = &u.email {
         attrs.push(json!({"Name": "email", "Value": e}));
         attrs.push(json!({"Name": "email_verified", "Value": u.email_verified.to_string()}));
+    }
+    if let Some(p) = &u.phone_number {
+        attrs.push(json!({"Name": "phone_number", "Value": p}));
+        attrs.push(
+            json!({"Name": "phone_number_verified", "Value": u.phone_number_verified.to_string()}),
+        );
+    }
+    if let Some(p) = &u.preferred_username {
+        attrs.push(json!({"Name": "preferred_username", "Value": p}));
     }
     let v = json!({
         "Username": name,
@@ -331,23 +834,35 @@ struct Filter {
 }
 
 impl Filter {
-    fn matches(&self, name: &str, u: &SimUser) -> bool {
-        let actual = match self.attr.as_str() {
-            "username" => name.to_string(),
-            "email" => u.email.clone().unwrap_or_default(),
-            "cognito:user_status" => u.status.as_str().to_string(),
-            "status" => if u.enabled { "Enabled" } else { "Disabled" }.to_string(),
-            "sub" => format!("sub-{name}"),
+    fn matches(&self, pool: &Pool, name: &str, u: &SimUser) -> bool {
+        let (actual, folds) = match self.attr.as_str() {
+            "username" => (name.to_string(), true),
+            "email" => (u.email.clone().unwrap_or_default(), true),
+            "preferred_username" => (u.preferred_username.clone().unwrap_or_default(), true),
+            "phone_number" => (u.phone_number.clone().unwrap_or_default(), false),
+            "cognito:user_status" => (u.status.as_str().to_string(), false),
+            "status" => (
+                if u.enabled { "Enabled" } else { "Disabled" }.to_string(),
+                false,
+            ),
+            "sub" => (u.sub.clone(), false),
             _ => return false,
         };
-        if self.prefix {
-            actual.starts_with(&self.value)
+        let (actual, wanted) = if folds {
+            (pool.fold(&actual), pool.fold(&self.value))
         } else {
-            actual == self.value
+            (actual, self.value.clone())
+        };
+        if self.prefix {
+            actual.starts_with(&wanted)
+        } else {
+            actual == wanted
         }
     }
 }
 
+/// Parses `attr = "value"` or `attr ^= "value"`; a quote inside the value
+/// is escaped with a backslash.
 fn parse_filter(f: &str) -> Result<Filter, ApiError> {
     let bad = || ApiError::new("InvalidParameterException", "Error while parsing filter.");
     let (attr, prefix, rest) = if let Some((a, r)) = f.split_once("^=") {
@@ -357,14 +872,140 @@ fn parse_filter(f: &str) -> Result<Filter, ApiError> {
     } else {
         return Err(bad());
     };
-    let value = rest
+    let quoted = rest
         .trim()
         .strip_prefix('"')
         .and_then(|v| v.strip_suffix('"'))
         .ok_or_else(bad)?;
+    let mut value = String::with_capacity(quoted.len());
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => value.push(chars.next().ok_or_else(bad)?),
+            '"' => return Err(bad()),
+            c => value.push(c),
+        }
+    }
     Ok(Filter {
         attr: attr.trim().trim_matches('"').to_string(),
         prefix,
-        value: value.to_string(),
+        value,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(settings: PoolSettings) -> Pool {
+        let p = Pool::new("us-east-1_T".into(), settings);
+        let mut alice = SimUser::new(Status::Confirmed, true, true);
+        alice.email = Some("Alice@Example.com".into());
+        alice.phone_number = Some("+15550001".into());
+        alice.phone_number_verified = true;
+        alice.preferred_username = Some("Ally".into());
+        p.put("alice", alice);
+        let mut bob = SimUser::new(Status::Confirmed, true, false);
+        bob.email = Some("bob@example.com".into());
+        p.put("Bob", bob);
+        p
+    }
+
+    fn resolve(p: &Pool, v: &str) -> Option<String> {
+        let users = p.users.lock().unwrap();
+        p.resolve(&users, v)
+    }
+
+    /// Case-insensitive pools match username, email and preferred_username in any case; case-sensitive pools match exactly.
+    #[test]
+    fn case_rules() {
+        let ci = pool(PoolSettings {
+            case_insensitive: true,
+            alias_attributes: vec![LoginAttribute::Email, LoginAttribute::PreferredUsername],
+            ..PoolSettings::default()
+        });
+        assert_eq!(resolve(&ci, "ALICE").as_deref(), Some("alice"));
+        assert_eq!(resolve(&ci, "alice@example.COM").as_deref(), Some("alice"));
+        assert_eq!(resolve(&ci, "ally").as_deref(), Some("alice"));
+        assert_eq!(resolve(&ci, "bob").as_deref(), Some("Bob"));
+        let cs = pool(PoolSettings {
+            alias_attributes: vec![LoginAttribute::Email],
+            ..PoolSettings::default()
+        });
+        assert_eq!(resolve(&cs, "ALICE"), None);
+        assert_eq!(resolve(&cs, "alice@example.com"), None);
+        assert_eq!(resolve(&cs, "Alice@Example.com").as_deref(), Some("alice"));
+        assert_eq!(resolve(&cs, "bob"), None);
+    }
+
+    /// Aliases resolve only when they are sign-in attributes, and email or phone aliases only when verified; the sub always resolves.
+    #[test]
+    fn aliases_and_sub() {
+        let plain = pool(PoolSettings::default());
+        assert_eq!(resolve(&plain, "Alice@Example.com"), None);
+        assert_eq!(resolve(&plain, "Ally"), None);
+        let sub = uuid_for("alice");
+        assert_eq!(resolve(&plain, &sub).as_deref(), Some("alice"));
+        let aliases = pool(PoolSettings {
+            alias_attributes: vec![LoginAttribute::Email, LoginAttribute::PhoneNumber],
+            ..PoolSettings::default()
+        });
+        assert_eq!(resolve(&aliases, "+15550001").as_deref(), Some("alice"));
+        // Bob's email is not verified: not an alias.
+        assert_eq!(resolve(&aliases, "bob@example.com"), None);
+        let by_email = pool(PoolSettings {
+            username_attributes: vec![LoginAttribute::Email],
+            ..PoolSettings::default()
+        });
+        // With email as a username attribute, verification is not needed.
+        assert_eq!(
+            resolve(&by_email, "bob@example.com").as_deref(),
+            Some("Bob")
+        );
+    }
+
+    /// AdminCreateUser in an email-as-username pool gives a UUID username equal to the sub.
+    #[test]
+    fn email_as_username_gets_a_uuid() {
+        let p = Pool::new(
+            "us-east-1_T".into(),
+            PoolSettings {
+                username_attributes: vec![LoginAttribute::Email],
+                ..PoolSettings::default()
+            },
+        );
+        let out = p
+            .admin_create_user(
+                &json!({"UserPoolId": "us-east-1_T", "Username": "carol@example.com"}),
+            )
+            .unwrap();
+        let name = out["User"]["Username"].as_str().unwrap().to_string();
+        assert_eq!(name.len(), 36, "{name}");
+        assert_eq!(resolve(&p, "carol@example.com"), Some(name.clone()));
+        let users = p.users.lock().unwrap();
+        assert_eq!(users.by_name[&name].sub, name);
+    }
+
+    /// Filters follow the pool's case rule on names and accept escaped quotes.
+    #[test]
+    fn filters() {
+        let ci = pool(PoolSettings {
+            case_insensitive: true,
+            ..PoolSettings::default()
+        });
+        let names = |f: &str| -> Vec<String> {
+            ci.list_users(&json!({"UserPoolId": "us-east-1_T", "Filter": f}))
+                .unwrap()["Users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["Username"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(names("username = \"BOB\""), ["Bob"]);
+        assert_eq!(names("email = \"alice@example.com\""), ["alice"]);
+        assert_eq!(names("email ^= \"ALICE\""), ["alice"]);
+        assert_eq!(names("phone_number = \"+15550001\""), ["alice"]);
+        assert!(names("username = \"a\\\"b\"").is_empty());
+    }
 }

@@ -98,27 +98,24 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     let op = target
         .strip_prefix("AWSCognitoIdentityProviderService.")
         .unwrap_or(&target);
+    // An operation the caller's IAM policy does not allow is refused before
+    // anything else (Cognito's common errors: AccessDeniedException).
+    if state.behaviour().deny.iter().any(|d| d == op) {
+        return Ok(error(
+            &ApiError::new(
+                "AccessDeniedException",
+                format!("User: arn:aws:iam::123456789012:user/simulated is not authorized to perform: cognito-idp:{op} on resource: {}", state.pool.pool_id),
+            ),
+            &request_id,
+        ));
+    }
     let category = match op {
         "AdminResetUserPassword" | "AdminSetUserPassword" => Category::Recovery,
         "AdminGetUser" => Category::Read,
         "ListUsers" => Category::List,
         "AdminUserGlobalSignOut" => Category::Update,
         "AdminCreateUser" => Category::Create,
-        "DescribeUserPool" => {
-            let out = json!({ "UserPool": {
-                "Id": state.pool.pool_id,
-                "Policies": { "PasswordPolicy": {
-                    "MinimumLength": 8, "RequireUppercase": true, "RequireLowercase": true,
-                    "RequireNumbers": true, "RequireSymbols": true
-                }}
-            }});
-            return Ok(response(
-                StatusCode::OK,
-                "application/x-amz-json-1.1",
-                serde_json::to_vec(&out).unwrap_or_default(),
-                Some(&request_id),
-            ));
-        }
+        "DescribeUserPool" => Category::PoolRead,
         "GetProvisionedLimit" => {
             let b = state.behaviour();
             let category = input
@@ -164,6 +161,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         }
     };
     let mutating = matches!(category, Category::Recovery | Category::Update);
+    if mutating {
+        state.counters.mutating_requests.fetch_add(1, Relaxed);
+    }
     if category == Category::Recovery {
         state.counters.recovery_request();
     }
@@ -195,11 +195,15 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         ));
     }
     if chance(b.limit_exceeded_rate) {
+        // A resource limit that clears in seconds (LimitExceededException,
+        // "thrown when a user exceeds the limit for a requested AWS
+        // resource", API reference, Common errors of the operations). The
+        // per-user "Attempt limit exceeded" is modelled in `pool`.
         state.counters.faults.fetch_add(1, Relaxed);
         return Ok(error(
             &ApiError::new(
                 "LimitExceededException",
-                "Attempt limit exceeded, please try after some time.",
+                "Limit exceeded for the requested resource (injected).",
             ),
             &request_id,
         ));
@@ -217,7 +221,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     }
 
     let result = match op {
-        "AdminResetUserPassword" => state.pool.admin_reset_user_password(&input),
+        "AdminResetUserPassword" => state
+            .pool
+            .admin_reset_user_password(&input, b.reset_attempts_per_hour),
         "AdminSetUserPassword" => state
             .pool
             .admin_set_user_password(&input, b.password_history),
@@ -225,6 +231,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         "ListUsers" => state.pool.list_users(&input),
         "AdminUserGlobalSignOut" => state.pool.admin_user_global_sign_out(&input),
         "AdminCreateUser" => state.pool.admin_create_user(&input),
+        "DescribeUserPool" => state.pool.describe_user_pool(&input, b.password_history),
         _ => unreachable!("operations were matched above"),
     };
     if result.is_ok() {

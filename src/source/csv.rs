@@ -251,6 +251,7 @@ fn user_item(line: u64, user: &[u8], password: Option<&[u8]>) -> SourceItem {
         line,
         username: username.to_string(),
         password,
+        identity: crate::identity::Identity::Unresolved,
     })
 }
 

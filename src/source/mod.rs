@@ -15,6 +15,7 @@ use std::io::{self, BufRead};
 
 use tokio::sync::mpsc;
 
+use crate::identity::Identity;
 use crate::secret::Password;
 
 /// An opened source of users.
@@ -52,9 +53,13 @@ impl Source {
 pub struct UserRow {
     /// Line in the input where the row starts (1-based).
     pub line: u64,
+    /// The value as the input gives it (a username, an alias or a sub).
     pub username: String,
     /// Present for `set-password`; never formatted (see [`Password`]).
     pub password: Option<Password>,
+    /// Who the value names; filled in by the resolver
+    /// ([`crate::identity::resolve`]), or by the pool's listing.
+    pub identity: Identity,
 }
 
 /// One row of input, good or bad.

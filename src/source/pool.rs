@@ -4,7 +4,10 @@
 //! password operations'). So "reset everyone" needs no export.
 //!
 //! The first page is read when the source is opened, before any mutating
-//! call, so a bad filter or a missing pool is refused up front. Later pages
+//! call, so a bad filter or a missing pool is refused up front. Each user
+//! comes with its canonical username and the facts a precheck needs
+//! (status, enabled, verified email or phone), so nothing more is read
+//! per user. Later pages
 //! stream into the pipeline's bounded channel; throttling and transient
 //! errors are retried by the run's retry policy. Resume works because the
 //! listing is repeated and the ledger's finished users are skipped. Each
@@ -15,10 +18,11 @@ use std::io;
 use tokio::sync::mpsc;
 
 use super::{SourceItem, UserRow};
-use crate::cognito::{CallError, Cognito, ErrorClass};
+use crate::cognito::{CallError, Cognito};
 use crate::error::UsageError;
+use crate::identity::{Identity, ListedUser, Person};
 use crate::limiter::Limiter;
-use crate::retry::{Attempts, Next, RetryKind, RetryPolicy};
+use crate::retry::{call_with_retry, RetryPolicy};
 
 /// A listing in progress.
 pub struct PoolSource {
@@ -26,7 +30,7 @@ pub struct PoolSource {
     filter: Option<String>,
     limiter: Limiter,
     retry: RetryPolicy,
-    first: Vec<String>,
+    first: Vec<ListedUser>,
     next_token: Option<String>,
 }
 
@@ -59,29 +63,12 @@ impl PoolSource {
     async fn page(
         &self,
         token: Option<String>,
-    ) -> Result<(Vec<String>, Option<String>), CallError> {
-        let mut attempts = Attempts::default();
-        loop {
-            self.limiter.acquire().await;
-            attempts.calls += 1;
-            let err = match self
-                .cognito
+    ) -> Result<(Vec<ListedUser>, Option<String>), CallError> {
+        call_with_retry(&self.limiter, &self.retry, || {
+            self.cognito
                 .list_users_page(self.filter.as_deref(), token.clone())
-                .await
-            {
-                Ok(page) => return Ok(page),
-                Err(e) => e,
-            };
-            let kind = match err.class {
-                ErrorClass::Throttled => RetryKind::Throttled,
-                ErrorClass::Transient => RetryKind::Transient,
-                _ => return Err(err),
-            };
-            match self.retry.next(kind, &mut attempts) {
-                Next::RetryAfter(delay) => tokio::time::sleep(delay).await,
-                Next::GiveUp => return Err(err),
-            }
-        }
+        })
+        .await
     }
 
     /// Streams every listed user into `tx`; an error ends the stream with an
@@ -91,12 +78,13 @@ impl PoolSource {
         let mut users = std::mem::take(&mut self.first);
         let mut token = self.next_token.take();
         loop {
-            for username in users.drain(..) {
+            for user in users.drain(..) {
                 position += 1;
                 let item = SourceItem::User(UserRow {
                     line: position,
-                    username,
+                    username: user.username.clone(),
                     password: None,
+                    identity: Identity::Person(Person::listed(&user)),
                 });
                 if tx.send(Ok(item)).await.is_err() {
                     return; // the run stopped

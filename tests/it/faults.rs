@@ -91,31 +91,30 @@ async fn run_stopping_codes_stop_with_exit_3() {
         );
         assert!(outcomes(&ledger).is_empty(), "{code}: no user recorded");
         assert!(
-            sim.stats().requests <= 4,
-            "{code}: stopped at once ({} requests)",
-            sim.stats().requests
+            sim.stats().recovery_requests <= 4,
+            "{code}: stopped at once ({} reset requests)",
+            sim.stats().recovery_requests
         );
         sim.stop().await;
     }
 }
 
-/// Retryable codes (throttling, attempt limit, internal error) half the time: every user still succeeds, messaged once.
+/// Retryable codes (throttling, a resource limit, internal error) half the time: every user still succeeds, messaged once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retryable_codes_are_retried_to_success() {
     let t = Scratch::new();
-    for code in [
-        "TooManyRequestsException",
-        "LimitExceededException",
-        "InternalErrorException",
+    for (code, message) in [
+        ("TooManyRequestsException", "Too many requests"),
+        (
+            "LimitExceededException",
+            "Limit exceeded for the requested resource.",
+        ),
+        ("InternalErrorException", "Internal error"),
     ] {
         let (sim, out, ledger) = run_case(
             &t,
             code,
-            forced(
-                code,
-                "Attempt limit exceeded, please try after some time.",
-                0.5,
-            ),
+            forced(code, message, 0.5),
             &["--max-attempts", "20"],
         )
         .await;
@@ -179,7 +178,7 @@ async fn daily_email_limit_pauses_then_resumes() {
     }
 }
 
-/// LimitExceeded that outlasts every attempt defers users; five in a row pause the run (exit 75), and a later run finishes them.
+/// A run-wide LimitExceeded that outlasts every attempt defers users; five in a row pause the run (exit 75), and a later run finishes them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persistent_limit_exceeded_defers_and_pauses() {
     let t = Scratch::new();
@@ -188,7 +187,7 @@ async fn persistent_limit_exceeded_defers_and_pauses() {
         "persist",
         forced(
             "LimitExceededException",
-            "Attempt limit exceeded, please try after some time.",
+            "Limit exceeded for the requested resource.",
             1.0,
         ),
         &["--max-attempts", "2"],
@@ -260,5 +259,61 @@ async fn breaker_stops_after_a_run_of_one_code() {
     for name in resettable(USERS) {
         assert_eq!(o[&name]["outcome"], "succeeded", "{name}");
         assert_eq!(sim.user(&name).unwrap().messages, 1, "{name}");
+    }
+}
+
+/// A user's own attempt limit ("Attempt limit exceeded", after more reset attempts in an hour than Cognito allows one user) defers that user without a retry and without pausing the run: every other user is done in the same run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_user_attempt_limit_defers_without_pausing() {
+    let t = Scratch::new();
+    let sim = sim(
+        USERS,
+        Behaviour {
+            reset_attempts_per_hour: 5,
+            ..unlimited()
+        },
+    )
+    .await;
+    // Eight users have used up their attempts for the hour already: their
+    // reset attempts come from other tools, five each.
+    let names = resettable(USERS);
+    let limited: Vec<String> = names.iter().take(8).cloned().collect();
+    for name in &limited {
+        sim.spend_reset_attempts(name, 5);
+    }
+    let input = t.users_csv(names.clone());
+    let ledger = t.path("l.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(run_args(&sim, &input, &ledger))
+        .args(["--rate", "2000", "--concurrency", "1"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 75, "deferred users make a paused exit: {out:?}");
+    assert!(
+        !out.stdout.contains("PAUSED"),
+        "the run was not paused: {out:?}"
+    );
+    assert!(out.stdout.contains("deferred             8"), "{out:?}");
+    let records = user_records(&ledger);
+    for name in &limited {
+        let r = records
+            .iter()
+            .find(|r| r["username"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} recorded"));
+        assert_eq!(
+            (
+                r["outcome"].as_str(),
+                r["code"].as_str(),
+                r["attempts"].as_u64()
+            ),
+            (Some("deferred"), Some("LimitExceededException"), Some(1)),
+            "{name}: deferred at once, not retried: {r}"
+        );
+    }
+    for name in names.iter().skip(8) {
+        assert_eq!(
+            sim.user(name).unwrap().messages,
+            1,
+            "{name} reset in the same run"
+        );
     }
 }

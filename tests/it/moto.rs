@@ -308,7 +308,7 @@ async fn moto_set_password() {
     );
 }
 
-/// A pool moto does not have stops the run with exit 3 and ResourceNotFoundException.
+/// A pool moto does not have is refused before any call (exit 2), naming it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_missing_pool_stops() {
     let t = Scratch::new();
@@ -318,8 +318,11 @@ async fn moto_missing_pool_stops() {
     let mut cmd = t.bin();
     cmd.args(moto_args(&moto, "us-east-1_Missing1", &input, &ledger));
     let out = finish(cmd).await;
-    assert_eq!(out.code, 3, "{out:?}");
-    assert!(out.stdout.contains("ResourceNotFoundException"), "{out:?}");
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("us-east-1_Missing1 does not exist"),
+        "{out:?}"
+    );
 }
 
 /// --from-pool with a filter against moto: the CONFIRMED users are listed and reset; users in other states are never touched.

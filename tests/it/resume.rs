@@ -46,6 +46,8 @@ async fn killed_at_random_moments_nothing_lost_nothing_twice() {
         "400",
         "--read-rate",
         "400",
+        "--list-rate",
+        "2000",
         "--attempt-timeout",
         "0.5",
         "--concurrency",
@@ -63,7 +65,9 @@ async fn killed_at_random_moments_nothing_lost_nothing_twice() {
 
         let mut cmd = t.bin();
         cmd.args(&args).args(extra);
-        kill_after(cmd, Duration::from_millis(rng.u64(100..700))).await;
+        // Each run first resolves the input against an index of the pool
+        // (67 ListUsers pages), then calls: kill anywhere in either.
+        kill_after(cmd, Duration::from_millis(rng.u64(100..1000))).await;
 
         let done_after = outcomes(&ledger); // panics if a user has two final outcomes
         assert!(
@@ -151,7 +155,10 @@ async fn interrupt_is_graceful_and_resumable() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Interrupt once users are being reset (the pool is indexed first).
+    while sim.stats().messages < 50 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     send_signal(child.id(), "-INT");
     let out = finish_child(child).await;
     assert_eq!(out.code, 130, "{out:?}");

@@ -118,7 +118,8 @@ pub async fn sim(users: usize, behaviour: Behaviour) -> SimHandle {
     .expect("the simulated pool starts")
 }
 
-/// A simulated pool with no quota, latency or faults.
+/// A simulated pool with no quota, no per-user attempt limit, no latency
+/// and no faults.
 pub fn unlimited() -> Behaviour {
     Behaviour {
         quota_recovery: 0.0,
@@ -126,6 +127,8 @@ pub fn unlimited() -> Behaviour {
         quota_list: 0.0,
         quota_update: 0.0,
         quota_create: 0.0,
+        quota_pool_read: 0.0,
+        reset_attempts_per_hour: 0,
         ..Behaviour::default()
     }
 }

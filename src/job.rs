@@ -1,0 +1,134 @@
+//! Reading the pool before the first call, for `plan`, the typed
+//! confirmation and `run` alike.
+//!
+//! One DescribeUserPool (UserPoolRead quota) gives the pool's facts
+//! ([`PoolFacts`]). What they rule out is refused here, before anything is
+//! sent: a reset on a pool whose account recovery is admin-only (Cognito
+//! does not allow AdminResetUserPassword there). A pool that does not
+//! exist, or credentials Cognito rejects, stop here too. Where
+//! DescribeUserPool is not permitted the run goes on safely: what could
+//! not be checked is said in the plan, and users are resolved by an index
+//! of the whole pool, which only ever trusts an exact username or sub.
+//!
+//! Then the [`Resolver`] is set up the way [`resolve::choose`] picks.
+
+use std::num::NonZeroU32;
+
+use tracing::{info, warn};
+
+use crate::cognito::{CallError, Cognito, ErrorClass};
+use crate::error::UsageError;
+use crate::identity::resolve::{self, Choice, Resolver};
+use crate::identity::PoolFacts;
+use crate::ledger::{Action, Replay};
+use crate::limiter::Limiter;
+use crate::retry::call_with_retry;
+use crate::settings::{Input, RunSettings};
+
+/// DescribeUserPool calls per second (its quota, UserPoolRead, is 15/s).
+const POOL_READ_RATE: f64 = 5.0;
+
+/// What the tool knows of the pool.
+#[derive(Debug, Clone)]
+pub struct PoolView {
+    /// The facts, or why they could not be read.
+    pub facts: Result<PoolFacts, String>,
+}
+
+impl PoolView {
+    pub fn facts(&self) -> Option<&PoolFacts> {
+        self.facts.as_ref().ok()
+    }
+}
+
+/// Reads the pool's settings and refuses what they rule out.
+pub async fn read_pool(settings: &RunSettings, cognito: &Cognito) -> Result<PoolView, UsageError> {
+    let limiter = Limiter::with_default_burst(POOL_READ_RATE);
+    let facts = match call_with_retry(&limiter, &settings.retry, || cognito.describe_pool()).await {
+        Ok(facts) => Ok(facts),
+        Err(e) => Err(unreadable(settings, e)?),
+    };
+    if let Ok(f) = &facts {
+        if f.admin_only_recovery() && settings.action == Action::Reset {
+            return Err(UsageError::Refused(format!(
+                "pool {}'s account recovery is admin-only, and Cognito does not allow AdminResetUserPassword on such a pool; use --action set-password (with a password column, or --generate-passwords) to give users new passwords",
+                settings.pool_id
+            )));
+        }
+    }
+    if let Err(why) = &facts {
+        warn!(%why, "the pool's settings could not be read; going on safely (see the plan)");
+    }
+    Ok(PoolView { facts })
+}
+
+/// Why DescribeUserPool's failure does not stop the run, or the
+/// [`UsageError`] that does: a missing pool or rejected credentials.
+fn unreadable(settings: &RunSettings, e: CallError) -> Result<String, UsageError> {
+    match e.code.as_str() {
+        "ResourceNotFoundException" => Err(UsageError::NoSuchPool {
+            id: settings.pool_id.clone(),
+            region: settings.aws.region.clone(),
+            message: e.message,
+        }),
+        "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "InvalidSignatureException"
+        | "SignatureDoesNotMatch"
+        | "ExpiredTokenException"
+        | "IncompleteSignature"
+        | "MissingAuthenticationToken" => Err(UsageError::Credentials(format!(
+            "Cognito rejected them ({}: {})",
+            e.code, e.message
+        ))),
+        _ if e.class == ErrorClass::StopRun => Ok(format!("DescribeUserPool: {}", e.code)),
+        _ => Ok(format!("DescribeUserPool failed: {}", e.code)),
+    }
+}
+
+/// The resolution strategy for this run: `input_rows` are the input's
+/// rows, of which the ledger `replay` already finished some (a resume
+/// resolves only the rest).
+pub fn choose(
+    settings: &RunSettings,
+    pool: &PoolView,
+    input_rows: Option<u64>,
+    replay: Option<&Replay>,
+) -> Result<Choice, UsageError> {
+    let finished = replay.map_or(0, |r| {
+        let c = r.counts();
+        c.succeeded + c.failed_total() + c.invalid + c.skipped
+    });
+    resolve::choose(
+        settings.resolve,
+        matches!(settings.input, Input::Pool { .. }),
+        pool.facts(),
+        input_rows.map(|n| n.saturating_sub(finished)),
+        settings.list_rate,
+        settings.rate,
+    )
+}
+
+/// Sets up the resolver `choice` names (building the index when it is
+/// one).
+pub async fn open_resolver(
+    settings: &RunSettings,
+    cognito: &Cognito,
+    pool: &PoolView,
+    choice: Choice,
+) -> Result<Resolver, UsageError> {
+    info!(strategy = ?choice.strategy, list_calls = choice.list_calls, why = %choice.why, "resolving users");
+    Resolver::open(
+        choice,
+        pool.facts.as_ref().map_err(Clone::clone),
+        cognito,
+        list_limiter(settings),
+        settings.retry,
+    )
+    .await
+}
+
+/// The limiter of ListUsers calls (UserList quota).
+pub fn list_limiter(settings: &RunSettings) -> Limiter {
+    Limiter::new(settings.list_rate, NonZeroU32::MIN)
+}
