@@ -328,9 +328,9 @@ async fn dispatch(
 
 /// The dispatch loop: until the input ends or the run stops, records
 /// invalid rows, passes over rows naming someone already named and users
-/// the ledger finished (see [`Triage`]), defers rows the pool's rules could
-/// not resolve safely, and spawns a worker (holding a concurrency permit)
-/// for each other user.
+/// the ledger finished (see [`Triage`]), leaves (and counts) rows the
+/// pool's rules could not resolve safely, and spawns a worker (holding a
+/// concurrency permit) for each other user.
 async fn feed(
     concurrency: usize,
     mut rx: mpsc::Receiver<io::Result<SourceItem>>,
@@ -404,26 +404,10 @@ async fn feed(
                 continue;
             }
             Verdict::Ambiguous(reason) => {
-                let record = UserRecord {
-                    username: row.username.clone(),
-                    user: None,
-                    outcome: Outcome::Deferred,
-                    step: None,
-                    line: Some(row.line),
-                    code: Some(AMBIGUOUS.into()),
-                    message: Some(reason),
-                    detail: None,
-                    attempts: 0,
-                    throttled: 0,
-                    request_id: None,
-                    at: ledger::now(),
-                };
-                if let Err(e) = ctx.writer.record(record).await {
-                    ctx.stop_run(StopReason::Ledger {
-                        message: e.to_string(),
-                    });
-                    return;
-                }
+                // Not a user's outcome: the row is resolved again by the
+                // next run, which may be able to tell.
+                warn!(line = row.line, %reason, "row not resolved; not called");
+                ctx.counters.ambiguous_row(row.line, reason);
                 continue;
             }
             Verdict::ToDo {
@@ -464,10 +448,6 @@ struct Worker {
     /// `--generate-passwords`: where they go, and their length.
     generate: Option<(PasswordsOut, usize)>,
 }
-
-/// The code of a row deferred because the pool's rules could not be read
-/// to tell whom it names.
-pub const AMBIGUOUS: &str = "AmbiguousUser";
 
 /// Runs of like outcomes, in the order users finish.
 #[derive(Debug, Default)]

@@ -47,7 +47,7 @@ pub enum Verdict {
     /// Finished by an earlier run (`succeeded` says how).
     Done { succeeded: bool },
     /// The pool's rules could not be read to tell whom the row names:
-    /// record it deferred with the reason; nothing is called.
+    /// nothing is called, and the run says why (a re-run resolves it again).
     Ambiguous(String),
     /// To do. `lost_answer`: an earlier call's answer was lost at about this
     /// time, so the user is read back before any call. `sign_out_only`: the
@@ -228,7 +228,7 @@ pub struct PlanReport {
     pub duplicates: u64,
     /// The first of them: (line, the earlier line).
     pub first_duplicates: Vec<(u64, u64)>,
-    /// Rows the pool's rules could not resolve safely (deferred).
+    /// Rows the pool's rules could not resolve safely (not called).
     pub ambiguous: u64,
     pub first_ambiguous: Vec<(u64, String)>,
     pub rate: f64,
@@ -459,7 +459,7 @@ impl PlanReport {
         if self.ambiguous > 0 {
             let _ = writeln!(
                 s,
-                "  unresolved rows      {} (deferred, not called: whom they name could not be told)",
+                "  unresolved rows      {} (not called: whom they name could not be told)",
                 self.ambiguous
             );
             for (line, reason) in &self.first_ambiguous {

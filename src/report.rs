@@ -45,7 +45,7 @@ pub struct Counters {
     pub skipped_precheck: AtomicU64,
     /// Federated users set-password skipped.
     pub skipped_federated: AtomicU64,
-    /// Rows deferred because whom they name could not be told.
+    /// Rows not called because whom they name could not be told.
     pub ambiguous: AtomicU64,
     /// Sign-out steps (`--sign-out`) that succeeded and failed.
     pub signed_out: AtomicU64,
@@ -57,6 +57,8 @@ pub struct Counters {
     /// The first rows that named a person an earlier row named: (line,
     /// the earlier line).
     same_person: Mutex<Vec<(u64, u64)>>,
+    /// The first rows left unresolved: (line, why).
+    ambiguous_rows: Mutex<Vec<(u64, String)>>,
 }
 
 impl Counters {
@@ -81,9 +83,6 @@ impl Counters {
             }
             Outcome::Deferred => {
                 self.deferred.fetch_add(1, Relaxed);
-                if record.code.as_deref() == Some(crate::pipeline::AMBIGUOUS) {
-                    self.ambiguous.fetch_add(1, Relaxed);
-                }
             }
             Outcome::Skipped => {
                 if record.detail.as_deref() == Some("federated") {
@@ -118,6 +117,19 @@ impl Counters {
             + self.deferred.load(Relaxed)
             + self.skipped_precheck.load(Relaxed)
             + self.skipped_federated.load(Relaxed)
+            + self.ambiguous.load(Relaxed)
+    }
+
+    /// Counts a row whom the pool's rules could not tell, and why.
+    pub fn ambiguous_row(&self, line: u64, why: String) {
+        self.ambiguous.fetch_add(1, Relaxed);
+        let mut shown = self
+            .ambiguous_rows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if shown.len() < crate::plan::SHOWN {
+            shown.push((line, why));
+        }
     }
 
     /// Counts a row naming the person line `first` named.
@@ -229,8 +241,11 @@ pub struct Summary {
     /// person).
     pub same_person: Vec<(u64, u64)>,
     pub deferred: u64,
-    /// Of the deferred, rows whom the pool's rules could not resolve.
+    /// Rows not called because whom they name could not be told (the
+    /// pool's rules could not be read); a re-run resolves them again.
     pub ambiguous: u64,
+    /// The first of them: (line, why).
+    pub ambiguous_rows: Vec<(u64, String)>,
     pub reconciled: u64,
     pub unresolved: u64,
     pub signed_out: u64,
@@ -269,6 +284,11 @@ impl Summary {
                 .clone(),
             deferred: c.deferred.load(Relaxed),
             ambiguous: c.ambiguous.load(Relaxed),
+            ambiguous_rows: c
+                .ambiguous_rows
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             reconciled: c.reconciled.load(Relaxed),
             unresolved: c.unresolved.load(Relaxed),
             signed_out: c.signed_out.load(Relaxed),
@@ -293,7 +313,7 @@ impl Summary {
             ExitCode::Interrupted
         } else if let Some(reason) = &self.stopped {
             reason.exit_code()
-        } else if self.deferred + self.unresolved > 0 {
+        } else if self.deferred + self.unresolved + self.ambiguous > 0 {
             ExitCode::Paused
         } else if self.failed
             + self.invalid
@@ -385,19 +405,21 @@ impl Summary {
             );
         }
         if self.deferred > 0 {
-            let _ = write!(
+            let _ = writeln!(
                 s,
                 "  deferred             {} (a limit that clears later; a re-run does them)",
                 self.deferred
             );
-            if self.ambiguous > 0 {
-                let _ = write!(
-                    s,
-                    "; {} of them because whom they name could not be told (reasons in the ledger)",
-                    self.ambiguous
-                );
+        }
+        if self.ambiguous > 0 {
+            let _ = writeln!(
+                s,
+                "  unresolved rows      {} (not called: whom they name could not be told; a re-run that can read the pool's settings does them)",
+                self.ambiguous
+            );
+            for (line, why) in &self.ambiguous_rows {
+                let _ = writeln!(s, "    line {line}: {why}");
             }
-            let _ = writeln!(s);
         }
         if self.unresolved > 0 {
             let _ = writeln!(
@@ -592,7 +614,11 @@ pub enum ExportFormat {
 /// One user's row in an export: the final outcome and how it came about.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ExportRow {
+    /// The input's value.
     pub username: String,
+    /// The canonical username it names, when it is another name (an alias,
+    /// another case, the sub).
+    pub user: Option<String>,
     pub line: Option<u64>,
     /// `succeeded`, `failed`, `invalid`, `deferred`, or `unknown` (a call
     /// whose answer was lost and not yet read back).
@@ -650,14 +676,24 @@ pub fn export(
         })?;
         let (key, username, line_no, at) = match &entry {
             Entry::Header(_) => continue,
-            Entry::Intent(i) => (i.username.clone(), i.username.clone(), i.line, i.at.clone()),
+            Entry::Intent(i) => (
+                i.user.clone().unwrap_or_else(|| i.username.clone()),
+                i.username.clone(),
+                i.line,
+                i.at.clone(),
+            ),
             Entry::User(u) if u.outcome == Outcome::Invalid => (
                 format!("\0invalid:{}", u.line.unwrap_or(0)),
                 u.username.clone(),
                 u.line,
                 u.at.clone(),
             ),
-            Entry::User(u) => (u.username.clone(), u.username.clone(), u.line, u.at.clone()),
+            Entry::User(u) => (
+                u.key_name().to_string(),
+                u.username.clone(),
+                u.line,
+                u.at.clone(),
+            ),
         };
         let i = *index.entry(key).or_insert_with(|| {
             rows.push(ExportRow {
@@ -671,7 +707,11 @@ pub fn export(
         });
         let row = &mut rows[i];
         row.steps += 1;
+        if let Entry::Intent(intent) = &entry {
+            row.user = row.user.take().or_else(|| intent.user.clone());
+        }
         if let Entry::User(u) = entry {
+            row.user = row.user.take().or(u.user);
             row.outcome = serde_json::to_value(u.outcome)?
                 .as_str()
                 .unwrap_or_default()

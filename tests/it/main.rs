@@ -8,6 +8,7 @@ mod corpus;
 mod faults;
 mod from_pool;
 mod generate;
+mod identity;
 mod ledger;
 mod moto;
 mod plan;

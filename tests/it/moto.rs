@@ -4,6 +4,22 @@
 //! loopback port. The tests seed pools through the AWS SDK, run the binary,
 //! and read each user's status back with AdminGetUser. No test skips when
 //! moto is missing: setup installs it, or the test fails saying why.
+//!
+//! Where moto differs from Cognito (moto 5.2.5, as pinned):
+//! - It matches names in their exact case only, even in a pool made with
+//!   `UsernameConfiguration.CaseSensitive = false`; Cognito matches
+//!   username, email and preferred_username in any case there. The tool
+//!   resolves the case itself (by the pool's rule, from DescribeUserPool)
+//!   and sends moto the canonical username, so the tests below pass on
+//!   moto for the reason they would on Cognito.
+//! - It resolves an email to its user only in pools whose
+//!   UsernameAttributes include email (where it gives users UUID usernames,
+//!   as Cognito does); it does not resolve alias attributes
+//!   (AliasAttributes) in the admin operations at all. Again the tool
+//!   sends the canonical username.
+//! - Its pools report EmailSendingAccount COGNITO_DEFAULT but send nothing,
+//!   so the daily email cap and message counts are the simulated pool's to
+//!   test; moto never throttles and injects no faults either.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -14,7 +30,8 @@ use std::time::{Duration, Instant};
 use aws_config::BehaviorVersion;
 use aws_sdk_cognitoidentityprovider::config::Region;
 use aws_sdk_cognitoidentityprovider::types::{
-    AttributeType, AuthFlowType, ExplicitAuthFlowsType, MessageActionType,
+    AliasAttributeType, AttributeType, AuthFlowType, ExplicitAuthFlowsType, MessageActionType,
+    UsernameAttributeType, UsernameConfigurationType,
 };
 use aws_sdk_cognitoidentityprovider::Client;
 
@@ -622,4 +639,150 @@ async fn moto_plan_confirm_export() {
         assert_eq!(row["request_ids"], o[name]["request_id"]);
         assert_eq!(status(&c, &pool, name).await, "RESET_REQUIRED");
     }
+}
+
+async fn new_pool_with(
+    c: &Client,
+    username_attributes: &[UsernameAttributeType],
+    aliases: &[AliasAttributeType],
+    case_sensitive: bool,
+) -> String {
+    let out = c
+        .create_user_pool()
+        .pool_name("bulk-reset-identity")
+        .set_username_attributes(
+            (!username_attributes.is_empty()).then(|| username_attributes.to_vec()),
+        )
+        .set_alias_attributes((!aliases.is_empty()).then(|| aliases.to_vec()))
+        .username_configuration(
+            UsernameConfigurationType::builder()
+                .case_sensitive(case_sensitive)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("CreateUserPool");
+    out.user_pool()
+        .and_then(|p| p.id())
+        .expect("pool id")
+        .to_string()
+}
+
+/// A user with a verified email (and preferred_username), CONFIRMED; returns the username moto gave it (a UUID in an email-as-username pool).
+async fn seed_person(
+    c: &Client,
+    pool: &str,
+    username: &str,
+    email: &str,
+    nick: Option<&str>,
+) -> String {
+    let mut req = c
+        .admin_create_user()
+        .user_pool_id(pool)
+        .username(username)
+        .message_action(MessageActionType::Suppress)
+        .temporary_password("Temp-Passw0rd!")
+        .user_attributes(attr("email", email))
+        .user_attributes(attr("email_verified", "true"));
+    if let Some(n) = nick {
+        req = req.user_attributes(attr("preferred_username", n));
+    }
+    let out = req.send().await.expect("AdminCreateUser");
+    let name = out
+        .user()
+        .and_then(|u| u.username())
+        .expect("username")
+        .to_string();
+    c.admin_set_user_password()
+        .user_pool_id(pool)
+        .username(&name)
+        .password("Seed-Passw0rd!")
+        .permanent(true)
+        .send()
+        .await
+        .expect("AdminSetUserPassword");
+    name
+}
+
+/// Against moto, rows naming one person several ways (the email in its own case and in another, the UUID username; in an alias pool the username, the verified email, the preferred_username) make one call per person: each ends RESET_REQUIRED with one outcome in the ledger under its canonical username, and the summary counts the other rows as the same person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_people_named_several_ways() {
+    let t = Scratch::new();
+    let moto = Moto::start(&t);
+    let c = moto.client().await;
+
+    // Email as username, case-insensitive: usernames are UUIDs.
+    let pool = new_pool_with(&c, &[UsernameAttributeType::Email], &[], false).await;
+    let alice = seed_person(&c, &pool, "Alice@Example.com", "Alice@Example.com", None).await;
+    let bob = seed_person(&c, &pool, "bob@example.com", "bob@example.com", None).await;
+    assert_eq!(alice.len(), 36, "moto gives a UUID username: {alice}");
+    let input = t.users_csv(
+        [
+            "Alice@Example.com",
+            "alice@example.com",
+            alice.as_str(),
+            "BOB@EXAMPLE.COM",
+            bob.as_str(),
+            "nobody@example.com",
+        ]
+        .map(String::from),
+    );
+    let ledger = t.path("by-email.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(moto_args(&moto, &pool, &input, &ledger));
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 1, "nobody@ is not found: {out:?}");
+    assert!(out.stdout.contains("duplicate rows       3"), "{out:?}");
+    assert_eq!(status(&c, &pool, &alice).await, "RESET_REQUIRED");
+    assert_eq!(status(&c, &pool, &bob).await, "RESET_REQUIRED");
+    let o = outcomes_by_person(&ledger);
+    assert_eq!(o[&alice]["outcome"], "succeeded", "{o:?}");
+    assert_eq!(o[&alice]["username"], "Alice@Example.com");
+    assert_eq!(
+        o[&bob]["username"], "BOB@EXAMPLE.COM",
+        "the first row naming bob"
+    );
+    assert_eq!(o["nobody@example.com"]["code"], "UserNotFoundException");
+    assert_eq!(o.len(), 3);
+
+    // Username with email and preferred_username aliases.
+    let pool = new_pool_with(
+        &c,
+        &[],
+        &[
+            AliasAttributeType::Email,
+            AliasAttributeType::PreferredUsername,
+        ],
+        true,
+    )
+    .await;
+    seed_person(&c, &pool, "carol", "carol@example.com", Some("caz")).await;
+    seed_person(&c, &pool, "dave", "dave@example.com", None).await;
+    let input = t.users_csv(
+        [
+            "caz",
+            "carol",
+            "carol@example.com",
+            "dave@example.com",
+            "dave",
+            "Dave",
+        ]
+        .map(String::from),
+    );
+    let ledger = t.path("aliases.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(moto_args(&moto, &pool, &input, &ledger))
+        .args(["--resolve", "lookup"]);
+    let out = finish(cmd).await;
+    assert_eq!(
+        out.code, 1,
+        "Dave is nobody in a case-sensitive pool: {out:?}"
+    );
+    assert!(out.stdout.contains("duplicate rows       3"), "{out:?}");
+    assert_eq!(status(&c, &pool, "carol").await, "RESET_REQUIRED");
+    assert_eq!(status(&c, &pool, "dave").await, "RESET_REQUIRED");
+    let o = outcomes_by_person(&ledger);
+    assert_eq!(o["carol"]["username"], "caz", "{o:?}");
+    assert_eq!(o["Dave"]["code"], "UserNotFoundException");
 }

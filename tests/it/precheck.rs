@@ -1,5 +1,5 @@
-//! --precheck: users a reset cannot work for are read, recorded `skipped`
-//! with the reason, and never sent a reset.
+//! --precheck: users a reset cannot work for are recorded `skipped` with
+//! the reason, from what ListUsers says of them, and never sent a reset.
 
 use cognito_bulk_reset::sim::{self, SimUser, Status};
 
@@ -45,4 +45,14 @@ async fn precheck_skips_what_cannot_work() {
         assert_eq!(sim.user(&name).unwrap().messages, 1);
     }
     assert!(out.stdout.contains("skipped by precheck  7"), "{out:?}");
+    assert_eq!(
+        sim.stats().mau,
+        0,
+        "the precheck reads the pool's listing, billing no one"
+    );
+    assert_eq!(
+        sim.counters().applied_count("AdminGetUser"),
+        0,
+        "no user read one by one"
+    );
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use cognito_bulk_reset::sim::{self, Behaviour, SimConfig, SimHandle};
+use cognito_bulk_reset::sim::{self, Behaviour, PoolSettings, SimConfig, SimHandle};
 use serde_json::Value;
 
 /// A test's own directory, removed at the end.
@@ -116,6 +116,42 @@ pub async fn sim(users: usize, behaviour: Behaviour) -> SimHandle {
     )
     .await
     .expect("the simulated pool starts")
+}
+
+/// Starts a simulated pool with these settings and `users` generated users.
+pub async fn sim_pool(users: usize, pool: PoolSettings, behaviour: Behaviour) -> SimHandle {
+    sim::start(
+        SimConfig {
+            users,
+            pool,
+            behaviour,
+            ..SimConfig::default()
+        },
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .expect("the simulated pool starts")
+}
+
+/// Each user's final outcome record, keyed by the canonical username the
+/// record names (`user`, else `username`); panics if a user has two.
+pub fn outcomes_by_person(ledger: &Path) -> HashMap<String, Value> {
+    let mut map = HashMap::new();
+    for r in user_records(ledger) {
+        if r["outcome"] == "invalid" || r["outcome"] == "deferred" || r.get("step").is_some() {
+            continue;
+        }
+        let key = r
+            .get("user")
+            .and_then(Value::as_str)
+            .or(r["username"].as_str())
+            .expect("a name")
+            .to_string();
+        if let Some(first) = map.insert(key.clone(), r.clone()) {
+            panic!("user {key} has two outcomes in the ledger: {first} and {r}");
+        }
+    }
+    map
 }
 
 /// A simulated pool with no quota, no per-user attempt limit, no latency
