@@ -6,13 +6,19 @@
 //!   in flight, as with `--concurrency 64`), fsync included: this one is
 //!   bound by the disk;
 //! - `ledger/replay`: reading back a 100,000-user ledger (an intent and an
-//!   outcome each) into the done set.
+//!   outcome each) into the done set;
+//! - `identity/index_build`: adding 100,000 listed users (an email-as-username
+//!   pool: UUID usernames) to a pool index;
+//! - `identity/lookup`: resolving 100,000 emails through that index to their
+//!   canonical usernames (the per-row cost of resolution).
 //!
 //! `cargo bench --bench hot`; throughput is in users (elements) per second.
 
 use std::io::Cursor;
 use std::path::Path;
 
+use cognito_bulk_reset::identity::index::{Hit, PoolIndex};
+use cognito_bulk_reset::identity::{self, Case, ListedUser, NameKind, NameRule};
 use cognito_bulk_reset::ledger::{
     self, Action, Entry, Header, IntentRecord, LedgerWriter, Outcome, UserRecord,
 };
@@ -163,5 +169,65 @@ fn ledger(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, csv, ledger);
+/// 100,000 users of an email-as-username pool, as ListUsers lists them.
+fn listed_users() -> Vec<ListedUser> {
+    (0..USERS)
+        .map(|i| {
+            let sub = identity::format_uuid(0x4000_8000_0000_0000_0000_0000_0000_0000 + i as u128);
+            ListedUser {
+                username: sub.clone(),
+                sub: Some(sub),
+                status: "CONFIRMED".into(),
+                enabled: true,
+                email: Some(format!("user-{i:06}@example.com")),
+                email_verified: true,
+                ..ListedUser::default()
+            }
+        })
+        .collect()
+}
+
+fn rule() -> NameRule {
+    NameRule {
+        case: Case::Insensitive,
+        username_attributes: vec![NameKind::Email],
+        alias_attributes: vec![],
+    }
+}
+
+fn identity(c: &mut Criterion) {
+    let users = listed_users();
+    let mut g = c.benchmark_group("identity");
+    g.throughput(Throughput::Elements(USERS as u64));
+    g.bench_function("index_build_100k", |b| {
+        b.iter(|| {
+            let mut index = PoolIndex::new(rule(), USERS);
+            for u in &users {
+                index.add(u);
+            }
+            index.users()
+        })
+    });
+    let mut index = PoolIndex::new(rule(), USERS);
+    for u in &users {
+        index.add(u);
+    }
+    let emails: Vec<String> = (0..USERS)
+        .map(|i| format!("User-{i:06}@Example.com"))
+        .collect();
+    g.bench_function("lookup_100k", |b| {
+        b.iter(|| {
+            let mut found = 0;
+            for e in &emails {
+                if let Hit::User { slot, .. } = index.lookup(e) {
+                    found += usize::from(index.username(slot, e).is_some());
+                }
+            }
+            assert_eq!(found, USERS);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, csv, ledger, identity);
 criterion_main!(benches);

@@ -14,6 +14,15 @@
 //! 4. `scale`: `plan` over a 1,000,000-row input; a run of those users; a
 //!    resume from that run's ledger with 1,000 new users at the end of the
 //!    input: peak RSS of each, and the time from start to the first new call.
+//! 5. `resolve`: 100,000 emails against a 1,000,000-user pool whose users
+//!    sign in with their email (UUID usernames): resolved by an index of the
+//!    whole pool, by one lookup per row, and not at all (`--resolve exact`,
+//!    the control): peak RSS, the index's bytes, the ListUsers calls and
+//!    the time before the first reset, and the CPU resolution adds per row.
+//!
+//! Scenarios 3 and 4's run measure the call path, so they run with
+//! `--resolve exact` (as the boto3 peer does no resolving); 4's resume and
+//! 5 resolve.
 //!
 //! Rates are the pool's view: requests over the time from the first to the
 //! last reset request it received, so process start-up and the tool's own
@@ -30,7 +39,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cognito_bulk_reset::sim::{self, Behaviour, SimConfig, SimHandle, SimStats};
+use cognito_bulk_reset::sim::{
+    self, Behaviour, LoginAttribute, PoolSettings, SimConfig, SimHandle, SimStats,
+};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cognito-bulk-reset");
@@ -46,6 +57,8 @@ struct Sizes {
     overhead_rounds: usize,
     scale_users: usize,
     resume_new: usize,
+    resolve_pool: usize,
+    resolve_rows: usize,
 }
 
 const FULL: Sizes = Sizes {
@@ -57,6 +70,8 @@ const FULL: Sizes = Sizes {
     overhead_rounds: 3,
     scale_users: 1_000_000,
     resume_new: 1_000,
+    resolve_pool: 1_000_000,
+    resolve_rows: 100_000,
 };
 
 const QUICK: Sizes = Sizes {
@@ -68,6 +83,8 @@ const QUICK: Sizes = Sizes {
     overhead_rounds: 1,
     scale_users: 20_000,
     resume_new: 100,
+    resolve_pool: 20_000,
+    resolve_rows: 2_000,
 };
 
 /// One line of the results table.
@@ -115,6 +132,9 @@ fn main() {
         }
         if wanted("scale") {
             bench.scale().await;
+        }
+        if wanted("resolve") {
+            bench.resolve().await;
         }
     });
     bench.report();
@@ -269,7 +289,15 @@ impl Bench {
                     (stats, run, peer_names.len())
                 } else {
                     let pool = start_sim(*names.last().unwrap_or(&0) + 1, unlimited()).await;
-                    let flags = ["--rate", "100000", "--no-adaptive", "--concurrency", who];
+                    let flags = [
+                        "--rate",
+                        "100000",
+                        "--no-adaptive",
+                        "--concurrency",
+                        who,
+                        "--resolve",
+                        "exact",
+                    ];
                     let name = format!("overhead-{who}-{round}");
                     let run = self.tool(&pool, &input, &name, &flags).await;
                     let stats = pool.stats();
@@ -371,7 +399,15 @@ impl Bench {
                 &pool,
                 &input,
                 "scale",
-                &["--rate", "100000", "--no-adaptive", "--concurrency", "64"],
+                &[
+                    "--rate",
+                    "100000",
+                    "--no-adaptive",
+                    "--concurrency",
+                    "64",
+                    "--resolve",
+                    "exact",
+                ],
             )
             .await;
         let stats = pool.stats();
@@ -396,7 +432,9 @@ impl Bench {
             .push(json!({"scenario": "scale run", "pool": stats, "tool": run.json()}));
         pool.stop().await;
 
-        // Resume: the same ledger, the same input with new users at its end.
+        // Resume: the same ledger, the same input with new users at its end,
+        // resolved as by default: the rows the ledger finished need no
+        // resolving, so the new ones are looked up one by one.
         let resumed = self.users_csv("scale-resume.csv", 0..n + new);
         let records = ledger_lines(&self.dir.path().join("scale.ledger.jsonl"));
         let pool = start_sim(n + new, unlimited()).await;
@@ -405,7 +443,15 @@ impl Bench {
                 &pool,
                 &resumed,
                 "scale",
-                &["--rate", "100000", "--no-adaptive", "--concurrency", "64"],
+                &[
+                    "--rate",
+                    "100000",
+                    "--no-adaptive",
+                    "--concurrency",
+                    "64",
+                    "--list-rate",
+                    "1000",
+                ],
             )
             .await;
         let stats = pool.stats();
@@ -439,6 +485,128 @@ impl Bench {
         );
         self.json.push(json!({"scenario": "scale resume", "pool": stats, "tool": resume.json(), "first_call_secs": first_call}));
         pool.stop().await;
+    }
+
+    async fn resolve(&mut self) {
+        let pool_users = self.sizes.resolve_pool;
+        let rows = self.sizes.resolve_rows;
+        // Every 10th user of the pool, by email, in another case than the
+        // pool holds.
+        let path = self.dir.path().join("resolve.csv");
+        {
+            let mut out =
+                std::io::BufWriter::new(std::fs::File::create(&path).expect("create input"));
+            let _ = out.write_all(b"username\n");
+            let step = (pool_users / rows).max(1);
+            for i in resettable(pool_users).into_iter().step_by(step).take(rows) {
+                let _ = writeln!(out, "{}", sim::population_email(i).to_uppercase());
+            }
+            out.flush().expect("write input");
+        }
+        let flags = [
+            "--rate",
+            "100000",
+            "--no-adaptive",
+            "--concurrency",
+            "64",
+            "--list-rate",
+            "100000",
+        ];
+        let mut results = Vec::new();
+        for how in ["exact", "index", "lookup"] {
+            let pool = start_sim_with(
+                pool_users,
+                PoolSettings {
+                    case_insensitive: true,
+                    username_attributes: vec![LoginAttribute::Email],
+                    ..PoolSettings::default()
+                },
+                unlimited(),
+            )
+            .await;
+            let name = format!("resolve-{how}");
+            let mut all = flags.to_vec();
+            all.extend(["--resolve", how]);
+            let run = self.tool(&pool, &path, &name, &all).await;
+            let stats = pool.stats();
+            pool.stop().await;
+            let first_call =
+                (stats.first_recovery_unix_us as f64 - run.started_unix_us as f64) / 1e6;
+            let resolution = run
+                .summary
+                .as_ref()
+                .and_then(|s| s.get("resolution"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            let index_bytes = resolution["index_bytes"].as_u64().unwrap_or(0);
+            let list_calls = resolution["list_calls"].as_u64().unwrap_or(0);
+            progress(&format!(
+                "resolve, {how}: peak RSS {} MB, index {} MB, {list_calls} ListUsers calls, first reset after {first_call:.1} s, {:.1} s CPU, {:.0} users/s, {} messaged twice",
+                run.peak_rss_mb(),
+                index_bytes / 1_000_000,
+                run.cpu_secs,
+                pool_rate(&stats),
+                stats.users_with_repeat_messages
+            ));
+            self.json.push(json!({"scenario": "resolve", "variant": how, "pool": stats, "tool": run.json(), "first_call_secs": first_call}));
+            results.push((how, run, stats, index_bytes, list_calls, first_call));
+        }
+        let (_, exact, exact_stats, ..) = &results[0];
+        let (exact_cpu, exact_rss) = (exact.cpu_secs, exact.peak_rss_kb);
+        let exact_rate = pool_rate(exact_stats);
+        for (how, run, stats, index_bytes, list_calls, first_call) in &results[1..] {
+            let extra_us = (run.cpu_secs - exact_cpu) * 1e6 / rows as f64;
+            if *how == "index" {
+                let per_user = *index_bytes as f64 / pool_users as f64;
+                self.row(
+                    "5 resolve",
+                    format!("index of a {pool_users}-user pool (UUID usernames, email sign-in): its size"),
+                    format!("{:.0} MB ({per_user:.0} bytes a pool user)", *index_bytes as f64 / 1e6),
+                    "",
+                    None,
+                );
+                let budget_kb = 64 * 1024 + (*index_bytes / 1024) as i64;
+                self.row(
+                    "5 resolve",
+                    format!(
+                        "`run`, {rows} emails, resolved by the index: peak RSS (exact: {} MB)",
+                        (exact_rss + 512) / 1024
+                    ),
+                    format!("{} MB", run.peak_rss_mb()),
+                    "≤ 64 MB + the index",
+                    Some(run.peak_rss_kb <= budget_kb),
+                );
+                self.row(
+                    "5 resolve",
+                    "index: ListUsers calls; time to the first reset".into(),
+                    format!("{list_calls}; {first_call:.1} s"),
+                    "",
+                    None,
+                );
+            } else {
+                self.row(
+                    "5 resolve",
+                    format!("`run`, {rows} emails, one lookup each: peak RSS; users/s (exact: {exact_rate:.0})"),
+                    format!("{} MB; {:.0}", run.peak_rss_mb(), pool_rate(stats)),
+                    "",
+                    None,
+                );
+            }
+            self.row(
+                "5 resolve",
+                format!("{how}: CPU added per row over no resolution"),
+                format!("{extra_us:.0} µs"),
+                "",
+                None,
+            );
+            self.row(
+                "5 resolve",
+                format!("{how}: people messaged twice"),
+                stats.users_with_repeat_messages.to_string(),
+                "0",
+                Some(stats.users_with_repeat_messages == 0),
+            );
+        }
     }
 
     fn row(
@@ -698,9 +866,14 @@ async fn measure(mut cmd: Command, base: &Path, deadline: Option<Duration>) -> M
 }
 
 async fn start_sim(users: usize, behaviour: Behaviour) -> SimHandle {
+    start_sim_with(users, PoolSettings::default(), behaviour).await
+}
+
+async fn start_sim_with(users: usize, pool: PoolSettings, behaviour: Behaviour) -> SimHandle {
     sim::start(
         SimConfig {
             users,
+            pool,
             behaviour,
             ..SimConfig::default()
         },
@@ -717,6 +890,8 @@ fn unlimited() -> Behaviour {
         quota_list: 0.0,
         quota_update: 0.0,
         quota_create: 0.0,
+        quota_pool_read: 0.0,
+        reset_attempts_per_hour: 0,
         ..Behaviour::default()
     }
 }

@@ -116,6 +116,7 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
                 print!("{}", plan::plan(&settings, &shutdown).await?.render());
                 return Ok(ExitCode::Success);
             }
+            let mut prepared = None;
             if !settings.yes {
                 use std::io::IsTerminal;
                 if !std::io::stdin().is_terminal() {
@@ -124,10 +125,11 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
                     )
                     .into());
                 }
-                let report = plan::plan(&settings, &shutdown).await?;
+                let (report, ready) = plan::plan_prepared(&settings, &shutdown).await?;
                 let confirm = settings.clone();
                 tokio::task::spawn_blocking(move || confirm_on_terminal(&confirm, &report))
                     .await??;
+                prepared = Some(ready);
             }
             if settings.rate > DEFAULT_RECOVERY_QUOTA && settings.aws.endpoint_url.is_none() {
                 warn!(
@@ -135,7 +137,7 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
                     "the rate is above Cognito's default quota of {DEFAULT_RECOVERY_QUOTA}/s for password resets; fine if the account has more, otherwise calls will be throttled and the production app starved"
                 );
             }
-            let summary = pipeline::run(&settings, shutdown.cancelled()).await?;
+            let summary = pipeline::run_prepared(&settings, shutdown.cancelled(), prepared).await?;
             print!("{}", summary.render());
             let code = summary.exit_code();
             if let Some(path) = &settings.summary_json {

@@ -126,7 +126,7 @@ pub struct CallOk {
 pub type CallResult = Result<CallOk, CallError>;
 
 /// Classifies a Cognito error code; `status` decides for codes not listed.
-/// The table follows DOMAIN.md.
+/// The table is docs/errors.md.
 pub fn classify_code(code: &str, status: u16) -> ErrorClass {
     match code {
         "TooManyRequestsException" | "ThrottlingException" | "Throttling" => ErrorClass::Throttled,
@@ -603,7 +603,7 @@ mod tests {
         }
     }
 
-    /// Codes land in the classes DOMAIN.md gives them, whatever the HTTP status says.
+    /// Codes land in the classes docs/errors.md gives them, whatever the HTTP status says.
     #[test]
     fn classification_follows_the_domain_table() {
         use ErrorClass::*;

@@ -1,12 +1,15 @@
 //! `drill`: the newcomer's first command. It starts the simulated pool in
 //! this process (a few thousand users, some that cannot be reset, a quota, a
 //! little latency and a sprinkle of 5xx, LimitExceeded and dropped
-//! connections whose calls were carried out), writes a user
-//! list (with a few bad rows, duplicates and unknown users), runs the real
-//! pipeline through the real SDK, interrupts it part-way as Ctrl-C would,
-//! resumes from the ledger with the same settings, and checks against the
-//! simulation's own counters that every user that could be reset was reset
-//! exactly once.
+//! connections whose calls were carried out). The pool is case-insensitive
+//! and users may also sign in with their email or preferred_username, so
+//! the user list it writes names some people twice: in another case, by
+//! email, by preferred_username (besides a few bad rows, repeated rows and
+//! unknown users). It runs the real pipeline through the real SDK,
+//! interrupts it part-way as Ctrl-C would, resumes from the ledger with the
+//! same settings, and checks against the simulation's own counters that
+//! every person who could be reset was reset exactly once, and that
+//! resolving who each row names billed no one.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -19,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::ExitCode;
 use crate::settings::{Rate, RunArgs};
-use crate::sim::{self, Behaviour, SimConfig};
+use crate::sim::{self, Behaviour, LoginAttribute, PoolSettings, SimConfig};
 use crate::{pipeline, report};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -66,6 +69,11 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
     let sim = sim::start(
         SimConfig {
             users: args.users,
+            pool: PoolSettings {
+                case_insensitive: true,
+                alias_attributes: vec![LoginAttribute::Email, LoginAttribute::PreferredUsername],
+                ..PoolSettings::default()
+            },
             behaviour: Behaviour {
                 quota_recovery: args.rate,
                 latency_ms: 20,
@@ -81,10 +89,22 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
     .await?;
 
     let mut csv = String::from("username\n");
+    let mut second_names = 0;
     for i in 0..args.users {
         let _ = writeln!(csv, "{}", sim::population_name(i));
         if i % 997 == 0 {
-            let _ = writeln!(csv, "{}", sim::population_name(i)); // a duplicate row
+            let _ = writeln!(csv, "{}", sim::population_name(i)); // a repeated row
+        }
+        // The same person again, by another name the pool resolves to them.
+        let other = match i % 100 {
+            13 => Some(sim::population_name(i).to_uppercase()),
+            37 => Some(sim::population_email(i).to_uppercase()),
+            61 => Some(format!("Nick-{i:06}")),
+            _ => None,
+        };
+        if let Some(other) = other {
+            let _ = writeln!(csv, "{other}");
+            second_names += 1;
         }
     }
     for extra in EXTRA_ROWS {
@@ -108,7 +128,7 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
     let mut out = std::io::stdout();
     writeln!(
         out,
-        "drill: simulated pool {} at {} with {} users (quota {}/s, 20 ms latency, 1% 5xx, 0.5% LimitExceeded, 0.5% answers lost)",
+        "drill: simulated pool {} at {} with {} users (case-insensitive; email and preferred_username aliases; quota {}/s, 20 ms latency, 1% 5xx, 0.5% LimitExceeded, 0.5% answers lost)",
         sim.pool_id(),
         sim.endpoint_url(),
         args.users,
@@ -116,7 +136,7 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
     )?;
     writeln!(
         out,
-        "drill: user list {} (with duplicates, unknown users and bad rows)",
+        "drill: user list {} ({second_names} people named a second time in another case, by email or by preferred_username; repeated rows, unknown users and bad rows)",
         input.display()
     )?;
 
@@ -171,8 +191,23 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
     }
     writeln!(
         out,
-        "drill: the simulated pool saw {} requests ({} throttled, {} faults injected) and sent {} reset messages; users messaged more than once: {twice}",
+        "drill: the simulated pool saw {} requests ({} throttled, {} faults injected) and sent {} reset messages; people messaged more than once: {twice}",
         stats.requests, stats.throttled, stats.faults, stats.messages
+    )?;
+    // Resolving users reads the pool's listing (ListUsers), which bills no
+    // one; the only reads that bill are AdminGetUser read-backs of lost
+    // answers.
+    let read_back = first.reads + second.reads;
+    let billed_by_resolution = stats.mau.saturating_sub(read_back);
+    let resolution_calls = [&first, &second]
+        .iter()
+        .filter_map(|s| s.resolution.as_ref())
+        .map(|r| r.list_calls)
+        .sum::<u64>();
+    writeln!(
+        out,
+        "drill: resolving who each row names took {resolution_calls} ListUsers calls and billed {billed_by_resolution} users; the pool billed {} users as monthly active, all read back after a lost answer ({read_back} reads)",
+        stats.mau
     )?;
     sim.stop().await;
 
@@ -180,12 +215,14 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
         && second.stopped.is_none()
         && not_reset == 0
         && twice == 0
+        && billed_by_resolution == 0
+        && stats.mau <= read_back
         && total.failed as usize == expected_failed
         && total.invalid == 3;
     if ok {
-        writeln!(out, "drill: OK: every user that could be reset was reset exactly once; the rest are recorded with their error codes")?;
+        writeln!(out, "drill: OK: every person who could be reset was reset exactly once, however the list named them; the rest are recorded with their error codes")?;
     } else {
-        writeln!(out, "drill: FAILED: {not_reset} resettable users not reset exactly once, {twice} messaged twice, {} failed (expected {expected_failed})", total.failed)?;
+        writeln!(out, "drill: FAILED: {not_reset} resettable people not reset exactly once, {twice} messaged twice, {billed_by_resolution} billed by resolution, {} failed (expected {expected_failed})", total.failed)?;
     }
     writeln!(out, "drill: ledger {}", ledger.display())?;
     writeln!(out, "\nAgainst a real pool, the same job is:")?;

@@ -128,7 +128,20 @@ pub async fn open_resolver(
     .await
 }
 
-/// The limiter of ListUsers calls (UserList quota).
+/// The pool read and the resolver set up, kept from `plan` for the run
+/// it confirms (so a large pool is indexed once).
+pub struct Prepared {
+    pub pool: PoolView,
+    pub resolver: std::sync::Arc<Resolver>,
+}
+
+/// The limiter of ListUsers calls (UserList quota): adaptive like the
+/// run's own, so that lookups slow down rather than waste calls when the
+/// quota is busy.
 pub fn list_limiter(settings: &RunSettings) -> Limiter {
-    Limiter::new(settings.list_rate, NonZeroU32::MIN)
+    if settings.adaptive {
+        Limiter::adaptive(settings.list_rate, Some(NonZeroU32::MIN))
+    } else {
+        Limiter::new(settings.list_rate, NonZeroU32::MIN)
+    }
 }

@@ -1,12 +1,20 @@
 //! The run: wires source, ledger, limiter, Cognito and progress together.
 //!
 //! ```text
-//! reader thread ──(bounded)──> dispatcher ──(permit each)──> workers ──> ledger writer
-//!   CSV rows                   dedupe, skip done              limiter,      fsync, then
-//!                              invalid rows -> ledger         call, retry   counted done
+//! reader thread ──(bounded)──> resolver ──(bounded)──> dispatcher ──(permit each)──> workers ──> ledger writer
+//!   CSV rows                   each row to its       same person, skip done        limiter,      fsync, then
+//!                              person (ListUsers),   invalid rows -> ledger        call, retry   counted done
+//!                              in input order
 //! ```
 //!
 //! Policies enforced here:
+//! - One call per person: rows are resolved to the canonical username the
+//!   pool resolves them to ([`crate::identity`]) before dispatch, in input
+//!   order, and a row naming a person an earlier row named is passed over
+//!   ("same person as line N"). The call names the canonical username; the
+//!   ledger keeps the person under it. A row whose person cannot be told
+//!   (the pool's settings unreadable) is not called, and the summary says
+//!   why.
 //! - Exactly one call that counts per user: an intent record is durable
 //!   before a user's first password call of a run. When a reset's answer is
 //!   lost (a timeout after sending, a connection lost mid-reply) or a re-run
@@ -24,7 +32,12 @@
 //!   lost answer is recorded succeeded (`reconciled`): the first call landed.
 //! - Limits that clear later: a user whose attempts run out on
 //!   LimitExceededException is recorded `deferred` (not final); 5 such users
-//!   in a row, or the daily email limit, pause the run (exit 75).
+//!   in a row, or the daily email limit, pause the run (exit 75). A user's
+//!   own attempt limit ("Attempt limit exceeded") defers that user at once
+//!   and says nothing about the run.
+//! - Never a password for a federated user (set-password skips
+//!   EXTERNAL_PROVIDER users unless `--include-federated`), and with
+//!   `--precheck` no reset that cannot work; both from the listing's facts.
 //! - A breaker: `stop_after_failures` users in a row failing with the same
 //!   code stop the run (exit 3).
 //! - Bounded everywhere: the reader feeds a bounded channel, and a worker
@@ -38,7 +51,9 @@
 //!   (unrecorded, so a re-run does it), calls already sent finish and reach
 //!   the ledger, the ledger is flushed, and the summary says why it stopped.
 //! - Setup problems (bad input header, a ledger from another job, missing
-//!   credentials) are [`UsageError`]s raised before any call is sent.
+//!   credentials, a pool that does not exist, a reset on a pool with
+//!   admin-only recovery) are [`UsageError`]s raised before any call is
+//!   sent.
 
 use std::fs::File;
 use std::future::Future;
@@ -93,6 +108,16 @@ pub async fn run(
     settings: &RunSettings,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<Summary> {
+    run_prepared(settings, shutdown, None).await
+}
+
+/// [`run`], with the pool's facts and the resolver a `plan` just made
+/// (shown for the typed confirmation), so a large pool is indexed once.
+pub async fn run_prepared(
+    settings: &RunSettings,
+    shutdown: impl Future<Output = ()>,
+    prepared: Option<job::Prepared>,
+) -> anyhow::Result<Summary> {
     let started = Instant::now();
     tokio::pin!(shutdown);
 
@@ -134,7 +159,10 @@ pub async fn run(
         None => None,
     };
     let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
-    let pool = job::read_pool(settings, &cognito).await?;
+    let (pool, prepared) = match prepared {
+        Some(p) => (p.pool, Some(p.resolver)),
+        None => (job::read_pool(settings, &cognito).await?, None),
+    };
     let generate = passwords_out.map(|out| {
         let len = match pool.facts().map(|f| f.min_password_length) {
             Some(min) => min.unwrap_or(0).max(passwords::MIN_GENERATED_LEN),
@@ -151,18 +179,23 @@ pub async fn run(
         None => open_pool(settings, &cognito).await?,
     };
     let input_rows = input_rows.await.ok().flatten();
-    let choice = job::choose(settings, &pool, input_rows, replay.as_ref())?;
-    let resolver = tokio::select! {
-        biased;
-        _ = &mut shutdown => {
-            let mut summary = Summary::from_counters(&Counters::default(), started.elapsed());
-            summary.pool_id = settings.pool_id.clone();
-            summary.action = settings.action.as_str().to_string();
-            summary.ledger = settings.ledger.clone();
-            summary.interrupted = true;
-            return Ok(summary);
+    let resolver = match prepared {
+        Some(resolver) => resolver,
+        None => {
+            let choice = job::choose(settings, &pool, input_rows, replay.as_ref())?;
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => {
+                    let mut summary = Summary::from_counters(&Counters::default(), started.elapsed());
+                    summary.pool_id = settings.pool_id.clone();
+                    summary.action = settings.action.as_str().to_string();
+                    summary.ledger = settings.ledger.clone();
+                    summary.interrupted = true;
+                    return Ok(summary);
+                }
+                r = job::open_resolver(settings, &cognito, &pool, choice) => Arc::new(r?),
+            }
         }
-        r = job::open_resolver(settings, &cognito, &pool, choice) => Arc::new(r?),
     };
 
     let counters = Arc::new(Counters::default());

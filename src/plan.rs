@@ -247,6 +247,15 @@ pub async fn plan(
     settings: &RunSettings,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<PlanReport> {
+    Ok(plan_prepared(settings, shutdown).await?.0)
+}
+
+/// [`plan`], keeping the pool's facts and the resolver for the run it is
+/// shown before (see `pipeline::run_prepared`).
+pub async fn plan_prepared(
+    settings: &RunSettings,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(PlanReport, job::Prepared)> {
     let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
     let pool = job::read_pool(settings, &cognito).await?;
     let source = match settings.input {
@@ -377,7 +386,7 @@ pub async fn plan(
     if !report.billed_by.is_empty() {
         report.billed = calls;
     }
-    Ok(report)
+    Ok((report, job::Prepared { pool, resolver }))
 }
 
 /// Whether the run would skip this row rather than call (the same rule as

@@ -2,9 +2,9 @@
 //! fingerprints: every name a user can be called by (tagged with its kind
 //! and folded by the pool's case rule) points at the user's slot, and the
 //! slot holds the fingerprint of the canonical username, the sub as its
-//! 128 bits, and the user's facts in a byte. No strings are kept: about 33
-//! bytes a user plus 23 bytes a name (see `bytes_per_user` in the tests
-//! and BENCHMARKS.md).
+//! 128 bits, and the user's facts in a byte. No strings are kept: about 34
+//! bytes a user plus 23 bytes a name (BENCHMARKS.md has the measured
+//! figure for a pool of a million users).
 //!
 //! Lookups follow Cognito's order: the username, then the pool's aliases,
 //! then the sub. When the pool's rules could not be read, only an exact
@@ -125,6 +125,9 @@ impl PoolIndex {
             let Some(value) = user.name(kind) else {
                 continue;
             };
+            if kind == NameKind::Sub && flags & USERNAME_IS_SUB != 0 {
+                continue; // the username's own entry finds it
+            }
             match self.rule.names(kind, user) {
                 Some(true) => {
                     let folded = self.rule.fold(kind, value).into_owned();

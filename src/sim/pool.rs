@@ -1,7 +1,7 @@
 //! The simulated pool's state and the Cognito operations on it.
 //!
 //! Every behaviour here follows the AWS documentation, cited where it is
-//! modelled (docs/cognito-behaviour.md collects the same facts with their
+//! modelled (docs/identity.md collects the same facts with their
 //! sources), including those the tool would rather not meet:
 //!
 //! - **Who is a user.** Each user has a username, a `sub` (a UUID) and

@@ -1,4 +1,4 @@
-//! The fault matrix: each error code of DOMAIN.md's table leads to its
+//! The fault matrix: each error code of docs/errors.md's table leads to its
 //! class's behaviour and exit code, on a fresh simulated pool each.
 
 use cognito_bulk_reset::sim::{Behaviour, SimHandle};

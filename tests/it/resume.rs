@@ -67,7 +67,7 @@ async fn killed_at_random_moments_nothing_lost_nothing_twice() {
         cmd.args(&args).args(extra);
         // Each run first resolves the input against an index of the pool
         // (67 ListUsers pages), then calls: kill anywhere in either.
-        kill_after(cmd, Duration::from_millis(rng.u64(100..1000))).await;
+        kill_after(cmd, Duration::from_millis(rng.u64(300..2000))).await;
 
         let done_after = outcomes(&ledger); // panics if a user has two final outcomes
         assert!(
