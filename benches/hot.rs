@@ -39,6 +39,7 @@ fn header() -> Header {
         host: "bench".into(),
         rate: Some(20.0),
         input_rows: Some(USERS as u64),
+        resolves: true,
     }
 }
 

@@ -20,9 +20,10 @@
 //!    the control): peak RSS, the index's bytes, the ListUsers calls and
 //!    the time before the first reset, and the CPU resolution adds per row.
 //!
-//! Scenarios 3 and 4's run measure the call path, so they run with
-//! `--resolve exact` (as the boto3 peer does no resolving); 4's resume and
-//! 5 resolve.
+//! Scenarios 3 and 4 measure the call path, so they run with
+//! `--resolve exact` (as the boto3 peer does no resolving); 5 resolves, and
+//! resumes its index run with 1,000 new rows (resolved by lookups: the rows
+//! the ledger finished need none).
 //!
 //! Rates are the pool's view: requests over the time from the first to the
 //! last reset request it received, so process start-up and the tool's own
@@ -30,7 +31,8 @@
 //! the process after `exec` (`VmHWM`, read every 10 ms while it runs; `wait4`'s
 //! figure would include this process's own memory, copied at `fork`).
 //! The results are printed as a Markdown table (BENCHMARKS.md holds them) and
-//! written to `target/scenarios.json`.
+//! written to `target/scenarios.json`. With `SCENARIOS_KEEP=1` in the
+//! environment the working directory (inputs, ledgers, logs) is kept.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -138,6 +140,9 @@ fn main() {
         }
     });
     bench.report();
+    if std::env::var_os("SCENARIOS_KEEP").is_some() {
+        eprintln!("kept: {}", bench.dir.keep().display());
+    }
 }
 
 impl Bench {
@@ -432,9 +437,7 @@ impl Bench {
             .push(json!({"scenario": "scale run", "pool": stats, "tool": run.json()}));
         pool.stop().await;
 
-        // Resume: the same ledger, the same input with new users at its end,
-        // resolved as by default: the rows the ledger finished need no
-        // resolving, so the new ones are looked up one by one.
+        // Resume: the same ledger, the same input with new users at its end.
         let resumed = self.users_csv("scale-resume.csv", 0..n + new);
         let records = ledger_lines(&self.dir.path().join("scale.ledger.jsonl"));
         let pool = start_sim(n + new, unlimited()).await;
@@ -449,8 +452,8 @@ impl Bench {
                     "--no-adaptive",
                     "--concurrency",
                     "64",
-                    "--list-rate",
-                    "1000",
+                    "--resolve",
+                    "exact",
                 ],
             )
             .await;
@@ -498,7 +501,8 @@ impl Bench {
                 std::io::BufWriter::new(std::fs::File::create(&path).expect("create input"));
             let _ = out.write_all(b"username\n");
             let step = (pool_users / rows).max(1);
-            for i in resettable(pool_users).into_iter().step_by(step).take(rows) {
+            let users = (0..pool_users).filter(|i| sim::population_resettable(*i));
+            for i in users.step_by(step).take(rows) {
                 let _ = writeln!(out, "{}", sim::population_email(i).to_uppercase());
             }
             out.flush().expect("write input");
@@ -510,7 +514,7 @@ impl Bench {
             "--concurrency",
             "64",
             "--list-rate",
-            "100000",
+            "10000",
         ];
         let mut results = Vec::new();
         for how in ["exact", "index", "lookup"] {
@@ -529,6 +533,9 @@ impl Bench {
             all.extend(["--resolve", how]);
             let run = self.tool(&pool, &path, &name, &all).await;
             let stats = pool.stats();
+            if how == "index" {
+                self.resolve_resume(&pool, &path, &name, &flags).await;
+            }
             pool.stop().await;
             let first_call =
                 (stats.first_recovery_unix_us as f64 - run.started_unix_us as f64) / 1e6;
@@ -555,7 +562,9 @@ impl Bench {
         let (exact_cpu, exact_rss) = (exact.cpu_secs, exact.peak_rss_kb);
         let exact_rate = pool_rate(exact_stats);
         for (how, run, stats, index_bytes, list_calls, first_call) in &results[1..] {
-            let extra_us = (run.cpu_secs - exact_cpu) * 1e6 / rows as f64;
+            // The index's cost grows with the pool, a lookup's with the rows.
+            let per = if *how == "index" { pool_users } else { rows };
+            let extra_us = (run.cpu_secs - exact_cpu) * 1e6 / per as f64;
             if *how == "index" {
                 let per_user = *index_bytes as f64 / pool_users as f64;
                 self.row(
@@ -594,8 +603,12 @@ impl Bench {
             }
             self.row(
                 "5 resolve",
-                format!("{how}: CPU added per row over no resolution"),
-                format!("{extra_us:.0} µs"),
+                if *how == "index" {
+                    "index: CPU added over no resolution, per pool user indexed".to_string()
+                } else {
+                    "lookup: CPU added over no resolution, per row".to_string()
+                },
+                format!("{extra_us:.1} µs"),
                 "",
                 None,
             );
@@ -607,6 +620,59 @@ impl Bench {
                 Some(stats.users_with_repeat_messages == 0),
             );
         }
+    }
+
+    /// Resumes the index run `name` with `resume_new` more rows at the end
+    /// of its input, resolved as by default: rows the ledger finished need
+    /// no resolving, so the new ones are looked up one by one.
+    async fn resolve_resume(&mut self, pool: &SimHandle, input: &Path, name: &str, flags: &[&str]) {
+        let new = self.sizes.resume_new;
+        let mut text = std::fs::read_to_string(input).expect("the input");
+        let step = (self.sizes.resolve_pool / self.sizes.resolve_rows).max(1);
+        // Users the first input skipped (it took every `step`-th).
+        for i in (1..self.sizes.resolve_pool)
+            .filter(|i| i % step == step / 2 && sim::population_resettable(*i))
+            .take(new)
+        {
+            text.push_str(&sim::population_email(i).to_uppercase());
+            text.push('\n');
+        }
+        let resumed = self.dir.path().join("resolve-resume.csv");
+        std::fs::write(&resumed, text).expect("write input");
+        let before = pool.stats();
+        let resume = self.tool(pool, &resumed, name, flags).await;
+        let stats = pool.stats();
+        let calls = stats.recovery_requests - before.recovery_requests;
+        let list_calls = resume
+            .summary
+            .as_ref()
+            .and_then(|s| s["resolution"]["list_calls"].as_u64())
+            .unwrap_or(0);
+        progress(&format!(
+            "resolve, resume: {calls} calls, {list_calls} ListUsers calls, peak RSS {} MB, {:.1} s",
+            resume.peak_rss_mb(),
+            resume.wall.as_secs_f64()
+        ));
+        self.row(
+            "5 resolve",
+            format!("resume of the index run with {new} new rows: reset calls; ListUsers calls"),
+            format!("{calls}; {list_calls}"),
+            "= new rows; ≈ new rows",
+            Some(calls == new as u64 && list_calls <= 2 * new as u64),
+        );
+        self.row(
+            "5 resolve",
+            "resume: wall time; peak RSS".into(),
+            format!(
+                "{:.1} s; {} MB",
+                resume.wall.as_secs_f64(),
+                resume.peak_rss_mb()
+            ),
+            "",
+            None,
+        );
+        self.json
+            .push(json!({"scenario": "resolve resume", "pool": stats, "tool": resume.json()}));
     }
 
     fn row(
@@ -711,10 +777,12 @@ impl Bench {
         // 1: some users failed (the generated pool has users a reset cannot
         // work for); anything else is worth a look.
         if m.code > 1 {
+            let log = std::fs::read_to_string(&m.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(5).collect();
             eprintln!(
-                "warning: {name}: the tool exited {}; its log: {}",
+                "warning: {name}: the tool exited {}; the end of its log:\n{}",
                 m.code,
-                m.log.display()
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
             );
         }
         Measured {

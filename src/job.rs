@@ -20,7 +20,7 @@ use crate::cognito::{CallError, Cognito, ErrorClass};
 use crate::error::UsageError;
 use crate::identity::resolve::{self, Choice, Resolver};
 use crate::identity::PoolFacts;
-use crate::ledger::{Action, Replay};
+use crate::ledger::{fingerprint, Action, Replay};
 use crate::limiter::Limiter;
 use crate::retry::call_with_retry;
 use crate::settings::{Input, RunSettings};
@@ -99,11 +99,14 @@ pub fn choose(
         let c = r.counts();
         c.succeeded + c.failed_total() + c.invalid + c.skipped
     });
+    // Records of runs that did not resolve rows are resolved too (see
+    // `adopt_unresolved`).
+    let unresolved = replay.map_or(0, |r| r.unresolved_names.len() as u64);
     resolve::choose(
         settings.resolve,
         matches!(settings.input, Input::Pool { .. }),
         pool.facts(),
-        input_rows.map(|n| n.saturating_sub(finished)),
+        input_rows.map(|n| n.saturating_sub(finished) + unresolved),
         settings.list_rate,
         settings.rate,
     )
@@ -126,6 +129,35 @@ pub async fn open_resolver(
         settings.retry,
     )
     .await
+}
+
+/// Maps the records of runs that did not resolve rows to people (ledgers of
+/// earlier versions, `--resolve exact`) to the people their rows name, so
+/// that a person such a run finished as `ALICE` is not called again as
+/// `alice` or by their email. With an index this costs nothing more; with
+/// lookups, one per such record.
+pub async fn adopt_unresolved(resolver: &Resolver, replay: &mut Replay) -> Result<(), UsageError> {
+    let names = std::mem::take(&mut replay.unresolved_names);
+    if names.is_empty() || !resolver.resolves() {
+        return Ok(());
+    }
+    info!(
+        records = names.len(),
+        "mapping the records of a run that did not resolve rows to the people they name"
+    );
+    for name in names {
+        let key = resolver
+            .person_key(&name)
+            .await
+            .map_err(|e| UsageError::Resolve {
+                code: e.code,
+                message: e.message,
+            })?;
+        if let Some(key) = key {
+            replay.adopt(fingerprint(&name), key);
+        }
+    }
+    Ok(())
 }
 
 /// The pool read and the resolver set up, kept from `plan` for the run

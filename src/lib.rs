@@ -25,6 +25,8 @@
 //!   durable) and replay (what a re-run may skip).
 //! - [`progress`] and [`report`]: the progress bar or plain log lines, the
 //!   end-of-run summary, the `status` command.
+//! - [`fptable`]: the fingerprint-keyed table behind the ledger's per-user
+//!   state and the pool index.
 //! - [`passwords`]: generated passwords and the 0600 file they go to.
 //! - [`settings`] and [`cli`]: flags and config file merged once into checked
 //!   settings; [`error`] holds the mistakes a user can fix and the exit codes.
@@ -35,6 +37,7 @@ pub mod cli;
 pub mod cognito;
 pub mod drill;
 pub mod error;
+pub mod fptable;
 pub mod identity;
 pub mod job;
 pub mod ledger;

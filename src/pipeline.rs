@@ -131,7 +131,7 @@ pub async fn run_prepared(
     // choose how users are resolved, and to size the user table once) is
     // counted while the ledger is read.
     let input_rows = count_input_rows(settings);
-    let replay = ledger::replay_path(&settings.ledger)?;
+    let mut replay = ledger::replay_path(&settings.ledger)?;
     if let Some(r) = &replay {
         check_same_job(settings, r)?;
         if r.torn_bytes > 0 {
@@ -198,6 +198,10 @@ pub async fn run_prepared(
         }
     };
 
+    if let Some(r) = replay.as_mut() {
+        job::adopt_unresolved(&resolver, r).await?;
+    }
+
     let counters = Arc::new(Counters::default());
     let header = Header {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -210,6 +214,7 @@ pub async fn run_prepared(
         host: ledger::host_name(),
         rate: Some(settings.rate),
         input_rows,
+        resolves: resolver.choice().strategy != Strategy::Exact,
     };
     let durable = counters.clone();
     let (writer, writer_thread) = LedgerWriter::open(

@@ -238,6 +238,8 @@ pub struct PlanReport {
     /// calls.
     pub billed: u64,
     pub billed_by: Vec<String>,
+    /// `--precheck` is on.
+    pub precheck: bool,
 }
 
 /// Counts what a run with `settings` would do. Reads the pool's settings,
@@ -263,7 +265,7 @@ pub async fn plan_prepared(
         _ => Source::Csv(crate::pipeline::open_source(settings)?),
     };
     let rows = crate::pipeline::count_input_rows(settings);
-    let replay = ledger::replay_path(&settings.ledger)?.unwrap_or_default();
+    let mut replay = ledger::replay_path(&settings.ledger)?.unwrap_or_default();
     crate::pipeline::check_same_job(settings, &replay)?;
     let rows = rows.await.ok().flatten();
     let choice = job::choose(settings, &pool, rows, Some(&replay))?;
@@ -272,6 +274,7 @@ pub async fn plan_prepared(
         _ = shutdown.cancelled() => anyhow::bail!("interrupted while resolving users; nothing was sent"),
         r = job::open_resolver(settings, &cognito, &pool, choice) => Arc::new(r?),
     };
+    job::adopt_unresolved(&resolver, &mut replay).await?;
     let (tx, raw) = tokio::sync::mpsc::channel(1024);
     source.spawn(tx);
     let triage = Arc::new(std::sync::Mutex::new(Triage::new(
@@ -309,6 +312,7 @@ pub async fn plan_prepared(
         pool: pool.facts().cloned(),
         pool_unreadable: pool.facts.as_ref().err().cloned(),
         rate: settings.rate,
+        precheck: settings.precheck,
         ..PlanReport::default()
     };
     loop {
@@ -451,20 +455,7 @@ impl PlanReport {
             );
         }
         let _ = writeln!(s);
-        let _ = write!(s, "  duplicate rows       {}", self.duplicates);
-        if self.duplicates > 0 {
-            let _ = write!(
-                s,
-                " (each names a person an earlier row names; called once)"
-            );
-        }
-        let _ = writeln!(s);
-        for (line, first) in &self.first_duplicates {
-            let _ = writeln!(s, "    line {line}: same person as line {first}");
-        }
-        if self.duplicates > self.first_duplicates.len() as u64 {
-            let _ = writeln!(s, "    ...");
-        }
+        crate::report::render_duplicates(&mut s, self.duplicates, &self.first_duplicates);
         if self.ambiguous > 0 {
             let _ = writeln!(
                 s,
@@ -488,12 +479,23 @@ impl PlanReport {
             self.rate,
             duration(self.estimated_secs)
         );
-        if !self.billed_by.is_empty() {
+        if self.billed_by.is_empty() {
+            let _ = writeln!(
+                s,
+                "  billing              no one is billed as a monthly active user by these calls (only a read-back after a lost answer bills the user it reads; rare)"
+            );
+        } else {
             let _ = writeln!(
                 s,
                 "  billing              {} users become billed monthly active users ({})",
                 self.billed,
                 self.billed_by.join(", ")
+            );
+        }
+        if self.precheck {
+            let _ = writeln!(
+                s,
+                "    --precheck reads the pool's listing, not each user: it bills no one"
             );
         }
         s

@@ -383,20 +383,7 @@ impl Summary {
             let _ = write!(s, " ({} of them not succeeded)", self.skipped_unsuccessful);
         }
         let _ = writeln!(s);
-        let _ = write!(s, "  duplicate rows       {}", self.duplicates);
-        if self.duplicates > 0 {
-            let _ = write!(
-                s,
-                " (each names a person an earlier row names; called once)"
-            );
-        }
-        let _ = writeln!(s);
-        for (line, first) in &self.same_person {
-            let _ = writeln!(s, "    line {line}: same person as line {first}");
-        }
-        if self.duplicates > self.same_person.len() as u64 {
-            let _ = writeln!(s, "    ...");
-        }
+        render_duplicates(&mut s, self.duplicates, &self.same_person);
         if self.skipped_federated > 0 {
             let _ = writeln!(
                 s,
@@ -480,6 +467,25 @@ impl Summary {
             );
         }
         s
+    }
+}
+
+/// The duplicate rows' line of a plan or summary: how many, and the first
+/// of them with the earlier line naming the same person.
+pub fn render_duplicates(s: &mut String, n: u64, shown: &[(u64, u64)]) {
+    let _ = write!(s, "  duplicate rows       {n}");
+    if n > 0 {
+        let _ = write!(
+            s,
+            " (each names a person an earlier row names; called once)"
+        );
+    }
+    let _ = writeln!(s);
+    for (line, first) in shown {
+        let _ = writeln!(s, "    line {line}: same person as line {first}");
+    }
+    if n > shown.len() as u64 {
+        let _ = writeln!(s, "    ...");
     }
 }
 

@@ -19,6 +19,7 @@
 use std::collections::HashMap;
 
 use super::{format_uuid, parse_uuid, ListedUser, NameKind, NameRule, UserFacts};
+use crate::fptable::FpTable;
 use crate::ledger::fingerprint;
 
 /// The slot marks a name two users share (an unknown rule, or data the
@@ -51,10 +52,8 @@ pub enum Hit {
 #[derive(Debug)]
 pub struct PoolIndex {
     rule: NameRule,
-    keys: Vec<u128>,
-    /// Slot + 1 of the user a key names (0: free), or [`SHARED`].
-    slots: Vec<u32>,
-    len: usize,
+    /// Tagged name -> slot + 1 of the user it names, or [`SHARED`].
+    names: FpTable<u32>,
     user_key: Vec<u128>,
     user_sub: Vec<u128>,
     user_facts: Vec<u8>,
@@ -65,27 +64,26 @@ pub struct PoolIndex {
 }
 
 fn tagged(tag: u64, value: &str) -> u128 {
-    xxhash_rust::xxh3::xxh3_128_with_seed(value.as_bytes(), tag + 1).max(1)
+    xxhash_rust::xxh3::xxh3_128_with_seed(value.as_bytes(), tag + 1)
 }
 
 fn tag(kind: NameKind) -> u64 {
     kind as u64
 }
 
-fn slots_for(keys: usize) -> usize {
-    (keys.saturating_mul(8) / 7 + 1).max(16)
-}
-
 impl PoolIndex {
     /// An empty index for a pool of about `users` users.
     pub fn new(rule: NameRule, users: usize) -> PoolIndex {
-        let names_per_user = if rule.known() { rule.kinds().len() } else { 8 };
-        let slots = slots_for(users.saturating_mul(names_per_user));
+        // Every kind the rule allows, less the sub where usernames are subs
+        // (the username's entry finds it).
+        let names_per_user = match (rule.known(), rule.username_attributes.is_empty()) {
+            (false, _) => 8,
+            (true, true) => rule.kinds().len(),
+            (true, false) => rule.kinds().len() - 1,
+        };
         PoolIndex {
             rule,
-            keys: vec![0; slots],
-            slots: vec![0; slots],
-            len: 0,
+            names: FpTable::with_capacity(users.saturating_mul(names_per_user)),
             user_key: Vec::with_capacity(users),
             user_sub: Vec::with_capacity(users),
             user_facts: Vec::with_capacity(users),
@@ -237,8 +235,7 @@ impl PoolIndex {
 
     /// Bytes held, for the benchmarks.
     pub fn bytes(&self) -> usize {
-        self.keys.capacity() * 16
-            + self.slots.capacity() * 4
+        self.names.bytes()
             + self.user_key.capacity() * 16
             + self.user_sub.capacity() * 16
             + self.user_facts.capacity()
@@ -247,71 +244,18 @@ impl PoolIndex {
     }
 
     fn get(&self, key: u128) -> Option<u32> {
-        let mut i = self.home(key);
-        loop {
-            match self.keys[i] {
-                0 => return None,
-                k if k == key => {
-                    let s = self.slots[i];
-                    return Some(if s == SHARED { SHARED } else { s - 1 });
-                }
-                _ => i = self.next(i),
-            }
-        }
+        self.names
+            .get(key)
+            .map(|s| if s == SHARED { SHARED } else { s - 1 })
     }
 
     fn insert(&mut self, key: u128, slot: u32) {
-        if (self.len + 1) * 8 > self.keys.len() * 7 {
-            self.grow();
-        }
-        let mut i = self.home(key);
-        loop {
-            match self.keys[i] {
-                0 => {
-                    self.keys[i] = key;
-                    self.slots[i] = slot + 1;
-                    self.len += 1;
-                    return;
-                }
-                k if k == key => {
-                    if self.slots[i] != slot + 1 {
-                        self.slots[i] = SHARED;
-                    }
-                    return;
-                }
-                _ => i = self.next(i),
-            }
-        }
-    }
-
-    fn home(&self, key: u128) -> usize {
-        (((key >> 64) as u64 as u128 * self.keys.len() as u128) >> 64) as usize
-    }
-
-    fn next(&self, i: usize) -> usize {
-        if i + 1 == self.keys.len() {
-            0
-        } else {
-            i + 1
-        }
-    }
-
-    fn grow(&mut self) {
-        let keys = std::mem::take(&mut self.keys);
-        let slots = std::mem::take(&mut self.slots);
-        let n = slots_for(self.len.max(8) * 2);
-        self.keys = vec![0; n];
-        self.slots = vec![0; n];
-        for (k, s) in keys.into_iter().zip(slots) {
-            if k != 0 {
-                let mut i = self.home(k);
-                while self.keys[i] != 0 {
-                    i = self.next(i);
-                }
-                self.keys[i] = k;
-                self.slots[i] = s;
-            }
-        }
+        let held = self.names.entry(key);
+        *held = match *held {
+            0 => slot + 1,
+            s if s == slot + 1 => s,
+            _ => SHARED,
+        };
     }
 }
 

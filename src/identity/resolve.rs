@@ -263,6 +263,11 @@ impl Resolver {
         &self.choice
     }
 
+    /// Whether rows are resolved to people (an index or lookups).
+    pub fn resolves(&self) -> bool {
+        matches!(self.choice.strategy, Strategy::Index | Strategy::Lookup)
+    }
+
     pub fn rule(&self) -> &NameRule {
         &self.rule
     }
@@ -386,6 +391,21 @@ impl Resolver {
                 via.attribute()
             )
         }
+    }
+
+    /// The key of the person `value` names, if it names one: from the index
+    /// at once (no canonical name needed), or by a lookup.
+    pub async fn person_key(&self, value: &str) -> Result<Option<u128>, CallError> {
+        if let (Strategy::Index, Some(index)) = (self.choice.strategy, self.index.as_ref()) {
+            return Ok(match index.lookup(value) {
+                Hit::User { slot, .. } => Some(index.key(slot)),
+                _ => None,
+            });
+        }
+        Ok(match self.resolve(value).await? {
+            Identity::Person(p) => Some(p.key),
+            _ => None,
+        })
     }
 
     /// Resolves `value`, asking the pool when the index cannot say.

@@ -78,6 +78,15 @@ pub struct Header {
     /// Rows in this run's input, when it is a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_rows: Option<u64>,
+    /// This run keys users by the canonical username their rows resolve to
+    /// (`user` in its records). Runs of versions before resolution did not
+    /// write it: their records are keyed by the row's text alone.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub resolves: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A user's outcome.

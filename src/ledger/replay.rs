@@ -44,6 +44,11 @@ pub struct Replay {
     invalid_without_line: u64,
     /// Error codes seen, interned.
     codes: Vec<String>,
+    /// The rows' own text of records written by runs that did not resolve
+    /// rows to people (ledgers of earlier versions, `--resolve exact`): a
+    /// resolving run maps each to its person ([`Replay::adopt`]) so that a
+    /// person such a run finished under another name is not called again.
+    pub unresolved_names: Vec<Box<str>>,
     /// Byte length up to the end of the last complete line.
     pub valid_len: u64,
     /// The file ended in a torn (incomplete) line of this many bytes.
@@ -105,6 +110,31 @@ impl Replay {
             }
         }
         c
+    }
+
+    /// Keeps what the ledger says of the row text `from` (a record of a run
+    /// that did not resolve rows) under the person `to` it names too,
+    /// unless the ledger already says something of `to`.
+    pub fn adopt(&mut self, from: u128, to: u128) {
+        if from == to {
+            return;
+        }
+        if let Some(state) = self.users.get(from) {
+            let person = self.users.entry(to);
+            if person.last().is_none() {
+                if let Some(last) = state.last() {
+                    person.set_last(last, state.code());
+                }
+                if let Some(step) = state.signed_out() {
+                    person.set_signed_out(step);
+                }
+                self.users.entry(from).set_alias();
+            }
+        }
+        if let Some(at) = self.pending.get(&from).cloned() {
+            self.pending.entry(to).or_insert(at);
+            self.pending.remove(&from);
+        }
     }
 
     fn intern(&mut self, code: Option<&str>) -> u16 {
@@ -179,6 +209,8 @@ fn replay_sized<R: BufRead>(
     };
     let mut buf = Vec::with_capacity(256);
     let mut line_no = 0u64;
+    // Whether the run whose records follow resolved rows to people.
+    let mut resolving = true;
     loop {
         buf.clear();
         let n = reader
@@ -214,6 +246,7 @@ fn replay_sized<R: BufRead>(
                     return Err(corrupt("not a header".into()));
                 };
                 replay.runs += 1;
+                resolving = h.resolves;
                 if replay.header.is_none() {
                     replay.header = Some(h.clone());
                 }
@@ -222,6 +255,9 @@ fn replay_sized<R: BufRead>(
             ("intent", Some(username), Some(at)) => {
                 let name = line.user.as_deref().unwrap_or(&username);
                 replay.pending.insert(fingerprint(name), at.into_owned());
+                if !resolving {
+                    replay.unresolved_names.push(username.into());
+                }
             }
             ("user", Some(username), Some(_)) => {
                 let Some(outcome) = line.outcome else {
@@ -238,6 +274,9 @@ fn replay_sized<R: BufRead>(
                 }
                 let key = fingerprint(line.user.as_deref().unwrap_or(&username));
                 let value = line.user.is_some().then(|| fingerprint(&username));
+                if !resolving && line.user.is_none() {
+                    replay.unresolved_names.push(username.as_ref().into());
+                }
                 if line.step.is_some() {
                     for k in std::iter::once(key).chain(value) {
                         replay.users.entry(k).set_signed_out(outcome);
@@ -286,6 +325,7 @@ mod tests {
             host: "h".into(),
             rate: None,
             input_rows: None,
+            resolves: true,
         }))
         .unwrap()
     }
@@ -313,6 +353,42 @@ mod tests {
     }
 
     /// Finished users, counts by outcome and code, and the header come back.
+    /// Records of a run that did not resolve rows keep their text for adoption; adopting maps a row's state (and a pending intent) to the person it names, without counting the person twice.
+    #[test]
+    fn unresolved_records_are_adopted_by_their_person() {
+        let old_header = header().replace(",\"resolves\":true", "");
+        let intent =
+            "{\"record\":\"intent\",\"username\":\"CAROL\",\"at\":\"2026-01-01T00:00:00.000Z\"}";
+        let text = [
+            old_header,
+            user("ALICE", Outcome::Succeeded, None, 2),
+            intent.to_string(),
+            header(),
+            user("bob@x", Outcome::Succeeded, None, 3).replace(
+                "\"username\":\"bob@x\"",
+                "\"username\":\"bob@x\",\"user\":\"bob\"",
+            ),
+        ]
+        .join("\n")
+            + "\n";
+        let mut r = replay(&text).unwrap();
+        assert_eq!(
+            r.unresolved_names.iter().map(|n| &**n).collect::<Vec<_>>(),
+            ["ALICE", "CAROL"],
+            "only the records of the run that did not resolve"
+        );
+        assert_eq!(r.counts().succeeded, 2);
+        r.adopt(fingerprint("ALICE"), fingerprint("alice"));
+        r.adopt(fingerprint("CAROL"), fingerprint("carol"));
+        assert_eq!(r.last_outcome("alice"), Some(Outcome::Succeeded));
+        assert!(r.pending.contains_key(&fingerprint("carol")));
+        assert!(!r.pending.contains_key(&fingerprint("CAROL")));
+        assert_eq!(r.counts().succeeded, 2, "alice is counted once");
+        // bob's record resolved already: kept under both names.
+        assert_eq!(r.last_outcome("bob"), Some(Outcome::Succeeded));
+        assert_eq!(r.last_outcome("bob@x"), Some(Outcome::Succeeded));
+    }
+
     #[test]
     fn counts_and_done_set() {
         let text = [

@@ -7,11 +7,12 @@
 //! twice that while it grows; this table keeps one slot per user: the
 //! 128-bit [`fingerprint`](super::fingerprint), a packed `u32`
 //! ([`UserState`]) and the first input line naming the user in this run (a
-//! `u32`), in an open-addressed array filled at most 7/8. Fingerprints are uniformly distributed (xxh3), so the slot is taken
+//! `u32`), in an open-addressed [`FpTable`] filled at most 7/8. Fingerprints are uniformly distributed (xxh3), so the slot is taken
 //! straight from the fingerprint's bits and collisions are resolved by
 //! linear probing.
 
 use super::Outcome;
+use crate::fptable::FpTable;
 
 /// A user's state, packed: last outcome (3 bits), sign-out step outcome (3
 /// bits), seen in this run's input (1 bit), an alias entry (1 bit: the
@@ -83,163 +84,79 @@ impl UserState {
     }
 }
 
-/// Fingerprint → [`UserState`], open addressing with linear probing.
-#[derive(Debug, Default)]
-pub struct UserTable {
-    /// 0 marks a free slot; a fingerprint of 0 is stored as 1 (two users
-    /// whose fingerprints are exactly 0 and 1: odds of 2^-127).
-    keys: Vec<u128>,
-    states: Vec<UserState>,
-    /// The first input line of this run naming the user (0: none yet;
-    /// lines past `u32::MAX` are kept as `u32::MAX`).
-    lines: Vec<u32>,
-    len: usize,
+/// One user's slot: its state and the first input line of this run naming
+/// it (0: none yet; lines past `u32::MAX` are kept as `u32::MAX`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    state: UserState,
+    line: u32,
 }
 
-/// Slots filled at most 7/8.
-fn slots_for(users: usize) -> usize {
-    (users.saturating_mul(8) / 7 + 1).max(16)
+/// Fingerprint → [`UserState`] (see the module documentation).
+#[derive(Debug, Default)]
+pub struct UserTable {
+    table: FpTable<Slot>,
 }
 
 impl UserTable {
     /// A table that holds `users` without growing.
     pub fn with_capacity(users: usize) -> UserTable {
-        let slots = slots_for(users);
         UserTable {
-            keys: vec![0; slots],
-            states: vec![UserState::default(); slots],
-            lines: vec![0; slots],
-            len: 0,
+            table: FpTable::with_capacity(users),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.table.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.table.is_empty()
     }
 
     /// Makes room for `more` users beyond those held, growing at most once.
     pub fn reserve(&mut self, more: usize) {
-        let want = slots_for(self.len.saturating_add(more));
-        if want > self.keys.len() {
-            self.rehash(want);
-        }
+        self.table.reserve(more);
     }
 
     /// The state of the user with fingerprint `key`, if held.
     pub fn get(&self, key: u128) -> Option<UserState> {
-        if self.keys.is_empty() {
-            return None;
-        }
-        let key = stored(key);
-        let mut i = self.home(key);
-        loop {
-            match self.keys[i] {
-                0 => return None,
-                k if k == key => return Some(self.states[i]),
-                _ => i = self.next(i),
-            }
-        }
+        self.table.get(key).map(|s| s.state)
     }
 
     /// The state of the user with fingerprint `key`, added (empty) if not
     /// held.
     pub fn entry(&mut self, key: u128) -> &mut UserState {
-        let i = self.slot(key);
-        &mut self.states[i]
+        &mut self.table.entry(key).state
     }
 
     /// Marks the user with fingerprint `key` as named by input line `line`
     /// in this run. Returns the line that named it first, if an earlier one
     /// did (the user is then a duplicate).
     pub fn see(&mut self, key: u128, line: u64) -> Option<u64> {
-        let i = self.slot(key);
-        if self.states[i].seen() {
-            return Some(u64::from(self.lines[i]));
+        let slot = self.table.entry(key);
+        if slot.state.seen() {
+            return Some(u64::from(slot.line));
         }
-        self.states[i].set_seen();
-        self.lines[i] = u32::try_from(line).unwrap_or(u32::MAX);
+        slot.state.set_seen();
+        slot.line = u32::try_from(line).unwrap_or(u32::MAX);
         None
-    }
-
-    /// The slot of `key`, added (empty) if not held.
-    fn slot(&mut self, key: u128) -> usize {
-        if (self.len + 1) * 8 > self.keys.len() * 7 {
-            self.rehash(slots_for(self.len.max(8) * 2));
-        }
-        let key = stored(key);
-        let mut i = self.home(key);
-        loop {
-            match self.keys[i] {
-                0 => {
-                    self.keys[i] = key;
-                    self.len += 1;
-                    return i;
-                }
-                k if k == key => return i,
-                _ => i = self.next(i),
-            }
-        }
     }
 
     /// Every held state.
     pub fn states(&self) -> impl Iterator<Item = UserState> + '_ {
-        self.keys
-            .iter()
-            .zip(&self.states)
-            .filter(|(k, _)| **k != 0)
-            .map(|(_, s)| *s)
+        self.table.iter().map(|(_, s)| s.state)
     }
 
     /// Every held fingerprint (as stored) with its state.
     pub fn iter(&self) -> impl Iterator<Item = (u128, UserState)> + '_ {
-        self.keys
-            .iter()
-            .zip(&self.states)
-            .filter(|(k, _)| **k != 0)
-            .map(|(k, s)| (*k, *s))
+        self.table.iter().map(|(k, s)| (k, s.state))
     }
 
-    /// The first slot to look at: the fingerprint's high bits scaled to the
-    /// table's size (no power-of-two size needed).
-    fn home(&self, key: u128) -> usize {
-        (((key >> 64) as u64 as u128 * self.keys.len() as u128) >> 64) as usize
+    /// Slots allocated.
+    pub fn slots(&self) -> usize {
+        self.table.slots()
     }
-
-    fn next(&self, i: usize) -> usize {
-        if i + 1 == self.keys.len() {
-            0
-        } else {
-            i + 1
-        }
-    }
-
-    fn rehash(&mut self, slots: usize) {
-        let old_keys = std::mem::take(&mut self.keys);
-        let old_states = std::mem::take(&mut self.states);
-        let old_lines = std::mem::take(&mut self.lines);
-        self.keys = vec![0; slots];
-        self.states = vec![UserState::default(); slots];
-        self.lines = vec![0; slots];
-        for ((k, s), l) in old_keys.into_iter().zip(old_states).zip(old_lines) {
-            if k != 0 {
-                let mut i = self.home(k);
-                while self.keys[i] != 0 {
-                    i = self.next(i);
-                }
-                self.keys[i] = k;
-                self.states[i] = s;
-                self.lines[i] = l;
-            }
-        }
-    }
-}
-
-fn stored(key: u128) -> u128 {
-    key.max(1)
 }
 
 #[cfg(test)]
@@ -323,6 +240,6 @@ mod tests {
         t.reserve(100_000);
         assert!(t.get(7).expect("kept").seen());
         assert_eq!(t.len(), 1);
-        assert!(t.keys.len() >= 100_001 * 8 / 7);
+        assert!(t.slots() >= 100_001 * 8 / 7);
     }
 }

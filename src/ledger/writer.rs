@@ -170,6 +170,7 @@ mod tests {
             host: "h".into(),
             rate: None,
             input_rows: None,
+            resolves: true,
         }
     }
 

@@ -440,7 +440,7 @@ async fn resume_over_aliases_after_kills() {
     assert_eq!(o.len(), USERS);
 }
 
-/// A ledger written before rows were resolved (records keyed by the row's own text, no `user`) resumes without a second message: the rows it finished are skipped, whichever name they used, and only the rest are called.
+/// A ledger written before rows were resolved (records keyed by the row's own text, no `user`) resumes without a second message: the people it finished are skipped, whichever name this input uses for them, and only the rest are called.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ledgers_from_before_resolution_still_resume() {
     let t = Scratch::new();
@@ -454,7 +454,6 @@ async fn ledgers_from_before_resolution_still_resume() {
             }
         })
         .collect();
-    let input = t.users_csv(rows.clone());
     // The earlier version reset the first 20 rows and recorded them under
     // the rows' text.
     let mut text = String::from("{\"record\":\"header\",\"tool_version\":\"0.1.0\",\"pool_id\":\"us-east-1_SimPool01\",\"action\":\"reset\",\"region\":\"us-east-1\",\"input\":\"users.csv\",\"started_at\":\"2026-11-01T00:00:00.000Z\",\"pid\":1,\"host\":\"h\"}\n");
@@ -475,12 +474,23 @@ async fn ledgers_from_before_resolution_still_resume() {
         ));
     }
     let ledger = t.write("old.jsonl", text);
+    // The same command, now also naming four of the finished people by
+    // another name than the earlier run used.
+    let mut more = rows.clone();
+    more.extend((0..20).step_by(5).map(|i| {
+        if i % 2 == 0 {
+            sim::population_name(i).to_uppercase()
+        } else {
+            sim::population_name(i)
+        }
+    }));
+    let input = t.users_csv(more);
     let mut cmd = t.bin();
     cmd.args(run_args(&sim, &input, &ledger))
         .args(["--rate", "2000", "--list-rate", "2000"]);
     let out = finish(cmd).await;
     assert_eq!(out.code, 1, "{out:?}");
-    assert!(out.stdout.contains("skipped, done before 20"), "{out:?}");
+    assert!(out.stdout.contains("skipped, done before 24"), "{out:?}");
     assert_eq!(sim.stats().users_with_repeat_messages, 0);
     for i in 0..40 {
         if sim::population_resettable(i) {
@@ -491,4 +501,44 @@ async fn ledgers_from_before_resolution_still_resume() {
             );
         }
     }
+}
+
+/// plan says which of the run's calls bill users as monthly active users: set-password and sign-out do, a reset does not, and the precheck (reading the pool's listing) bills no one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_states_billing() {
+    let t = Scratch::new();
+    let sim = sim_pool(12, PoolSettings::default(), unlimited()).await;
+    let mut csv = String::from("username,password\n");
+    for name in resettable(12) {
+        csv.push_str(&format!("{name},Secret-Passw0rd!\n"));
+    }
+    let input = t.write("users.csv", csv);
+    let ledger = t.path("l.jsonl");
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--action", "set-password"],
+            "11 users become billed monthly active users (AdminSetUserPassword)",
+        ),
+        (
+            &["--sign-out"],
+            "11 users become billed monthly active users (AdminUserGlobalSignOut (--sign-out))",
+        ),
+        (
+            &["--precheck"],
+            "--precheck reads the pool's listing, not each user: it bills no one",
+        ),
+    ];
+    for (flags, want) in cases {
+        let mut args = run_args(&sim, &input, &ledger);
+        args[0] = "plan".into();
+        let mut cmd = t.bin();
+        cmd.args(&args).args(flags);
+        let out = finish(cmd).await;
+        assert_eq!(out.code, 0, "{flags:?}: {out:?}");
+        assert!(
+            out.stdout.contains(want),
+            "{flags:?}: expected '{want}' in {out:?}"
+        );
+    }
+    assert_eq!(sim.stats().mau, 0, "planning bills no one");
 }
