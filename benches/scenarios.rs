@@ -493,17 +493,22 @@ impl Bench {
     async fn resolve(&mut self) {
         let pool_users = self.sizes.resolve_pool;
         let rows = self.sizes.resolve_rows;
-        // Every 10th user of the pool, by email, in another case than the
-        // pool holds.
+        // Every `step`-th user of the pool (those a reset works for), by
+        // email, in another case than the pool holds.
         let path = self.dir.path().join("resolve.csv");
+        let step = (pool_users / rows).max(1);
+        let chosen: Vec<usize> = (0..pool_users)
+            .step_by(step)
+            .filter(|i| sim::population_resettable(*i))
+            .take(rows)
+            .collect();
+        let rows = chosen.len();
         {
             let mut out =
                 std::io::BufWriter::new(std::fs::File::create(&path).expect("create input"));
             let _ = out.write_all(b"username\n");
-            let step = (pool_users / rows).max(1);
-            let users = (0..pool_users).filter(|i| sim::population_resettable(*i));
-            for i in users.step_by(step).take(rows) {
-                let _ = writeln!(out, "{}", sim::population_email(i).to_uppercase());
+            for i in &chosen {
+                let _ = writeln!(out, "{}", sim::population_email(*i).to_uppercase());
             }
             out.flush().expect("write input");
         }
@@ -629,9 +634,10 @@ impl Bench {
         let new = self.sizes.resume_new;
         let mut text = std::fs::read_to_string(input).expect("the input");
         let step = (self.sizes.resolve_pool / self.sizes.resolve_rows).max(1);
-        // Users the first input skipped (it took every `step`-th).
-        for i in (1..self.sizes.resolve_pool)
-            .filter(|i| i % step == step / 2 && sim::population_resettable(*i))
+        // Users the first input passed over (it took every `step`-th).
+        for i in (step / 2..self.sizes.resolve_pool)
+            .step_by(step)
+            .filter(|i| sim::population_resettable(*i))
             .take(new)
         {
             text.push_str(&sim::population_email(i).to_uppercase());

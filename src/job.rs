@@ -13,6 +13,7 @@
 //! Then the [`Resolver`] is set up the way [`resolve::choose`] picks.
 
 use std::num::NonZeroU32;
+use std::path::Path;
 
 use tracing::{info, warn};
 
@@ -20,7 +21,7 @@ use crate::cognito::{CallError, Cognito, ErrorClass};
 use crate::error::UsageError;
 use crate::identity::resolve::{self, Choice, Resolver};
 use crate::identity::PoolFacts;
-use crate::ledger::{fingerprint, Action, Replay};
+use crate::ledger::{fingerprint, unresolved_names, Action, Replay};
 use crate::limiter::Limiter;
 use crate::retry::call_with_retry;
 use crate::settings::{Input, RunSettings};
@@ -101,7 +102,7 @@ pub fn choose(
     });
     // Records of runs that did not resolve rows are resolved too (see
     // `adopt_unresolved`).
-    let unresolved = replay.map_or(0, |r| r.unresolved_names.len() as u64);
+    let unresolved = replay.map_or(0, |r| r.unresolved);
     resolve::choose(
         settings.resolve,
         matches!(settings.input, Input::Pool { .. }),
@@ -134,18 +135,36 @@ pub async fn open_resolver(
 /// Maps the records of runs that did not resolve rows to people (ledgers of
 /// earlier versions, `--resolve exact`) to the people their rows name, so
 /// that a person such a run finished as `ALICE` is not called again as
-/// `alice` or by their email. With an index this costs nothing more; with
+/// `alice` or by their email. The ledger at `path` is read again for their
+/// names, one at a time. With an index this costs nothing more; with
 /// lookups, one per such record.
-pub async fn adopt_unresolved(resolver: &Resolver, replay: &mut Replay) -> Result<(), UsageError> {
-    let names = std::mem::take(&mut replay.unresolved_names);
-    if names.is_empty() || !resolver.resolves() {
+pub async fn adopt_unresolved(
+    resolver: &Resolver,
+    replay: &mut Replay,
+    path: &Path,
+) -> Result<(), UsageError> {
+    if replay.unresolved == 0 || !resolver.resolves() {
         return Ok(());
     }
     info!(
-        records = names.len(),
+        records = replay.unresolved,
         "mapping the records of a run that did not resolve rows to the people they name"
     );
-    for name in names {
+    let read_err = |e: std::io::Error| UsageError::LedgerRead {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let (tx, mut names) = tokio::sync::mpsc::channel(1024);
+    let reader = tokio::task::spawn_blocking(move || {
+        for name in unresolved_names(std::io::BufReader::new(file)) {
+            if tx.blocking_send(name).is_err() {
+                break;
+            }
+        }
+    });
+    while let Some(name) = names.recv().await {
+        let name = name.map_err(read_err)?;
         let key = resolver
             .person_key(&name)
             .await
@@ -157,6 +176,7 @@ pub async fn adopt_unresolved(resolver: &Resolver, replay: &mut Replay) -> Resul
             replay.adopt(fingerprint(&name), key);
         }
     }
+    let _ = reader.await;
     Ok(())
 }
 

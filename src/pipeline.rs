@@ -199,7 +199,7 @@ pub async fn run_prepared(
     };
 
     if let Some(r) = replay.as_mut() {
-        job::adopt_unresolved(&resolver, r).await?;
+        job::adopt_unresolved(&resolver, r, &settings.ledger).await?;
     }
 
     let counters = Arc::new(Counters::default());

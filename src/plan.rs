@@ -274,7 +274,7 @@ pub async fn plan_prepared(
         _ = shutdown.cancelled() => anyhow::bail!("interrupted while resolving users; nothing was sent"),
         r = job::open_resolver(settings, &cognito, &pool, choice) => Arc::new(r?),
     };
-    job::adopt_unresolved(&resolver, &mut replay).await?;
+    job::adopt_unresolved(&resolver, &mut replay, &settings.ledger).await?;
     let (tx, raw) = tokio::sync::mpsc::channel(1024);
     source.spawn(tx);
     let triage = Arc::new(std::sync::Mutex::new(Triage::new(

@@ -240,25 +240,6 @@ impl Resolver {
         Ok(resolver)
     }
 
-    /// A resolver that keys rows by their exact text, for runs with no
-    /// pool to read.
-    pub fn exact(limiter: Limiter, retry: RetryPolicy) -> Resolver {
-        Resolver {
-            choice: Choice {
-                strategy: Strategy::Exact,
-                list_calls: 0,
-                why: String::new(),
-            },
-            rule: NameRule::unknown(),
-            unknown_because: None,
-            index: None,
-            cognito: None,
-            limiter,
-            retry,
-            calls: AtomicU64::new(0),
-        }
-    }
-
     pub fn choice(&self) -> &Choice {
         &self.choice
     }

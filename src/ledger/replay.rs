@@ -44,11 +44,12 @@ pub struct Replay {
     invalid_without_line: u64,
     /// Error codes seen, interned.
     codes: Vec<String>,
-    /// The rows' own text of records written by runs that did not resolve
-    /// rows to people (ledgers of earlier versions, `--resolve exact`): a
-    /// resolving run maps each to its person ([`Replay::adopt`]) so that a
-    /// person such a run finished under another name is not called again.
-    pub unresolved_names: Vec<Box<str>>,
+    /// Records written by runs that did not resolve rows to people (ledgers
+    /// of earlier versions, `--resolve exact`): a resolving run maps each
+    /// to its person ([`Replay::adopt`], reading their names again with
+    /// [`unresolved_names`]) so that a person such a run finished under
+    /// another name is not called again.
+    pub unresolved: u64,
     /// Byte length up to the end of the last complete line.
     pub valid_len: u64,
     /// The file ended in a torn (incomplete) line of this many bytes.
@@ -255,9 +256,7 @@ fn replay_sized<R: BufRead>(
             ("intent", Some(username), Some(at)) => {
                 let name = line.user.as_deref().unwrap_or(&username);
                 replay.pending.insert(fingerprint(name), at.into_owned());
-                if !resolving {
-                    replay.unresolved_names.push(username.into());
-                }
+                replay.unresolved += u64::from(!resolving);
             }
             ("user", Some(username), Some(_)) => {
                 let Some(outcome) = line.outcome else {
@@ -274,9 +273,7 @@ fn replay_sized<R: BufRead>(
                 }
                 let key = fingerprint(line.user.as_deref().unwrap_or(&username));
                 let value = line.user.is_some().then(|| fingerprint(&username));
-                if !resolving && line.user.is_none() {
-                    replay.unresolved_names.push(username.as_ref().into());
-                }
+                replay.unresolved += u64::from(!resolving && line.user.is_none());
                 if line.step.is_some() {
                     for k in std::iter::once(key).chain(value) {
                         replay.users.entry(k).set_signed_out(outcome);
@@ -306,6 +303,40 @@ fn replay_sized<R: BufRead>(
         }
     }
     Ok(replay)
+}
+
+/// The row texts of the records written by runs that did not resolve rows
+/// (see [`Replay::unresolved`]), read again from `reader` one at a time so
+/// that a large ledger costs no memory. Lines that do not parse, and a torn
+/// last line, are passed over: replay has judged them already.
+pub fn unresolved_names<R: BufRead>(mut reader: R) -> impl Iterator<Item = io::Result<String>> {
+    let mut buf = Vec::with_capacity(256);
+    let mut resolving = true;
+    std::iter::from_fn(move || loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => return None,
+            Ok(_) if buf.last() != Some(&b'\n') => return None,
+            Ok(_) => {}
+            Err(e) => return Some(Err(e)),
+        }
+        let Ok(line) = serde_json::from_slice::<Line>(&buf) else {
+            continue;
+        };
+        match (&*line.record, line.username) {
+            ("header", _) => {
+                resolving = serde_json::from_slice::<Entry>(&buf)
+                    .ok()
+                    .is_some_and(|e| matches!(e, Entry::Header(h) if h.resolves));
+            }
+            ("intent" | "user", Some(name))
+                if !resolving && line.user.is_none() && line.outcome != Some(Outcome::Invalid) =>
+            {
+                return Some(Ok(name.into_owned()));
+            }
+            _ => {}
+        }
+    })
 }
 
 #[cfg(test)]
@@ -372,8 +403,12 @@ mod tests {
         .join("\n")
             + "\n";
         let mut r = replay(&text).unwrap();
+        assert_eq!(r.unresolved, 2);
+        let names: Vec<String> = unresolved_names(text.as_bytes())
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(
-            r.unresolved_names.iter().map(|n| &**n).collect::<Vec<_>>(),
+            names,
             ["ALICE", "CAROL"],
             "only the records of the run that did not resolve"
         );
