@@ -147,8 +147,11 @@ impl PoolIndex {
     /// What `value` names.
     pub fn lookup(&self, value: &str) -> Hit {
         if self.rule.known() {
+            // Folded once: the same fold serves every kind that has case.
+            let folded = self.rule.fold(NameKind::Username, value);
             for kind in self.rule.kinds() {
-                match self.get(tagged(tag(kind), &self.rule.fold(kind, value))) {
+                let name = if kind.has_case() { &*folded } else { value };
+                match self.get(tagged(tag(kind), name)) {
                     Some(SHARED) => {
                         return Hit::Ambiguous {
                             via: kind,
