@@ -149,6 +149,7 @@ fn ledger(c: &mut Criterion) {
             user: None,
             line: Some(i as u64 + 2),
             at: "2026-11-24T03:12:45.900Z".into(),
+            before: None,
         });
         serde_json::to_writer(&mut text, &intent).expect("serialises");
         text.push(b'\n');

@@ -39,6 +39,18 @@ pub struct AwsSettings {
     pub test_credentials: bool,
 }
 
+impl AwsSettings {
+    /// The endpoint the calls go to, for messages: `--endpoint-url`, else
+    /// the SDK's environment settings, else Cognito's regional endpoint.
+    pub fn endpoint_name(&self) -> String {
+        self.endpoint_url
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER").ok())
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+            .unwrap_or_else(|| format!("https://cognito-idp.{}.amazonaws.com", self.region))
+    }
+}
+
 /// What to do to each user.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operation {
@@ -70,6 +82,11 @@ pub enum ErrorClass {
     /// exceeded": too many reset attempts for the user in an hour): record
     /// the user deferred and go on; it says nothing about the run.
     UserLimited,
+    /// The request never left this machine: the endpoint could not be
+    /// reached (connection refused, a name that does not resolve) or a
+    /// local limit (open files) stopped it. Safe to retry, since nothing
+    /// was sent; if it persists, the run stops naming the endpoint.
+    Unreachable,
 }
 
 /// A failed call, reduced to what the pipeline and the ledger need.
@@ -491,6 +508,42 @@ pub fn classify_error(code: &str, status: u16, message: &str) -> ErrorClass {
     classify_code(code, status)
 }
 
+/// Whether a dispatch failure happened before the request left this
+/// machine, and why: the connection was never made (refused, a name that
+/// does not resolve, no route) or a local limit (open files) stopped it.
+/// Such a call was certainly not carried out, so it is no lost answer.
+/// Told from the error's causes: the HTTP client's connect error, or the
+/// operating system's error kind.
+fn never_sent(
+    connector: Option<&aws_sdk_cognitoidentityprovider::error::ConnectorError>,
+) -> Option<&'static str> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = connector.map(|e| e as _);
+    let mut connect = false;
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match (io.kind(), io.raw_os_error()) {
+                (std::io::ErrorKind::ConnectionRefused, _) => return Some("ConnectionRefused"),
+                (_, Some(24 | 23)) => return Some("TooManyOpenFiles"),
+                (
+                    std::io::ErrorKind::AddrNotAvailable
+                    | std::io::ErrorKind::NetworkUnreachable
+                    | std::io::ErrorKind::HostUnreachable,
+                    _,
+                ) => return Some("EndpointUnreachable"),
+                _ => {}
+            }
+        }
+        if let Some(h) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
+            connect |= h.is_connect();
+        }
+        if connect && e.to_string().starts_with("dns error") {
+            return Some("DnsError");
+        }
+        source = e.source();
+    }
+    connect.then_some("ConnectFailed")
+}
+
 /// A ListUsers user reduced to what resolution and the precheck need.
 fn listed_user(u: &aws_sdk_cognitoidentityprovider::types::UserType) -> Option<ListedUser> {
     let attr = |name: &str| {
@@ -546,6 +599,10 @@ where
         SdkError::DispatchFailure(d) if d.is_timeout() => {
             (ErrorClass::Transient, "Timeout".to_string(), true)
         }
+        SdkError::DispatchFailure(d) if never_sent(d.as_connector_error()).is_some() => {
+            let code = never_sent(d.as_connector_error()).unwrap_or("ConnectFailed");
+            (ErrorClass::Unreachable, code.to_string(), false)
+        }
         SdkError::DispatchFailure(d) if d.is_io() => {
             (ErrorClass::Transient, "ConnectionError".to_string(), true)
         }
@@ -566,6 +623,14 @@ where
         ),
         _ => (ErrorClass::Transient, "Unknown".to_string(), true),
     };
+    // A call that never left: the root cause says it best ("Connection
+    // refused (os error 111)"), not the whole chain.
+    let message = match (&err, class) {
+        (SdkError::DispatchFailure(d), ErrorClass::Unreachable) => {
+            root_cause(d.as_connector_error()).unwrap_or(message)
+        }
+        _ => message,
+    };
     CallError {
         class,
         code,
@@ -573,6 +638,17 @@ where
         request_id,
         outcome_unknown,
     }
+}
+
+/// The innermost cause of a connector error, as text.
+fn root_cause(
+    connector: Option<&aws_sdk_cognitoidentityprovider::error::ConnectorError>,
+) -> Option<String> {
+    let mut e: &(dyn std::error::Error + 'static) = connector?;
+    while let Some(next) = e.source() {
+        e = next;
+    }
+    Some(e.to_string())
 }
 
 #[cfg(test)]

@@ -36,6 +36,17 @@ impl ExitCode {
     }
 }
 
+impl UsageError {
+    /// The exit code this error ends the tool with: 2 (a mistake to fix,
+    /// nothing sent), or 3 when the endpoint could not be reached.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            UsageError::Unreachable { .. } => ExitCode::Stopped,
+            _ => ExitCode::Usage,
+        }
+    }
+}
+
 /// A mistake the operator can fix; reported before anything is sent.
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
@@ -114,6 +125,13 @@ pub enum UsageError {
     NoSuchPool {
         id: String,
         region: String,
+        message: String,
+    },
+
+    #[error("could not reach Cognito at {endpoint} ({code}: {message}); nothing was sent. Check the endpoint (--endpoint-url, AWS_ENDPOINT_URL), the network, DNS and any proxy, then run the same command again")]
+    Unreachable {
+        endpoint: String,
+        code: String,
         message: String,
     },
 

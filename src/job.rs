@@ -66,6 +66,13 @@ pub async fn read_pool(settings: &RunSettings, cognito: &Cognito) -> Result<Pool
 /// Why DescribeUserPool's failure does not stop the run, or the
 /// [`UsageError`] that does: a missing pool or rejected credentials.
 fn unreadable(settings: &RunSettings, e: CallError) -> Result<String, UsageError> {
+    if e.class == ErrorClass::Unreachable {
+        return Err(UsageError::Unreachable {
+            endpoint: settings.aws.endpoint_name(),
+            code: e.code,
+            message: e.message,
+        });
+    }
     match e.code.as_str() {
         "ResourceNotFoundException" => Err(UsageError::NoSuchPool {
             id: settings.pool_id.clone(),
@@ -130,6 +137,23 @@ pub async fn open_resolver(
         settings.retry,
     )
     .await
+    .map_err(|e| listing_refused(settings, e))
+}
+
+/// The [`UsageError`] for a ListUsers call that failed while resolving.
+fn listing_refused(settings: &RunSettings, e: CallError) -> UsageError {
+    if e.class == ErrorClass::Unreachable {
+        UsageError::Unreachable {
+            endpoint: settings.aws.endpoint_name(),
+            code: e.code,
+            message: e.message,
+        }
+    } else {
+        UsageError::Resolve {
+            code: e.code,
+            message: e.message,
+        }
+    }
 }
 
 /// Maps the records of runs that did not resolve rows to people (ledgers of

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 use cognito_bulk_reset::cli::{execute, Cli, LogFormat};
-use cognito_bulk_reset::error::ExitCode;
+use cognito_bulk_reset::error::{ExitCode, UsageError};
 use cognito_bulk_reset::progress::LogWriter;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -32,7 +32,8 @@ fn main() -> std::process::ExitCode {
             // a UsageError, or a file that could not be opened.
             Err(e) => {
                 eprintln!("error: {e:#}");
-                ExitCode::Usage
+                e.downcast_ref::<UsageError>()
+                    .map_or(ExitCode::Usage, UsageError::exit_code)
             }
         }
     });

@@ -74,7 +74,9 @@ use crate::error::UsageError;
 use crate::identity::resolve::{ResolveError, Resolver, Strategy};
 use crate::job;
 use crate::ledger::Step;
-use crate::ledger::{self, Entry, Header, IntentRecord, LedgerWriter, Outcome, Replay, UserRecord};
+use crate::ledger::{
+    self, Entry, Header, IntentRecord, LedgerWriter, LostAnswer, Outcome, Replay, UserRecord,
+};
 use crate::limiter::Limiter;
 use crate::passwords::{self, PasswordsOut};
 use crate::plan::{Triage, Verdict};
@@ -249,6 +251,7 @@ pub async fn run_prepared(
     let stop = CancellationToken::new();
     let ctx = Arc::new(Worker {
         cognito,
+        endpoint: settings.aws.endpoint_name(),
         operation: settings.operation.clone(),
         limiter: limiter.clone(),
         sign_out: settings.sign_out.then(|| secondary(settings.sign_out_rate)),
@@ -465,6 +468,8 @@ async fn feed(
 /// What every worker shares.
 struct Worker {
     cognito: Cognito,
+    /// Where the calls go, for messages.
+    endpoint: String,
     operation: Operation,
     limiter: Arc<Limiter>,
     /// With `--sign-out`: the limiter of the sign-out step (UserUpdate quota).
@@ -500,8 +505,8 @@ struct Streaks {
 /// What reading a user back says about a call whose answer was lost.
 enum Reconciled {
     /// The call landed (or, for a reset, the user was already in its
-    /// state): record succeeded with this detail.
-    Landed(&'static str),
+    /// state): record succeeded with this detail, and the evidence.
+    Landed(&'static str, String),
     /// The call did not land: call (again).
     NotLanded,
     /// Reading the user failed for this user (e.g. UserNotFoundException).
@@ -524,6 +529,8 @@ enum Ending {
     Succeeded {
         request_id: Option<String>,
         detail: Option<&'static str>,
+        /// How a read-back established it (for the record's message).
+        evidence: Option<String>,
     },
     Failed(CallError),
     /// A limit that clears later stopped the user. `per_user`: it was the
@@ -566,7 +573,7 @@ impl Worker {
     async fn process(
         self: Arc<Self>,
         row: UserRow,
-        lost_answer: Option<SystemTime>,
+        lost_answer: Option<LostAnswer>,
         sign_out_only: bool,
         _permit: OwnedSemaphorePermit,
     ) {
@@ -599,7 +606,7 @@ impl Worker {
     async fn decide(
         &self,
         row: &UserRow,
-        mut lost_answer: Option<SystemTime>,
+        mut lost_answer: Option<LostAnswer>,
         op: &Operation,
         limiter: &Limiter,
     ) -> Option<(Attempts, Ending)> {
@@ -623,12 +630,13 @@ impl Worker {
         let ending = loop {
             // A lost answer is read back before anything else, including
             // recording a failure that may not be one.
-            if let Some(sent) = lost_answer.take() {
-                match self.reconcile(target(row), sent, op).await? {
-                    Reconciled::Landed(detail) => {
+            if let Some(lost) = lost_answer.take() {
+                match self.reconcile(target(row), &lost, op).await? {
+                    Reconciled::Landed(detail, evidence) => {
                         break Ending::Succeeded {
                             request_id: None,
                             detail: Some(detail),
+                            evidence: Some(evidence),
                         }
                     }
                     Reconciled::NotLanded => {}
@@ -640,6 +648,19 @@ impl Worker {
                 }
             }
             if let Some(err) = gave_up.take() {
+                if err.class == ErrorClass::Unreachable {
+                    // Nothing was sent: the user is not failed, and its
+                    // intent is closed as deferred; the run stops.
+                    self.stop_run(StopReason::Unreachable {
+                        endpoint: self.endpoint.clone(),
+                        code: err.code.clone(),
+                        message: err.message.clone(),
+                    });
+                    break Ending::Deferred {
+                        err,
+                        per_user: true,
+                    };
+                }
                 break if err.code == "LimitExceededException" {
                     Ending::Deferred {
                         err,
@@ -670,6 +691,7 @@ impl Worker {
                     user: canonical(row),
                     line: Some(row.line),
                     at: ledger::now(),
+                    before: before(row),
                 });
                 if let Err(e) = self.writer.append(intent).await {
                     self.stop_run(StopReason::Ledger {
@@ -697,6 +719,7 @@ impl Worker {
                     break Ending::Succeeded {
                         request_id: ok.request_id,
                         detail: None,
+                        evidence: None,
                     };
                 }
                 Err(err) => err,
@@ -708,7 +731,10 @@ impl Worker {
             }
             if err.outcome_unknown {
                 if read_back {
-                    lost_answer = Some(sent);
+                    lost_answer = Some(LostAnswer {
+                        sent,
+                        before: before(row),
+                    });
                 } else {
                     maybe_landed = true;
                 }
@@ -717,6 +743,10 @@ impl Worker {
                 break Ending::Succeeded {
                     request_id: err.request_id,
                     detail: Some("reconciled"),
+                    evidence: Some(
+                        "a retry after a lost answer was refused as a repeat of a recent password"
+                            .into(),
+                    ),
                 };
             }
             let kind = match err.class {
@@ -724,7 +754,7 @@ impl Worker {
                     self.counters.throttled.fetch_add(1, Relaxed);
                     RetryKind::Throttled
                 }
-                ErrorClass::Transient => RetryKind::Transient,
+                ErrorClass::Transient | ErrorClass::Unreachable => RetryKind::Transient,
                 ErrorClass::UserFailed => break Ending::Failed(err),
                 ErrorClass::UserLimited => {
                     debug!(user = %row.username, "the user's own attempt limit; deferred");
@@ -762,12 +792,20 @@ impl Worker {
         Some((attempts, ending))
     }
 
-    /// Reads the user back to learn whether a call sent at `sent` landed.
-    /// `None` if the run stopped meanwhile.
+    /// Reads the user back to learn whether a call whose answer was lost
+    /// landed. `None` if the run stopped meanwhile.
+    ///
+    /// The evidence, strongest first: the user's status before the call,
+    /// from the pool's listing (recorded in the intent). In the call's
+    /// target status now and not before: it landed. Already in it before:
+    /// for a reset, the tool cannot tell whether a code went out and does
+    /// not call again (`already_reset_required`). Without that status (rows
+    /// not resolved), the user's last change is compared with when the call
+    /// was sent, allowing [`CLOCK_SKEW`] between the clocks.
     async fn reconcile(
         &self,
         username: &str,
-        sent: SystemTime,
+        lost: &LostAnswer,
         op: &Operation,
     ) -> Option<Reconciled> {
         let state = match self.read_user(username).await? {
@@ -778,19 +816,51 @@ impl Worker {
                 return Some(Reconciled::Unknown);
             }
         };
-        if Some(state.status.as_str()) != op.target_status() {
+        let Some(target) = op.target_status() else {
+            return Some(Reconciled::NotLanded);
+        };
+        if state.status != target {
             return Some(Reconciled::NotLanded);
         }
-        let changed_since_sent = state.last_modified.is_none_or(|m| m + CLOCK_SKEW >= sent);
-        Some(if changed_since_sent {
-            debug!(user = %username, status = %state.status, "the lost call landed");
-            Reconciled::Landed("reconciled")
-        } else if op.sends_message() {
-            warn!(user = %username, "already RESET_REQUIRED before the lost call; not calling again");
-            Reconciled::Landed("already_reset_required")
-        } else {
-            Reconciled::NotLanded
-        })
+        let landed = |evidence: String| {
+            debug!(user = %username, %evidence, "the lost call landed");
+            Some(Reconciled::Landed("reconciled", evidence))
+        };
+        let already = |evidence: String| {
+            warn!(user = %username, "already {target} before the lost call; not calling again");
+            Some(Reconciled::Landed("already_reset_required", evidence))
+        };
+        match lost.before.as_deref() {
+            Some(before) if before == target && op.sends_message() => already(format!(
+                "{target} before the call (the pool's listing) and after it (AdminGetUser)"
+            )),
+            Some(before) if before == target => Some(Reconciled::NotLanded),
+            Some(before) => landed(format!(
+                "{before} before the call (the pool's listing), {target} after it (AdminGetUser)"
+            )),
+            None => {
+                let changed_since_sent = state
+                    .last_modified
+                    .is_none_or(|m| m + CLOCK_SKEW >= lost.sent);
+                let when = state
+                    .last_modified
+                    .map_or("unknown".to_string(), ledger::timestamp);
+                if changed_since_sent {
+                    landed(format!(
+                        "{target} after the call, last changed {when}, within {}s of sending it at {}",
+                        CLOCK_SKEW.as_secs(),
+                        ledger::timestamp(lost.sent)
+                    ))
+                } else if op.sends_message() {
+                    already(format!(
+                        "{target}, last changed {when}, before the call was sent at {}",
+                        ledger::timestamp(lost.sent)
+                    ))
+                } else {
+                    Some(Reconciled::NotLanded)
+                }
+            }
+        }
     }
 
     /// AdminGetUser on the read limiter, with retries. `None` if the run
@@ -823,16 +893,27 @@ impl Worker {
                     return None;
                 }
                 ErrorClass::Throttled => RetryKind::Throttled,
-                ErrorClass::Transient | ErrorClass::Pause | ErrorClass::UserLimited => {
-                    RetryKind::Transient
-                }
+                ErrorClass::Transient
+                | ErrorClass::Pause
+                | ErrorClass::UserLimited
+                | ErrorClass::Unreachable => RetryKind::Transient,
             };
-            if tries.calls >= RECONCILE_READS {
-                return Some(Read::Unknown(err));
-            }
-            match self.retry.next(kind, &mut tries) {
+            let next = if tries.calls >= RECONCILE_READS {
+                Next::GiveUp
+            } else {
+                self.retry.next(kind, &mut tries)
+            };
+            match next {
                 Next::RetryAfter(delay) => {
                     self.until_stopped(tokio::time::sleep(delay)).await?;
+                }
+                Next::GiveUp if err.class == ErrorClass::Unreachable => {
+                    self.stop_run(StopReason::Unreachable {
+                        endpoint: self.endpoint.clone(),
+                        code: err.code,
+                        message: err.message,
+                    });
+                    return None;
                 }
                 Next::GiveUp => return Some(Read::Unknown(err)),
             }
@@ -864,9 +945,14 @@ impl Worker {
         };
         let mut streak = true;
         let (outcome, err) = match ending {
-            Ending::Succeeded { request_id, detail } => {
+            Ending::Succeeded {
+                request_id,
+                detail,
+                evidence,
+            } => {
                 record.request_id = request_id;
                 record.detail = detail.map(str::to_string);
+                record.message = evidence;
                 (Outcome::Succeeded, None)
             }
             Ending::Failed(err) => (Outcome::Failed, Some(err)),
@@ -969,6 +1055,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// row was resolved, else the row's own value.
 fn target(row: &UserRow) -> &str {
     row.identity.username().unwrap_or(&row.username)
+}
+
+/// The user's status before the call, from the pool's listing, for a
+/// read-back to compare with.
+fn before(row: &UserRow) -> Option<String> {
+    row.identity.facts().map(|f| f.status().to_string())
 }
 
 /// The canonical username to record beside the row's value, when it is

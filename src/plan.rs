@@ -20,7 +20,7 @@ use crate::identity::facts::DEFAULT_EMAIL_DAILY_CAP;
 use crate::identity::resolve::{Choice, Strategy};
 use crate::identity::{Identity, NameRule, PoolFacts};
 use crate::job;
-use crate::ledger::{self, fingerprint, Action, Outcome, Replay};
+use crate::ledger::{self, fingerprint, Action, LostAnswer, Outcome, Replay};
 use crate::settings::{Input, RunSettings};
 use crate::source::{Source, SourceItem, UserRow};
 
@@ -49,11 +49,12 @@ pub enum Verdict {
     /// The pool's rules could not be read to tell whom the row names:
     /// nothing is called, and the run says why (a re-run resolves it again).
     Ambiguous(String),
-    /// To do. `lost_answer`: an earlier call's answer was lost at about this
-    /// time, so the user is read back before any call. `sign_out_only`: the
-    /// action succeeded in an earlier run; only the sign-out step remains.
+    /// To do. `lost_answer`: an earlier call's answer was lost (when it was
+    /// sent, and the user's status before it), so the user is read back
+    /// before any call. `sign_out_only`: the action succeeded in an earlier
+    /// run; only the sign-out step remains.
     ToDo {
-        lost_answer: Option<SystemTime>,
+        lost_answer: Option<LostAnswer>,
         sign_out_only: bool,
     },
 }
@@ -172,7 +173,10 @@ impl Triage {
             .pending
             .get(&key)
             .or_else(|| alt.and_then(|a| self.replay.pending.get(&a)))
-            .map(|at| humantime::parse_rfc3339_weak(at).unwrap_or(SystemTime::UNIX_EPOCH));
+            .map(|(at, before)| LostAnswer {
+                sent: humantime::parse_rfc3339_weak(at).unwrap_or(SystemTime::UNIX_EPOCH),
+                before: before.as_deref().map(str::to_string),
+            });
         Verdict::ToDo {
             lost_answer,
             sign_out_only: false,

@@ -165,6 +165,13 @@ pub enum StopReason {
     DailyEmailLimit { message: String },
     /// LimitExceededException outlasted the attempts of `count` users in a row.
     LimitPersists { count: u32 },
+    /// Calls could not leave this machine: the endpoint is unreachable, or
+    /// a local limit stopped them.
+    Unreachable {
+        endpoint: String,
+        code: String,
+        message: String,
+    },
 }
 
 impl StopReason {
@@ -205,6 +212,15 @@ impl std::fmt::Display for StopReason {
             StopReason::DailyEmailLimit { message } => write!(
                 f,
                 "Cognito's daily email limit is exhausted ({message}); the default Cognito sender allows 50 emails a day per account: configure the pool to send through your own Amazon SES identity, or re-run this command tomorrow"
+            ),
+            StopReason::Unreachable { endpoint, code, message } => write!(
+                f,
+                "could not reach Cognito at {endpoint} ({code}: {message}); the call was never sent. Check the endpoint (--endpoint-url, AWS_ENDPOINT_URL), the network, DNS and any proxy{}, then run the same command again",
+                if code == "TooManyOpenFiles" {
+                    ", and raise the open-file limit (ulimit -n) or lower --concurrency"
+                } else {
+                    ""
+                }
             ),
             StopReason::LimitPersists { count } => write!(
                 f,

@@ -131,7 +131,7 @@ where
                 limiter.answered(ticket, true);
                 RetryKind::Throttled
             }
-            ErrorClass::Transient => RetryKind::Transient,
+            ErrorClass::Transient | ErrorClass::Unreachable => RetryKind::Transient,
             _ => {
                 limiter.answered(ticket, false);
                 return Err(err);

@@ -200,15 +200,15 @@ enum Slot {
 impl Resolver {
     /// Sets up `choice`: builds the index (paging through the pool; this is
     /// where a large pool's resolution cost is paid, before any call), or
-    /// checks with one ListUsers that lookups are permitted. A refusal is a
-    /// [`UsageError`] naming the fix.
+    /// checks with one ListUsers that lookups are permitted. A failure is
+    /// the ListUsers error.
     pub async fn open(
         choice: Choice,
         facts: Result<&PoolFacts, String>,
         cognito: &Cognito,
         limiter: Limiter,
         retry: RetryPolicy,
-    ) -> Result<Resolver, UsageError> {
+    ) -> Result<Resolver, CallError> {
         let expected = facts.as_ref().map_or(0, |f| f.estimated_users) as usize;
         let (rule, unknown_because) = match facts {
             Ok(f) => (f.rule.clone(), None),
@@ -224,16 +224,12 @@ impl Resolver {
             retry,
             calls: AtomicU64::new(0),
         };
-        let refused = |e: CallError| UsageError::Resolve {
-            code: e.code,
-            message: e.message,
-        };
         match resolver.choice.strategy {
             Strategy::Index => {
-                resolver.index = Some(resolver.build_index(expected).await.map_err(refused)?);
+                resolver.index = Some(resolver.build_index(expected).await?);
             }
             Strategy::Lookup => {
-                resolver.list(None).await.map_err(refused)?;
+                resolver.list(None).await?;
             }
             Strategy::Listing | Strategy::Exact => resolver.cognito = None,
         }

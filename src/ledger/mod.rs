@@ -182,6 +182,18 @@ pub struct IntentRecord {
     pub line: Option<u64>,
     /// When the call was about to be sent (RFC 3339, UTC).
     pub at: String,
+    /// The user's status before the call, as the pool's listing gave it:
+    /// the evidence a read-back of a lost answer compares with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+}
+
+/// A call whose answer was lost: when it was sent, and the user's status
+/// before it, when known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LostAnswer {
+    pub sent: std::time::SystemTime,
+    pub before: Option<String>,
 }
 
 /// One line of the ledger.

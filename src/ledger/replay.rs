@@ -36,8 +36,9 @@ pub struct Replay {
     /// under that value's fingerprint, so a resume can tell a finished row
     /// without resolving it again.
     pub users: UserTable,
-    /// Users with an intent and no outcome after it, with the intent's time.
-    pub pending: HashMap<u128, String>,
+    /// Users with an intent and no outcome after it: the intent's time,
+    /// and the user's status before the call when the intent gave it.
+    pub pending: HashMap<u128, (String, Option<Box<str>>)>,
     /// Input lines recorded invalid (not recorded twice on a re-run).
     pub invalid_lines: HashSet<u64>,
     /// Invalid records that carry no line number.
@@ -197,6 +198,8 @@ struct Line<'a> {
     code: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     at: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    before: Option<Cow<'a, str>>,
 }
 
 fn replay_sized<R: BufRead>(
@@ -255,7 +258,10 @@ fn replay_sized<R: BufRead>(
             }
             ("intent", Some(username), Some(at)) => {
                 let name = line.user.as_deref().unwrap_or(&username);
-                replay.pending.insert(fingerprint(name), at.into_owned());
+                let before = line.before.as_deref().map(Into::into);
+                replay
+                    .pending
+                    .insert(fingerprint(name), (at.into_owned(), before));
                 replay.unresolved += u64::from(!resolving);
             }
             ("user", Some(username), Some(_)) => {
@@ -596,6 +602,7 @@ mod properties {
                     user: None,
                     line: None,
                     at: "t".into(),
+                    before: None,
                 }));
             }
             if let Some(o) = outcome {

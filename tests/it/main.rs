@@ -5,6 +5,7 @@
 mod audit;
 mod bad_input;
 mod corpus;
+mod endpoint;
 mod faults;
 mod from_pool;
 mod generate;
