@@ -70,6 +70,8 @@ fn csv(c: &mut Criterion) {
         header: true,
         username_column: "username".into(),
         password_column: None,
+        regular_file: true,
+        header_check: true,
     };
     let mut g = c.benchmark_group("csv");
     g.throughput(Throughput::Elements(USERS as u64));

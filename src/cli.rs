@@ -12,7 +12,7 @@ use tracing::warn;
 use crate::drill::{self, DrillArgs};
 use crate::error::ExitCode;
 use crate::error::UsageError;
-use crate::settings::RunSettings;
+use crate::settings::{Input, RunSettings};
 use crate::settings::{RunArgs, DEFAULT_RECOVERY_QUOTA};
 use crate::sim::{self, SimConfig};
 use crate::{pipeline, plan, report};
@@ -108,48 +108,24 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
             Ok(ExitCode::Success)
         }
         Command::Run(args) => {
-            let mut settings = args.resolve()?;
-            if let Some(line) = pipeline::resolve_auto_rate(&mut settings).await? {
-                tracing::info!("{line}");
+            let settings = args.resolve()?;
+            let summary_json = settings.summary_json.clone();
+            let checked = crate::job::check_paths(&settings).is_ok();
+            let result = run(settings, &shutdown).await;
+            // A summary for every end after set-up: a failed set-up
+            // replaces an earlier run's summary, so no script reads that
+            // one as this run's. Never when the path itself was refused.
+            if let (Err(e), Some(path), true) = (&result, &summary_json, checked) {
+                let code = e
+                    .downcast_ref::<UsageError>()
+                    .map_or(ExitCode::Usage, UsageError::exit_code);
+                let value = serde_json::json!({
+                    "exit_code": code.code(),
+                    "error": format!("{e:#}"),
+                });
+                write_summary(path, &value);
             }
-            if settings.dry_run {
-                print!("{}", plan::plan(&settings, &shutdown).await?.render());
-                return Ok(ExitCode::Success);
-            }
-            let mut prepared = None;
-            if !settings.yes {
-                use std::io::IsTerminal;
-                if !std::io::stdin().is_terminal() {
-                    return Err(UsageError::NotConfirmed(
-                        "standard input is not a terminal, so the run cannot be confirmed; add --yes (or `yes = true` in the config) to go ahead, after checking it with `cognito-bulk-reset plan`".into(),
-                    )
-                    .into());
-                }
-                let (report, ready) = plan::plan_prepared(&settings, &shutdown).await?;
-                let confirm = settings.clone();
-                tokio::task::spawn_blocking(move || confirm_on_terminal(&confirm, &report))
-                    .await??;
-                prepared = Some(ready);
-            }
-            if settings.rate > DEFAULT_RECOVERY_QUOTA && settings.aws.endpoint_url.is_none() {
-                warn!(
-                    rate = settings.rate,
-                    "the rate is above Cognito's default quota of {DEFAULT_RECOVERY_QUOTA}/s for password resets; fine if the account has more, otherwise calls will be throttled and the production app starved"
-                );
-            }
-            let summary = pipeline::run_prepared(&settings, shutdown.cancelled(), prepared).await?;
-            print!("{}", summary.render());
-            let code = summary.exit_code();
-            if let Some(path) = &settings.summary_json {
-                let mut value = serde_json::to_value(&summary)?;
-                value["exit_code"] = code.code().into();
-                // The run happened: a failed summary file must not turn its
-                // exit code into "nothing sent".
-                if let Err(e) = std::fs::write(path, serde_json::to_vec_pretty(&value)?) {
-                    tracing::error!(path = %path.display(), error = %e, "could not write --summary-json");
-                }
-            }
-            Ok(code)
+            result
         }
         Command::Status(args) => {
             let status = report::status(&args.ledger)?;
@@ -160,26 +136,33 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
             }
             Ok(ExitCode::Success)
         }
-        Command::Export(args) => {
-            let mut out: Box<dyn std::io::Write> = match &args.output {
-                Some(path) => Box::new(
-                    std::fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .open(path)
-                        .map_err(|e| {
-                            anyhow::anyhow!(
-                                "could not create {}: {e} (export never overwrites)",
-                                path.display()
-                            )
-                        })?,
-                ),
-                None => Box::new(std::io::stdout().lock()),
-            };
-            report::export(&args.ledger, args.format, &mut out)?;
-            out.flush()?;
-            Ok(ExitCode::Success)
-        }
+        Command::Export(args) => match &args.output {
+            Some(path) => {
+                crate::files::check_distinct(&[
+                    (crate::files::Role::Ledger, args.ledger.as_path()),
+                    (crate::files::Role::Export, path.as_path()),
+                ])?;
+                crate::files::check_output(crate::files::Role::Export, path, false)?;
+                // Usernames are personal data: the file is private (0600),
+                // written whole, and put in place only if nothing is there.
+                let mut out = crate::files::NewFile::create(path, 0o600)
+                    .map_err(|e| anyhow::anyhow!("could not create {}: {e}", path.display()))?;
+                report::export(&args.ledger, args.format, &mut out)?;
+                out.commit().map_err(|e| {
+                    anyhow::anyhow!(
+                        "could not create {}: {e} (export never overwrites)",
+                        path.display()
+                    )
+                })?;
+                Ok(ExitCode::Success)
+            }
+            None => {
+                let mut out = std::io::stdout().lock();
+                report::export(&args.ledger, args.format, &mut out)?;
+                std::io::Write::flush(&mut out)?;
+                Ok(ExitCode::Success)
+            }
+        },
         Command::Drill(args) => drill::run(args, shutdown).await,
         Command::Sim(args) => {
             if !args.listen.ip().is_loopback() {
@@ -189,6 +172,71 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
             println!("{}", serde_json::to_string(&stats)?);
             Ok(ExitCode::Success)
         }
+    }
+}
+
+/// `run`: the plan and confirmation when asked for, the run, its summary.
+async fn run(mut settings: RunSettings, shutdown: &CancellationToken) -> anyhow::Result<ExitCode> {
+    if let Some(line) = pipeline::resolve_auto_rate(&mut settings).await? {
+        tracing::info!("{line}");
+    }
+    if settings.dry_run {
+        print!("{}", plan::plan(&settings, shutdown).await?.render());
+        return Ok(ExitCode::Success);
+    }
+    let mut prepared = None;
+    if !settings.yes {
+        use std::io::IsTerminal;
+        if !std::io::stdin().is_terminal() {
+            return Err(UsageError::NotConfirmed(
+                "standard input is not a terminal, so the run cannot be confirmed; add --yes (or `yes = true` in the config) to go ahead, after checking it with `cognito-bulk-reset plan`".into(),
+            )
+            .into());
+        }
+        // What is confirmed must be what runs: an input that can be read
+        // only once (standard input, a pipe) cannot be shown in a plan and
+        // then run.
+        let once = match &settings.input {
+            Input::Stdin => true,
+            Input::Path(p) => !std::fs::metadata(p).is_ok_and(|m| m.is_file()),
+            Input::Pool { .. } => false,
+        };
+        if once {
+            return Err(UsageError::NotConfirmed(format!(
+                "the input ({}) can be read only once, so the plan to confirm could not be the run that follows; write the list to a file, or check it with `plan` and run with --yes",
+                settings.input.name()
+            ))
+            .into());
+        }
+        let (report, ready) = plan::plan_prepared(&settings, shutdown).await?;
+        let confirm = settings.clone();
+        tokio::task::spawn_blocking(move || confirm_on_terminal(&confirm, &report)).await??;
+        prepared = Some(ready);
+    }
+    if settings.rate > DEFAULT_RECOVERY_QUOTA && settings.aws.endpoint_url.is_none() {
+        warn!(
+            rate = settings.rate,
+            "the rate is above Cognito's default quota of {DEFAULT_RECOVERY_QUOTA}/s for password resets; fine if the account has more, otherwise calls will be throttled and the production app starved"
+        );
+    }
+    let summary = pipeline::run_prepared(&settings, shutdown.cancelled(), prepared).await?;
+    print!("{}", summary.render());
+    let code = summary.exit_code();
+    if let Some(path) = &settings.summary_json {
+        let mut value = serde_json::to_value(&summary)?;
+        value["exit_code"] = code.code().into();
+        write_summary(path, &value);
+    }
+    Ok(code)
+}
+
+/// Writes `--summary-json` whole, atomically. The run has happened: a
+/// summary that cannot be written must not turn its exit code into
+/// "nothing sent", so a failure is logged.
+fn write_summary(path: &std::path::Path, value: &serde_json::Value) {
+    let bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    if let Err(e) = crate::files::write_atomically(path, &bytes, 0o600, true) {
+        tracing::error!(path = %path.display(), error = %e, "could not write --summary-json");
     }
 }
 

@@ -88,6 +88,9 @@ pub enum UsageError {
     #[error("could not open input {path}: {reason}")]
     Input { path: String, reason: String },
 
+    #[error("input {input} refused: {reason}")]
+    InputRefused { input: String, reason: String },
+
     #[error("ledger {path} was written for {what} '{found}', but this run is for '{wanted}'; use another --ledger for this job")]
     LedgerMismatch {
         path: PathBuf,
@@ -106,6 +109,9 @@ pub enum UsageError {
     #[error("could not read ledger {path}: {reason}")]
     LedgerRead { path: PathBuf, reason: String },
 
+    #[error("{path} is not a ledger (its first line is no ledger header), and the tool leaves it untouched; name another --ledger, or move the file aside")]
+    NotALedger { path: PathBuf },
+
     #[error("ledger {path} is in use by {holder}; wait for that run to end (or stop it), then run this command again")]
     LedgerBusy { path: PathBuf, holder: String },
 
@@ -120,6 +126,21 @@ pub enum UsageError {
 
     #[error("{0}; nothing was sent")]
     Refused(String),
+
+    #[error("{first} {first_path} and {second} {second_path} are the same file; a file the tool writes is never another file of the run: name another one")]
+    SameFile {
+        first: &'static str,
+        first_path: PathBuf,
+        second: &'static str,
+        second_path: PathBuf,
+    },
+
+    #[error("{flag} {path}: {reason}")]
+    Path {
+        flag: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
 
     #[error("user pool {id} does not exist in {region} ({message}); check --user-pool-id, and that the credentials are for the pool's account; nothing was sent")]
     NoSuchPool {

@@ -19,6 +19,7 @@ use tracing::{info, warn};
 
 use crate::cognito::{CallError, Cognito, ErrorClass};
 use crate::error::UsageError;
+use crate::files::{self, Role};
 use crate::identity::resolve::{self, Choice, Resolver};
 use crate::identity::PoolFacts;
 use crate::ledger::{fingerprint, unresolved_names, Action, Replay};
@@ -40,6 +41,31 @@ impl PoolView {
     pub fn facts(&self) -> Option<&PoolFacts> {
         self.facts.as_ref().ok()
     }
+}
+
+/// Checks every path of the run before anything is opened for writing:
+/// no two are one file (input, ledger, passwords file, summary, config),
+/// and the summary can be written where it is asked for (see
+/// [`crate::files`]).
+pub fn check_paths(settings: &RunSettings) -> Result<(), UsageError> {
+    let mut paths: Vec<(Role, &Path)> = vec![(Role::Ledger, settings.ledger.as_path())];
+    if let Input::Path(p) = &settings.input {
+        paths.push((Role::Input, p));
+    }
+    if let Some(p) = &settings.generate_passwords {
+        paths.push((Role::PasswordsOut, p));
+    }
+    if let Some(p) = &settings.summary_json {
+        paths.push((Role::SummaryJson, p));
+    }
+    if let Some(p) = &settings.config {
+        paths.push((Role::Config, p));
+    }
+    files::check_distinct(&paths)?;
+    if let Some(p) = &settings.summary_json {
+        files::check_output(Role::SummaryJson, p, true)?;
+    }
+    Ok(())
 }
 
 /// Reads the pool's settings and refuses what they rule out.

@@ -25,6 +25,9 @@
 //!   durable) and replay (what a re-run may skip).
 //! - [`progress`] and [`report`]: the progress bar or plain log lines, the
 //!   end-of-run summary, the `status` command.
+//! - [`files`]: every path the tool reads or writes, and its rules: private
+//!   regular files never reached through a link, whole files replaced
+//!   atomically, no two paths of a run one file.
 //! - [`fptable`]: the fingerprint-keyed table behind the ledger's per-user
 //!   state and the pool index.
 //! - [`passwords`]: generated passwords and the 0600 file they go to.
@@ -37,6 +40,7 @@ pub mod cli;
 pub mod cognito;
 pub mod drill;
 pub mod error;
+pub mod files;
 pub mod fptable;
 pub mod identity;
 pub mod job;

@@ -6,19 +6,33 @@
 //! at least 20 characters. The pool's minimum length is read with
 //! DescribeUserPool; where that cannot be read, 20 it is.
 //!
-//! Passwords go to one place only: `--passwords-out`, a `username,password`
-//! CSV created with mode 0600 and only ever appended to (never overwritten,
-//! and refused if others may read it). Each line is made durable before the
-//! call that sets the password, so a crash never loses a password that was
-//! set. A user may have several lines after a resume; the last one is the
-//! password Cognito has.
+//! Passwords go to one place only: `--passwords-out`, a
+//! `username,password,status` CSV opened as a private file (created 0600,
+//! never through a link, never a FIFO or a device, never another user's,
+//! refused if others may read it) and only ever appended to. For each user:
+//!
+//! - a `pending` line with the password is made durable before the call
+//!   that sets it, so a crash never loses a password that was set;
+//! - once the call's ending is known, a line with the same password and
+//!   `applied`, or with no password and `not applied: <why>` (the call was
+//!   refused, or never sent), or `unknown: <why>` (an answer was lost and
+//!   the call was not confirmed).
+//!
+//! The password a user has is on their last `applied` line. A `pending`
+//! line with nothing after it is what a crash left; the next run that does
+//! the user marks it `superseded` before giving a new password. A torn last
+//! line (a crash or a full disk mid-write) is cut off before appending, and
+//! said: its call was never sent. Usernames are written as CSV cells a
+//! spreadsheet will not evaluate ([`crate::files::safe_cell`]), and no
+//! generated password begins with `=`, `+`, `-` or `@`.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::error::UsageError;
+use crate::files::{self, Role};
 use crate::secret::Password;
 
 /// Length of a generated password when the policy asks for less.
@@ -59,6 +73,14 @@ pub fn generate(len: usize) -> Password {
     for i in (1..chars.len()).rev() {
         chars.swap(i, random_below(i + 1));
     }
+    // A letter or digit first, so no spreadsheet takes it for a formula
+    // (`=`, `+`, `-`, `@`).
+    if !chars[0].is_ascii_alphanumeric() {
+        let letters: Vec<usize> = (1..chars.len())
+            .filter(|i| chars[*i].is_ascii_alphanumeric())
+            .collect();
+        chars.swap(0, letters[random_below(letters.len())]);
+    }
     Password::new(String::from_utf8(chars).expect("ASCII"))
 }
 
@@ -69,34 +91,45 @@ pub struct PasswordsOut {
     path: PathBuf,
 }
 
+/// How a generated password's call ended, for its line in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Cognito has this password.
+    Yes,
+    /// It was not set (the reason).
+    No(String),
+    /// An answer was lost and the call was not confirmed (the reason).
+    Unknown(String),
+}
+
 impl PasswordsOut {
-    /// Opens (creating, mode 0600, with a header) the file for appending.
-    /// An existing file that others may read is refused.
+    /// Opens the file as a private file (see the module documentation),
+    /// writes the header of a new file, and cuts off a torn last line.
     pub fn open(path: &Path) -> Result<PasswordsOut, UsageError> {
-        let err = |reason: String| UsageError::Value {
+        let err = |reason: String| UsageError::Path {
             flag: "--passwords-out",
-            reason: format!("{}: {reason}", path.display()),
+            path: path.to_owned(),
+            reason,
         };
-        let mut options = OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(|e| err(e.to_string()))?;
-        let meta = file.metadata().map_err(|e| err(e.to_string()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            if meta.permissions().mode() & 0o077 != 0 {
-                return Err(err(
-                    "others may read it; it will hold passwords: chmod 600 it or name a new file"
-                        .into(),
-                ));
-            }
-        }
-        if meta.len() == 0 {
-            file.write_all(b"username,password\n")
+        let mut file = files::open_private(Role::PasswordsOut, path, files::Loose::Refuse)?.file;
+        let len = file.metadata().map_err(|e| err(e.to_string()))?.len();
+        if len == 0 {
+            file.write_all(b"username,password,status\n")
                 .and_then(|()| file.sync_data())
                 .map_err(|e| err(e.to_string()))?;
+        } else if !ours(&mut file).map_err(|e| err(e.to_string()))? {
+            return Err(err(
+                "it is not a passwords file of this tool (its first line is not `username,password,status`), and the tool leaves it untouched; name a new file".into(),
+            ));
+        } else if let Some(keep) = torn_tail(&mut file, len).map_err(|e| err(e.to_string()))? {
+            file.set_len(keep)
+                .and_then(|()| file.sync_data())
+                .map_err(|e| err(e.to_string()))?;
+            tracing::warn!(
+                file = %path.display(),
+                bytes = len - keep,
+                "the passwords file ended in a torn line (a crash or a full disk mid-write); cut it off: its call was never sent"
+            );
         }
         Ok(PasswordsOut {
             file: Arc::new(Mutex::new(file)),
@@ -104,14 +137,88 @@ impl PasswordsOut {
         })
     }
 
-    /// Appends `username,password` and makes it durable.
+    /// Appends the `pending` line of a password about to be set, durably.
     pub async fn record(&self, username: &str, password: &Password) -> Result<(), String> {
-        let mut line = Vec::with_capacity(username.len() + 40);
+        self.append(username, password.expose(), "pending").await
+    }
+
+    /// Appends how the call that was to set `password` ended, durably.
+    pub async fn mark(
+        &self,
+        username: &str,
+        password: &Password,
+        applied: &Applied,
+    ) -> Result<(), String> {
+        match applied {
+            Applied::Yes => self.append(username, password.expose(), "applied").await,
+            Applied::No(why) => {
+                self.append(username, "", &format!("not applied: {why}"))
+                    .await
+            }
+            Applied::Unknown(why) => self.append(username, "", &format!("unknown: {why}")).await,
+        }
+    }
+
+    /// Settles what a crash left: a user whose last line is `pending` gets
+    /// the line the ledger's record of them decides: `applied` (the ledger
+    /// records the call succeeded), `not applied` (it records a failure, or
+    /// nothing: the call was never sent), or `unknown` (an intent without
+    /// an outcome: the answer was lost; the next call sets a new password).
+    /// Returns how many lines it settled.
+    pub async fn settle(&self, replay: &crate::ledger::Replay) -> Result<usize, String> {
+        use std::io::{Seek, SeekFrom};
+        let left: Vec<(String, String)> = {
+            let file = self.file.clone();
+            tokio::task::spawn_blocking(move || -> std::io::Result<Vec<(String, String)>> {
+                let mut f = file.lock().unwrap_or_else(|e| e.into_inner()).try_clone()?;
+                f.seek(SeekFrom::Start(0))?;
+                let mut pending: std::collections::HashMap<String, String> = Default::default();
+                let mut reader = csv::ReaderBuilder::new()
+                    .flexible(true)
+                    .from_reader(std::io::BufReader::new(f));
+                for record in reader.records() {
+                    let Ok(r) = record else { continue };
+                    let (Some(user), Some(pw), Some(status)) = (r.get(0), r.get(1), r.get(2))
+                    else {
+                        continue;
+                    };
+                    let user = user.strip_prefix('\'').unwrap_or(user).to_string();
+                    if status == "pending" {
+                        pending.insert(user, pw.to_string());
+                    } else {
+                        pending.remove(&user);
+                    }
+                }
+                Ok(pending.into_iter().collect())
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("could not read {}: {e}", self.path.display()))?
+        };
+        for (user, password) in &left {
+            let key = crate::ledger::fingerprint(user);
+            let password = Password::new(password.clone());
+            let applied = if replay.pending.contains_key(&key) {
+                Applied::Unknown("the run stopped with the call's answer lost".into())
+            } else {
+                match replay.users.get(key).and_then(|s| s.last()) {
+                    Some(crate::ledger::Outcome::Succeeded) => Applied::Yes,
+                    Some(_) => Applied::No("the call was refused".into()),
+                    None => Applied::No("the run stopped before the call".into()),
+                }
+            };
+            self.mark(user, &password, &applied).await?;
+        }
+        Ok(left.len())
+    }
+
+    async fn append(&self, username: &str, password: &str, status: &str) -> Result<(), String> {
+        let mut line = Vec::with_capacity(username.len() + password.len() + 32);
         {
             let mut w = csv::WriterBuilder::new()
                 .has_headers(false)
                 .from_writer(&mut line);
-            w.write_record([username, password.expose()])
+            w.write_record([&*files::safe_cell(username), password, status])
                 .map_err(|e| e.to_string())?;
             w.flush().map_err(|e| e.to_string())?;
         }
@@ -124,6 +231,37 @@ impl PasswordsOut {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("could not write {}: {e}", path.display()))
+    }
+}
+
+/// Whether the file begins with this tool's header (or the two-column one
+/// of earlier versions).
+fn ours(file: &mut File) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut head = [0u8; 25];
+    file.seek(SeekFrom::Start(0))?;
+    let n = file.read(&mut head)?;
+    let head = &head[..n];
+    Ok(head.starts_with(b"username,password,status\n") || head.starts_with(b"username,password\n"))
+}
+
+/// Where a file of `len` bytes should end to drop a torn last line (one
+/// with no newline), if it has one.
+fn torn_tail(file: &mut File, len: u64) -> std::io::Result<Option<u64>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut buf = vec![0u8; len.min(64 * 1024) as usize];
+    let start = len - buf.len() as u64;
+    file.seek(SeekFrom::Start(start))?;
+    file.read_exact(&mut buf)?;
+    if buf.last() == Some(&b'\n') {
+        return Ok(None);
+    }
+    match buf.iter().rposition(|b| *b == b'\n') {
+        Some(i) => Ok(Some(start + i as u64 + 1)),
+        // No line of this file is that long.
+        None => Err(std::io::Error::other(
+            "its last 64 KiB hold no line end; it is not a passwords file of this tool",
+        )),
     }
 }
 
@@ -145,6 +283,10 @@ mod tests {
                 assert!(t.bytes().any(|b| DIGITS.contains(&b)));
                 assert!(t.bytes().any(|b| SYMBOLS.contains(&b)));
                 assert!(crate::validate::check_password(t).is_ok());
+                assert!(
+                    t.as_bytes()[0].is_ascii_alphanumeric(),
+                    "{t}: no formula start"
+                );
                 assert!(seen.insert(t.to_string()), "no repeats");
             }
         }

@@ -55,9 +55,8 @@
 //!   admin-only recovery) are [`UsageError`]s raised before any call is
 //!   sent.
 
-use std::fs::File;
 use std::future::Future;
-use std::io::{self, BufRead, BufReader};
+use std::io;
 use std::num::NonZeroU32;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -71,6 +70,7 @@ use tracing::{debug, info, warn};
 
 use crate::cognito::{CallError, Cognito, ErrorClass, Operation, UserState};
 use crate::error::UsageError;
+use crate::files;
 use crate::identity::resolve::{ResolveError, Resolver, Strategy};
 use crate::job;
 use crate::ledger::Step;
@@ -123,7 +123,9 @@ pub async fn run_prepared(
     let started = Instant::now();
     tokio::pin!(shutdown);
 
-    // Everything that can be refused is checked before any mutating call.
+    // Everything that can be refused is checked before any mutating call,
+    // and every path before any file is written.
+    job::check_paths(settings)?;
     let csv = match settings.input {
         Input::Pool { .. } => None,
         _ => Some(open_source(settings)?),
@@ -133,7 +135,7 @@ pub async fn run_prepared(
     // choose how users are resolved, and to size the user table once) is
     // counted while the ledger is read.
     let input_rows = count_input_rows(settings);
-    let mut replay = ledger::replay_path(&settings.ledger)?;
+    let mut replay = Some(ledger::replay_file(&ledger_file, &settings.ledger)?);
     if let Some(r) = &replay {
         check_same_job(settings, r)?;
         if r.torn_bytes > 0 {
@@ -202,6 +204,15 @@ pub async fn run_prepared(
 
     if let Some(r) = replay.as_mut() {
         job::adopt_unresolved(&resolver, r, &settings.ledger).await?;
+        if let Some((out, _)) = &generate {
+            let settled = out.settle(r).await.map_err(anyhow::Error::msg)?;
+            if settled > 0 {
+                info!(
+                    lines = settled,
+                    "the passwords file held passwords of calls a stopped run left unsettled; marked each with what the ledger says of it"
+                );
+            }
+        }
     }
 
     let counters = Arc::new(Counters::default());
@@ -606,9 +617,47 @@ impl Worker {
     async fn decide(
         &self,
         row: &UserRow,
+        lost_answer: Option<LostAnswer>,
+        op: &Operation,
+        limiter: &Limiter,
+    ) -> Option<(Attempts, Ending)> {
+        let mut generated = None;
+        let mut unknown = false;
+        let result = self
+            .decide_inner(row, lost_answer, op, limiter, &mut generated, &mut unknown)
+            .await;
+        // A generated password's line says whether Cognito has it.
+        if let (Some(password), Some((out, _))) = (&generated, &self.generate) {
+            let applied = match &result {
+                Some((_, Ending::Succeeded { .. })) => passwords::Applied::Yes,
+                _ if unknown => passwords::Applied::Unknown(
+                    "a call's answer was lost; the next run sets a new password".into(),
+                ),
+                Some((_, Ending::Failed(e) | Ending::Deferred { err: e, .. })) => {
+                    passwords::Applied::No(e.code.clone())
+                }
+                Some((_, Ending::Skipped { detail, .. })) => {
+                    passwords::Applied::No((*detail).to_string())
+                }
+                None => passwords::Applied::No("the run stopped before the call".into()),
+            };
+            if let Err(message) = out.mark(target(row), password, &applied).await {
+                self.stop_run(StopReason::Ledger { message });
+            }
+        }
+        result
+    }
+
+    /// [`Worker::decide`], noting the password it generated and whether a
+    /// call's answer was lost.
+    async fn decide_inner(
+        &self,
+        row: &UserRow,
         mut lost_answer: Option<LostAnswer>,
         op: &Operation,
         limiter: &Limiter,
+        generated: &mut Option<crate::secret::Password>,
+        unknown: &mut bool,
     ) -> Option<(Attempts, Ending)> {
         // Only a reset sends a message, so only a reset's lost answer is read
         // back before calling again. Set-password and sign-out are safe to
@@ -626,7 +675,6 @@ impl Worker {
         let mut attempts = Attempts::default();
         let mut intent_written = false;
         let mut gave_up: Option<CallError> = None;
-        let mut generated: Option<crate::secret::Password> = None;
         let ending = loop {
             // A lost answer is read back before anything else, including
             // recording a failure that may not be one.
@@ -683,7 +731,7 @@ impl Worker {
                     self.stop_run(StopReason::Ledger { message });
                     return None;
                 }
-                generated = Some(password);
+                *generated = Some(password);
             }
             if keep_intent && !intent_written {
                 let intent = Entry::Intent(IntentRecord {
@@ -730,6 +778,7 @@ impl Worker {
                 _ => limiter.answered(ticket, false),
             }
             if err.outcome_unknown {
+                *unknown = true;
                 if read_back {
                     lost_answer = Some(LostAnswer {
                         sent,
@@ -1073,21 +1122,25 @@ fn canonical(row: &UserRow) -> Option<String> {
 }
 
 /// Opens the input and reads its header; a bad header is a [`UsageError`].
+/// A path must be a regular file, a FIFO or a terminal
+/// ([`files::open_input`]): a device such as `/dev/zero` is refused.
 pub(crate) fn open_source(
     settings: &RunSettings,
-) -> Result<CsvSource<Box<dyn BufRead + Send>>, UsageError> {
-    let reader: Box<dyn BufRead + Send> = match &settings.input {
+) -> Result<CsvSource<Box<dyn io::Read + Send>>, UsageError> {
+    let mut opts = settings.csv.clone();
+    let reader: Box<dyn io::Read + Send> = match &settings.input {
         Input::Pool { .. } => unreachable!("a pool listing is not a CSV"),
-        Input::Stdin => Box::new(BufReader::with_capacity(1 << 16, io::stdin())),
+        Input::Stdin => {
+            opts.regular_file = files::stdin_is_regular();
+            Box::new(io::stdin())
+        }
         Input::Path(path) => {
-            let file = File::open(path).map_err(|e| UsageError::Input {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            Box::new(BufReader::with_capacity(1 << 16, file))
+            let (file, regular) = files::open_input(path)?;
+            opts.regular_file = regular;
+            Box::new(file)
         }
     };
-    CsvSource::new(reader, &settings.csv)
+    CsvSource::new(reader, &opts)
 }
 
 /// `--rate auto`: sets the rate to a share of the quota Cognito enforces
@@ -1140,32 +1193,30 @@ pub(crate) async fn open_pool(
 }
 
 /// Refuses a ledger written for another pool or action.
-/// Starts counting the rows of the input (blank lines aside) on a blocking
-/// thread; the count is `None` for stdin, ListUsers, or a file that cannot
-/// be read (the source reports that).
+/// Starts counting the rows of the input on a blocking thread, for the
+/// progress bar's total; the count is `None` for stdin, ListUsers, anything
+/// but a regular file (a FIFO read twice would lose its rows), or a file
+/// that cannot be read (the source reports that).
 pub(crate) fn count_input_rows(settings: &RunSettings) -> tokio::task::JoinHandle<Option<u64>> {
     let path = match &settings.input {
         Input::Path(path) => Some(path.clone()),
         Input::Stdin | Input::Pool { .. } => None,
     };
-    let header = settings.csv.header;
+    let mut opts = settings.csv.clone();
+    opts.regular_file = true;
     tokio::task::spawn_blocking(move || {
-        File::open(path?)
-            .and_then(|f| count_rows(BufReader::new(f), header))
-            .ok()
+        let (file, regular) = files::open_input(&path?).ok()?;
+        if !regular {
+            return None;
+        }
+        count_rows(file, &opts).ok()
     })
 }
 
 pub(crate) fn check_same_job(settings: &RunSettings, replay: &Replay) -> Result<(), UsageError> {
+    replay.check_ledger(&settings.ledger)?;
     let Some(h) = &replay.header else {
-        if replay.valid_len == 0 {
-            return Ok(()); // empty or torn-only file: a fresh ledger
-        }
-        return Err(UsageError::LedgerCorrupt {
-            path: settings.ledger.clone(),
-            line: 1,
-            reason: "the first line is not a ledger header".into(),
-        });
+        return Ok(()); // empty: a fresh ledger
     };
     if h.pool_id != settings.pool_id {
         return Err(UsageError::LedgerMismatch {

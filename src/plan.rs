@@ -262,6 +262,7 @@ pub async fn plan_prepared(
     settings: &RunSettings,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(PlanReport, job::Prepared)> {
+    job::check_paths(settings)?;
     let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
     let pool = job::read_pool(settings, &cognito).await?;
     let source = match settings.input {

@@ -545,6 +545,7 @@ pub fn status(path: &Path) -> Result<Status, UsageError> {
         path: path.to_owned(),
         reason: "no such file".into(),
     })?;
+    replay.check_ledger(path)?;
     let header = replay
         .header
         .clone()
@@ -676,6 +677,7 @@ pub fn export(
     })?;
     let mut rows: Vec<ExportRow> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
+    let mut job: Option<(String, ledger::Action)> = None;
     let mut reader = std::io::BufReader::new(file);
     let mut buf = Vec::new();
     let mut n = 0u64;
@@ -697,7 +699,25 @@ pub fn export(
             reason: e.to_string(),
         })?;
         let (key, username, line_no, at) = match &entry {
-            Entry::Header(_) => continue,
+            Entry::Header(h) => {
+                match &job {
+                    None => job = Some((h.pool_id.clone(), h.action)),
+                    Some((pool, action)) if *pool != h.pool_id || *action != h.action => {
+                        return Err(UsageError::LedgerCorrupt {
+                            path: path.to_owned(),
+                            line: n,
+                            reason: format!(
+                                "it is the header of another job (pool {}, action {}) than the ledger's first; a ledger holds one job",
+                                h.pool_id,
+                                h.action.as_str()
+                            ),
+                        }
+                        .into())
+                    }
+                    Some(_) => {}
+                }
+                continue;
+            }
             Entry::Intent(i) => (
                 i.user.clone().unwrap_or_else(|| i.username.clone()),
                 i.username.clone(),
@@ -760,9 +780,20 @@ pub fn export(
             }
         }
         ExportFormat::Csv => {
+            // Cells a spreadsheet would evaluate are neutralised (see
+            // `files::safe_cell`: a leading `'`, control characters escaped).
+            let safe = |v: &str| crate::files::safe_cell(v).into_owned();
+            let opt = |v: &Option<String>| v.as_deref().map(safe);
             let mut w = csv::Writer::from_writer(out);
             for row in &rows {
-                w.serialize(row)?;
+                w.serialize(ExportRow {
+                    username: safe(&row.username),
+                    user: opt(&row.user),
+                    code: opt(&row.code),
+                    message: opt(&row.message),
+                    detail: opt(&row.detail),
+                    ..row.clone()
+                })?;
             }
             w.flush()?;
         }

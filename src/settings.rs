@@ -189,6 +189,12 @@ pub struct RunArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub no_header: Option<bool>,
 
+    /// With --no-header, read a first line that names the username or
+    /// password column (it looks like a CSV header) as a username, instead
+    /// of refusing the input.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub no_header_check: Option<bool>,
+
     /// set-password: make the password permanent (CONFIRMED) instead of
     /// temporary (FORCE_CHANGE_PASSWORD, the user must change it at sign-in).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
@@ -359,6 +365,8 @@ pub struct RunSettings {
     pub dry_run: bool,
     /// Where to write the summary as JSON.
     pub summary_json: Option<PathBuf>,
+    /// The config file the settings came from, if any.
+    pub config: Option<PathBuf>,
     /// How often a plain progress line is logged when not on a terminal.
     pub log_interval: Duration,
 }
@@ -366,11 +374,14 @@ pub struct RunSettings {
 impl RunArgs {
     /// Loads `--config` (if given) and merges: flags over file over defaults.
     pub fn resolve(self) -> Result<RunSettings, UsageError> {
-        let merged = match self.config.clone() {
-            Some(path) => self.merge(load_config(&path)?),
+        let config = self.config.clone();
+        let merged = match &config {
+            Some(path) => self.merge(load_config(path)?),
             None => self,
         };
-        merged.check()
+        let mut settings = merged.check()?;
+        settings.config = config;
+        Ok(settings)
     }
 
     /// Values set here win; the rest come from `file`.
@@ -395,6 +406,7 @@ impl RunArgs {
             sign_out_rate: self.sign_out_rate.or(file.sign_out_rate),
             password_column: self.password_column.or(file.password_column),
             no_header: self.no_header.or(file.no_header),
+            no_header_check: self.no_header_check.or(file.no_header_check),
             permanent: self.permanent.or(file.permanent),
             generate_passwords: self.generate_passwords.or(file.generate_passwords),
             passwords_out: self.passwords_out.or(file.passwords_out),
@@ -658,6 +670,9 @@ impl RunArgs {
                 Action::SetPassword => None,
                 Action::Reset | Action::SignOut => None,
             },
+            // Known once the input is open.
+            regular_file: false,
+            header_check: !self.no_header_check.unwrap_or(false),
         };
         Ok(RunSettings {
             aws: AwsSettings {
@@ -699,6 +714,7 @@ impl RunArgs {
             dry_run: self.dry_run,
             summary_json: self.summary_json,
             log_interval: Duration::from_secs(10),
+            config: None,
         })
     }
 }
@@ -725,9 +741,9 @@ fn check_positive(value: f64, max: f64, flag: &'static str, help: &str) -> Resul
 
 /// Reads a `--config` file.
 pub fn load_config(path: &Path) -> Result<RunArgs, UsageError> {
-    let text = std::fs::read_to_string(path).map_err(|e| UsageError::Config {
+    let text = crate::files::read_config(path).map_err(|reason| UsageError::Config {
         path: path.to_owned(),
-        reason: e.to_string(),
+        reason,
     })?;
     toml::from_str(&text).map_err(|e| UsageError::Config {
         path: path.to_owned(),

@@ -30,7 +30,7 @@ pub mod writer;
 use serde::{Deserialize, Serialize};
 
 pub use lock::lock;
-pub use replay::{replay_path, replay_reader, unresolved_names, Replay};
+pub use replay::{replay_file, replay_path, replay_reader, unresolved_names, Replay};
 pub use users::{UserState, UserTable};
 pub use writer::LedgerWriter;
 

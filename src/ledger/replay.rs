@@ -51,6 +51,9 @@ pub struct Replay {
     /// [`unresolved_names`]) so that a person such a run finished under
     /// another name is not called again.
     pub unresolved: u64,
+    /// The first header of another job than the first header's (its line),
+    /// if any: such a ledger is refused.
+    pub other_job: Option<(u64, Header)>,
     /// Byte length up to the end of the last complete line.
     pub valid_len: u64,
     /// The file ended in a torn (incomplete) line of this many bytes.
@@ -152,20 +155,77 @@ impl Replay {
     }
 }
 
-/// Replays the ledger at `path`; `Ok(None)` when there is no such file yet.
+/// Replays the ledger at `path` for reading only (`plan`, `status`);
+/// `Ok(None)` when there is no such file yet. A FIFO or a device is
+/// refused, not read (it could hang the tool, or feed it without end).
 pub fn replay_path(path: &Path) -> Result<Option<Replay>, UsageError> {
-    let file = match File::open(path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let read_err = |reason: String| UsageError::LedgerRead {
+        path: path.to_owned(),
+        reason,
+    };
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(UsageError::LedgerRead {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            })
-        }
+        Err(e) => return Err(read_err(e.to_string())),
     };
-    let len = file.metadata().map_or(0, |m| m.len());
-    replay_sized(BufReader::with_capacity(1 << 16, file), path, len).map(Some)
+    let meta = file.metadata().map_err(|e| read_err(e.to_string()))?;
+    if !meta.file_type().is_file() {
+        return Err(read_err("it is not a regular file".into()));
+    }
+    replay_file(&file, path).map(Some)
+}
+
+/// Replays the ledger open as `file` (the one a run has locked), from its
+/// start, and checks that it is a ledger of one job (see
+/// [`Replay::check_ledger`]).
+pub fn replay_file(file: &File, path: &Path) -> Result<Replay, UsageError> {
+    use std::io::Seek;
+    let mut f = file.try_clone().map_err(|e| UsageError::LedgerRead {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    f.seek(io::SeekFrom::Start(0))
+        .map_err(|e| UsageError::LedgerRead {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let len = f.metadata().map_or(0, |m| m.len());
+    let replay = replay_sized(BufReader::with_capacity(1 << 16, f), path, len)?;
+    replay.check_ledger(path)?;
+    Ok(replay)
+}
+
+impl Replay {
+    /// Refuses what is not a ledger of one job: a non-empty file whose
+    /// first line is no ledger header (a torn line is repaired only after a
+    /// header, so a stray file is never cut), and a ledger holding headers
+    /// of more than one job (`cat a.jsonl b.jsonl`), naming the line.
+    pub fn check_ledger(&self, path: &Path) -> Result<(), UsageError> {
+        if self.header.is_none() && (self.valid_len > 0 || self.torn_bytes > 0) {
+            return Err(UsageError::NotALedger {
+                path: path.to_owned(),
+            });
+        }
+        if let Some((line, h)) = &self.other_job {
+            return Err(UsageError::LedgerCorrupt {
+                path: path.to_owned(),
+                line: *line,
+                reason: format!(
+                    "it is the header of another job (pool {}, action {}) than the ledger's first (pool {}, action {}); a ledger holds one job",
+                    h.pool_id,
+                    h.action.as_str(),
+                    self.header.as_ref().map_or("", |f| f.pool_id.as_str()),
+                    self.header.as_ref().map_or("", |f| f.action.as_str()),
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Replays ledger text; `path` only names the file in errors.
@@ -251,8 +311,15 @@ fn replay_sized<R: BufRead>(
                 };
                 replay.runs += 1;
                 resolving = h.resolves;
-                if replay.header.is_none() {
-                    replay.header = Some(h.clone());
+                match &replay.header {
+                    None => replay.header = Some(h.clone()),
+                    Some(first)
+                        if replay.other_job.is_none()
+                            && (first.pool_id != h.pool_id || first.action != h.action) =>
+                    {
+                        replay.other_job = Some((line_no, h.clone()));
+                    }
+                    Some(_) => {}
                 }
                 replay.last_header = Some(h);
             }

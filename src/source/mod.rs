@@ -11,7 +11,7 @@
 pub mod csv;
 pub mod pool;
 
-use std::io::{self, BufRead};
+use std::io::{self, Read};
 
 use tokio::sync::mpsc;
 
@@ -20,7 +20,7 @@ use crate::secret::Password;
 
 /// An opened source of users.
 pub enum Source {
-    Csv(csv::CsvSource<Box<dyn BufRead + Send>>),
+    Csv(csv::CsvSource<Box<dyn Read + Send>>),
     Pool(pool::PoolSource),
 }
 

@@ -108,7 +108,7 @@ const CORPUS: &[(&str, Expect)] = &[
         Rows {
             succeeded: 1,
             not_found: 0,
-            invalid: &[(2, "1048576 characters")],
+            invalid: &[(2, "longer than 64 KiB")],
         },
     ),
     (
@@ -204,6 +204,18 @@ const CORPUS: &[(&str, Expect)] = &[
     ("semicolon-delimited.csv", Usage("'username;email'")),
     ("tab-separated.csv", Usage("'username\temail'")),
     ("binary-junk.csv", Usage("username")),
+    (
+        "long-header.csv",
+        Usage("the header) is longer than 64 KiB"),
+    ),
+    (
+        "repeated-header.csv",
+        Rows {
+            succeeded: 2,
+            not_found: 0,
+            invalid: &[(3, "the header line again")],
+        },
+    ),
 ];
 
 /// Every corpus file leads to its expected outcome, with no panic; the corpus covers every file in the folder.

@@ -559,6 +559,7 @@ async fn moto_generated_passwords_sign_in() {
     let rows: Vec<(String, String)> = r
         .records()
         .map(|x| x.unwrap())
+        .filter(|x| &x[2] == "applied")
         .map(|x| (x[0].to_string(), x[1].to_string()))
         .collect();
     assert_eq!(rows.len(), 3);

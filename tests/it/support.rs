@@ -104,6 +104,33 @@ pub async fn finish(mut cmd: Command) -> Finished {
     }
 }
 
+/// Runs a command to the end under `timeout -s KILL`, failing the test if
+/// it has not ended after `secs` (a hang). Standard input is /dev/null.
+pub async fn finish_within(cmd: Command, secs: u64) -> Finished {
+    let mut t = Command::new("timeout");
+    t.args(["-s", "KILL", &secs.to_string()])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => t.env(k, v),
+            None => t.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        t.current_dir(dir);
+    }
+    t.stdin(Stdio::null());
+    let out = finish(t).await;
+    assert_ne!(
+        out.code,
+        128 + 9,
+        "{:?}: still running after {secs} s (a hang)",
+        cmd.get_args().collect::<Vec<_>>()
+    );
+    out
+}
+
 /// Starts a simulated pool with `users` generated users.
 pub async fn sim(users: usize, behaviour: Behaviour) -> SimHandle {
     sim::start(
