@@ -102,9 +102,9 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
         Command::Plan(args) => {
             let mut settings = args.resolve()?;
             if let Some(line) = pipeline::resolve_auto_rate(&mut settings).await? {
-                println!("{line}");
+                say(&format!("{line}\n"));
             }
-            print!("{}", plan::plan(&settings, &shutdown).await?.render());
+            say(&plan::plan(&settings, &shutdown).await?.render());
             Ok(ExitCode::Success)
         }
         Command::Run(args) => {
@@ -116,9 +116,10 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
             // replaces an earlier run's summary, so no script reads that
             // one as this run's. Never when the path itself was refused.
             if let (Err(e), Some(path), true) = (&result, &summary_json, checked) {
-                let code = e
-                    .downcast_ref::<UsageError>()
-                    .map_or(ExitCode::Usage, UsageError::exit_code);
+                let code = crate::signals::exit_code(
+                    e.downcast_ref::<UsageError>()
+                        .map_or(ExitCode::Usage, UsageError::exit_code),
+                );
                 let value = serde_json::json!({
                     "exit_code": code.code(),
                     "error": format!("{e:#}"),
@@ -130,9 +131,9 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
         Command::Status(args) => {
             let status = report::status(&args.ledger)?;
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
+                say(&(serde_json::to_string_pretty(&status)? + "\n"));
             } else {
-                print!("{}", status.render());
+                say(&status.render());
             }
             Ok(ExitCode::Success)
         }
@@ -169,7 +170,7 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
                 warn!(listen = %args.listen, "the simulated pool listens beyond loopback");
             }
             let stats = sim::serve_until(args.config, args.listen, shutdown.cancelled()).await?;
-            println!("{}", serde_json::to_string(&stats)?);
+            say(&(serde_json::to_string(&stats)? + "\n"));
             Ok(ExitCode::Success)
         }
     }
@@ -177,42 +178,17 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
 
 /// `run`: the plan and confirmation when asked for, the run, its summary.
 async fn run(mut settings: RunSettings, shutdown: &CancellationToken) -> anyhow::Result<ExitCode> {
-    if let Some(line) = pipeline::resolve_auto_rate(&mut settings).await? {
-        tracing::info!("{line}");
-    }
-    if settings.dry_run {
-        print!("{}", plan::plan(&settings, shutdown).await?.render());
-        return Ok(ExitCode::Success);
-    }
-    let mut prepared = None;
-    if !settings.yes {
-        use std::io::IsTerminal;
-        if !std::io::stdin().is_terminal() {
-            return Err(UsageError::NotConfirmed(
-                "standard input is not a terminal, so the run cannot be confirmed; add --yes (or `yes = true` in the config) to go ahead, after checking it with `cognito-bulk-reset plan`".into(),
-            )
-            .into());
-        }
-        // What is confirmed must be what runs: an input that can be read
-        // only once (standard input, a pipe) cannot be shown in a plan and
-        // then run.
-        let once = match &settings.input {
-            Input::Stdin => true,
-            Input::Path(p) => !std::fs::metadata(p).is_ok_and(|m| m.is_file()),
-            Input::Pool { .. } => false,
-        };
-        if once {
-            return Err(UsageError::NotConfirmed(format!(
-                "the input ({}) can be read only once, so the plan to confirm could not be the run that follows; write the list to a file, or check it with `plan` and run with --yes",
-                settings.input.name()
-            ))
-            .into());
-        }
-        let (report, ready) = plan::plan_prepared(&settings, shutdown).await?;
-        let confirm = settings.clone();
-        tokio::task::spawn_blocking(move || confirm_on_terminal(&confirm, &report)).await??;
-        prepared = Some(ready);
-    }
+    // Until the first call, a signal ends the command at once: nothing was
+    // sent, so there is nothing to finish (the confirmation prompt included).
+    let prepared = tokio::select! {
+        biased;
+        _ = shutdown.cancelled() => return Err(UsageError::Interrupted.into()),
+        prepared = before_calls(&mut settings, shutdown) => prepared?,
+    };
+    let prepared = match prepared {
+        Ahead::DryRun => return Ok(ExitCode::Success),
+        Ahead::Go(prepared) => prepared,
+    };
     if settings.rate > DEFAULT_RECOVERY_QUOTA && settings.aws.endpoint_url.is_none() {
         warn!(
             rate = settings.rate,
@@ -220,14 +196,74 @@ async fn run(mut settings: RunSettings, shutdown: &CancellationToken) -> anyhow:
         );
     }
     let summary = pipeline::run_prepared(&settings, shutdown.cancelled(), prepared).await?;
-    print!("{}", summary.render());
-    let code = summary.exit_code();
+    say(&summary.render());
+    let code = crate::signals::exit_code(summary.exit_code());
     if let Some(path) = &settings.summary_json {
         let mut value = serde_json::to_value(&summary)?;
         value["exit_code"] = code.code().into();
         write_summary(path, &value);
     }
     Ok(code)
+}
+
+/// What `run` does once it is past [`before_calls`].
+enum Ahead {
+    /// `--dry-run`: the plan was shown; nothing more.
+    DryRun,
+    /// Go ahead, with the confirmed plan's work when there was one.
+    Go(Option<crate::job::Prepared>),
+}
+
+/// What comes before the first call of `run`: `--rate auto`, and the plan
+/// and its typed confirmation unless `--yes`.
+async fn before_calls(
+    settings: &mut RunSettings,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Ahead> {
+    if let Some(line) = pipeline::resolve_auto_rate(settings).await? {
+        tracing::info!("{line}");
+    }
+    if settings.dry_run {
+        say(&plan::plan(settings, shutdown).await?.render());
+        return Ok(Ahead::DryRun);
+    }
+    if settings.yes {
+        return Ok(Ahead::Go(None));
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Err(UsageError::NotConfirmed(
+            "standard input is not a terminal, so the run cannot be confirmed; add --yes (or `yes = true` in the config) to go ahead, after checking it with `cognito-bulk-reset plan`".into(),
+        )
+        .into());
+    }
+    // What is confirmed must be what runs: an input that can be read
+    // only once (standard input, a pipe) cannot be shown in a plan and
+    // then run.
+    let once = match &settings.input {
+        Input::Stdin => true,
+        Input::Path(p) => !std::fs::metadata(p).is_ok_and(|m| m.is_file()),
+        Input::Pool { .. } => false,
+    };
+    if once {
+        return Err(UsageError::NotConfirmed(format!(
+            "the input ({}) can be read only once, so the plan to confirm could not be the run that follows; write the list to a file, or check it with `plan` and run with --yes",
+            settings.input.name()
+        ))
+        .into());
+    }
+    let (report, ready) = plan::plan_prepared(settings, shutdown).await?;
+    let confirm = settings.clone();
+    tokio::task::spawn_blocking(move || confirm_on_terminal(&confirm, &report)).await??;
+    Ok(Ahead::Go(Some(ready)))
+}
+
+/// Writes `text` to standard output. A closed terminal or pipe fails the
+/// write: the run is over by then, and that must not become a panic.
+fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// Writes `--summary-json` whole, atomically. The run has happened: a

@@ -24,6 +24,9 @@ pub enum ExitCode {
     /// Paused by a limit that will not clear soon (the daily email limit),
     /// or users were left to a later run. The same command resumes.
     Paused = 75,
+    /// Stopped by SIGHUP (the terminal closed). The ledger is kept; a
+    /// re-run resumes.
+    HungUp = 129,
     /// Interrupted (Ctrl-C, SIGINT). The ledger is kept; a re-run resumes.
     Interrupted = 130,
     /// Terminated (SIGTERM). The ledger is kept; a re-run resumes.
@@ -38,10 +41,12 @@ impl ExitCode {
 
 impl UsageError {
     /// The exit code this error ends the tool with: 2 (a mistake to fix,
-    /// nothing sent), or 3 when the endpoint could not be reached.
+    /// nothing sent), 3 when the endpoint could not be reached, or the
+    /// signal's code when one stopped the tool before its first call.
     pub fn exit_code(&self) -> ExitCode {
         match self {
             UsageError::Unreachable { .. } => ExitCode::Stopped,
+            UsageError::Interrupted => ExitCode::Interrupted,
             _ => ExitCode::Usage,
         }
     }
@@ -50,6 +55,9 @@ impl UsageError {
 /// A mistake the operator can fix; reported before anything is sent.
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
+    #[error("stopped by a signal before the first call; nothing was sent. Run the same command again to start")]
+    Interrupted,
+
     #[error("{0} is required; {1}")]
     Missing(&'static str, &'static str),
 

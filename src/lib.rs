@@ -31,6 +31,7 @@
 //! - [`fptable`]: the fingerprint-keyed table behind the ledger's per-user
 //!   state and the pool index.
 //! - [`passwords`]: generated passwords and the 0600 file they go to.
+//! - [`signals`]: SIGINT, SIGTERM and SIGHUP, and the exit codes they give.
 //! - [`settings`] and [`cli`]: flags and config file merged once into checked
 //!   settings; [`error`] holds the mistakes a user can fix and the exit codes.
 //! - [`sim`]: a simulated Cognito user pool speaking the real wire protocol,
@@ -54,6 +55,7 @@ pub mod report;
 pub mod retry;
 pub mod secret;
 pub mod settings;
+pub mod signals;
 pub mod sim;
 pub mod source;
 pub mod validate;

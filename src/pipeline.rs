@@ -162,58 +162,21 @@ pub async fn run_prepared(
         Some(path) => Some(PasswordsOut::open(path)?),
         None => None,
     };
-    let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
-    let (pool, prepared) = match prepared {
-        Some(p) => (p.pool, Some(p.resolver)),
-        None => (job::read_pool(settings, &cognito).await?, None),
+    // Until the first call a signal ends the run at once: nothing was
+    // sent, so there is nothing to finish.
+    let setup = set_up(
+        settings,
+        prepared,
+        passwords_out,
+        csv,
+        input_rows,
+        replay.as_mut(),
+    );
+    let (cognito, generate, source, input_rows, resolver) = tokio::select! {
+        biased;
+        _ = &mut shutdown => return Err(UsageError::Interrupted.into()),
+        r = setup => r?,
     };
-    let generate = passwords_out.map(|out| {
-        let len = match pool.facts().map(|f| f.min_password_length) {
-            Some(min) => min.unwrap_or(0).max(passwords::MIN_GENERATED_LEN),
-            None => {
-                warn!("the pool's password policy could not be read (DescribeUserPool); generating {} characters", passwords::MIN_GENERATED_LEN);
-                passwords::MIN_GENERATED_LEN
-            }
-        };
-        info!(length = len, file = %settings.generate_passwords.as_deref().unwrap_or(std::path::Path::new("")).display(), "generating passwords");
-        (out, len)
-    });
-    let source = match csv {
-        Some(csv) => Source::Csv(csv),
-        None => open_pool(settings, &cognito).await?,
-    };
-    let input_rows = input_rows.await.ok().flatten();
-    let resolver = match prepared {
-        Some(resolver) => resolver,
-        None => {
-            let choice = job::choose(settings, &pool, input_rows, replay.as_ref())?;
-            tokio::select! {
-                biased;
-                _ = &mut shutdown => {
-                    let mut summary = Summary::from_counters(&Counters::default(), started.elapsed());
-                    summary.pool_id = settings.pool_id.clone();
-                    summary.action = settings.action.as_str().to_string();
-                    summary.ledger = settings.ledger.clone();
-                    summary.interrupted = true;
-                    return Ok(summary);
-                }
-                r = job::open_resolver(settings, &cognito, &pool, choice) => Arc::new(r?),
-            }
-        }
-    };
-
-    if let Some(r) = replay.as_mut() {
-        job::adopt_unresolved(&resolver, r, &settings.ledger).await?;
-        if let Some((out, _)) = &generate {
-            let settled = out.settle(r).await.map_err(anyhow::Error::msg)?;
-            if settled > 0 {
-                info!(
-                    lines = settled,
-                    "the passwords file held passwords of calls a stopped run left unsettled; marked each with what the ledger says of it"
-                );
-            }
-        }
-    }
 
     let counters = Arc::new(Counters::default());
     let header = Header {
@@ -323,6 +286,70 @@ pub async fn run_prepared(
         index_bytes: resolver.index_bytes() as u64,
     });
     Ok(summary)
+}
+
+/// What the Cognito client, the generated passwords, the source and the
+/// resolver need before the first call: the pool read (unless a confirmed
+/// plan read it), the input's size, the resolver (an index of the pool may
+/// take many ListUsers pages), and the ledger's earlier records mapped to
+/// the people they name.
+async fn set_up(
+    settings: &RunSettings,
+    prepared: Option<job::Prepared>,
+    passwords_out: Option<PasswordsOut>,
+    csv: Option<CsvSource<Box<dyn io::Read + Send>>>,
+    input_rows: tokio::task::JoinHandle<Option<u64>>,
+    replay: Option<&mut Replay>,
+) -> anyhow::Result<(
+    Cognito,
+    Option<(PasswordsOut, usize)>,
+    Source,
+    Option<u64>,
+    Arc<Resolver>,
+)> {
+    let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
+    let (pool, prepared) = match prepared {
+        Some(p) => (p.pool, Some(p.resolver)),
+        None => (job::read_pool(settings, &cognito).await?, None),
+    };
+    let generate = passwords_out.map(|out| {
+        let len = match pool.facts().map(|f| f.min_password_length) {
+            Some(min) => min.unwrap_or(0).max(passwords::MIN_GENERATED_LEN),
+            None => {
+                warn!("the pool's password policy could not be read (DescribeUserPool); generating {} characters", passwords::MIN_GENERATED_LEN);
+                passwords::MIN_GENERATED_LEN
+            }
+        };
+        info!(length = len, file = %settings.generate_passwords.as_deref().unwrap_or(std::path::Path::new("")).display(), "generating passwords");
+        (out, len)
+    });
+    let source = match csv {
+        Some(csv) => Source::Csv(csv),
+        None => open_pool(settings, &cognito).await?,
+    };
+    let input_rows = input_rows.await.ok().flatten();
+    let resolver = match prepared {
+        Some(resolver) => resolver,
+        None => {
+            let choice = job::choose(settings, &pool, input_rows, replay.as_deref())?;
+            Arc::new(job::open_resolver(settings, &cognito, &pool, choice).await?)
+        }
+    };
+
+    if let Some(r) = replay {
+        job::adopt_unresolved(&resolver, r, &settings.ledger).await?;
+        if let Some((out, _)) = &generate {
+            let settled = out.settle(r).await.map_err(anyhow::Error::msg)?;
+            if settled > 0 {
+                info!(
+                    lines = settled,
+                    "the passwords file held passwords of calls a stopped run left unsettled; marked each with what the ledger says of it"
+                );
+            }
+        }
+    }
+
+    Ok((cognito, generate, source, input_rows, resolver))
 }
 
 /// Reads items, resolves who each names, and hands each new user to a

@@ -149,16 +149,20 @@ fn limit_text(current: f64, max: f64) -> String {
 pub struct LogWriter;
 
 impl Write for LogWriter {
+    /// A line that cannot be written (the terminal closed, stderr's pipe
+    /// gone) is dropped: the ledger, not the log, is the record, and the
+    /// run must not stop for it.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let bar = ACTIVE_BAR.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        match bar {
-            Some(bar) => bar.suspend(|| io::stderr().write_all(buf))?,
-            None => io::stderr().write_all(buf)?,
-        }
+        let _ = match bar {
+            Some(bar) => bar.suspend(|| io::stderr().write_all(buf)),
+            None => io::stderr().write_all(buf),
+        };
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        io::stderr().flush()
+        let _ = io::stderr().flush();
+        Ok(())
     }
 }

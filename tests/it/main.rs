@@ -20,6 +20,7 @@ mod rate_auto;
 mod resume;
 mod run;
 mod sign_out;
+mod signals;
 mod stop;
 mod support;
 mod throttling;

@@ -210,7 +210,11 @@ async fn sigterm_exits_143() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Once calls are under way: before the first call a signal ends the
+    // run at once, with nothing to resume (tests/it/signals.rs).
+    while sim.stats().messages < 20 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     send_signal(child.id(), "-TERM");
     let out = finish_child(child).await;
     assert_eq!(out.code, 143, "{out:?}");
@@ -241,7 +245,9 @@ async fn second_interrupt_exits_at_once() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    while sim.stats().messages < 10 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     // Every reply from now on hangs for 20 s (after the call is carried out).
     sim.set_behaviour(Behaviour {
         slow_rate: 1.0,
