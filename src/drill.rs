@@ -52,8 +52,10 @@ const EXTRA_ROWS: &[&str] = &[
 pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.users >= 10, "--users must be at least 10");
     anyhow::ensure!(
-        args.rate.is_finite() && args.rate > 0.0,
-        "--rate must be above 0"
+        args.rate.is_finite() && (crate::settings::MIN_RATE..=100_000.0).contains(&args.rate),
+        "--rate {} is out of range; give {} to 100000",
+        args.rate,
+        crate::settings::MIN_RATE
     );
     let dir = match args.dir {
         Some(d) => d,

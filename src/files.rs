@@ -175,8 +175,12 @@ pub struct Private {
 /// What to do with an existing file others may read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Loose {
-    /// Make it 0600 (and say so): the ledger.
+    /// Make it 0600 (and say so).
     Tighten,
+    /// Leave it for now: the ledger, made private by [`tighten`] once its
+    /// first line shows that it is a ledger (a stray file is left as it
+    /// was found).
+    Keep,
     /// Refuse it: a file of secrets others could already have read.
     Refuse,
 }
@@ -203,6 +207,15 @@ pub fn open_private(role: Role, path: &Path, loose: Loose) -> Result<Private, Us
             )
         } else if e.raw_os_error() == Some(libc::ENXIO) {
             value_error(role, path, "it is a FIFO; name a regular file")
+        } else if matches!(
+            e.raw_os_error(),
+            Some(libc::EACCES | libc::EPERM | libc::EROFS)
+        ) {
+            value_error(
+                role,
+                path,
+                format!("it cannot be opened for writing ({e}); the tool appends to it, so it must be writable by this user: fix its permissions or its directory's, or name another path"),
+            )
         } else {
             value_error(role, path, e)
         }
@@ -218,12 +231,9 @@ pub fn open_private(role: Role, path: &Path, loose: Loose) -> Result<Private, Us
             format!("others may read it (mode {mode:o}) and it holds secrets: chmod 600 it, or name a new file"),
         ));
     }
-    let tightened_from = if mode & 0o077 != 0 {
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| value_error(role, path, e))?;
-        Some(mode)
-    } else {
-        None
+    let tightened_from = match loose {
+        Loose::Tighten => tighten(&file).map_err(|e| value_error(role, path, e))?,
+        Loose::Keep | Loose::Refuse => None,
     };
     if !existed {
         sync_dir(path).map_err(|e| value_error(role, path, e))?;
@@ -233,6 +243,17 @@ pub fn open_private(role: Role, path: &Path, loose: Loose) -> Result<Private, Us
         created: !existed,
         tightened_from,
     })
+}
+
+/// Makes an open file 0600 if others may read or write it; returns the mode
+/// it had then.
+pub fn tighten(file: &File) -> io::Result<Option<u32>> {
+    let mode = file.metadata()?.permissions().mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return Ok(None);
+    }
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(Some(mode))
 }
 
 /// Clears `O_NONBLOCK`, set only so that opening a FIFO cannot hang.
@@ -475,14 +496,52 @@ pub fn open_input(path: &Path) -> Result<(File, bool), UsageError> {
     Ok((file, t.is_file()))
 }
 
-/// Whether standard input is a regular file (redirected from one).
-pub fn stdin_is_regular() -> bool {
+/// Whether standard input is a regular file (redirected from one); an
+/// error when it is closed (`<&-`), which is not the same as empty.
+pub fn stdin_is_regular() -> Result<bool, UsageError> {
     use std::os::fd::AsRawFd;
     let fd = io::stdin().as_raw_fd();
     // SAFETY: fstat on fd 0 with a zeroed stat buffer it fills.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
-    unsafe { libc::fstat(fd, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFREG }
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(UsageError::Input {
+            path: "stdin".into(),
+            reason: if e.raw_os_error() == Some(libc::EBADF) {
+                "standard input is closed; give the list on it (e.g. < users.csv), or name the file with --input".into()
+            } else {
+                e.to_string()
+            },
+        });
+    }
+    let t = st.st_mode & libc::S_IFMT;
+    // A device feeds the tool without end (`< /dev/zero`); a terminal and
+    // /dev/null (empty) are the devices stdin may be.
+    // SAFETY: isatty only inspects the descriptor.
+    let tty = unsafe { libc::isatty(fd) } == 1;
+    let null = std::fs::metadata("/dev/null").is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.rdev() == st.st_rdev as u64
+    });
+    // SAFETY: F_GETFL only reads the descriptor's flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if null && flags >= 0 && flags & libc::O_ACCMODE == libc::O_RDWR {
+        // The Rust runtime puts /dev/null, read-write, in place of a
+        // standard descriptor that was closed at start: a shell's `<&-`.
+        return Err(UsageError::Input {
+            path: "stdin".into(),
+            reason: "standard input was closed when the tool started (`<&-`); give the list on it (e.g. < users.csv), or name the file with --input".into(),
+        });
+    }
+    let device = t == libc::S_IFCHR || t == libc::S_IFBLK;
+    if device && !tty && !null {
+        return Err(UsageError::Input {
+            path: "stdin".into(),
+            reason: "standard input is a device, not a file, a pipe or a terminal; give the user list itself".into(),
+        });
+    }
+    Ok(t == libc::S_IFREG)
 }
 
 #[cfg(test)]

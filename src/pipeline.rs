@@ -138,6 +138,7 @@ pub async fn run_prepared(
     let mut replay = Some(ledger::replay_file(&ledger_file, &settings.ledger)?);
     if let Some(r) = &replay {
         check_same_job(settings, r)?;
+        ledger::make_private(&ledger_file, &settings.ledger)?;
         if r.torn_bytes > 0 {
             warn!(
                 ledger = %settings.ledger.display(),
@@ -1158,7 +1159,7 @@ pub(crate) fn open_source(
     let reader: Box<dyn io::Read + Send> = match &settings.input {
         Input::Pool { .. } => unreachable!("a pool listing is not a CSV"),
         Input::Stdin => {
-            opts.regular_file = files::stdin_is_regular();
+            opts.regular_file = files::stdin_is_regular()?;
             Box::new(io::stdin())
         }
         Input::Path(path) => {

@@ -86,6 +86,7 @@ impl RunSettings {
 
     /// Sets the rate (and, unless given, the burst) to `rate`.
     pub fn set_rate(&mut self, rate: f64) {
+        let rate = rate.clamp(MIN_RATE, 100_000.0);
         self.rate = rate;
         if !self.burst_given {
             self.burst = NonZeroU32::new(default_burst(rate)).unwrap_or(NonZeroU32::MIN);
@@ -503,19 +504,9 @@ impl RunArgs {
             });
         }
         let sign_out_rate = self.sign_out_rate.unwrap_or(DEFAULT_SIGN_OUT_RATE);
-        check_positive(
-            sign_out_rate,
-            100_000.0,
-            "--sign-out-rate",
-            "{value} is not a rate; give requests per second above 0, e.g. --sign-out-rate 10",
-        )?;
+        check_range(sign_out_rate, MIN_RATE, 100_000.0, "--sign-out-rate", "10")?;
         let list_rate = self.list_rate.unwrap_or(DEFAULT_LIST_RATE);
-        check_positive(
-            list_rate,
-            10_000.0,
-            "--list-rate",
-            "{value} is not a rate; give calls per second above 0, e.g. --list-rate 15",
-        )?;
+        check_range(list_rate, MIN_RATE, 10_000.0, "--list-rate", "15")?;
         let action = self.action.unwrap_or(Action::Reset);
         let resolve = self.resolve.unwrap_or_default();
         if resolve == ResolveMode::Exact && precheck {
@@ -613,12 +604,7 @@ impl RunArgs {
                 ),
             });
         }
-        check_positive(
-            rate,
-            100_000.0,
-            "--rate",
-            "{value} is not a rate; give requests per second above 0, e.g. --rate 20",
-        )?;
+        check_range(rate, MIN_RATE, 100_000.0, "--rate", "20")?;
         let burst = NonZeroU32::new(self.burst.unwrap_or_else(|| default_burst(rate))).ok_or(
             UsageError::Value {
                 flag: "--burst",
@@ -640,19 +626,9 @@ impl RunArgs {
             });
         }
         let timeout = self.attempt_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT_SECS);
-        check_positive(
-            timeout,
-            3600.0,
-            "--attempt-timeout",
-            "{value} is not a number of seconds between 0 and 3600",
-        )?;
+        check_range(timeout, 0.1, 3600.0, "--attempt-timeout", "10")?;
         let read_rate = self.read_rate.unwrap_or(DEFAULT_READ_RATE);
-        check_positive(
-            read_rate,
-            100_000.0,
-            "--read-rate",
-            "{value} is not a rate; give requests per second above 0, e.g. --read-rate 20",
-        )?;
+        check_range(read_rate, MIN_RATE, 100_000.0, "--read-rate", "20")?;
         let ledger = self.ledger.unwrap_or_else(|| {
             PathBuf::from(format!(
                 "cognito-bulk-reset-{pool_id}-{}.jsonl",
@@ -727,15 +703,25 @@ pub fn default_burst(rate: f64) -> u32 {
     ((rate / 50.0).ceil() as u32).max(2)
 }
 
-/// Refuses a value that is not a finite number above 0 and at most `max`.
-/// `help` is the message, with `{value}` standing for the value.
-fn check_positive(value: f64, max: f64, flag: &'static str, help: &str) -> Result<(), UsageError> {
-    if value.is_finite() && value > 0.0 && value <= max {
+/// The slowest rate a flag may give: one call per 1000 s. (Below it a
+/// limiter's period would overflow; no job is that slow.)
+pub const MIN_RATE: f64 = 0.001;
+
+/// Checks that a number flag lies in `min..=max`; the message names both
+/// bounds and an example.
+fn check_range(
+    value: f64,
+    min: f64,
+    max: f64,
+    flag: &'static str,
+    example: &str,
+) -> Result<(), UsageError> {
+    if value.is_finite() && value >= min && value <= max {
         return Ok(());
     }
     Err(UsageError::Value {
         flag,
-        reason: help.replace("{value}", &value.to_string()),
+        reason: format!("{value} is out of range; give {min} to {max}, e.g. {flag} {example}"),
     })
 }
 

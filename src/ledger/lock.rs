@@ -16,21 +16,16 @@ use crate::error::UsageError;
 use crate::files::{self, Role};
 use crate::ledger::Entry;
 
-/// Opens (creating it, mode 0600) and locks the ledger for appending.
+/// Opens (creating it, mode 0600) and locks the ledger for appending. An
+/// existing file keeps its mode until [`make_private`], called once its
+/// content shows it is a ledger.
 pub fn lock(path: &Path) -> Result<File, UsageError> {
-    let opened = files::open_private(Role::Ledger, path, files::Loose::Tighten)?;
-    if let Some(mode) = opened.tightened_from {
-        tracing::warn!(
-            ledger = %path.display(),
-            "the ledger was readable by others (mode {mode:o}); made it 0600"
-        );
-    }
-    let file = opened.file;
+    let file = files::open_private(Role::Ledger, path, files::Loose::Keep)?.file;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(TryLockError::WouldBlock) => Err(UsageError::LedgerBusy {
             path: path.to_owned(),
-            holder: holder(path),
+            holder: holder(&file),
         }),
         Err(TryLockError::Error(e)) => Err(UsageError::LedgerRead {
             path: path.to_owned(),
@@ -39,17 +34,46 @@ pub fn lock(path: &Path) -> Result<File, UsageError> {
     }
 }
 
-/// Describes the process holding the ledger, from its last header.
-fn holder(path: &Path) -> String {
-    let last = std::fs::read_to_string(path).ok().and_then(|text| {
+/// Makes a ledger others may read 0600, and says so: it names users and
+/// what was done to them.
+pub fn make_private(file: &File, path: &Path) -> Result<(), UsageError> {
+    let tightened = files::tighten(file).map_err(|e| UsageError::Path {
+        flag: Role::Ledger.flag(),
+        path: path.to_owned(),
+        reason: format!("could not make it private (chmod 600): {e}"),
+    })?;
+    if let Some(mode) = tightened {
+        tracing::warn!(
+            ledger = %path.display(),
+            "the ledger was readable by others (mode {mode:o}); made it 0600"
+        );
+    }
+    Ok(())
+}
+
+/// How far back from its end the ledger is searched for the holder's
+/// header: a busy ledger may be gigabytes, and this is only for a message.
+const HOLDER_TAIL: u64 = 16 << 20;
+
+/// Describes the process holding the ledger, from the last header in its
+/// last [`HOLDER_TAIL`] bytes.
+fn holder(file: &File) -> String {
+    let last = (|| {
+        use std::os::unix::fs::FileExt;
+        let len = file.metadata().ok()?.len();
+        let start = len.saturating_sub(HOLDER_TAIL);
+        let mut buf = vec![0; (len - start) as usize];
+        file.read_exact_at(&mut buf, start).ok()?;
+        let text = String::from_utf8_lossy(&buf);
         text.lines()
             .rev()
+            .filter(|l| l.contains("\"header\""))
             .filter_map(|l| serde_json::from_str::<Entry>(l).ok())
             .find_map(|e| match e {
                 Entry::Header(h) => Some(h),
                 _ => None,
             })
-    });
+    })();
     match last {
         Some(h) if h.pid != 0 => format!("pid {} on {}, started {}", h.pid, h.host, h.started_at),
         Some(h) => format!("a run started {}", h.started_at),

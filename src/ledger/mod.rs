@@ -29,7 +29,7 @@ pub mod writer;
 
 use serde::{Deserialize, Serialize};
 
-pub use lock::lock;
+pub use lock::{lock, make_private};
 pub use replay::{replay_file, replay_path, replay_reader, unresolved_names, Replay};
 pub use users::{UserState, UserTable};
 pub use writer::LedgerWriter;

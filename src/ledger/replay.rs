@@ -262,6 +262,11 @@ struct Line<'a> {
     before: Option<Cow<'a, str>>,
 }
 
+/// The longest ledger line read: far beyond any record (a username is
+/// kept to 200 characters), so that a file that is no ledger cannot make
+/// the tool read without end.
+const MAX_LINE: u64 = 1024 * 1024;
+
 fn replay_sized<R: BufRead>(
     mut reader: R,
     path: &Path,
@@ -277,7 +282,7 @@ fn replay_sized<R: BufRead>(
     let mut resolving = true;
     loop {
         buf.clear();
-        let n = reader
+        let n = io::Read::take(&mut reader, MAX_LINE)
             .read_until(b'\n', &mut buf)
             .map_err(|e| UsageError::LedgerRead {
                 path: path.to_owned(),
@@ -287,7 +292,29 @@ fn replay_sized<R: BufRead>(
             break;
         }
         line_no += 1;
+        // Nothing but a ledger header may open the file: anything else is
+        // some other file, refused untouched (never "repaired").
+        let first = replay.header.is_none();
+        let corrupt = |reason: String| {
+            if first {
+                UsageError::NotALedger {
+                    path: path.to_owned(),
+                }
+            } else {
+                UsageError::LedgerCorrupt {
+                    path: path.to_owned(),
+                    line: line_no,
+                    reason,
+                }
+            }
+        };
         if buf.last() != Some(&b'\n') {
+            if n as u64 == MAX_LINE {
+                return Err(corrupt(format!(
+                    "the line is longer than {} KiB, which no record is",
+                    MAX_LINE / 1024
+                )));
+            }
             replay.torn_bytes = n as u64;
             break;
         }
@@ -296,12 +323,10 @@ fn replay_sized<R: BufRead>(
         if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let corrupt = |reason: String| UsageError::LedgerCorrupt {
-            path: path.to_owned(),
-            line: line_no,
-            reason,
-        };
         let line: Line = serde_json::from_slice(text).map_err(|e| corrupt(e.to_string()))?;
+        if first && line.record != "header" {
+            return Err(corrupt("not a header".into()));
+        }
         match (&*line.record, line.username, line.at) {
             ("header", _, _) => {
                 let Entry::Header(h) =
@@ -417,7 +442,7 @@ mod tests {
     use super::*;
     use crate::ledger::{Action, UserRecord};
 
-    fn header() -> String {
+    pub(super) fn header() -> String {
         serde_json::to_string(&Entry::Header(Header {
             tool_version: "0.1.0".into(),
             pool_id: "us-east-1_Test".into(),
@@ -695,10 +720,11 @@ mod properties {
     }
 
     fn text(entries: &[Entry]) -> String {
-        entries
-            .iter()
-            .map(|e| serde_json::to_string(e).unwrap() + "\n")
-            .collect()
+        let mut text = tests::header() + "\n";
+        for e in entries {
+            text.push_str(&(serde_json::to_string(e).unwrap() + "\n"));
+        }
+        text
     }
 
     proptest! {

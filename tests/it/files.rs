@@ -159,19 +159,31 @@ async fn summary_is_replaced_whole_never_through_a_link() {
     );
 }
 
-/// An existing file that is not a ledger (a note with no final newline) is refused with exit 2 and left byte for byte as it was; a ledger holding the headers of two jobs (`cat a.jsonl b.jsonl`) is refused by run and status, naming the line.
+/// An existing file that is not a ledger (a note with or without a final newline, a 3 MB line) is refused with exit 2 and left byte for byte and mode for mode as it was; a ledger holding the headers of two jobs (`cat a.jsonl b.jsonl`) is refused by run and status, naming the line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stray_files_and_mixed_ledgers_are_refused() {
     let t = Scratch::new();
     let sim = sim(10, unlimited()).await;
     let input = t.users_csv(resettable(10));
-    let note = t.write("notes.txt", "remember the milk");
-    let mut cmd = t.bin();
-    cmd.args(run_args(&sim, &input, &note));
-    let out = finish(cmd).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("is not a ledger"), "{out:?}");
-    assert_eq!(std::fs::read_to_string(&note).unwrap(), "remember the milk");
+    for (name, text) in [
+        ("note.txt", "remember the milk"),
+        ("notes.txt", "remember the milk\nand the eggs\n"),
+        ("huge.txt", &"x".repeat(3 << 20)),
+    ] {
+        let note = t.write(name, text);
+        std::fs::set_permissions(&note, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut cmd = t.bin();
+        cmd.args(run_args(&sim, &input, &note));
+        let out = finish(cmd).await;
+        assert_eq!(out.code, 2, "{name}: {out:?}");
+        assert!(out.stderr.contains("is not a ledger"), "{name}: {out:?}");
+        assert_eq!(std::fs::read_to_string(&note).unwrap(), text, "{name}");
+        assert_eq!(
+            std::fs::metadata(&note).unwrap().permissions().mode() & 0o777,
+            0o644,
+            "{name}: not even its mode changed"
+        );
+    }
 
     let a = t.path("a.jsonl");
     let mut cmd = t.bin();

@@ -71,6 +71,20 @@ async fn usage_errors_send_nothing() {
         ),
         ("--client-metadata", "oops", "KEY=VALUE"),
         ("--no-such-flag", "x", "--no-such-flag"),
+        // Every number flag names its range; none panics.
+        ("--rate", "1e-20", "give 0.001 to 100000"),
+        ("--rate", "100001", "give 0.001 to 100000"),
+        ("--read-rate", "1e-20", "give 0.001 to 100000"),
+        ("--sign-out-rate", "1e-20", "give 0.001 to 100000"),
+        ("--list-rate", "1e-20", "give 0.001 to 10000"),
+        ("--attempt-timeout", "1e-20", "give 0.1 to 3600"),
+        ("--rate", "NaN", "out of range"),
+        // An unwritable summary is found before any call, not after all.
+        (
+            "--summary-json",
+            "/nonexistent-dir/summary.json",
+            "its directory does not take a new file",
+        ),
     ];
     for (flag, value, expect) in cases {
         let extra = (flag, value);
@@ -83,6 +97,29 @@ async fn usage_errors_send_nothing() {
             "{extra:?}: expected '{expect}' in {out:?}"
         );
         assert!(!out.stderr.contains("panicked"), "{out:?}");
+    }
+    assert!(!ledger.exists(), "no file written for a refused flag");
+    // Standard input closed, or a device: said so, not "empty".
+    for (redirect, expect) in [
+        ("<&-", "standard input was closed"),
+        ("</dev/zero", "standard input is a device"),
+    ] {
+        let base = t.bin();
+        let mut cmd = std::process::Command::new("bash");
+        cmd.arg("-c")
+            .arg(format!("exec \"$0\" \"$@\" {redirect}"))
+            .arg(base.get_program())
+            .args(run_args(&sim, std::path::Path::new("-"), &ledger))
+            .current_dir(t.dir.path());
+        for (k, v) in base.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let out = finish_within(cmd, 120).await;
+        assert_eq!(out.code, 2, "{redirect}: {out:?}");
+        assert!(out.stderr.contains(expect), "{redirect}: {out:?}");
     }
     // No credentials anywhere: refused before any call.
     let mut cmd = t.bin();
