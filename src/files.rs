@@ -6,9 +6,10 @@
 //!   (`O_NOFOLLOW`), never a FIFO or a device (opened non-blocking, then
 //!   checked to be a regular file, so a FIFO with no reader cannot hang
 //!   the tool and `/dev/full` cannot feed it without end), and never a file
-//!   another user owns. They are created mode 0600; an existing ledger or
-//!   passwords file with a looser mode is tightened to 0600, and the tool
-//!   says so.
+//!   another user owns. They are created mode 0600. An existing passwords
+//!   file others may read is refused; an existing ledger with a looser
+//!   mode is made 0600 (and the tool says so) once its first line shows it
+//!   is a ledger, so a stray file is left exactly as it was.
 //! - **Whole files are replaced atomically.** The summary is written to a
 //!   temporary file beside it, synced, and renamed over the path; an export
 //!   is linked into place only if nothing is there (it never overwrites).

@@ -19,8 +19,8 @@
 //!   the call was not confirmed).
 //!
 //! The password a user has is on their last `applied` line. A `pending`
-//! line with nothing after it is what a crash left; the next run that does
-//! the user marks it `superseded` before giving a new password. A torn last
+//! line with nothing after it is what a crash left; the next run settles it
+//! from the ledger ([`PasswordsOut::settle`]) before any call. A torn last
 //! line (a crash or a full disk mid-write) is cut off before appending, and
 //! said: its call was never sent. Usernames are written as CSV cells a
 //! spreadsheet will not evaluate ([`crate::files::safe_cell`]), and no

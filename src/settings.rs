@@ -152,7 +152,7 @@ pub struct RunArgs {
     pub resolve: Option<ResolveMode>,
 
     /// The run's ledger (JSON Lines). Re-running with the same ledger resumes.
-    /// Default: cognito-bulk-reset-<pool>-<action>.jsonl in the current directory.
+    /// Default: `cognito-bulk-reset-<pool>-<action>.jsonl` in the current directory.
     #[arg(long, value_name = "PATH")]
     pub ledger: Option<PathBuf>,
 

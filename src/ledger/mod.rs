@@ -20,7 +20,7 @@
 //! whose result the run never learnt: to be reconciled before any new call),
 //! repairs a torn last line left by a crash mid-write, and refuses a corrupt
 //! line anywhere else. One process at a time may write a ledger
-//! ([`lock`]). Records never hold a password.
+//! ([`lock()`]). Records never hold a password.
 
 pub mod lock;
 pub mod replay;

@@ -6,7 +6,7 @@
 //! bytes are written and `fdatasync` returned, and the `on_durable` callback
 //! (which counts the user done) runs at that same moment, never before. Every record that
 //! arrives while a sync is running joins the next group, so the cost of an
-//! fsync is shared by up to [`MAX_GROUP`] records. Once a write or sync
+//! fsync is shared by up to `MAX_GROUP` records. Once a write or sync
 //! fails, every later append fails too: nothing more is counted done, and the
 //! pipeline stops the run.
 
@@ -54,7 +54,7 @@ pub struct LedgerWriter {
 
 impl LedgerWriter {
     /// Takes the ledger `file` (opened for appending and locked by
-    /// [`lock`](super::lock)), cuts off a torn last line found by `replay`,
+    /// [`lock`](super::lock())), cuts off a torn last line found by `replay`,
     /// appends this run's header durably and starts the writer thread.
     /// Returns the handle and the thread to join at the end.
     pub fn open(

@@ -362,7 +362,7 @@ impl Pool {
         }
     }
 
-    /// Adds or replaces a user (see [`Users::insert`]).
+    /// Adds or replaces a user (see `Users::insert`).
     pub fn put(&self, name: &str, user: SimUser) {
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         users.insert(|v| self.fold(v), name.to_string(), user);

@@ -468,3 +468,47 @@ async fn passwords_file_is_kept_straight() {
         assert!(out.stderr.contains("another user"), "{out:?}");
     }
 }
+
+/// A ledger the running user cannot write is refused before any call, saying it cannot be opened for writing and how to fix it (not "could not read"). As root, which ignores modes, the tool is run as nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_ledger_says_so() {
+    let t = Scratch::new();
+    let sim = sim(5, unlimited()).await;
+    let input = t.users_csv(resettable(5));
+    std::fs::set_permissions(t.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let ledger = t.write(
+        "l.jsonl",
+        "{\"record\":\"header\",\"tool_version\":\"0\",\"pool_id\":\"us-east-1_SimPool01\",\"action\":\"reset\",\"region\":\"us-east-1\",\"input\":\"x\",\"started_at\":\"t\"}\n",
+    );
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        std::os::unix::fs::chown(&ledger, Some(65534), Some(65534)).unwrap();
+    }
+    std::fs::set_permissions(&ledger, std::fs::Permissions::from_mode(0o400)).unwrap();
+    let base = t.bin();
+    let mut cmd = if root {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(base.get_program());
+        c
+    } else {
+        std::process::Command::new(base.get_program())
+    };
+    cmd.args(run_args(&sim, &input, &ledger))
+        .current_dir(t.dir.path());
+    for (k, v) in base.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("cannot be opened for writing")
+            && out.stderr.contains("writable by this user"),
+        "{out:?}"
+    );
+    assert_eq!(sim.stats().requests, 0);
+}

@@ -237,3 +237,17 @@ async fn a_csv_given_to_no_header_is_refused() {
     assert_eq!(out.code, 1, "'username' is a user the pool lacks: {out:?}");
     assert_eq!(sim.stats().mutating_requests, 2, "{out:?}");
 }
+
+/// On a terminal, `run --input -` without --yes is refused before reading anything (before: it showed a plan, took the typed pool id, then read stdin again and reset users never in the plan).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_on_a_terminal_cannot_be_confirmed() {
+    let t = Scratch::new();
+    let sim = sim(10, unlimited()).await;
+    let mut args = run_args(&sim, std::path::Path::new("-"), &t.path("l.jsonl"));
+    args.retain(|a| a != "--yes");
+    let command = [vec![bin_path()], args].concat();
+    let got = on_terminal(&t, command, "text:--yes", "none").await;
+    assert_eq!(got.code, Some(2), "{got:?}");
+    assert!(got.shown.contains("can be read only once"), "{got:?}");
+    assert_eq!(sim.stats().requests, 0);
+}

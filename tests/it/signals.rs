@@ -12,49 +12,6 @@ use serde_json::Value;
 
 use crate::support::*;
 
-/// What the terminal run left.
-#[derive(Debug)]
-struct OnTerminal {
-    code: Option<i64>,
-    signal: Option<i64>,
-    shown: String,
-    timed_out: bool,
-}
-
-/// Runs `command` on a pseudo-terminal with the test's environment, waits
-/// for `wait`, then does `action` (see pty_run.py).
-async fn on_terminal(t: &Scratch, command: Vec<String>, wait: &str, action: &str) -> OnTerminal {
-    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/pty_run.py");
-    let base = t.bin();
-    let mut cmd = std::process::Command::new("python3");
-    cmd.arg(driver).args([wait, action, "--"]).args(command);
-    for (k, v) in base.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    cmd.current_dir(t.dir.path());
-    let out = finish(cmd).await;
-    let v: Value = serde_json::from_str(out.stdout.trim())
-        .unwrap_or_else(|e| panic!("pty_run.py: {e}: {out:?}"));
-    let got = OnTerminal {
-        code: v["code"].as_i64(),
-        signal: v["signal"].as_i64(),
-        shown: v["shown"].as_str().unwrap_or_default().to_string(),
-        timed_out: v["timed_out"].as_bool().unwrap_or(true),
-    };
-    assert!(
-        !got.timed_out,
-        "still running after 120 s (a hang): {got:?}"
-    );
-    got
-}
-
-fn bin_path() -> String {
-    env!("CARGO_BIN_EXE_cognito-bulk-reset").to_string()
-}
-
 fn summary_code(path: &Path) -> Option<i64> {
     let v: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     v["exit_code"].as_i64()
