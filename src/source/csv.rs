@@ -27,7 +27,7 @@ use crate::validate::{check_password, check_username};
 /// a line of a gigabyte, or `/dev/zero`, costs no memory.
 pub const MAX_LINE: usize = 64 * 1024;
 /// The most one row may span over several lines (quoted fields holding
-/// newlines), give or take the parser's 8 KiB read-ahead.
+/// newlines), give or take one buffer ([`MAX_LINE`]) of read-ahead.
 pub const MAX_ROW: u64 = 1024 * 1024;
 
 /// How to read the user list.
@@ -533,6 +533,7 @@ struct Cut {
 /// invalid and starts a fresh parser.
 struct Guard<R> {
     inner: R,
+    /// At most [`MAX_LINE`] bytes (see `fill_buf`).
     buf: Box<[u8]>,
     pos: usize,
     filled: usize,
@@ -634,26 +635,14 @@ impl<R: Read> BufRead for Guard<R> {
         if self.cut.is_some() || !self.refill()? {
             return Ok(&[]);
         }
-        // Hand out whole lines within the cap, or the start of one.
+        // The buffer holds at most MAX_LINE bytes, so only the line it
+        // starts in can be over the cap: every later line in it is whole
+        // and shorter, or continues into the next fill (and is checked
+        // then, from `line_len`).
         let avail = &self.buf[self.pos..self.filled];
-        let mut n = 0;
-        let mut line_len = self.line_len;
-        while n < avail.len() {
-            match memchr::memchr(b'\n', &avail[n..]) {
-                Some(i) if line_len + i <= MAX_LINE => {
-                    n += i + 1;
-                    line_len = 0;
-                }
-                Some(_) => break,
-                None => {
-                    if line_len + avail.len() - n <= MAX_LINE {
-                        n = avail.len();
-                    }
-                    break;
-                }
-            }
-        }
-        if n == 0 {
+        let head = memchr::memchr(b'\n', avail).unwrap_or(avail.len());
+        let n = avail.len();
+        if self.line_len + head > MAX_LINE {
             self.cut(CutKind::Line)?;
             return Ok(&[]);
         }
@@ -711,10 +700,7 @@ fn start_line<R: Read>(
     byte_base: u64,
 ) -> u64 {
     let after = reader.position();
-    let inside: u64 = record
-        .iter()
-        .map(|f| f.iter().filter(|b| **b == b'\n').count() as u64)
-        .sum();
+    let inside = memchr::memchr_iter(b'\n', record.as_slice()).count() as u64;
     let tail = reader.get_ref();
     let open_end = (tail.eof || tail.cut.is_some())
         && tail.delivered - byte_base == after.byte()
