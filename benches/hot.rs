@@ -17,11 +17,11 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use cognito_bulk_reset::identity::index::{Hit, PoolIndex};
 use cognito_bulk_reset::identity::{self, Case, ListedUser, NameKind, NameRule};
 use cognito_bulk_reset::ledger::{
     self, Action, Entry, Header, IntentRecord, LedgerWriter, Outcome, UserRecord,
 };
+use cognito_bulk_reset::resolve::index::{Hit, PoolIndex};
 use cognito_bulk_reset::source::csv::{CsvOptions, CsvSource};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 

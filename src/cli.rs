@@ -101,7 +101,7 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
     match command {
         Command::Plan(args) => {
             let mut settings = args.resolve()?;
-            if let Some(line) = pipeline::resolve_auto_rate(&mut settings).await? {
+            if let Some(line) = settings.resolve_auto_rate().await? {
                 say(&format!("{line}\n"));
             }
             say(&plan::plan(&settings, &shutdown).await?.render());
@@ -220,7 +220,7 @@ async fn before_calls(
     settings: &mut RunSettings,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Ahead> {
-    if let Some(line) = pipeline::resolve_auto_rate(settings).await? {
+    if let Some(line) = settings.resolve_auto_rate().await? {
         tracing::info!("{line}");
     }
     if settings.dry_run {

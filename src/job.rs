@@ -1,5 +1,8 @@
-//! Reading the pool before the first call, for `plan`, the typed
-//! confirmation and `run` alike.
+//! Opening a job, for `plan`, the typed confirmation and `run` alike: the
+//! run's paths checked ([`check_paths`]), the input opened
+//! (`open_source`, `count_input_rows`) or the pool's listing
+//! (`open_pool`), the ledger checked to be this job's
+//! (`check_same_job`), and the pool read before the first call.
 //!
 //! One DescribeUserPool (UserPoolRead quota) gives the pool's facts
 //! ([`PoolFacts`]). What they rule out is refused here, before anything is
@@ -12,6 +15,7 @@
 //!
 //! Then the [`Resolver`] is set up the way [`resolve::choose`] picks.
 
+use std::io;
 use std::num::NonZeroU32;
 use std::path::Path;
 
@@ -20,12 +24,15 @@ use tracing::{info, warn};
 use crate::cognito::{CallError, Cognito, ErrorClass};
 use crate::error::UsageError;
 use crate::files::{self, Role};
-use crate::identity::resolve::{self, Choice, Resolver};
 use crate::identity::PoolFacts;
 use crate::ledger::{fingerprint, unresolved_names, Action, Replay};
 use crate::limiter::Limiter;
+use crate::resolve::{self, Choice, Resolver};
 use crate::retry::call_with_retry;
 use crate::settings::{Input, RunSettings};
+use crate::source::csv::{count_rows, CsvSource};
+use crate::source::pool::PoolSource;
+use crate::source::Source;
 
 /// DescribeUserPool calls per second (its quota, UserPoolRead, is 15/s).
 const POOL_READ_RATE: f64 = 5.0;
@@ -246,4 +253,87 @@ pub fn list_limiter(settings: &RunSettings) -> Limiter {
     } else {
         Limiter::new(settings.list_rate, NonZeroU32::MIN)
     }
+}
+
+/// Opens the input and reads its header; a bad header is a [`UsageError`].
+/// A path must be a regular file, a FIFO or a terminal
+/// ([`files::open_input`]): a device such as `/dev/zero` is refused.
+pub(crate) fn open_source(
+    settings: &RunSettings,
+) -> Result<CsvSource<Box<dyn io::Read + Send>>, UsageError> {
+    let mut opts = settings.csv.clone();
+    let reader: Box<dyn io::Read + Send> = match &settings.input {
+        Input::Pool { .. } => unreachable!("a pool listing is not a CSV"),
+        Input::Stdin => {
+            opts.regular_file = files::stdin_is_regular()?;
+            Box::new(io::stdin())
+        }
+        Input::Path(path) => {
+            let (file, regular) = files::open_input(path)?;
+            opts.regular_file = regular;
+            Box::new(file)
+        }
+    };
+    CsvSource::new(reader, &opts)
+}
+
+/// Opens the pool's listing (`--from-pool`): reads its first page, so a bad
+/// filter or pool is refused before any mutating call.
+pub(crate) async fn open_pool(
+    settings: &RunSettings,
+    cognito: &Cognito,
+) -> Result<Source, UsageError> {
+    let filter = match &settings.input {
+        Input::Pool { filter } => filter.clone(),
+        _ => None,
+    };
+    let limiter = Limiter::new(settings.list_rate, NonZeroU32::MIN);
+    Ok(Source::Pool(
+        PoolSource::open(cognito.clone(), filter, limiter, settings.retry).await?,
+    ))
+}
+
+/// Starts counting the rows of the input on a blocking thread, for the
+/// progress bar's total; the count is `None` for stdin, ListUsers, anything
+/// but a regular file (a FIFO read twice would lose its rows), or a file
+/// that cannot be read (the source reports that).
+pub(crate) fn count_input_rows(settings: &RunSettings) -> tokio::task::JoinHandle<Option<u64>> {
+    let path = match &settings.input {
+        Input::Path(path) => Some(path.clone()),
+        Input::Stdin | Input::Pool { .. } => None,
+    };
+    let mut opts = settings.csv.clone();
+    opts.regular_file = true;
+    tokio::task::spawn_blocking(move || {
+        let (file, regular) = files::open_input(&path?).ok()?;
+        if !regular {
+            return None;
+        }
+        count_rows(file, &opts).ok()
+    })
+}
+
+/// Refuses a ledger written for another pool or action, or not a ledger.
+pub(crate) fn check_same_job(settings: &RunSettings, replay: &Replay) -> Result<(), UsageError> {
+    replay.check_ledger(&settings.ledger)?;
+    let Some(h) = &replay.header else {
+        return Ok(()); // empty: a fresh ledger
+    };
+    if h.pool_id != settings.pool_id {
+        return Err(UsageError::LedgerMismatch {
+            path: settings.ledger.clone(),
+            what: "pool",
+            found: h.pool_id.clone(),
+            wanted: settings.pool_id.clone(),
+        });
+    }
+    if h.action != settings.action {
+        return Err(UsageError::LedgerMismatch {
+            path: settings.ledger.clone(),
+            what: "action",
+            found: h.action.as_str().to_string(),
+            wanted: settings.action.as_str().to_string(),
+        });
+    }
+    Ok(())
 }

@@ -5,14 +5,18 @@
 //!
 //! - [`source`]: the user list (a CSV file or stdin), streamed row by row;
 //!   each row is validated against Cognito's username rules.
-//! - [`identity`]: who each row names: the pool's settings
-//!   (DescribeUserPool) and each value resolved to the person Cognito would
-//!   resolve it to (case, aliases, sub) through ListUsers, so that one person
-//!   named three ways gets one call.
-//! - [`job`]: the pool read before the first call (DescribeUserPool): what
-//!   its settings rule out is refused, and the resolver is set up.
-//! - [`plan`]: the verdict on each row (invalid, duplicate, already done, to
-//!   do) from the ledger, and the `plan` command that only counts them.
+//! - [`identity`]: who each row names, as data: the pool's settings
+//!   (DescribeUserPool), what ListUsers says of a user, and a row's person.
+//! - [`resolve`]: each value resolved to the person Cognito would resolve
+//!   it to (case, aliases, sub) through ListUsers, by a pool index or a
+//!   lookup per row, so that one person named three ways gets one call.
+//! - [`job`]: opening a job, for `run` and `plan` alike: the paths checked,
+//!   the input or the pool's listing opened, the pool read before the first
+//!   call (DescribeUserPool), what its settings rule out refused, and the
+//!   resolver set up.
+//! - [`triage`]: the verdict on each row (invalid, duplicate, already done,
+//!   to do) from the ledger; pure.
+//! - [`plan`]: the `plan` command, which only counts the verdicts.
 //! - [`pipeline`]: wires the stages: de-duplicates, skips what the ledger
 //!   already finished, paces attempts through the [`limiter`], bounds the calls
 //!   in flight, retries by the [`retry`] policy, and stops or drains on
@@ -52,10 +56,12 @@ pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod resolve;
 pub mod retry;
 pub mod secret;
 pub mod settings;
 pub mod signals;
 pub mod sim;
 pub mod source;
+pub mod triage;
 pub mod validate;

@@ -4,7 +4,7 @@
 //! The bucket is governor's direct rate limiter: `rate` requests per second
 //! with a bucket of `burst`. The bucket must hold more than one call: with
 //! one, every late timer wake-up is capacity lost for good (measured: 10% of
-//! the rate at 1,000/s); see `settings::default_burst`. Fractional rates are
+//! the rate at 1,000/s); see [`default_burst`]. Fractional rates are
 //! allowed (`0.5` is one call every two seconds).
 //!
 //! Adaptive rate (on by default, [`Aimd`]): a throttled answer
@@ -40,6 +40,14 @@ pub const INCREASE_EVERY: Duration = Duration::from_secs(1);
 pub const INCREASE_STEP: f64 = 0.02;
 /// The rate never falls below this share of the configured rate.
 pub const FLOOR: f64 = 0.01;
+
+/// About 20 ms worth of calls, at least 2. A bucket of one loses every late
+/// timer wake-up for good (10% of the rate at 1,000/s); a small bucket
+/// absorbs them, and any one-second window still sees at most
+/// `rate + burst` calls.
+pub fn default_burst(rate: f64) -> u32 {
+    ((rate / 50.0).ceil() as u32).max(2)
+}
 
 /// Proof that a call was let through, and when: hand it back with the
 /// call's answer ([`Limiter::answered`]) so the adaptive rate can learn.
@@ -139,7 +147,7 @@ struct State {
 
 pub struct Limiter {
     max: f64,
-    /// `None`: the burst follows the rate (`settings::default_burst`).
+    /// `None`: the burst follows the rate ([`default_burst`]).
     burst: Option<NonZeroU32>,
     clock: DefaultClock,
     state: Mutex<State>,
@@ -157,7 +165,7 @@ impl Limiter {
         Limiter::build(rate, Some(burst), false)
     }
 
-    /// `rate` with the default burst (`settings::default_burst`).
+    /// `rate` with the default burst ([`default_burst`]).
     pub fn with_default_burst(rate: f64) -> Limiter {
         Limiter::build(rate, None, false)
     }
@@ -267,9 +275,8 @@ impl Limiter {
 impl Bucket {
     /// A bucket for `rate`; `empty` starts it with no calls to spare.
     fn new(rate: f64, burst: Option<NonZeroU32>, clock: &DefaultClock, empty: bool) -> Bucket {
-        let burst = burst.unwrap_or_else(|| {
-            NonZeroU32::new(crate::settings::default_burst(rate)).unwrap_or(NonZeroU32::MIN)
-        });
+        let burst = burst
+            .unwrap_or_else(|| NonZeroU32::new(default_burst(rate)).unwrap_or(NonZeroU32::MIN));
         let period = Duration::from_secs_f64(1.0 / rate).max(Duration::from_nanos(1));
         let quota = Quota::with_period(period)
             .expect("period is positive")

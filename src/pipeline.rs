@@ -57,7 +57,6 @@
 
 use std::future::Future;
 use std::io;
-use std::num::NonZeroU32;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -70,8 +69,6 @@ use tracing::{debug, info, warn};
 
 use crate::cognito::{CallError, Cognito, ErrorClass, Operation, UserState};
 use crate::error::UsageError;
-use crate::files;
-use crate::identity::resolve::{ResolveError, Resolver, Strategy};
 use crate::job;
 use crate::ledger::Step;
 use crate::ledger::{
@@ -79,14 +76,14 @@ use crate::ledger::{
 };
 use crate::limiter::Limiter;
 use crate::passwords::{self, PasswordsOut};
-use crate::plan::{Triage, Verdict};
 use crate::progress::Progress;
 use crate::report::{Counters, ResolutionSummary, StopReason, Summary};
+use crate::resolve::{ResolveError, Resolver, Strategy};
 use crate::retry::{Attempts, Next, RetryKind, RetryPolicy};
 use crate::settings::{Input, RunSettings};
-use crate::source::csv::{count_rows, CsvSource};
-use crate::source::pool::PoolSource;
+use crate::source::csv::CsvSource;
 use crate::source::{Source, SourceItem, UserRow};
+use crate::triage::{Triage, Verdict};
 
 /// Rows read ahead of dispatch, at most.
 const READ_AHEAD: usize = 1024;
@@ -128,16 +125,16 @@ pub async fn run_prepared(
     job::check_paths(settings)?;
     let csv = match settings.input {
         Input::Pool { .. } => None,
-        _ => Some(open_source(settings)?),
+        _ => Some(job::open_source(settings)?),
     };
     let ledger_file = ledger::lock(&settings.ledger)?;
     // The input's size (for the progress bar, the header, `status`, to
     // choose how users are resolved, and to size the user table once) is
     // counted while the ledger is read.
-    let input_rows = count_input_rows(settings);
+    let input_rows = job::count_input_rows(settings);
     let mut replay = Some(ledger::replay_file(&ledger_file, &settings.ledger)?);
     if let Some(r) = &replay {
-        check_same_job(settings, r)?;
+        job::check_same_job(settings, r)?;
         ledger::make_private(&ledger_file, &settings.ledger)?;
         if r.torn_bytes > 0 {
             warn!(
@@ -326,7 +323,7 @@ async fn set_up(
     });
     let source = match csv {
         Some(csv) => Source::Csv(csv),
-        None => open_pool(settings, &cognito).await?,
+        None => job::open_pool(settings, &cognito).await?,
     };
     let input_rows = input_rows.await.ok().flatten();
     let resolver = match prepared {
@@ -1147,120 +1144,4 @@ fn canonical(row: &UserRow) -> Option<String> {
         .username()
         .filter(|u| *u != row.username)
         .map(str::to_string)
-}
-
-/// Opens the input and reads its header; a bad header is a [`UsageError`].
-/// A path must be a regular file, a FIFO or a terminal
-/// ([`files::open_input`]): a device such as `/dev/zero` is refused.
-pub(crate) fn open_source(
-    settings: &RunSettings,
-) -> Result<CsvSource<Box<dyn io::Read + Send>>, UsageError> {
-    let mut opts = settings.csv.clone();
-    let reader: Box<dyn io::Read + Send> = match &settings.input {
-        Input::Pool { .. } => unreachable!("a pool listing is not a CSV"),
-        Input::Stdin => {
-            opts.regular_file = files::stdin_is_regular()?;
-            Box::new(io::stdin())
-        }
-        Input::Path(path) => {
-            let (file, regular) = files::open_input(path)?;
-            opts.regular_file = regular;
-            Box::new(file)
-        }
-    };
-    CsvSource::new(reader, &opts)
-}
-
-/// `--rate auto`: sets the rate to a share of the quota Cognito enforces
-/// for the action's category; where GetProvisionedLimit is not permitted or
-/// not supported, falls back to the documented default quota and says so.
-/// Returns a line describing where the rate came from.
-pub async fn resolve_auto_rate(settings: &mut RunSettings) -> anyhow::Result<Option<String>> {
-    let Some(share) = settings.rate_auto else {
-        return Ok(None);
-    };
-    let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
-    let (category, default_quota) = settings.quota_category();
-    let (quota, source) = match cognito.provisioned_limit(category).await {
-        Ok(quota) => (
-            quota,
-            "enforced by Cognito (GetProvisionedLimit)".to_string(),
-        ),
-        Err(e) => {
-            warn!(code = %e.code, category, default_quota, "GetProvisionedLimit failed; using the documented default quota");
-            (
-                default_quota,
-                format!(
-                    "the documented default; GetProvisionedLimit answered {}",
-                    e.code
-                ),
-            )
-        }
-    };
-    settings.set_rate(quota * share);
-    Ok(Some(format!(
-        "--rate auto: {category} quota {quota}/s ({source}) x {share} = {:.1}/s",
-        settings.rate
-    )))
-}
-
-/// Opens the pool's listing (`--from-pool`): reads its first page, so a bad
-/// filter or pool is refused before any mutating call.
-pub(crate) async fn open_pool(
-    settings: &RunSettings,
-    cognito: &Cognito,
-) -> Result<Source, UsageError> {
-    let filter = match &settings.input {
-        Input::Pool { filter } => filter.clone(),
-        _ => None,
-    };
-    let limiter = Limiter::new(settings.list_rate, NonZeroU32::MIN);
-    Ok(Source::Pool(
-        PoolSource::open(cognito.clone(), filter, limiter, settings.retry).await?,
-    ))
-}
-
-/// Refuses a ledger written for another pool or action.
-/// Starts counting the rows of the input on a blocking thread, for the
-/// progress bar's total; the count is `None` for stdin, ListUsers, anything
-/// but a regular file (a FIFO read twice would lose its rows), or a file
-/// that cannot be read (the source reports that).
-pub(crate) fn count_input_rows(settings: &RunSettings) -> tokio::task::JoinHandle<Option<u64>> {
-    let path = match &settings.input {
-        Input::Path(path) => Some(path.clone()),
-        Input::Stdin | Input::Pool { .. } => None,
-    };
-    let mut opts = settings.csv.clone();
-    opts.regular_file = true;
-    tokio::task::spawn_blocking(move || {
-        let (file, regular) = files::open_input(&path?).ok()?;
-        if !regular {
-            return None;
-        }
-        count_rows(file, &opts).ok()
-    })
-}
-
-pub(crate) fn check_same_job(settings: &RunSettings, replay: &Replay) -> Result<(), UsageError> {
-    replay.check_ledger(&settings.ledger)?;
-    let Some(h) = &replay.header else {
-        return Ok(()); // empty: a fresh ledger
-    };
-    if h.pool_id != settings.pool_id {
-        return Err(UsageError::LedgerMismatch {
-            path: settings.ledger.clone(),
-            what: "pool",
-            found: h.pool_id.clone(),
-            wanted: settings.pool_id.clone(),
-        });
-    }
-    if h.action != settings.action {
-        return Err(UsageError::LedgerMismatch {
-            path: settings.ledger.clone(),
-            what: "action",
-            found: h.action.as_str().to_string(),
-            wanted: settings.action.as_str().to_string(),
-        });
-    }
-    Ok(())
 }

@@ -1,191 +1,26 @@
-//! What a run would do, decided row by row from the ledger: the one place
-//! that says whether an input row is a new invalid row, a row naming a
-//! person an earlier row already named, a user the ledger already finished,
-//! a row the pool's rules could not resolve safely, or a user to do (and
-//! whether a lost answer must be read back first). The pipeline acts on
-//! these verdicts; `plan` (and `run --dry-run`) only counts them, sending no
-//! mutating call and writing nothing, and `run` shows the count, with what
-//! the pool's settings mean for the run, when it asks for confirmation.
+//! What a run would do: `plan` (and `run --dry-run`) reads the input
+//! through the same resolving and [`crate::triage`] as a run and only
+//! counts the verdicts, sending no mutating call and writing nothing; `run`
+//! shows the count, with what the pool's settings mean for the run, when
+//! it asks for confirmation.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::cognito::{Cognito, Operation};
 use crate::identity::facts::DEFAULT_EMAIL_DAILY_CAP;
-use crate::identity::resolve::{Choice, Strategy};
-use crate::identity::{Identity, NameRule, PoolFacts};
+use crate::identity::PoolFacts;
 use crate::job;
-use crate::ledger::{self, fingerprint, Action, LostAnswer, Outcome, Replay};
+use crate::ledger::{self, Action};
+use crate::report::SHOWN;
+use crate::resolve::{Choice, Strategy};
 use crate::settings::{Input, RunSettings};
 use crate::source::{Source, SourceItem, UserRow};
-
-/// The ledger's view of the input, row by row.
-pub struct Triage {
-    replay: Replay,
-    retry_failed: bool,
-    sign_out: bool,
-    /// With lookups in a case-insensitive pool: the rule, and the first
-    /// line each folded name was seen on.
-    folded: Option<(NameRule, HashMap<u128, u64>)>,
-}
-
-/// What to do with one row.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
-    /// An invalid row not yet recorded: record it.
-    NewInvalid,
-    /// An invalid row an earlier run recorded.
-    InvalidRecorded,
-    /// The person an earlier row of this input already named (the same
-    /// text, another case, an alias, the sub).
-    Duplicate { first_line: u64 },
-    /// Finished by an earlier run (`succeeded` says how).
-    Done { succeeded: bool },
-    /// The pool's rules could not be read to tell whom the row names:
-    /// nothing is called, and the run says why (a re-run resolves it again).
-    Ambiguous(String),
-    /// To do. `lost_answer`: an earlier call's answer was lost (when it was
-    /// sent, and the user's status before it), so the user is read back
-    /// before any call. `sign_out_only`: the action succeeded in an earlier
-    /// run; only the sign-out step remains.
-    ToDo {
-        lost_answer: Option<LostAnswer>,
-        sign_out_only: bool,
-    },
-}
-
-impl Triage {
-    /// `rows`: the input's rows when known, to size the user table once.
-    /// `folded`: also de-duplicate names the `rule` folds together (see
-    /// `Resolver::dedupe_folded`).
-    pub fn new(
-        mut replay: Replay,
-        retry_failed: bool,
-        sign_out: bool,
-        rows: Option<u64>,
-        folded: Option<NameRule>,
-    ) -> Triage {
-        // Users the ledger holds are marked seen in their own slot; only the
-        // input's new users need room.
-        if let Some(rows) = rows {
-            replay
-                .users
-                .reserve((rows as usize).saturating_sub(replay.users.len()));
-        }
-        Triage {
-            replay,
-            retry_failed,
-            sign_out,
-            folded: folded.map(|rule| (rule, HashMap::new())),
-        }
-    }
-
-    /// The verdict on an invalid row at `line`.
-    pub fn invalid(&self, line: u64) -> Verdict {
-        if self.replay.invalid_lines.contains(&line) {
-            Verdict::InvalidRecorded
-        } else {
-            Verdict::NewInvalid
-        }
-    }
-
-    /// Whether the ledger already finished the row's value (under that very
-    /// text), so that it needs no resolving: the run skips it whoever it
-    /// names. Reads only; the row's verdict still comes from [`Triage::user`].
-    pub fn finished(&self, value: &str) -> bool {
-        self.replay
-            .users
-            .get(fingerprint(value))
-            .and_then(|state| self.settled(state))
-            .is_some_and(|v| matches!(v, Verdict::Done { .. }))
-    }
-
-    /// What the ledger's state settles for a user: done, or only the
-    /// sign-out step left; `None` when the action is still to do.
-    fn settled(&self, state: crate::ledger::UserState) -> Option<Verdict> {
-        let last = state.last()?;
-        if last == Outcome::Succeeded && self.sign_out {
-            // The action is done; the sign-out step may not be.
-            return Some(match state.signed_out() {
-                Some(Outcome::Succeeded) => Verdict::Done { succeeded: true },
-                Some(Outcome::Failed) if !self.retry_failed => Verdict::Done { succeeded: false },
-                _ => Verdict::ToDo {
-                    lost_answer: None,
-                    sign_out_only: true,
-                },
-            });
-        }
-        let skip = match last {
-            Outcome::Succeeded => true,
-            Outcome::Deferred => false,
-            Outcome::Failed | Outcome::Invalid | Outcome::Skipped => !self.retry_failed,
-        };
-        skip.then_some(Verdict::Done {
-            succeeded: last == Outcome::Succeeded,
-        })
-    }
-
-    /// The verdict on a valid row. A resolved row is keyed by its person's
-    /// canonical username; the ledger is also asked under the row's own
-    /// text, which is how ledgers written before resolution (and rows that
-    /// named nobody) keep their records.
-    pub fn user(&mut self, row: &UserRow) -> Verdict {
-        let exact = fingerprint(&row.username);
-        let (key, alt) = match &row.identity {
-            Identity::Person(p) => (p.key, (p.key != exact).then_some(exact)),
-            Identity::Ambiguous(reason) => {
-                return match self.replay.users.see(exact, row.line) {
-                    Some(first_line) => Verdict::Duplicate { first_line },
-                    None => Verdict::Ambiguous(reason.clone()),
-                };
-            }
-            Identity::Nobody | Identity::Unresolved | Identity::Recorded => (exact, None),
-        };
-        if let Some(first_line) = self.replay.users.see(key, row.line) {
-            return Verdict::Duplicate { first_line };
-        }
-        if let Some((rule, seen)) = &mut self.folded {
-            let name = row.identity.username().unwrap_or(&row.username);
-            let folded = rule.folded_key(name);
-            if let Some(first_line) = seen.get(&folded) {
-                return Verdict::Duplicate {
-                    first_line: *first_line,
-                };
-            }
-            seen.insert(folded, row.line);
-        }
-        let mut state = self.replay.users.get(key).unwrap_or_default();
-        if state.last().is_none() {
-            if let Some(s) = alt.and_then(|a| self.replay.users.get(a)) {
-                state = s;
-            }
-        }
-        if let Some(verdict) = self.settled(state) {
-            return verdict;
-        }
-        let lost_answer = self
-            .replay
-            .pending
-            .get(&key)
-            .or_else(|| alt.and_then(|a| self.replay.pending.get(&a)))
-            .map(|(at, before)| LostAnswer {
-                sent: humantime::parse_rfc3339_weak(at).unwrap_or(SystemTime::UNIX_EPOCH),
-                before: before.as_deref().map(str::to_string),
-            });
-        Verdict::ToDo {
-            lost_answer,
-            sign_out_only: false,
-        }
-    }
-}
-
-/// Rows shown by example in a plan or summary, at most.
-pub const SHOWN: usize = 5;
+use crate::triage::{Triage, Verdict};
 
 /// How the plan resolves users, and what it costs.
 #[derive(Debug, Clone, Serialize)]
@@ -266,12 +101,12 @@ pub async fn plan_prepared(
     let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
     let pool = job::read_pool(settings, &cognito).await?;
     let source = match settings.input {
-        Input::Pool { .. } => crate::pipeline::open_pool(settings, &cognito).await?,
-        _ => Source::Csv(crate::pipeline::open_source(settings)?),
+        Input::Pool { .. } => job::open_pool(settings, &cognito).await?,
+        _ => Source::Csv(job::open_source(settings)?),
     };
-    let rows = crate::pipeline::count_input_rows(settings);
+    let rows = job::count_input_rows(settings);
     let mut replay = ledger::replay_path(&settings.ledger)?.unwrap_or_default();
-    crate::pipeline::check_same_job(settings, &replay)?;
+    job::check_same_job(settings, &replay)?;
     let rows = rows.await.ok().flatten();
     let choice = job::choose(settings, &pool, rows, Some(&replay))?;
     let resolver = tokio::select! {

@@ -18,6 +18,9 @@ use serde::Serialize;
 use crate::error::{ExitCode, UsageError};
 use crate::ledger::{self, Entry, Outcome};
 
+/// Rows shown by example in a plan or summary, at most.
+pub const SHOWN: usize = 5;
+
 /// Live counts of a run, shared by the pipeline, the ledger writer and the
 /// progress display.
 #[derive(Debug, Default)]
@@ -127,7 +130,7 @@ impl Counters {
             .ambiguous_rows
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if shown.len() < crate::plan::SHOWN {
+        if shown.len() < SHOWN {
             shown.push((line, why));
         }
     }
@@ -136,7 +139,7 @@ impl Counters {
     pub fn same_person(&self, line: u64, first: u64) {
         self.duplicates.fetch_add(1, Relaxed);
         let mut shown = self.same_person.lock().unwrap_or_else(|e| e.into_inner());
-        if shown.len() < crate::plan::SHOWN {
+        if shown.len() < SHOWN {
             shown.push((line, first));
         }
     }
@@ -233,7 +236,7 @@ impl std::fmt::Display for StopReason {
 /// How a run resolved its rows to people.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResolutionSummary {
-    pub strategy: crate::identity::resolve::Strategy,
+    pub strategy: crate::resolve::Strategy,
     /// ListUsers calls made to resolve (they bill no one).
     pub list_calls: u64,
     /// Bytes the pool index held (0 without one).
@@ -442,8 +445,8 @@ impl Summary {
                 "  resolving users      {} ListUsers calls ({}; they bill no one)",
                 r.list_calls,
                 match r.strategy {
-                    crate::identity::resolve::Strategy::Index => "an index of the pool",
-                    crate::identity::resolve::Strategy::Lookup => "a lookup per row",
+                    crate::resolve::Strategy::Index => "an index of the pool",
+                    crate::resolve::Strategy::Lookup => "a lookup per row",
                     _ => "the pool's listing",
                 }
             );

@@ -21,10 +21,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::cognito::{AwsSettings, Operation};
+use crate::cognito::{AwsSettings, Cognito, Operation};
 use crate::error::UsageError;
-use crate::identity::resolve::ResolveMode;
 use crate::ledger::Action;
+use crate::limiter::default_burst;
+use crate::resolve::ResolveMode;
 use crate::retry::RetryPolicy;
 use crate::source::csv::CsvOptions;
 use crate::validate::check_pool_id;
@@ -91,6 +92,40 @@ impl RunSettings {
         if !self.burst_given {
             self.burst = NonZeroU32::new(default_burst(rate)).unwrap_or(NonZeroU32::MIN);
         }
+    }
+
+    /// `--rate auto`: sets the rate to a share of the quota Cognito enforces
+    /// for the action's category; where GetProvisionedLimit is not permitted or
+    /// not supported, falls back to the documented default quota and says so.
+    /// Returns a line describing where the rate came from.
+    pub async fn resolve_auto_rate(&mut self) -> anyhow::Result<Option<String>> {
+        let settings = self;
+        let Some(share) = settings.rate_auto else {
+            return Ok(None);
+        };
+        let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
+        let (category, default_quota) = settings.quota_category();
+        let (quota, source) = match cognito.provisioned_limit(category).await {
+            Ok(quota) => (
+                quota,
+                "enforced by Cognito (GetProvisionedLimit)".to_string(),
+            ),
+            Err(e) => {
+                tracing::warn!(code = %e.code, category, default_quota, "GetProvisionedLimit failed; using the documented default quota");
+                (
+                    default_quota,
+                    format!(
+                        "the documented default; GetProvisionedLimit answered {}",
+                        e.code
+                    ),
+                )
+            }
+        };
+        settings.set_rate(quota * share);
+        Ok(Some(format!(
+            "--rate auto: {category} quota {quota}/s ({source}) x {share} = {:.1}/s",
+            settings.rate
+        )))
     }
 }
 /// The UserAccountRecovery category's default quota, requests per second.
@@ -693,14 +728,6 @@ impl RunArgs {
             config: None,
         })
     }
-}
-
-/// About 20 ms worth of calls, at least 2. A bucket of one loses every late
-/// timer wake-up for good (10% of the rate at 1,000/s); a small bucket
-/// absorbs them, and any one-second window still sees at most
-/// `rate + burst` calls.
-pub fn default_burst(rate: f64) -> u32 {
-    ((rate / 50.0).ceil() as u32).max(2)
 }
 
 /// The slowest rate a flag may give: one call per 1000 s. (Below it a

@@ -10,17 +10,13 @@
 //! rows naming one person must make one call, and the ledger must remember
 //! the person, not the string.
 //!
-//! - [`facts`]: the pool's settings from DescribeUserPool ([`PoolFacts`]):
-//!   the case rule and sign-in attributes ([`NameRule`]), and what else a
-//!   run depends on (account recovery, email sender, feature plan, Lambda
-//!   triggers).
-//! - [`index`]: the whole pool paged through ListUsers once into a compact
-//!   index of fingerprints (no strings), for large inputs.
-//! - [`resolve`]: the [`Resolver`](resolve::Resolver), which resolves each
-//!   input value through the index, or through one filtered ListUsers per
-//!   value for small inputs, and the ordered stage that does it between the
-//!   input and the run. It never uses AdminGetUser, which would bill every
-//!   user it reads as a monthly active user; ListUsers bills nobody.
+//! This module is the model: [`facts`] holds the pool's settings from
+//! DescribeUserPool ([`PoolFacts`]): the case rule and sign-in attributes
+//! ([`NameRule`]), and what else a run depends on (account recovery, email
+//! sender, feature plan, Lambda triggers); this file holds what ListUsers
+//! says of a user ([`ListedUser`], [`UserFacts`]) and what a row names
+//! ([`Identity`]). The machinery that resolves rows through ListUsers is
+//! [`crate::resolve`].
 //!
 //! What resolution yields for a row is an [`Identity`]: a [`Person`] (with
 //! the canonical username and the facts a precheck needs), nobody (the
@@ -30,8 +26,6 @@
 //! reason rather than risk a second message or a wrong user).
 
 pub mod facts;
-pub mod index;
-pub mod resolve;
 
 pub use facts::{Case, NameRule, PoolFacts};
 

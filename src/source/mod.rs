@@ -58,7 +58,7 @@ pub struct UserRow {
     /// Present for `set-password`; never formatted (see [`Password`]).
     pub password: Option<Password>,
     /// Who the value names; filled in by the resolver
-    /// ([`crate::identity::resolve`]), or by the pool's listing.
+    /// ([`crate::resolve`]), or by the pool's listing.
     pub identity: Identity,
 }
 

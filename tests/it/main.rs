@@ -2,6 +2,7 @@
 //! the project's simulated pool (throttling, faults, counters) and against
 //! moto, a third-party Cognito emulator.
 
+mod architecture;
 mod audit;
 mod bad_input;
 mod corpus;

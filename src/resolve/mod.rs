@@ -31,13 +31,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::info;
 
-use super::index::{Hit, PoolIndex};
-use super::{
+pub mod index;
+
+use self::index::{Hit, PoolIndex};
+use crate::cognito::{CallError, Cognito};
+use crate::error::UsageError;
+use crate::identity::{
     looks_like_email, looks_like_phone, parse_uuid, Case, Identity, ListedUser, NameKind, NameRule,
     Person, PoolFacts, UserFacts,
 };
-use crate::cognito::{CallError, Cognito};
-use crate::error::UsageError;
 use crate::limiter::Limiter;
 use crate::retry::{call_with_retry, RetryPolicy};
 use crate::source::SourceItem;

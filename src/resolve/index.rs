@@ -14,12 +14,12 @@
 //!
 //! The canonical username itself comes from the row's own text when the row
 //! is the username, from the sub when usernames are UUIDs, and otherwise
-//! from one ListUsers by sub ([`super::resolve`]): rare, and billing no one.
+//! from one ListUsers by sub ([`super`]): rare, and billing no one.
 
 use std::collections::HashMap;
 
-use super::{format_uuid, parse_uuid, ListedUser, NameKind, NameRule, UserFacts};
 use crate::fptable::FpTable;
+use crate::identity::{format_uuid, parse_uuid, ListedUser, NameKind, NameRule, UserFacts};
 use crate::ledger::fingerprint;
 
 /// The slot marks a name two users share (an unknown rule, or data the

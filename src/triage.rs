@@ -1,0 +1,272 @@
+//! Row triage: the one place that says, from the ledger, what a row of the
+//! input is: a new invalid row, a row naming a person an earlier row
+//! already named, a user the ledger already finished, a row the pool's
+//! rules could not resolve safely, or a user to do (and whether a lost
+//! answer must be read back first). The pipeline acts on these verdicts;
+//! `plan` only counts them. Pure: no I/O, no clock.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use crate::identity::{Identity, NameRule};
+use crate::ledger::{fingerprint, LostAnswer, Outcome, Replay};
+use crate::source::UserRow;
+
+/// The ledger's view of the input, row by row.
+pub struct Triage {
+    replay: Replay,
+    retry_failed: bool,
+    sign_out: bool,
+    /// With lookups in a case-insensitive pool: the rule, and the first
+    /// line each folded name was seen on.
+    folded: Option<(NameRule, HashMap<u128, u64>)>,
+}
+
+/// What to do with one row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// An invalid row not yet recorded: record it.
+    NewInvalid,
+    /// An invalid row an earlier run recorded.
+    InvalidRecorded,
+    /// The person an earlier row of this input already named (the same
+    /// text, another case, an alias, the sub).
+    Duplicate { first_line: u64 },
+    /// Finished by an earlier run (`succeeded` says how).
+    Done { succeeded: bool },
+    /// The pool's rules could not be read to tell whom the row names:
+    /// nothing is called, and the run says why (a re-run resolves it again).
+    Ambiguous(String),
+    /// To do. `lost_answer`: an earlier call's answer was lost (when it was
+    /// sent, and the user's status before it), so the user is read back
+    /// before any call. `sign_out_only`: the action succeeded in an earlier
+    /// run; only the sign-out step remains.
+    ToDo {
+        lost_answer: Option<LostAnswer>,
+        sign_out_only: bool,
+    },
+}
+
+impl Triage {
+    /// `rows`: the input's rows when known, to size the user table once.
+    /// `folded`: also de-duplicate names the `rule` folds together (see
+    /// `Resolver::dedupe_folded`).
+    pub fn new(
+        mut replay: Replay,
+        retry_failed: bool,
+        sign_out: bool,
+        rows: Option<u64>,
+        folded: Option<NameRule>,
+    ) -> Triage {
+        // Users the ledger holds are marked seen in their own slot; only the
+        // input's new users need room.
+        if let Some(rows) = rows {
+            replay
+                .users
+                .reserve((rows as usize).saturating_sub(replay.users.len()));
+        }
+        Triage {
+            replay,
+            retry_failed,
+            sign_out,
+            folded: folded.map(|rule| (rule, HashMap::new())),
+        }
+    }
+
+    /// The verdict on an invalid row at `line`.
+    pub fn invalid(&self, line: u64) -> Verdict {
+        if self.replay.invalid_lines.contains(&line) {
+            Verdict::InvalidRecorded
+        } else {
+            Verdict::NewInvalid
+        }
+    }
+
+    /// Whether the ledger already finished the row's value (under that very
+    /// text), so that it needs no resolving: the run skips it whoever it
+    /// names. Reads only; the row's verdict still comes from [`Triage::user`].
+    pub fn finished(&self, value: &str) -> bool {
+        self.replay
+            .users
+            .get(fingerprint(value))
+            .and_then(|state| self.settled(state))
+            .is_some_and(|v| matches!(v, Verdict::Done { .. }))
+    }
+
+    /// What the ledger's state settles for a user: done, or only the
+    /// sign-out step left; `None` when the action is still to do.
+    fn settled(&self, state: crate::ledger::UserState) -> Option<Verdict> {
+        let last = state.last()?;
+        if last == Outcome::Succeeded && self.sign_out {
+            // The action is done; the sign-out step may not be.
+            return Some(match state.signed_out() {
+                Some(Outcome::Succeeded) => Verdict::Done { succeeded: true },
+                Some(Outcome::Failed) if !self.retry_failed => Verdict::Done { succeeded: false },
+                _ => Verdict::ToDo {
+                    lost_answer: None,
+                    sign_out_only: true,
+                },
+            });
+        }
+        let skip = match last {
+            Outcome::Succeeded => true,
+            Outcome::Deferred => false,
+            Outcome::Failed | Outcome::Invalid | Outcome::Skipped => !self.retry_failed,
+        };
+        skip.then_some(Verdict::Done {
+            succeeded: last == Outcome::Succeeded,
+        })
+    }
+
+    /// The verdict on a valid row. A resolved row is keyed by its person's
+    /// canonical username; the ledger is also asked under the row's own
+    /// text, which is how ledgers written before resolution (and rows that
+    /// named nobody) keep their records.
+    pub fn user(&mut self, row: &UserRow) -> Verdict {
+        let exact = fingerprint(&row.username);
+        let (key, alt) = match &row.identity {
+            Identity::Person(p) => (p.key, (p.key != exact).then_some(exact)),
+            Identity::Ambiguous(reason) => {
+                return match self.replay.users.see(exact, row.line) {
+                    Some(first_line) => Verdict::Duplicate { first_line },
+                    None => Verdict::Ambiguous(reason.clone()),
+                };
+            }
+            Identity::Nobody | Identity::Unresolved | Identity::Recorded => (exact, None),
+        };
+        if let Some(first_line) = self.replay.users.see(key, row.line) {
+            return Verdict::Duplicate { first_line };
+        }
+        if let Some((rule, seen)) = &mut self.folded {
+            let name = row.identity.username().unwrap_or(&row.username);
+            let folded = rule.folded_key(name);
+            if let Some(first_line) = seen.get(&folded) {
+                return Verdict::Duplicate {
+                    first_line: *first_line,
+                };
+            }
+            seen.insert(folded, row.line);
+        }
+        let mut state = self.replay.users.get(key).unwrap_or_default();
+        if state.last().is_none() {
+            if let Some(s) = alt.and_then(|a| self.replay.users.get(a)) {
+                state = s;
+            }
+        }
+        if let Some(verdict) = self.settled(state) {
+            return verdict;
+        }
+        let lost_answer = self
+            .replay
+            .pending
+            .get(&key)
+            .or_else(|| alt.and_then(|a| self.replay.pending.get(&a)))
+            .map(|(at, before)| LostAnswer {
+                sent: humantime::parse_rfc3339_weak(at).unwrap_or(SystemTime::UNIX_EPOCH),
+                before: before.as_deref().map(str::to_string),
+            });
+        Verdict::ToDo {
+            lost_answer,
+            sign_out_only: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::replay_reader;
+    use std::path::Path;
+
+    const HEADER: &str = "{\"record\":\"header\",\"tool_version\":\"0\",\"pool_id\":\"us-east-1_Abc\",\"action\":\"reset\",\"region\":\"us-east-1\",\"input\":\"x\",\"started_at\":\"t\",\"resolves\":true}";
+
+    fn replay(lines: &[&str]) -> Replay {
+        let text: String = std::iter::once(HEADER)
+            .chain(lines.iter().copied())
+            .map(|l| format!("{l}\n"))
+            .collect();
+        replay_reader(text.as_bytes(), Path::new("l.jsonl")).unwrap()
+    }
+
+    fn outcome(user: &str, outcome: &str) -> String {
+        format!("{{\"record\":\"user\",\"username\":\"{user}\",\"outcome\":\"{outcome}\",\"attempts\":1,\"at\":\"2026-01-01T00:00:00.000Z\"}}")
+    }
+
+    fn row(line: u64, name: &str) -> UserRow {
+        UserRow {
+            line,
+            username: name.into(),
+            password: None,
+            identity: Identity::Unresolved,
+        }
+    }
+
+    /// A finished user is done (and, like a failed one, needs no resolving); a failed one is done unless --retry-failed; a new one is to do; the same name twice is a duplicate naming the first line.
+    #[test]
+    fn verdicts_from_the_ledger() {
+        let ok = outcome("alice", "succeeded");
+        let failed = outcome("bob", "failed");
+        let mut t = Triage::new(replay(&[&ok, &failed]), false, false, Some(10), None);
+        assert_eq!(t.user(&row(2, "alice")), Verdict::Done { succeeded: true });
+        assert_eq!(t.user(&row(3, "bob")), Verdict::Done { succeeded: false });
+        let todo = Verdict::ToDo {
+            lost_answer: None,
+            sign_out_only: false,
+        };
+        assert_eq!(t.user(&row(4, "carol")), todo);
+        assert_eq!(
+            t.user(&row(5, "carol")),
+            Verdict::Duplicate { first_line: 4 }
+        );
+        assert!(t.finished("alice") && t.finished("bob") && !t.finished("carol"));
+
+        let mut retry = Triage::new(replay(&[&failed]), true, false, None, None);
+        assert_eq!(retry.user(&row(2, "bob")), todo);
+    }
+
+    /// With a sign-out step, a user whose reset succeeded but whose sign-out did not finish has only the sign-out left.
+    #[test]
+    fn sign_out_step_remains() {
+        let ok = outcome("alice", "succeeded");
+        let mut t = Triage::new(replay(&[&ok]), false, true, None, None);
+        assert_eq!(
+            t.user(&row(2, "alice")),
+            Verdict::ToDo {
+                lost_answer: None,
+                sign_out_only: true
+            }
+        );
+    }
+
+    /// An intent with no outcome is a lost answer to read back, with when it was sent; invalid rows an earlier run recorded are not recorded again.
+    #[test]
+    fn lost_answers_and_recorded_invalid_rows() {
+        let intent = "{\"record\":\"intent\",\"username\":\"dan\",\"at\":\"2026-01-01T00:00:00.000Z\",\"before\":\"CONFIRMED\"}";
+        let invalid = "{\"record\":\"user\",\"username\":\"x y\",\"outcome\":\"invalid\",\"line\":7,\"attempts\":0,\"at\":\"2026-01-01T00:00:00.000Z\"}";
+        let mut t = Triage::new(replay(&[intent, invalid]), false, false, None, None);
+        match t.user(&row(2, "dan")) {
+            Verdict::ToDo {
+                lost_answer: Some(lost),
+                sign_out_only: false,
+            } => {
+                assert_eq!(lost.before.as_deref(), Some("CONFIRMED"));
+                assert!(lost.sent > SystemTime::UNIX_EPOCH);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(t.invalid(7), Verdict::InvalidRecorded);
+        assert_eq!(t.invalid(8), Verdict::NewInvalid);
+    }
+
+    /// A row that might name someone else (the pool's rules unknown) is ambiguous, unless the same text came before.
+    #[test]
+    fn ambiguous_rows() {
+        let mut t = Triage::new(replay(&[]), false, false, None, None);
+        let mut r = row(2, "Alice");
+        r.identity = Identity::Ambiguous("case rule unknown".into());
+        assert_eq!(t.user(&r), Verdict::Ambiguous("case rule unknown".into()));
+        let mut again = row(3, "Alice");
+        again.identity = Identity::Ambiguous("case rule unknown".into());
+        assert_eq!(t.user(&again), Verdict::Duplicate { first_line: 2 });
+    }
+}
