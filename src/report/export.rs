@@ -1,0 +1,183 @@
+//! The `export` command: one row per user (and per invalid row) from a
+//! ledger, as CSV (cells made safe for spreadsheets) or JSON Lines.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::UsageError;
+use crate::ledger::{self, Entry, Outcome};
+
+/// Formats of `export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+/// One user's row in an export: the final outcome and how it came about.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExportRow {
+    /// The input's value.
+    pub username: String,
+    /// The canonical username it names, when it is another name (an alias,
+    /// another case, the sub).
+    pub user: Option<String>,
+    pub line: Option<u64>,
+    /// `succeeded`, `failed`, `invalid`, `deferred`, or `unknown` (a call
+    /// whose answer was lost and not yet read back).
+    pub outcome: String,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub detail: Option<String>,
+    /// Records about this user (intents and outcomes, across runs).
+    pub steps: u32,
+    /// Calls made for the user, across runs.
+    pub attempts: u32,
+    pub throttled: u32,
+    /// Request ids of the user's outcome records, in order, `;`-separated.
+    pub request_ids: String,
+    /// When the user's first intent or record was written.
+    pub first_at: String,
+    /// When the final outcome was recorded.
+    pub at: String,
+}
+
+/// Writes one row per user of the ledger at `path` to `out`, in the order
+/// users first appear.
+pub fn export(
+    path: &Path,
+    format: ExportFormat,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<u64> {
+    use std::collections::HashMap;
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| UsageError::LedgerRead {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let mut rows: Vec<ExportRow> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut job: Option<(String, ledger::Action)> = None;
+    let mut reader = std::io::BufReader::new(file);
+    let mut buf = Vec::new();
+    let mut n = 0u64;
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        n += 1;
+        if buf.last() != Some(&b'\n') {
+            break; // a torn last line (a crash mid-write) is no record
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let entry: Entry = serde_json::from_slice(&buf).map_err(|e| UsageError::LedgerCorrupt {
+            path: path.to_owned(),
+            line: n,
+            reason: e.to_string(),
+        })?;
+        let (key, username, line_no, at) = match &entry {
+            Entry::Header(h) => {
+                match &job {
+                    None => job = Some((h.pool_id.clone(), h.action)),
+                    Some((pool, action)) if *pool != h.pool_id || *action != h.action => {
+                        return Err(UsageError::LedgerCorrupt {
+                            path: path.to_owned(),
+                            line: n,
+                            reason: format!(
+                                "it is the header of another job (pool {}, action {}) than the ledger's first; a ledger holds one job",
+                                h.pool_id,
+                                h.action.as_str()
+                            ),
+                        }
+                        .into())
+                    }
+                    Some(_) => {}
+                }
+                continue;
+            }
+            Entry::Intent(i) => (
+                i.user.clone().unwrap_or_else(|| i.username.clone()),
+                i.username.clone(),
+                i.line,
+                i.at.clone(),
+            ),
+            Entry::User(u) if u.outcome == Outcome::Invalid => (
+                format!("\0invalid:{}", u.line.unwrap_or(0)),
+                u.username.clone(),
+                u.line,
+                u.at.clone(),
+            ),
+            Entry::User(u) => (
+                u.key_name().to_string(),
+                u.username.clone(),
+                u.line,
+                u.at.clone(),
+            ),
+        };
+        let i = *index.entry(key).or_insert_with(|| {
+            rows.push(ExportRow {
+                username,
+                line: line_no,
+                outcome: "unknown".into(),
+                first_at: at.clone(),
+                ..ExportRow::default()
+            });
+            rows.len() - 1
+        });
+        let row = &mut rows[i];
+        row.steps += 1;
+        if let Entry::Intent(intent) = &entry {
+            row.user = row.user.take().or_else(|| intent.user.clone());
+        }
+        if let Entry::User(u) = entry {
+            row.user = row.user.take().or(u.user);
+            row.outcome = serde_json::to_value(u.outcome)?
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            row.code = u.code;
+            row.message = u.message;
+            row.detail = u.detail;
+            row.attempts += u.attempts;
+            row.throttled += u.throttled;
+            if let Some(id) = u.request_id {
+                if !row.request_ids.is_empty() {
+                    row.request_ids.push(';');
+                }
+                row.request_ids.push_str(&id);
+            }
+            row.at = u.at;
+        }
+    }
+    match format {
+        ExportFormat::Jsonl => {
+            for row in &rows {
+                serde_json::to_writer(&mut *out, row)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        ExportFormat::Csv => {
+            // Cells a spreadsheet would evaluate are neutralised (see
+            // `files::safe_cell`: a leading `'`, control characters escaped).
+            let safe = |v: &str| crate::files::safe_cell(v).into_owned();
+            let opt = |v: &Option<String>| v.as_deref().map(safe);
+            let mut w = csv::Writer::from_writer(out);
+            for row in &rows {
+                w.serialize(ExportRow {
+                    username: safe(&row.username),
+                    user: opt(&row.user),
+                    code: opt(&row.code),
+                    message: opt(&row.message),
+                    detail: opt(&row.detail),
+                    ..row.clone()
+                })?;
+            }
+            w.flush()?;
+        }
+    }
+    Ok(rows.len() as u64)
+}

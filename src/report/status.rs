@@ -1,0 +1,126 @@
+//! The `status` command: a ledger's job, counts and what remains, from the
+//! ledger alone.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::UsageError;
+use crate::ledger::{self};
+
+/// What `status --json` prints.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub ledger: PathBuf,
+    pub pool_id: String,
+    pub action: String,
+    pub region: String,
+    pub input: String,
+    pub started_at: String,
+    pub runs: u32,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub failed_by_code: BTreeMap<String, u64>,
+    pub invalid: u64,
+    pub deferred: u64,
+    pub skipped: u64,
+    /// Calls whose result is unknown; the next run reads them back first.
+    pub pending: u64,
+    /// Rows of the latest run's input not yet recorded (at most; duplicate
+    /// rows are never recorded), when the input was a file.
+    pub remaining: Option<u64>,
+    /// `remaining` at the latest run's rate, seconds.
+    pub time_left_secs: Option<f64>,
+    pub torn_tail_bytes: u64,
+}
+
+/// Reads a ledger for the `status` command.
+pub fn status(path: &Path) -> Result<Status, UsageError> {
+    let replay = ledger::replay_path(path)?.ok_or_else(|| UsageError::LedgerRead {
+        path: path.to_owned(),
+        reason: "no such file".into(),
+    })?;
+    replay.check_ledger(path)?;
+    let header = replay
+        .header
+        .clone()
+        .ok_or_else(|| UsageError::LedgerRead {
+            path: path.to_owned(),
+            reason: "it has no header line; is it a cognito-bulk-reset ledger?".into(),
+        })?;
+    let counts = replay.counts();
+    let last = replay.last_header.clone().unwrap_or_else(|| header.clone());
+    let recorded = counts.succeeded + counts.failed_total() + counts.invalid;
+    let remaining = last.input_rows.map(|rows| rows.saturating_sub(recorded));
+    let time_left_secs = match (remaining, last.rate) {
+        (Some(n), Some(rate)) if rate > 0.0 => Some(n as f64 / rate),
+        _ => None,
+    };
+    Ok(Status {
+        ledger: path.to_owned(),
+        pool_id: header.pool_id,
+        action: header.action.as_str().to_string(),
+        region: header.region,
+        input: header.input,
+        started_at: header.started_at,
+        runs: replay.runs,
+        succeeded: counts.succeeded,
+        failed: counts.failed_total(),
+        failed_by_code: counts.failed.clone(),
+        invalid: counts.invalid,
+        deferred: counts.deferred,
+        skipped: counts.skipped,
+        pending: counts.pending,
+        remaining,
+        time_left_secs,
+        torn_tail_bytes: replay.torn_bytes,
+    })
+}
+
+impl Status {
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "ledger     {}", self.ledger.display());
+        let _ = writeln!(s, "pool       {} ({})", self.pool_id, self.region);
+        let _ = writeln!(s, "action     {}", self.action);
+        let _ = writeln!(s, "input      {}", self.input);
+        let _ = writeln!(s, "started    {} ({} run(s))", self.started_at, self.runs);
+        let _ = writeln!(s, "succeeded  {}", self.succeeded);
+        let _ = writeln!(s, "failed     {}", self.failed);
+        for (code, n) in &self.failed_by_code {
+            let _ = writeln!(s, "  {code:<30} {n}");
+        }
+        let _ = writeln!(s, "invalid    {}", self.invalid);
+        if self.skipped > 0 {
+            let _ = writeln!(s, "skipped    {} (by --precheck)", self.skipped);
+        }
+        if self.deferred > 0 {
+            let _ = writeln!(s, "deferred   {} (a re-run does them)", self.deferred);
+        }
+        if self.pending > 0 {
+            let _ = writeln!(
+                s,
+                "unknown    {} (a call's result was lost; the next run reads them back first)",
+                self.pending
+            );
+        }
+        if let (Some(n), Some(secs)) = (self.remaining.filter(|n| *n > 0), self.time_left_secs) {
+            let _ = writeln!(
+                s,
+                "remaining  up to {n} rows of the input, about {} at the last run's rate",
+                humantime::format_duration(Duration::from_secs(secs.ceil() as u64))
+            );
+        }
+        if self.torn_tail_bytes > 0 {
+            let _ = writeln!(
+                s,
+                "note       the last line is torn ({} bytes, a crash mid-write); the next run repairs it",
+                self.torn_tail_bytes
+            );
+        }
+        s
+    }
+}

@@ -1,0 +1,350 @@
+//! The end of a run: what happened, why it stopped, its rendering and the
+//! exit code it implies.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{per_sec, render_duplicates, Counters};
+use crate::error::ExitCode;
+
+/// Why a run stopped before the end of its input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StopReason {
+    /// Cognito answered with an error that every user would get.
+    Service { code: String, message: String },
+    /// The last `count` users all failed with the same code.
+    Breaker { code: String, count: u32 },
+    /// The ledger could not be written; nothing more may be counted done.
+    Ledger { message: String },
+    /// The input could not be read to the end.
+    Input { message: String },
+    /// Cognito's daily email limit is exhausted.
+    DailyEmailLimit { message: String },
+    /// LimitExceededException outlasted the attempts of `count` users in a row.
+    LimitPersists { count: u32 },
+    /// Calls could not leave this machine: the endpoint is unreachable, or
+    /// a local limit stopped them.
+    Unreachable {
+        endpoint: String,
+        code: String,
+        message: String,
+    },
+}
+
+impl StopReason {
+    /// Pauses (limits that clear later) exit 75; the rest exit 3.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            StopReason::DailyEmailLimit { .. } | StopReason::LimitPersists { .. } => {
+                ExitCode::Paused
+            }
+            _ => ExitCode::Stopped,
+        }
+    }
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::Service { code, message } => {
+                write!(f, "Cognito answered {code}: {message}")?;
+                let hint = match code.as_str() {
+                    "ResourceNotFoundException" => "check --user-pool-id and the region",
+                    "AccessDeniedException" | "UnrecognizedClientException" | "InvalidClientTokenId"
+                    | "InvalidSignatureException" | "SignatureDoesNotMatch" => {
+                        "check the credentials and their IAM permissions (see README, IAM permissions)"
+                    }
+                    "ExpiredTokenException" => "refresh the credentials (e.g. aws sso login)",
+                    "OperationNotEnabledException" => "enable the operation on the pool, or use --action set-password",
+                    _ => "fix the pool's configuration (its email or SMS settings and roles)",
+                };
+                write!(f, "; {hint}")
+            }
+            StopReason::Breaker { code, count } => write!(
+                f,
+                "the last {count} users all failed with {code}, so every user likely would; check the pool, its Lambda triggers and the input, then re-run with --retry-failed to redo them (--stop-after-failures sets this limit)"
+            ),
+            StopReason::Ledger { message } => write!(f, "{message}; free space or fix permissions, then re-run"),
+            StopReason::Input { message } => write!(f, "could not read the input: {message}"),
+            StopReason::DailyEmailLimit { message } => write!(
+                f,
+                "Cognito's daily email limit is exhausted ({message}); the default Cognito sender allows 50 emails a day per account: configure the pool to send through your own Amazon SES identity, or re-run this command tomorrow"
+            ),
+            StopReason::Unreachable { endpoint, code, message } => write!(
+                f,
+                "could not reach Cognito at {endpoint} ({code}: {message}); the call was never sent. Check the endpoint (--endpoint-url, AWS_ENDPOINT_URL), the network, DNS and any proxy{}, then run the same command again",
+                if code == "TooManyOpenFiles" {
+                    ", and raise the open-file limit (ulimit -n) or lower --concurrency"
+                } else {
+                    ""
+                }
+            ),
+            StopReason::LimitPersists { count } => write!(
+                f,
+                "LimitExceededException outlasted every attempt for {count} users in a row; a Cognito limit is exhausted for now: wait, then re-run this command"
+            ),
+        }
+    }
+}
+
+/// How a run resolved its rows to people.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolutionSummary {
+    pub strategy: crate::resolve::Strategy,
+    /// ListUsers calls made to resolve (they bill no one).
+    pub list_calls: u64,
+    /// Bytes the pool index held (0 without one).
+    pub index_bytes: u64,
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub pool_id: String,
+    pub action: String,
+    pub ledger: PathBuf,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub failed_by_code: BTreeMap<String, u64>,
+    pub invalid: u64,
+    pub skipped_done: u64,
+    pub skipped_unsuccessful: u64,
+    pub duplicates: u64,
+    /// The first duplicate rows: (line, the earlier line naming the same
+    /// person).
+    pub same_person: Vec<(u64, u64)>,
+    pub deferred: u64,
+    /// Rows not called because whom they name could not be told (the
+    /// pool's rules could not be read); a re-run resolves them again.
+    pub ambiguous: u64,
+    /// The first of them: (line, why).
+    pub ambiguous_rows: Vec<(u64, String)>,
+    pub reconciled: u64,
+    pub unresolved: u64,
+    pub signed_out: u64,
+    pub sign_out_failed: u64,
+    pub skipped_precheck: u64,
+    pub skipped_federated: u64,
+    pub calls: u64,
+    pub throttled: u64,
+    pub retries: u64,
+    pub reads: u64,
+    /// The main call's rate: configured, and where adaptation took it.
+    pub rate: Option<crate::limiter::RateState>,
+    pub resolution: Option<ResolutionSummary>,
+    pub elapsed_secs: f64,
+    pub interrupted: bool,
+    pub stopped: Option<StopReason>,
+}
+
+impl Summary {
+    pub fn from_counters(c: &Counters, elapsed: Duration) -> Summary {
+        Summary {
+            pool_id: String::new(),
+            action: String::new(),
+            ledger: PathBuf::new(),
+            succeeded: c.succeeded.load(Relaxed),
+            failed: c.failed.load(Relaxed),
+            failed_by_code: c.failed_codes(),
+            invalid: c.invalid.load(Relaxed),
+            skipped_done: c.skipped_done.load(Relaxed),
+            skipped_unsuccessful: c.skipped_unsuccessful.load(Relaxed),
+            duplicates: c.duplicates.load(Relaxed),
+            same_person: c
+                .same_person
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            deferred: c.deferred.load(Relaxed),
+            ambiguous: c.ambiguous.load(Relaxed),
+            ambiguous_rows: c
+                .ambiguous_rows
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            reconciled: c.reconciled.load(Relaxed),
+            unresolved: c.unresolved.load(Relaxed),
+            signed_out: c.signed_out.load(Relaxed),
+            sign_out_failed: c.sign_out_failed.load(Relaxed),
+            skipped_precheck: c.skipped_precheck.load(Relaxed),
+            skipped_federated: c.skipped_federated.load(Relaxed),
+            reads: c.reads.load(Relaxed),
+            calls: c.calls.load(Relaxed),
+            throttled: c.throttled.load(Relaxed),
+            retries: c.retries.load(Relaxed),
+            rate: None,
+            resolution: None,
+            elapsed_secs: elapsed.as_secs_f64(),
+            interrupted: false,
+            stopped: None,
+        }
+    }
+
+    /// The exit code this run ends with (see README, Exit codes).
+    pub fn exit_code(&self) -> ExitCode {
+        if self.interrupted {
+            ExitCode::Interrupted
+        } else if let Some(reason) = &self.stopped {
+            reason.exit_code()
+        } else if self.deferred + self.unresolved + self.ambiguous > 0 {
+            ExitCode::Paused
+        } else if self.failed
+            + self.invalid
+            + self.skipped_unsuccessful
+            + self.sign_out_failed
+            + self.skipped_precheck
+            + self.skipped_federated
+            > 0
+        {
+            ExitCode::SomeFailed
+        } else {
+            ExitCode::Success
+        }
+    }
+
+    /// Users recorded by this run per second of run time.
+    pub fn users_per_sec(&self) -> f64 {
+        per_sec(self.succeeded + self.failed, self.elapsed_secs)
+    }
+
+    /// The summary for a person.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let head = match (&self.stopped, self.interrupted) {
+            (_, true) => "interrupted",
+            (Some(r), _) if r.exit_code() == ExitCode::Paused => "PAUSED",
+            (Some(_), _) => "STOPPED",
+            (None, _) => "finished",
+        };
+        let _ = writeln!(
+            s,
+            "{} {} on {}: {head}",
+            env!("CARGO_PKG_NAME"),
+            self.action,
+            self.pool_id
+        );
+        let _ = write!(s, "  succeeded            {}", self.succeeded);
+        if self.reconciled > 0 {
+            let _ = write!(
+                s,
+                " ({} confirmed by reading the user back after a lost answer)",
+                self.reconciled
+            );
+        }
+        let _ = writeln!(s);
+        let _ = writeln!(s, "  failed               {}", self.failed);
+        for (code, n) in &self.failed_by_code {
+            let _ = writeln!(s, "    {code:<30} {n}");
+        }
+        if self.skipped_precheck > 0 {
+            let _ = writeln!(
+                s,
+                "  skipped by precheck  {} (cannot be reset; reasons in the ledger)",
+                self.skipped_precheck
+            );
+        }
+        if self.signed_out + self.sign_out_failed > 0 {
+            let _ = writeln!(
+                s,
+                "  signed out           {} ({} sign-outs failed)",
+                self.signed_out, self.sign_out_failed
+            );
+        }
+        let _ = writeln!(s, "  invalid rows         {}", self.invalid);
+        let _ = write!(s, "  skipped, done before {}", self.skipped_done);
+        if self.skipped_unsuccessful > 0 {
+            let _ = write!(s, " ({} of them not succeeded)", self.skipped_unsuccessful);
+        }
+        let _ = writeln!(s);
+        render_duplicates(&mut s, self.duplicates, &self.same_person);
+        if self.skipped_federated > 0 {
+            let _ = writeln!(
+                s,
+                "  skipped, federated   {} (EXTERNAL_PROVIDER users get no password; --include-federated)",
+                self.skipped_federated
+            );
+        }
+        if self.deferred > 0 {
+            let _ = writeln!(
+                s,
+                "  deferred             {} (a limit that clears later; a re-run does them)",
+                self.deferred
+            );
+        }
+        if self.ambiguous > 0 {
+            let _ = writeln!(
+                s,
+                "  unresolved rows      {} (not called: whom they name could not be told; a re-run that can read the pool's settings does them)",
+                self.ambiguous
+            );
+            for (line, why) in &self.ambiguous_rows {
+                let _ = writeln!(s, "    line {line}: {why}");
+            }
+        }
+        if self.unresolved > 0 {
+            let _ = writeln!(
+                s,
+                "  result unknown       {} (the next run reads them back before any call)",
+                self.unresolved
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  calls                {} ({} retries, {} throttled; {} AdminGetUser reads)",
+            self.calls, self.retries, self.throttled, self.reads
+        );
+        if let Some(r) = self.resolution.as_ref().filter(|r| r.list_calls > 0) {
+            let _ = writeln!(
+                s,
+                "  resolving users      {} ListUsers calls ({}; they bill no one)",
+                r.list_calls,
+                match r.strategy {
+                    crate::resolve::Strategy::Index => "an index of the pool",
+                    crate::resolve::Strategy::Lookup => "a lookup per row",
+                    _ => "the pool's listing",
+                }
+            );
+        }
+        if let Some(rate) = &self.rate {
+            let _ = write!(s, "  rate                 {}/s configured", rate.max);
+            if rate.adaptive {
+                let _ = write!(
+                    s,
+                    "; adaptive: {} cuts, lowest {:.1}/s, ended at {:.1}/s",
+                    rate.cuts, rate.lowest, rate.current
+                );
+            } else {
+                let _ = write!(s, " (fixed, --no-adaptive)");
+            }
+            let _ = writeln!(
+                s,
+                "; {:.1}% of calls throttled",
+                100.0 * self.throttled as f64 / self.calls.max(1) as f64
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  elapsed              {:.1} s, {:.1} users/s, {:.1} calls/s",
+            self.elapsed_secs,
+            self.users_per_sec(),
+            per_sec(self.calls, self.elapsed_secs)
+        );
+        let _ = writeln!(s, "  ledger               {}", self.ledger.display());
+        if let Some(reason) = &self.stopped {
+            let _ = writeln!(s, "stopped: {reason}");
+        }
+        if self.interrupted || self.stopped.is_some() {
+            let _ = writeln!(
+                s,
+                "to finish the job, run the same command again: it resumes from the ledger"
+            );
+        }
+        s
+    }
+}
