@@ -58,7 +58,7 @@ impl std::fmt::Display for StopReason {
                     "ResourceNotFoundException" => "check --user-pool-id and the region",
                     "AccessDeniedException" | "UnrecognizedClientException" | "InvalidClientTokenId"
                     | "InvalidSignatureException" | "SignatureDoesNotMatch" => {
-                        "check the credentials and their IAM permissions (see README, IAM permissions)"
+                        "check the credentials and their IAM permissions (see docs/usage.md, IAM permissions)"
                     }
                     "ExpiredTokenException" => "refresh the credentials (e.g. aws sso login)",
                     "OperationNotEnabledException" => "enable the operation on the pool, or use --action set-password",

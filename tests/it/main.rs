@@ -6,6 +6,7 @@ mod architecture;
 mod audit;
 mod bad_input;
 mod corpus;
+mod docs;
 mod endpoint;
 mod faults;
 mod files;
