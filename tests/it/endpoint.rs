@@ -161,19 +161,11 @@ async fn too_many_open_files_is_no_lost_answer() {
     let mut line = vec![env!("CARGO_BIN_EXE_cognito-bulk-reset").to_string()];
     line.extend(run_args(&sim, &input, &ledger));
     line.extend(["--rate", "5000", "--concurrency", "64", "-v"].map(String::from));
-    let mut cmd = std::process::Command::new("bash");
+    let mut cmd = t.wrapped("bash");
     cmd.arg("-c")
         .arg("ulimit -n 30 && exec \"$@\"")
         .arg("bash")
         .args(&line);
-    for (k, v) in t.bin().get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    cmd.current_dir(t.dir.path())
-        .stdin(std::process::Stdio::null());
     let out = finish(cmd).await;
     assert!(
         out.stderr.contains("code=TooManyOpenFiles"),

@@ -488,21 +488,14 @@ async fn a_read_only_ledger_says_so() {
     std::fs::set_permissions(&ledger, std::fs::Permissions::from_mode(0o400)).unwrap();
     let base = t.bin();
     let mut cmd = if root {
-        let mut c = std::process::Command::new("setpriv");
+        let mut c = t.wrapped("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
             .arg(base.get_program());
         c
     } else {
-        std::process::Command::new(base.get_program())
+        base
     };
-    cmd.args(run_args(&sim, &input, &ledger))
-        .current_dir(t.dir.path());
-    for (k, v) in base.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
+    cmd.args(run_args(&sim, &input, &ledger));
     let out = finish(cmd).await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(

@@ -97,19 +97,8 @@ async fn run_measured(
         r = subprocess.run(sys.argv[1:])\n\
         print('maxrss', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n\
         sys.exit(r.returncode)\n";
-    let inner = t.bin();
-    let mut cmd = std::process::Command::new("python3");
-    cmd.arg("-c")
-        .arg(wrapper)
-        .arg(inner.get_program())
-        .args(&args)
-        .current_dir(inner.get_current_dir().unwrap());
-    for (k, v) in inner.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
+    let mut cmd = t.wrapped("python3");
+    cmd.arg("-c").arg(wrapper).arg(bin_path()).args(&args);
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -69,7 +69,7 @@ async fn failing_ledger_writes_stop_the_run() {
     // `ulimit -f 16`: writes past 16 KiB fail with EFBIG (SIGXFSZ ignored).
     let mut cmd = t.bin();
     let program = cmd.get_program().to_owned();
-    let mut limited = std::process::Command::new("bash");
+    let mut limited = t.wrapped("bash");
     limited
         .arg("-c")
         .arg("trap '' XFSZ; ulimit -f 16; exec \"$@\"")
@@ -77,14 +77,7 @@ async fn failing_ledger_writes_stop_the_run() {
         .arg(&program)
         .args(&args)
         .args(["--rate", "2000"]);
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => limited.env(k, v),
-            None => limited.env_remove(k),
-        };
-    }
     cmd = limited;
-    cmd.current_dir(t.dir.path());
     let out = finish(cmd).await;
     assert_eq!(out.code, 3, "{out:?}");
     assert!(out.stdout.contains("could not write ledger"), "{out:?}");

@@ -2,7 +2,7 @@
 //! `run` asks for the pool id on a terminal and refuses off one without --yes.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use cognito_bulk_reset::sim;
 
@@ -97,16 +97,9 @@ async fn typed_confirmation_on_a_terminal() {
         .collect();
     for (answer, code) in [("us-east-1_Wrong", 2), (sim.pool_id(), 0)] {
         // `script` gives the tool a pseudo-terminal and types our answer into it.
-        let mut cmd = Command::new("script");
+        let mut cmd = t.wrapped("script");
         cmd.args(["-qec", &line.join(" "), "/dev/null"]);
-        for (k, v) in base.get_envs() {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
-        cmd.current_dir(t.dir.path())
-            .stdin(Stdio::piped())
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("script (util-linux) runs");

@@ -104,19 +104,11 @@ async fn usage_errors_send_nothing() {
         ("<&-", "standard input was closed"),
         ("</dev/zero", "standard input is a device"),
     ] {
-        let base = t.bin();
-        let mut cmd = std::process::Command::new("bash");
+        let mut cmd = t.wrapped("bash");
         cmd.arg("-c")
             .arg(format!("exec \"$0\" \"$@\" {redirect}"))
-            .arg(base.get_program())
-            .args(run_args(&sim, std::path::Path::new("-"), &ledger))
-            .current_dir(t.dir.path());
-        for (k, v) in base.get_envs() {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
+            .arg(bin_path())
+            .args(run_args(&sim, std::path::Path::new("-"), &ledger));
         let out = finish_within(cmd, 120).await;
         assert_eq!(out.code, 2, "{redirect}: {out:?}");
         assert!(out.stderr.contains(expect), "{redirect}: {out:?}");

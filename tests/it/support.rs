@@ -72,6 +72,15 @@ impl Scratch {
             .stdin(Stdio::null());
         cmd
     }
+    /// `program` (a shell, `setpriv`, a wrapper) with the binary's
+    /// environment, in this directory, reading /dev/null; the wrapper is
+    /// given the binary to run.
+    pub fn wrapped(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        copy_env(&self.bin(), &mut cmd);
+        cmd.current_dir(self.dir.path()).stdin(Stdio::null());
+        cmd
+    }
 }
 
 /// What a finished process left.
@@ -111,12 +120,7 @@ pub async fn finish_within(cmd: Command, secs: u64) -> Finished {
     t.args(["-s", "KILL", &secs.to_string()])
         .arg(cmd.get_program())
         .args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => t.env(k, v),
-            None => t.env_remove(k),
-        };
-    }
+    copy_env(&cmd, &mut t);
     if let Some(dir) = cmd.get_current_dir() {
         t.current_dir(dir);
     }
@@ -340,12 +344,7 @@ pub async fn on_terminal(
     let base = t.bin();
     let mut cmd = std::process::Command::new("python3");
     cmd.arg(driver).args([wait, action, "--"]).args(command);
-    for (k, v) in base.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
+    copy_env(&base, &mut cmd);
     cmd.current_dir(t.dir.path());
     let out = finish(cmd).await;
     let v: Value = serde_json::from_str(out.stdout.trim())
@@ -365,4 +364,14 @@ pub async fn on_terminal(
 
 pub fn bin_path() -> String {
     env!("CARGO_BIN_EXE_cognito-bulk-reset").to_string()
+}
+
+/// Gives `to` the environment `from` sets and removes.
+pub fn copy_env(from: &Command, to: &mut Command) {
+    for (k, v) in from.get_envs() {
+        match v {
+            Some(v) => to.env(k, v),
+            None => to.env_remove(k),
+        };
+    }
 }
