@@ -10,8 +10,10 @@
 //! user's first mutating call of a run, an
 //! [`IntentRecord`] is made durable; then one [`UserRecord`] holds the
 //! user's outcome: `succeeded`, `failed` (with Cognito's error code and
-//! message), `invalid` (a bad input row, with its line number), or
-//! `deferred` (a limit that may clear later stopped it; not final).
+//! message), `skipped` (not called: a precheck found a reset could not
+//! work, or a federated user's password), `invalid` (a bad input row, with
+//! its line number), or `deferred` (a limit that may clear later stopped
+//! it; not final).
 //!
 //! Policy, enforced by [`writer`]: a user counts as done only once its record
 //! has been written *and* fsynced; records are group-committed so one fsync

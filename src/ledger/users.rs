@@ -47,7 +47,8 @@ impl UserState {
         decode(self.0 & 0b111)
     }
 
-    /// The index of the last failure's code (see `Replay::code`).
+    /// The index of the last failure's code among the codes the replay
+    /// interned (`Replay::counts` reads it back).
     pub fn code(self) -> u16 {
         (self.0 >> 16) as u16
     }

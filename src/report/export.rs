@@ -24,8 +24,8 @@ pub struct ExportRow {
     /// another case, the sub).
     pub user: Option<String>,
     pub line: Option<u64>,
-    /// `succeeded`, `failed`, `invalid`, `deferred`, or `unknown` (a call
-    /// whose answer was lost and not yet read back).
+    /// `succeeded`, `failed`, `skipped`, `invalid`, `deferred`, or
+    /// `unknown` (a call whose answer was lost and not yet read back).
     pub outcome: String,
     pub code: Option<String>,
     pub message: Option<String>,
