@@ -17,7 +17,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::cognito::{CallError, ErrorClass};
-use crate::limiter::Limiter;
+use crate::limiter::{Limiter, Ticket};
 
 /// What went wrong with an attempt, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +103,33 @@ impl RetryPolicy {
     }
 }
 
+/// How a failed call is retried: throttling without using up an attempt;
+/// transient failures (and calls that never left) while attempts remain;
+/// anything else (`None`) is not retried.
+pub fn retry_kind(class: ErrorClass) -> Option<RetryKind> {
+    match class {
+        ErrorClass::Throttled => Some(RetryKind::Throttled),
+        ErrorClass::Transient | ErrorClass::Unreachable => Some(RetryKind::Transient),
+        ErrorClass::UserFailed
+        | ErrorClass::UserLimited
+        | ErrorClass::Pause
+        | ErrorClass::StopRun => None,
+    }
+}
+
+/// Tells `limiter` how the call it let through with `ticket` ended: a
+/// throttled call cuts an adaptive rate, any other answer from Cognito lets
+/// it climb, and a transient failure or a call that never left says
+/// nothing about the quota.
+pub fn feedback<T>(limiter: &Limiter, ticket: Ticket, result: &Result<T, CallError>) {
+    match result.as_ref().map_err(|e| e.class) {
+        Ok(_) => limiter.answered(ticket, false),
+        Err(ErrorClass::Throttled) => limiter.answered(ticket, true),
+        Err(ErrorClass::Transient | ErrorClass::Unreachable) => {}
+        Err(_) => limiter.answered(ticket, false),
+    }
+}
+
 /// One call of a read (ListUsers, DescribeUserPool) through `limiter`,
 /// retried by `policy` on throttling and transient errors; any other error
 /// comes back at once. The rate limiter hears every answer.
@@ -119,23 +146,14 @@ where
     loop {
         let ticket = limiter.acquire().await;
         attempts.calls += 1;
-        let err = match call().await {
-            Ok(value) => {
-                limiter.answered(ticket, false);
-                return Ok(value);
-            }
+        let result = call().await;
+        feedback(limiter, ticket, &result);
+        let err = match result {
+            Ok(value) => return Ok(value),
             Err(err) => err,
         };
-        let kind = match err.class {
-            ErrorClass::Throttled => {
-                limiter.answered(ticket, true);
-                RetryKind::Throttled
-            }
-            ErrorClass::Transient | ErrorClass::Unreachable => RetryKind::Transient,
-            _ => {
-                limiter.answered(ticket, false);
-                return Err(err);
-            }
+        let Some(kind) = retry_kind(err.class) else {
+            return Err(err);
         };
         match policy.next(kind, &mut attempts) {
             Next::RetryAfter(delay) => tokio::time::sleep(delay).await,
@@ -177,6 +195,19 @@ mod tests {
                 panic!("throttling never gives up");
             };
             assert!(d <= Duration::from_millis(100));
+        }
+    }
+
+    /// Throttling is retried without using an attempt, transient failures and calls that never left use one, and nothing else is retried (docs/errors.md).
+    #[test]
+    fn which_classes_are_retried() {
+        use ErrorClass::*;
+        assert_eq!(retry_kind(Throttled), Some(RetryKind::Throttled));
+        for class in [Transient, Unreachable] {
+            assert_eq!(retry_kind(class), Some(RetryKind::Transient), "{class:?}");
+        }
+        for class in [UserFailed, UserLimited, Pause, StopRun] {
+            assert_eq!(retry_kind(class), None, "{class:?}");
         }
     }
 

@@ -8,7 +8,7 @@ use tracing::{debug, warn};
 use crate::cognito::{CallError, ErrorClass, Operation, UserState};
 use crate::ledger::{self, LostAnswer};
 use crate::report::StopReason;
-use crate::retry::{Attempts, Next, RetryKind};
+use crate::retry::{feedback, retry_kind, Attempts, Next, RetryKind};
 
 use super::worker::Worker;
 
@@ -121,32 +121,24 @@ impl Worker {
             let ticket = self.until_stopped(self.read_limiter.acquire()).await?;
             self.counters.reads.fetch_add(1, Relaxed);
             tries.calls += 1;
-            let err = match self.cognito.user_state(username).await {
-                Ok(state) => {
-                    self.read_limiter.answered(ticket, false);
-                    return Some(Read::State(state));
-                }
+            let result = self.cognito.user_state(username).await;
+            feedback(&self.read_limiter, ticket, &result);
+            let err = match result {
+                Ok(state) => return Some(Read::State(state)),
                 Err(err) => err,
             };
-            match err.class {
-                ErrorClass::Throttled => self.read_limiter.answered(ticket, true),
-                ErrorClass::Transient => {}
-                _ => self.read_limiter.answered(ticket, false),
-            }
-            let kind = match err.class {
-                ErrorClass::UserFailed => return Some(Read::Failed(err)),
-                ErrorClass::StopRun => {
+            // A limit on a read clears like a transient failure.
+            let kind = match (retry_kind(err.class), err.class) {
+                (Some(kind), _) => kind,
+                (None, ErrorClass::UserFailed) => return Some(Read::Failed(err)),
+                (None, ErrorClass::Pause | ErrorClass::UserLimited) => RetryKind::Transient,
+                (None, _) => {
                     self.stop_run(StopReason::Service {
                         code: err.code,
                         message: err.message,
                     });
                     return None;
                 }
-                ErrorClass::Throttled => RetryKind::Throttled,
-                ErrorClass::Transient
-                | ErrorClass::Pause
-                | ErrorClass::UserLimited
-                | ErrorClass::Unreachable => RetryKind::Transient,
             };
             let next = if tries.calls >= RECONCILE_READS {
                 Next::GiveUp

@@ -17,7 +17,7 @@ use crate::ledger::{self, Entry, IntentRecord, LedgerWriter, LostAnswer, Outcome
 use crate::limiter::Limiter;
 use crate::passwords::{self, PasswordsOut};
 use crate::report::{Counters, StopReason};
-use crate::retry::{Attempts, Next, RetryKind, RetryPolicy};
+use crate::retry::{feedback, retry_kind, Attempts, Next, RetryKind, RetryPolicy};
 use crate::source::UserRow;
 
 use super::breaker::Breaker;
@@ -267,17 +267,17 @@ impl Worker {
             let sent = SystemTime::now();
             attempts.calls += 1;
             self.counters.calls.fetch_add(1, Relaxed);
-            let err = match self
+            let result = self
                 .cognito
                 .apply(
                     op,
                     target(row),
                     generated.as_ref().or(row.password.as_ref()),
                 )
-                .await
-            {
+                .await;
+            feedback(limiter, ticket, &result);
+            let err = match result {
                 Ok(ok) => {
-                    limiter.answered(ticket, false);
                     break Ending::Succeeded {
                         request_id: ok.request_id,
                         detail: None,
@@ -286,11 +286,6 @@ impl Worker {
                 }
                 Err(err) => err,
             };
-            match err.class {
-                ErrorClass::Throttled => limiter.answered(ticket, true),
-                ErrorClass::Transient => {}
-                _ => limiter.answered(ticket, false),
-            }
             if err.outcome_unknown {
                 *unknown = true;
                 if read_back {
@@ -312,21 +307,22 @@ impl Worker {
                     ),
                 };
             }
-            let kind = match err.class {
-                ErrorClass::Throttled => {
-                    self.counters.throttled.fetch_add(1, Relaxed);
-                    RetryKind::Throttled
+            let kind = match (retry_kind(err.class), err.class) {
+                (Some(kind), _) => {
+                    if kind == RetryKind::Throttled {
+                        self.counters.throttled.fetch_add(1, Relaxed);
+                    }
+                    kind
                 }
-                ErrorClass::Transient | ErrorClass::Unreachable => RetryKind::Transient,
-                ErrorClass::UserFailed => break Ending::Failed(err),
-                ErrorClass::UserLimited => {
+                (None, ErrorClass::UserFailed) => break Ending::Failed(err),
+                (None, ErrorClass::UserLimited) => {
                     debug!(user = %row.username, "the user's own attempt limit; deferred");
                     break Ending::Deferred {
                         err,
                         per_user: true,
                     };
                 }
-                ErrorClass::Pause => {
+                (None, ErrorClass::Pause) => {
                     self.stop_run(StopReason::DailyEmailLimit {
                         message: err.message.clone(),
                     });
@@ -335,7 +331,7 @@ impl Worker {
                         per_user: false,
                     };
                 }
-                ErrorClass::StopRun => {
+                (None, _) => {
                     self.stop_run(StopReason::Service {
                         code: err.code,
                         message: err.message,
