@@ -64,15 +64,19 @@ fn holder(file: &File) -> String {
         let start = len.saturating_sub(HOLDER_TAIL);
         let mut buf = vec![0; (len - start) as usize];
         file.read_exact_at(&mut buf, start).ok()?;
-        let text = String::from_utf8_lossy(&buf);
-        text.lines()
-            .rev()
-            .filter(|l| l.contains("\"header\""))
-            .filter_map(|l| serde_json::from_str::<Entry>(l).ok())
-            .find_map(|e| match e {
-                Entry::Header(h) => Some(h),
-                _ => None,
-            })
+        // The tail's first line may begin mid-record: it parses as no
+        // header and is passed over.
+        let mut lines = super::Lines::new(&buf[..]);
+        let mut last = None;
+        while let Ok(Some((_, text))) = lines.next_line() {
+            if memchr::memmem::find(text, b"\"header\"").is_none() {
+                continue;
+            }
+            if let Ok(Entry::Header(h)) = serde_json::from_slice::<Entry>(text) {
+                last = Some(h);
+            }
+        }
+        last
     })();
     match last {
         Some(h) if h.pid != 0 => format!("pid {} on {}, started {}", h.pid, h.host, h.started_at),

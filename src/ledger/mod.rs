@@ -24,6 +24,7 @@
 //! line anywhere else. One process at a time may write a ledger
 //! ([`lock()`]). Records never hold a password.
 
+pub mod lines;
 pub mod lock;
 pub mod replay;
 pub mod users;
@@ -31,6 +32,7 @@ pub mod writer;
 
 use serde::{Deserialize, Serialize};
 
+pub use lines::Lines;
 pub use lock::{lock, make_private};
 pub use replay::{replay_file, replay_path, replay_reader, unresolved_names, Replay};
 pub use users::{UserState, UserTable};

@@ -14,6 +14,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
+
+use super::lines::{LineError, Lines, MAX_LINE};
 use std::path::Path;
 
 use serde::Deserialize;
@@ -159,25 +161,10 @@ impl Replay {
 /// `Ok(None)` when there is no such file yet. A FIFO or a device is
 /// refused, not read (it could hang the tool, or feed it without end).
 pub fn replay_path(path: &Path) -> Result<Option<Replay>, UsageError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let read_err = |reason: String| UsageError::LedgerRead {
-        path: path.to_owned(),
-        reason,
-    };
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(read_err(e.to_string())),
-    };
-    let meta = file.metadata().map_err(|e| read_err(e.to_string()))?;
-    if !meta.file_type().is_file() {
-        return Err(read_err("it is not a regular file".into()));
+    match super::lines::open(path)? {
+        Some(file) => replay_file(&file, path).map(Some),
+        None => Ok(None),
     }
-    replay_file(&file, path).map(Some)
 }
 
 /// Replays the ledger open as `file` (the one a run has locked), from its
@@ -262,39 +249,44 @@ struct Line<'a> {
     before: Option<Cow<'a, str>>,
 }
 
-/// The longest ledger line read: far beyond any record (a username is
-/// kept to 200 characters), so that a file that is no ledger cannot make
-/// the tool read without end.
-const MAX_LINE: u64 = 1024 * 1024;
-
-fn replay_sized<R: BufRead>(
-    mut reader: R,
-    path: &Path,
-    ledger_len: u64,
-) -> Result<Replay, UsageError> {
+fn replay_sized<R: BufRead>(reader: R, path: &Path, ledger_len: u64) -> Result<Replay, UsageError> {
     let mut replay = Replay {
         users: UserTable::with_capacity((ledger_len / LEDGER_BYTES_PER_USER) as usize),
         ..Replay::default()
     };
-    let mut buf = Vec::with_capacity(256);
-    let mut line_no = 0u64;
+    let mut lines = Lines::new(reader);
     // Whether the run whose records follow resolved rows to people.
     let mut resolving = true;
     loop {
-        buf.clear();
-        let n = io::Read::take(&mut reader, MAX_LINE)
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| UsageError::LedgerRead {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            })?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
         // Nothing but a ledger header may open the file: anything else is
         // some other file, refused untouched (never "repaired").
         let first = replay.header.is_none();
+        let (line_no, text) = match lines.next_line() {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(LineError::Io(e)) => {
+                return Err(UsageError::LedgerRead {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                })
+            }
+            Err(LineError::TooLong { line }) if first => {
+                let _ = line;
+                return Err(UsageError::NotALedger {
+                    path: path.to_owned(),
+                });
+            }
+            Err(LineError::TooLong { line }) => {
+                return Err(UsageError::LedgerCorrupt {
+                    path: path.to_owned(),
+                    line,
+                    reason: format!(
+                        "the line is longer than {} KiB, which no record is",
+                        MAX_LINE / 1024
+                    ),
+                })
+            }
+        };
         let corrupt = |reason: String| {
             if first {
                 UsageError::NotALedger {
@@ -308,21 +300,6 @@ fn replay_sized<R: BufRead>(
                 }
             }
         };
-        if buf.last() != Some(&b'\n') {
-            if n as u64 == MAX_LINE {
-                return Err(corrupt(format!(
-                    "the line is longer than {} KiB, which no record is",
-                    MAX_LINE / 1024
-                )));
-            }
-            replay.torn_bytes = n as u64;
-            break;
-        }
-        replay.valid_len += n as u64;
-        let text = &buf[..n - 1];
-        if text.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
         let line: Line = serde_json::from_slice(text).map_err(|e| corrupt(e.to_string()))?;
         if first && line.record != "header" {
             return Err(corrupt("not a header".into()));
@@ -400,6 +377,8 @@ fn replay_sized<R: BufRead>(
             }
         }
     }
+    replay.valid_len = lines.valid_len();
+    replay.torn_bytes = lines.torn_bytes();
     Ok(replay)
 }
 
@@ -407,23 +386,27 @@ fn replay_sized<R: BufRead>(
 /// (see [`Replay::unresolved`]), read again from `reader` one at a time so
 /// that a large ledger costs no memory. Lines that do not parse, and a torn
 /// last line, are passed over: replay has judged them already.
-pub fn unresolved_names<R: BufRead>(mut reader: R) -> impl Iterator<Item = io::Result<String>> {
-    let mut buf = Vec::with_capacity(256);
+pub fn unresolved_names<R: BufRead>(reader: R) -> impl Iterator<Item = io::Result<String>> {
+    let mut lines = Lines::new(reader);
     let mut resolving = true;
     std::iter::from_fn(move || loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => return None,
-            Ok(_) if buf.last() != Some(&b'\n') => return None,
-            Ok(_) => {}
-            Err(e) => return Some(Err(e)),
-        }
-        let Ok(line) = serde_json::from_slice::<Line>(&buf) else {
+        let text = match lines.next_line() {
+            Ok(Some((_, text))) => text,
+            Ok(None) => return None,
+            Err(LineError::Io(e)) => return Some(Err(e)),
+            Err(LineError::TooLong { line }) => {
+                return Some(Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("ledger line {line} is too long"),
+                )))
+            }
+        };
+        let Ok(line) = serde_json::from_slice::<Line>(text) else {
             continue;
         };
         match (&*line.record, line.username) {
             ("header", _) => {
-                resolving = serde_json::from_slice::<Entry>(&buf)
+                resolving = serde_json::from_slice::<Entry>(text)
                     .ok()
                     .is_some_and(|e| matches!(e, Entry::Header(h) if h.resolves));
             }

@@ -51,30 +51,30 @@ pub fn export(
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<u64> {
     use std::collections::HashMap;
-    use std::io::BufRead;
-    let file = std::fs::File::open(path).map_err(|e| UsageError::LedgerRead {
+    let file = ledger::lines::open(path)?.ok_or_else(|| UsageError::LedgerRead {
         path: path.to_owned(),
-        reason: e.to_string(),
+        reason: "no such file".into(),
     })?;
     let mut rows: Vec<ExportRow> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut job: Option<(String, ledger::Action)> = None;
-    let mut reader = std::io::BufReader::new(file);
-    let mut buf = Vec::new();
-    let mut n = 0u64;
+    let mut lines = ledger::Lines::new(std::io::BufReader::new(file));
     loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf)? == 0 {
-            break;
-        }
-        n += 1;
-        if buf.last() != Some(&b'\n') {
-            break; // a torn last line (a crash mid-write) is no record
-        }
-        if buf.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let entry: Entry = serde_json::from_slice(&buf).map_err(|e| UsageError::LedgerCorrupt {
+        // A torn last line (a crash mid-write) is no record.
+        let (n, text) = match lines.next_line() {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(ledger::lines::LineError::Io(e)) => return Err(e.into()),
+            Err(ledger::lines::LineError::TooLong { line }) => {
+                return Err(UsageError::LedgerCorrupt {
+                    path: path.to_owned(),
+                    line,
+                    reason: "the line is longer than any record".into(),
+                }
+                .into())
+            }
+        };
+        let entry: Entry = serde_json::from_slice(text).map_err(|e| UsageError::LedgerCorrupt {
             path: path.to_owned(),
             line: n,
             reason: e.to_string(),

@@ -218,7 +218,7 @@ async fn stray_files_and_mixed_ledgers_are_refused() {
     assert!(out.stderr.contains("another job"), "{out:?}");
 }
 
-/// A FIFO with no reader as the ledger or the passwords file, /dev/full as the ledger and /dev/zero as the input are refused at once (exit 2), never waited on or read without end.
+/// A FIFO with no reader as the ledger (of run, status and export) or the passwords file, /dev/full as the ledger and /dev/zero as the input are refused at once (exit 2), never waited on or read without end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifos_and_devices_are_refused() {
     let t = Scratch::new();
@@ -256,6 +256,18 @@ async fn fifos_and_devices_are_refused() {
         let out = finish_within(cmd, 120).await;
         assert_eq!(out.code, 2, "{args:?}: {out:?}");
         assert!(out.stderr.contains(what), "{args:?}: {out:?}");
+    }
+    // `status` and `export` read a ledger the same way: never waiting on
+    // a FIFO.
+    for command in ["status", "export"] {
+        let mut cmd = t.bin();
+        cmd.args([command, "--ledger"]).arg(&fifo);
+        let out = finish_within(cmd, 120).await;
+        assert_eq!(out.code, 2, "{command}: {out:?}");
+        assert!(
+            out.stderr.contains("not a regular file"),
+            "{command}: {out:?}"
+        );
     }
     assert_eq!(sim.stats().mutating_requests, 0);
 }

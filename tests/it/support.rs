@@ -280,13 +280,16 @@ pub fn with(mut args: Vec<String>, flag: &str, value: &str) -> Vec<String> {
 /// The ledger's user records (header and intent lines left out). A torn
 /// last line (no newline) is not a record, as for the tool's own replay.
 pub fn user_records(ledger: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(ledger).expect("ledger exists");
-    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-    complete
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("every ledger line is JSON"))
-        .filter(|v| v["record"] == "user")
-        .collect()
+    let file = std::fs::File::open(ledger).expect("ledger exists");
+    let mut lines = cognito_bulk_reset::ledger::Lines::new(std::io::BufReader::new(file));
+    let mut records = Vec::new();
+    while let Some((_, text)) = lines.next_line().expect("ledger lines read") {
+        let v: Value = serde_json::from_slice(text).expect("every ledger line is JSON");
+        if v["record"] == "user" {
+            records.push(v);
+        }
+    }
+    records
 }
 
 /// Final outcomes by username; panics if a user has two. (`deferred`
