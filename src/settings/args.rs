@@ -1,0 +1,318 @@
+//! The raw settings of `run`: [`RunArgs`] is both the clap flag set and the
+//! serde shape of a `--config` TOML file (keys spelled like the flags), so
+//! the two cannot drift; flags win over the file.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::UsageError;
+use crate::ledger::Action;
+use crate::resolve::ResolveMode;
+
+use super::RunSettings;
+
+/// `--rate`: requests per second, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    PerSecond(f64),
+    Auto,
+}
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(Rate::Auto);
+        }
+        s.parse::<f64>()
+            .map(Rate::PerSecond)
+            .map_err(|_| format!("'{s}' is neither a number of requests per second nor 'auto'"))
+    }
+}
+
+impl Serialize for Rate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Rate::PerSecond(n) => s.serialize_f64(*n),
+            Rate::Auto => s.serialize_str("auto"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(Rate::PerSecond(n)),
+            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// The settings of `run`, as flags or as config-file keys.
+#[derive(Debug, Default, Clone, PartialEq, clap::Args, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RunArgs {
+    /// TOML file with any of these settings (keys spelled like the flags,
+    /// e.g. `rate = 20`); flags override it.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Go ahead without asking the operator to type the pool id. Required
+    /// when standard input is not a terminal (cron, CI, a pipe).
+    #[arg(long, short = 'y', num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub yes: Option<bool>,
+
+    /// Write the end-of-run summary as JSON to this file (for scripts).
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+
+    /// Only report what the run would do (as `plan`); send nothing.
+    #[arg(long)]
+    #[serde(skip)]
+    pub dry_run: bool,
+
+    /// The user pool, e.g. us-east-1_AbCdEfGhI. Its prefix is the region.
+    #[arg(long, value_name = "ID")]
+    pub user_pool_id: Option<String>,
+
+    /// CSV file listing the users; `-` reads standard input.
+    #[arg(long, value_name = "PATH", conflicts_with = "from_pool")]
+    pub input: Option<PathBuf>,
+
+    /// Take the users from the pool itself (ListUsers) instead of --input.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub from_pool: Option<bool>,
+
+    /// With --from-pool: a ListUsers filter, e.g. 'cognito:user_status = "CONFIRMED"'
+    /// or 'email ^= "admin"'.
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// ListUsers calls per second: pages of 60 users with --from-pool, and
+    /// the calls that resolve who each row names (--resolve). Its own quota
+    /// category, UserList (30/s by default); it bills no one. [default: 15]
+    #[arg(long, value_name = "PER_SECOND")]
+    pub list_rate: Option<f64>,
+
+    /// How each row's value is resolved to the person Cognito would resolve
+    /// it to (case, aliases, sub), so one person named two ways is called
+    /// once: `index` pages through the whole pool, `lookup` makes one
+    /// filtered ListUsers per row, `auto` takes the cheaper (plan shows
+    /// which), `exact` keys rows by their exact text. [default: auto]
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub resolve: Option<ResolveMode>,
+
+    /// The run's ledger (JSON Lines). Re-running with the same ledger resumes.
+    /// Default: `cognito-bulk-reset-<pool>-<action>.jsonl` in the current directory.
+    #[arg(long, value_name = "PATH")]
+    pub ledger: Option<PathBuf>,
+
+    /// reset: AdminResetUserPassword (Cognito sends a code). set-password:
+    /// AdminSetUserPassword with the input's password column. [default: reset]
+    #[arg(long, value_enum)]
+    pub action: Option<Action>,
+
+    /// reset: after each user's reset succeeds, also end their sessions
+    /// (AdminUserGlobalSignOut revokes refresh tokens; a reset alone does not).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub sign_out: Option<bool>,
+
+    /// reset: record as `skipped`, with the reason, users a reset cannot
+    /// work for (disabled, no verified email or phone, federated,
+    /// FORCE_CHANGE_PASSWORD), from what ListUsers says of them, without
+    /// spending password-reset quota on them or billing anyone.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub precheck: Option<bool>,
+
+    /// Sign-outs per second (their own quota category, UserUpdate, 25/s by
+    /// default). [default: 10]
+    #[arg(long, value_name = "PER_SECOND")]
+    pub sign_out_rate: Option<f64>,
+
+    /// Header of the column holding usernames. [default: username]
+    #[arg(long, value_name = "NAME")]
+    pub username_column: Option<String>,
+
+    /// Header of the column holding passwords (set-password). [default: password]
+    #[arg(long, value_name = "NAME")]
+    pub password_column: Option<String>,
+
+    /// The input has no header row: one username per line, no CSV quoting.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub no_header: Option<bool>,
+
+    /// With --no-header, read a first line that names the username or
+    /// password column (it looks like a CSV header) as a username, instead
+    /// of refusing the input.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub no_header_check: Option<bool>,
+
+    /// set-password: make the password permanent (CONFIRMED) instead of
+    /// temporary (FORCE_CHANGE_PASSWORD, the user must change it at sign-in).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub permanent: Option<bool>,
+
+    /// set-password: make a random password per user meeting the pool's
+    /// policy (instead of reading a password column), written only to
+    /// --passwords-out.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub generate_passwords: Option<bool>,
+
+    /// set-password: also set passwords for federated (EXTERNAL_PROVIDER)
+    /// users, which turns each into a password user. By default they are
+    /// skipped, with the reason in the ledger.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub include_federated: Option<bool>,
+
+    /// With --generate-passwords: the `username,password` CSV (created 0600,
+    /// only appended to; each line durable before its call).
+    #[arg(long, value_name = "FILE")]
+    pub passwords_out: Option<PathBuf>,
+
+    /// reset: KEY=VALUE passed as ClientMetadata to the pool's Lambda
+    /// triggers (repeatable).
+    #[arg(long = "client-metadata", value_name = "KEY=VALUE")]
+    #[serde(default)]
+    pub client_metadata: Vec<String>,
+
+    /// Requests per second, retries included, or `auto`: a share
+    /// (--quota-share) of the quota Cognito enforces for the action's
+    /// category (GetProvisionedLimit). Keep well under the account's quota
+    /// (30/s by default for password resets), which the production app
+    /// shares. [default: 20]
+    #[arg(long, value_name = "PER_SECOND|auto")]
+    pub rate: Option<Rate>,
+
+    /// With --rate auto: the share of the enforced quota to use, leaving the
+    /// rest to the production app. [default: 0.7]
+    #[arg(long, value_name = "SHARE")]
+    pub quota_share: Option<f64>,
+
+    /// Calls that may go out back to back before the rate applies; it also
+    /// absorbs timer lateness so the rate is held. [default: rate/50, at least 2]
+    #[arg(long, value_name = "N")]
+    pub burst: Option<u32>,
+
+    /// Adapt to throttling: on TooManyRequests cut the rate (to 85%, at most
+    /// once per 100 ms), then climb back by 2% of --rate a second while calls
+    /// go through, never above --rate. `--adaptive=false` (or --no-adaptive)
+    /// keeps the rate fixed. [default: true]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub adaptive: Option<bool>,
+
+    /// Keep the rate fixed at --rate even when throttled (--adaptive=false).
+    #[arg(long, conflicts_with = "adaptive")]
+    #[serde(skip)]
+    pub no_adaptive: bool,
+
+    /// Calls in flight at once, at most. [default: 16]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Attempts per user on transient errors; throttled calls do not count.
+    /// [default: 8]
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+
+    /// Seconds one attempt may take, connection included. [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    pub attempt_timeout: Option<f64>,
+
+    /// Stop the run (exit 3) when this many users in a row fail with the
+    /// same error code: every user would likely fail the same way. 0: never.
+    /// [default: 50]
+    #[arg(long, value_name = "N")]
+    pub stop_after_failures: Option<u32>,
+
+    /// Also redo users the ledger records as failed (after fixing what made
+    /// them fail). Users that succeeded are never redone.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub retry_failed: Option<bool>,
+
+    /// Requests per second for AdminGetUser, used to learn whether a call
+    /// whose answer was lost was carried out (its own quota category,
+    /// UserRead, 120/s by default). [default: 20]
+    #[arg(long, value_name = "PER_SECOND")]
+    pub read_rate: Option<f64>,
+
+    /// AWS region; defaults to the pool id's prefix.
+    #[arg(long)]
+    pub region: Option<String>,
+
+    /// Named AWS profile (otherwise AWS_PROFILE or the default chain).
+    #[arg(long)]
+    pub profile: Option<String>,
+
+    /// Send requests to this endpoint (a simulated pool, moto); otherwise
+    /// AWS_ENDPOINT_URL or the real regional endpoint.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+impl RunArgs {
+    /// Loads `--config` (if given) and merges: flags over file over defaults.
+    pub fn resolve(self) -> Result<RunSettings, UsageError> {
+        let config = self.config.clone();
+        let merged = match &config {
+            Some(path) => self
+                .merge(load_config(path)?)
+                .map_err(|reason| UsageError::Config {
+                    path: path.clone(),
+                    reason,
+                })?,
+            None => self,
+        };
+        let mut settings = merged.check()?;
+        settings.config = config;
+        Ok(settings)
+    }
+
+    /// Values set here win; the rest come from `file`. Both go through
+    /// their TOML shape, so no list of fields is kept by hand: a key given
+    /// here replaces the file's. Fails only on a path that is not UTF-8,
+    /// which a TOML file cannot hold either.
+    pub fn merge(self, file: RunArgs) -> Result<RunArgs, String> {
+        let table = |args: &RunArgs| match toml::Value::try_from(args) {
+            Ok(toml::Value::Table(t)) => Ok(t),
+            Ok(_) => Err("the settings are not a table".to_string()),
+            Err(e) => Err(format!(
+                "the settings cannot be merged with the file ({e}); give paths in UTF-8"
+            )),
+        };
+        let mut merged = table(&file)?;
+        for (key, value) in table(&self)? {
+            // An empty list (no --client-metadata given) is no value.
+            if !matches!(&value, toml::Value::Array(a) if a.is_empty()) {
+                merged.insert(key, value);
+            }
+        }
+        let mut out: RunArgs = toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| e.to_string())?;
+        // Flags only: never in a file.
+        out.config = self.config;
+        out.dry_run = self.dry_run;
+        out.no_adaptive = self.no_adaptive;
+        Ok(out)
+    }
+}
+
+/// Reads a `--config` file.
+pub fn load_config(path: &Path) -> Result<RunArgs, UsageError> {
+    let text = crate::files::read_config(path).map_err(|reason| UsageError::Config {
+        path: path.to_owned(),
+        reason,
+    })?;
+    toml::from_str(&text).map_err(|e| UsageError::Config {
+        path: path.to_owned(),
+        reason: e.to_string().trim_end().to_string(),
+    })
+}

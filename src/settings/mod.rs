@@ -1,0 +1,424 @@
+//! Flags and config file, merged once and checked once.
+//!
+//! [`RunArgs`] is both the clap flag set of `run` and the serde shape of a
+//! `--config` TOML file (keys spelled like the flags), so the two cannot
+//! drift. Flags override the file; the file overrides the defaults below
+//! (documented key by key in `config/default.toml`). [`RunArgs::check`] turns
+//! the merged values into [`RunSettings`], refusing with a [`UsageError`]
+//! anything that would fail later: nothing downstream re-validates or
+//! juggles `Option`s.
+//!
+//! Region: the pool id carries its region (`us-east-1_...`), so that is the
+//! region used; `--region` may repeat it, and a different one is refused
+//! unless `--endpoint-url` points somewhere else. AWS_PROFILE and
+//! AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER) are
+//! honoured by the SDK's own configuration chain.
+//!
+//! - [`args`]: the raw shape ([`RunArgs`]), the config file, and the merge;
+//! - `check`: the raw shape turned into checked [`RunSettings`].
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cognito::{AwsSettings, Cognito, Operation};
+use crate::ledger::Action;
+use crate::limiter::default_burst;
+use crate::resolve::ResolveMode;
+use crate::retry::RetryPolicy;
+use crate::source::csv::CsvOptions;
+
+mod args;
+mod check;
+
+pub use args::{load_config, Rate, RunArgs};
+
+pub const DEFAULT_RATE: f64 = 20.0;
+pub const DEFAULT_CONCURRENCY: usize = 16;
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+pub const DEFAULT_ATTEMPT_TIMEOUT_SECS: f64 = 10.0;
+pub const DEFAULT_STOP_AFTER_FAILURES: u32 = 50;
+pub const DEFAULT_READ_RATE: f64 = 20.0;
+pub const DEFAULT_LIST_RATE: f64 = 15.0;
+pub const DEFAULT_SIGN_OUT_RATE: f64 = 10.0;
+pub const DEFAULT_QUOTA_SHARE: f64 = 0.7;
+/// The UserUpdate category's default quota (AdminUserGlobalSignOut).
+pub const DEFAULT_UPDATE_QUOTA: f64 = 25.0;
+/// The UserAccountRecovery category's default quota, requests per second.
+pub const DEFAULT_RECOVERY_QUOTA: f64 = 30.0;
+
+/// The slowest rate a flag may give: one call per 1000 s. (Below it a
+/// limiter's period would overflow; no job is that slow.)
+pub const MIN_RATE: f64 = 0.001;
+
+/// Where the user list comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    Path(PathBuf),
+    Stdin,
+    /// ListUsers on the pool, with an optional filter.
+    Pool {
+        filter: Option<String>,
+    },
+}
+
+impl Input {
+    pub fn name(&self) -> String {
+        match self {
+            Input::Path(p) => p.display().to_string(),
+            Input::Stdin => "stdin".into(),
+            Input::Pool { filter: None } => "the pool's users (ListUsers)".into(),
+            Input::Pool { filter: Some(f) } => format!("the pool's users (ListUsers, filter {f})"),
+        }
+    }
+}
+
+/// Checked settings of a run.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub pool_id: String,
+    pub aws: AwsSettings,
+    pub input: Input,
+    pub ledger: PathBuf,
+    pub action: Action,
+    pub operation: Operation,
+    pub csv: CsvOptions,
+    pub rate: f64,
+    /// `--rate auto`: `rate` is to be set from the enforced quota.
+    pub rate_auto: Option<f64>,
+    pub burst: NonZeroU32,
+    /// `--burst` was given (otherwise it follows the rate).
+    pub burst_given: bool,
+    /// Cut the rate on throttling and climb back (see `limiter`).
+    pub adaptive: bool,
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    /// Users in a row failing with one code that stop the run (0: never).
+    pub stop_after_failures: u32,
+    /// Redo users the ledger records as failed.
+    pub retry_failed: bool,
+    /// Rate of AdminGetUser reads for reconciliation.
+    pub read_rate: f64,
+    /// ListUsers calls per second (--from-pool, resolution).
+    pub list_rate: f64,
+    /// How rows are resolved to people.
+    pub resolve: ResolveMode,
+    /// set-password: also give federated users a password.
+    pub include_federated: bool,
+    /// Sign users out after a successful reset.
+    pub sign_out: bool,
+    /// Read each user first and skip those a reset cannot work for.
+    pub precheck: bool,
+    /// Generate passwords, writing them to this file.
+    pub generate_passwords: Option<PathBuf>,
+    /// Sign-outs per second.
+    pub sign_out_rate: f64,
+    /// Go ahead without the typed confirmation.
+    pub yes: bool,
+    /// Report the plan only.
+    pub dry_run: bool,
+    /// Where to write the summary as JSON.
+    pub summary_json: Option<PathBuf>,
+    /// The config file the settings came from, if any.
+    pub config: Option<PathBuf>,
+    /// How often a plain progress line is logged when not on a terminal.
+    pub log_interval: Duration,
+}
+
+impl RunSettings {
+    /// The API quota category of the action, with its documented default.
+    pub fn quota_category(&self) -> (&'static str, f64) {
+        match self.action {
+            Action::SignOut => ("UserUpdate", DEFAULT_UPDATE_QUOTA),
+            Action::Reset | Action::SetPassword => ("UserAccountRecovery", DEFAULT_RECOVERY_QUOTA),
+        }
+    }
+
+    /// Sets the rate (and, unless given, the burst) to `rate`.
+    pub fn set_rate(&mut self, rate: f64) {
+        let rate = rate.clamp(MIN_RATE, 100_000.0);
+        self.rate = rate;
+        if !self.burst_given {
+            self.burst = NonZeroU32::new(default_burst(rate)).unwrap_or(NonZeroU32::MIN);
+        }
+    }
+
+    /// `--rate auto`: sets the rate to a share of the quota Cognito enforces
+    /// for the action's category; where GetProvisionedLimit is not permitted or
+    /// not supported, falls back to the documented default quota and says so.
+    /// Returns a line describing where the rate came from.
+    pub async fn resolve_auto_rate(&mut self) -> anyhow::Result<Option<String>> {
+        let settings = self;
+        let Some(share) = settings.rate_auto else {
+            return Ok(None);
+        };
+        let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
+        let (category, default_quota) = settings.quota_category();
+        let (quota, source) = match cognito.provisioned_limit(category).await {
+            Ok(quota) => (
+                quota,
+                "enforced by Cognito (GetProvisionedLimit)".to_string(),
+            ),
+            Err(e) => {
+                tracing::warn!(code = %e.code, category, default_quota, "GetProvisionedLimit failed; using the documented default quota");
+                (
+                    default_quota,
+                    format!(
+                        "the documented default; GetProvisionedLimit answered {}",
+                        e.code
+                    ),
+                )
+            }
+        };
+        settings.set_rate(quota * share);
+        Ok(Some(format!(
+            "--rate auto: {category} quota {quota}/s ({source}) x {share} = {:.1}/s",
+            settings.rate
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    fn args() -> RunArgs {
+        RunArgs {
+            user_pool_id: Some("us-east-1_Abc".into()),
+            input: Some("users.csv".into()),
+            ..RunArgs::default()
+        }
+    }
+
+    fn err(a: RunArgs) -> String {
+        a.check().unwrap_err().to_string()
+    }
+
+    /// config/default.toml documents the defaults truthfully: loading it changes nothing.
+    #[test]
+    fn default_toml_matches_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let file = load_config(&path).expect("config/default.toml parses");
+        let with_file = args().merge(file).unwrap().check().unwrap();
+        let without = args().check().unwrap();
+        assert_eq!(format!("{with_file:?}"), format!("{without:?}"));
+    }
+
+    /// The rate adapts unless --no-adaptive or `adaptive = false` says otherwise; the flag wins over the file.
+    #[test]
+    fn adaptive_is_on_by_default_and_can_be_turned_off() {
+        assert!(args().check().unwrap().adaptive);
+        let off = RunArgs {
+            no_adaptive: true,
+            ..args()
+        };
+        assert!(!off.clone().check().unwrap().adaptive);
+        let file: RunArgs = toml::from_str("adaptive = false").unwrap();
+        assert!(
+            !args()
+                .merge(file.clone())
+                .unwrap()
+                .check()
+                .unwrap()
+                .adaptive
+        );
+        let on = RunArgs {
+            adaptive: Some(true),
+            ..args()
+        };
+        assert!(on.merge(file).unwrap().check().unwrap().adaptive);
+        assert!(toml::from_str::<RunArgs>("no-adaptive = true").is_err());
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let parsed = Cli::try_parse_from(["x", "--no-adaptive"]).unwrap();
+        assert!(parsed.run.no_adaptive);
+        assert!(Cli::try_parse_from(["x", "--no-adaptive", "--adaptive"]).is_err());
+    }
+
+    /// The ready-made configs load, pass every check, and mean what their comments say.
+    #[test]
+    fn ready_made_configs() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let pool = RunArgs {
+            user_pool_id: Some("us-east-1_Abc".into()),
+            ..RunArgs::default()
+        };
+        let incident = pool
+            .clone()
+            .merge(load_config(&dir.join("incident-response.toml")).unwrap())
+            .unwrap()
+            .check()
+            .unwrap();
+        assert_eq!(
+            incident.input,
+            Input::Pool {
+                filter: Some("cognito:user_status = \"CONFIRMED\"".into())
+            }
+        );
+        assert!(incident.sign_out && !incident.yes);
+        assert!(incident.rate < DEFAULT_RECOVERY_QUOTA);
+        let migration = RunArgs {
+            input: Some("batch.csv".into()),
+            ..pool
+        }
+        .merge(load_config(&dir.join("migration.toml")).unwrap())
+        .unwrap()
+        .check()
+        .unwrap();
+        assert_eq!(migration.action, Action::SetPassword);
+        assert_eq!(
+            migration.operation,
+            Operation::SetPassword { permanent: false }
+        );
+        assert!(migration.yes);
+    }
+
+    /// Flags win over the file; the file wins over defaults.
+    #[test]
+    fn flags_override_file() {
+        let file: RunArgs =
+            toml::from_str("rate = 5.0\nconcurrency = 3\nclient-metadata = [\"a=b\"]").unwrap();
+        let s = RunArgs {
+            rate: Some(Rate::PerSecond(7.0)),
+            ..args()
+        }
+        .merge(file)
+        .unwrap()
+        .check()
+        .unwrap();
+        assert_eq!((s.rate, s.concurrency), (7.0, 3));
+        assert_eq!(
+            s.operation,
+            Operation::Reset {
+                client_metadata: HashMap::from([("a".into(), "b".into())])
+            }
+        );
+    }
+
+    /// Region comes from the pool id; a conflicting --region is refused unless an endpoint is given.
+    #[test]
+    fn region_follows_the_pool() {
+        assert_eq!(args().check().unwrap().aws.region, "us-east-1");
+        let e = err(RunArgs {
+            region: Some("eu-west-1".into()),
+            ..args()
+        });
+        assert!(e.contains("lives in us-east-1"), "{e}");
+        let s = RunArgs {
+            region: Some("eu-west-1".into()),
+            endpoint_url: Some("http://127.0.0.1:1".into()),
+            ..args()
+        }
+        .check()
+        .unwrap();
+        assert_eq!(s.aws.region, "eu-west-1");
+    }
+
+    /// The default burst is about 20 ms of calls and never 1 (a bucket of one loses late wake-ups).
+    #[test]
+    fn default_burst_scales_with_rate() {
+        assert_eq!(default_burst(0.5), 2);
+        assert_eq!(default_burst(20.0), 2);
+        assert_eq!(default_burst(1000.0), 20);
+        assert_eq!(args().check().unwrap().burst.get(), 2);
+        assert_eq!(
+            RunArgs {
+                burst: Some(1),
+                ..args()
+            }
+            .check()
+            .unwrap()
+            .burst
+            .get(),
+            1
+        );
+    }
+
+    /// Bad values stop with a message naming the flag and the fix.
+    #[test]
+    fn bad_values_name_the_fix() {
+        assert!(err(RunArgs {
+            user_pool_id: None,
+            ..args()
+        })
+        .contains("--user-pool-id"));
+        assert!(err(RunArgs {
+            user_pool_id: Some("nope".into()),
+            ..args()
+        })
+        .contains("us-east-1_AbCdEfGhI"));
+        assert!(err(RunArgs {
+            input: None,
+            ..args()
+        })
+        .contains("--input"));
+        assert!(err(RunArgs {
+            rate: Some(Rate::PerSecond(0.0)),
+            ..args()
+        })
+        .contains("--rate"));
+        assert!(err(RunArgs {
+            rate: Some(Rate::PerSecond(f64::NAN)),
+            ..args()
+        })
+        .contains("--rate"));
+        assert!(err(RunArgs {
+            burst: Some(0),
+            ..args()
+        })
+        .contains("--burst"));
+        assert!(err(RunArgs {
+            concurrency: Some(0),
+            ..args()
+        })
+        .contains("--concurrency"));
+        assert!(err(RunArgs {
+            max_attempts: Some(0),
+            ..args()
+        })
+        .contains("--max-attempts"));
+        assert!(err(RunArgs {
+            client_metadata: vec!["novalue".into()],
+            ..args()
+        })
+        .contains("KEY=VALUE"));
+        assert!(err(RunArgs {
+            permanent: Some(true),
+            ..args()
+        })
+        .contains("set-password only"));
+        assert!(err(RunArgs {
+            endpoint_url: Some("localhost:1".into()),
+            ..args()
+        })
+        .contains("--endpoint-url"));
+    }
+
+    /// A config file with an unknown key is refused, naming the key.
+    #[test]
+    fn unknown_config_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "rat = 3\n").unwrap();
+        let e = load_config(&path).unwrap_err().to_string();
+        assert!(e.contains("rat") && e.contains("c.toml"), "{e}");
+    }
+
+    /// The default ledger name is derived from pool and action, so the same command resumes.
+    #[test]
+    fn default_ledger_path() {
+        let s = args().check().unwrap();
+        assert_eq!(
+            s.ledger,
+            PathBuf::from("cognito-bulk-reset-us-east-1_Abc-reset.jsonl")
+        );
+        assert_eq!(s.input, Input::Path("users.csv".into()));
+        assert!(s.csv.header);
+    }
+}
