@@ -189,9 +189,9 @@ async fn run(mut settings: RunSettings, shutdown: &CancellationToken) -> anyhow:
         Ahead::DryRun => return Ok(ExitCode::Success),
         Ahead::Go(prepared) => prepared,
     };
-    if settings.rate > DEFAULT_RECOVERY_QUOTA && settings.aws.endpoint_url.is_none() {
+    if settings.pace.rate > DEFAULT_RECOVERY_QUOTA && settings.aws.endpoint_url.is_none() {
         warn!(
-            rate = settings.rate,
+            rate = settings.pace.rate,
             "the rate is above Cognito's default quota of {DEFAULT_RECOVERY_QUOTA}/s for password resets; fine if the account has more, otherwise calls will be throttled and the production app starved"
         );
     }
@@ -285,7 +285,7 @@ fn confirm_on_terminal(settings: &RunSettings, report: &plan::PlanReport) -> any
     write!(
         err,
         "\nThis will {} {} users of pool {} in {}.\nType the pool id to go ahead: ",
-        settings.action.as_str(),
+        settings.steps.action.as_str(),
         report.to_do,
         settings.pool_id,
         settings.aws.region

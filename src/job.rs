@@ -59,7 +59,7 @@ pub fn check_paths(settings: &RunSettings) -> Result<(), UsageError> {
     if let Input::Path(p) = &settings.input {
         paths.push((Role::Input, p));
     }
-    if let Some(p) = &settings.generate_passwords {
+    if let Some(p) = &settings.steps.generate_passwords {
         paths.push((Role::PasswordsOut, p));
     }
     if let Some(p) = &settings.summary_json {
@@ -83,7 +83,7 @@ pub async fn read_pool(settings: &RunSettings, cognito: &Cognito) -> Result<Pool
         Err(e) => Err(unreadable(settings, e)?),
     };
     if let Ok(f) = &facts {
-        if f.admin_only_recovery() && settings.action == Action::Reset {
+        if f.admin_only_recovery() && settings.steps.action == Action::Reset {
             return Err(UsageError::Refused(format!(
                 "pool {}'s account recovery is admin-only, and Cognito does not allow AdminResetUserPassword on such a pool; use --action set-password (with a password column, or --generate-passwords) to give users new passwords",
                 settings.pool_id
@@ -144,12 +144,12 @@ pub fn choose(
     // `adopt_unresolved`).
     let unresolved = replay.map_or(0, |r| r.unresolved);
     resolve::choose(
-        settings.resolve,
+        settings.steps.resolve,
         matches!(settings.input, Input::Pool { .. }),
         pool.facts(),
         input_rows.map(|n| n.saturating_sub(finished) + unresolved),
-        settings.list_rate,
-        settings.rate,
+        settings.pace.list_rate,
+        settings.pace.rate,
     )
 }
 
@@ -248,10 +248,10 @@ pub struct Prepared {
 /// run's own, so that lookups slow down rather than waste calls when the
 /// quota is busy.
 pub fn list_limiter(settings: &RunSettings) -> Limiter {
-    if settings.adaptive {
-        Limiter::adaptive(settings.list_rate, Some(NonZeroU32::MIN))
+    if settings.pace.adaptive {
+        Limiter::adaptive(settings.pace.list_rate, Some(NonZeroU32::MIN))
     } else {
-        Limiter::new(settings.list_rate, NonZeroU32::MIN)
+        Limiter::new(settings.pace.list_rate, NonZeroU32::MIN)
     }
 }
 
@@ -287,7 +287,7 @@ pub(crate) async fn open_pool(
         Input::Pool { filter } => filter.clone(),
         _ => None,
     };
-    let limiter = Limiter::new(settings.list_rate, NonZeroU32::MIN);
+    let limiter = Limiter::new(settings.pace.list_rate, NonZeroU32::MIN);
     Ok(Source::Pool(
         PoolSource::open(cognito.clone(), filter, limiter, settings.retry).await?,
     ))
@@ -327,12 +327,12 @@ pub(crate) fn check_same_job(settings: &RunSettings, replay: &Replay) -> Result<
             wanted: settings.pool_id.clone(),
         });
     }
-    if h.action != settings.action {
+    if h.action != settings.steps.action {
         return Err(UsageError::LedgerMismatch {
             path: settings.ledger.clone(),
             what: "action",
             found: h.action.as_str().to_string(),
-            wanted: settings.action.as_str().to_string(),
+            wanted: settings.steps.action.as_str().to_string(),
         });
     }
     Ok(())

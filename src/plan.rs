@@ -119,8 +119,8 @@ pub async fn plan_prepared(
     source.spawn(tx);
     let triage = Arc::new(std::sync::Mutex::new(Triage::new(
         replay,
-        settings.retry_failed,
-        settings.sign_out,
+        settings.steps.retry_failed,
+        settings.steps.sign_out,
         rows,
         resolver.dedupe_folded().then(|| resolver.rule().clone()),
     )));
@@ -131,7 +131,7 @@ pub async fn plan_prepared(
             resolver.clone().spawn_stage(
                 raw,
                 resolved,
-                settings.concurrency,
+                settings.pace.concurrency,
                 Box::new(move |value| {
                     ledger
                         .lock()
@@ -146,13 +146,13 @@ pub async fn plan_prepared(
     let mut report = PlanReport {
         pool_id: settings.pool_id.clone(),
         region: settings.aws.region.clone(),
-        action: settings.action.as_str().to_string(),
+        action: settings.steps.action.as_str().to_string(),
         input: settings.input.name(),
         ledger: settings.ledger.display().to_string(),
         pool: pool.facts().cloned(),
         pool_unreadable: pool.facts.as_ref().err().cloned(),
-        rate: settings.rate,
-        precheck: settings.precheck,
+        rate: settings.pace.rate,
+        precheck: settings.steps.precheck,
         ..PlanReport::default()
     };
     loop {
@@ -210,19 +210,19 @@ pub async fn plan_prepared(
     }
     let calls = report.to_do - report.would_skip;
     report.estimated_secs =
-        calls as f64 / settings.rate + report.read_back_first as f64 / settings.read_rate;
+        calls as f64 / settings.pace.rate + report.read_back_first as f64 / settings.pace.read_rate;
     report.resolution = Some(ResolutionPlan {
         choice: resolver.choice().clone(),
-        list_rate: settings.list_rate,
+        list_rate: settings.pace.list_rate,
         calls_made: resolver.calls(),
     });
     // Quotas page, "Monthly active users": an admin password set and a
     // global sign-out each bill the user for the month; a reset and
     // ListUsers do not.
-    match settings.action {
+    match settings.steps.action {
         Action::SetPassword => report.billed_by.push("AdminSetUserPassword".into()),
         Action::SignOut => report.billed_by.push("AdminUserGlobalSignOut".into()),
-        Action::Reset if settings.sign_out => report
+        Action::Reset if settings.steps.sign_out => report
             .billed_by
             .push("AdminUserGlobalSignOut (--sign-out)".into()),
         Action::Reset => {}
@@ -239,9 +239,9 @@ fn would_skip(settings: &RunSettings, row: &UserRow) -> bool {
     let Some(facts) = row.identity.facts() else {
         return false;
     };
-    match settings.operation {
-        Operation::Reset { .. } => settings.precheck && facts.reset_blocker().is_some(),
-        Operation::SetPassword { .. } => !settings.include_federated && facts.federated(),
+    match settings.steps.operation {
+        Operation::Reset { .. } => settings.steps.precheck && facts.reset_blocker().is_some(),
+        Operation::SetPassword { .. } => !settings.steps.include_federated && facts.federated(),
         Operation::SignOut => false,
     }
 }

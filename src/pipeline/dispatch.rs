@@ -41,7 +41,7 @@ pub(super) async fn dispatch(
             resolver.clone().spawn_stage(
                 rx,
                 resolved_tx,
-                settings.concurrency,
+                settings.pace.concurrency,
                 Box::new(move |value| lock(&ledger).finished(value)),
             );
             resolved_rx
@@ -54,7 +54,7 @@ pub(super) async fn dispatch(
     let mut interrupted = tokio::select! {
         biased;
         _ = &mut shutdown => true,
-        _ = feed(settings.concurrency, rx, triage, ctx, &tracker) => false,
+        _ = feed(settings.pace.concurrency, rx, triage, ctx, &tracker) => false,
     };
     tracker.close();
     if !interrupted {

@@ -110,7 +110,7 @@ pub async fn run_prepared(
             );
         }
     }
-    let passwords_out = match &settings.generate_passwords {
+    let passwords_out = match &settings.steps.generate_passwords {
         Some(path) => Some(PasswordsOut::open(path)?),
         None => None,
     };
@@ -134,13 +134,13 @@ pub async fn run_prepared(
     let header = Header {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         pool_id: settings.pool_id.clone(),
-        action: settings.action,
+        action: settings.steps.action,
         region: settings.aws.region.clone(),
         input: settings.input.name(),
         started_at: ledger::now(),
         pid: std::process::id(),
         host: ledger::host_name(),
-        rate: Some(settings.rate),
+        rate: Some(settings.pace.rate),
         input_rows,
         resolves: resolver.choice().strategy != Strategy::Exact,
     };
@@ -154,16 +154,16 @@ pub async fn run_prepared(
     )
     .with_context(|| format!("could not open ledger {}", settings.ledger.display()))?;
 
-    let limiter = Arc::new(if settings.adaptive {
+    let limiter = Arc::new(if settings.pace.adaptive {
         Limiter::adaptive(
-            settings.rate,
-            settings.burst_given.then_some(settings.burst),
+            settings.pace.rate,
+            settings.pace.burst_given.then_some(settings.pace.burst),
         )
     } else {
-        Limiter::new(settings.rate, settings.burst)
+        Limiter::new(settings.pace.rate, settings.pace.burst)
     });
     let secondary = |rate| {
-        if settings.adaptive {
+        if settings.pace.adaptive {
             Limiter::adaptive(rate, None)
         } else {
             Limiter::with_default_burst(rate)
@@ -178,34 +178,37 @@ pub async fn run_prepared(
     let ctx = Arc::new(Worker {
         cognito,
         endpoint: settings.aws.endpoint_name(),
-        operation: settings.operation.clone(),
+        operation: settings.steps.operation.clone(),
         limiter: limiter.clone(),
-        sign_out: settings.sign_out.then(|| secondary(settings.sign_out_rate)),
-        read_limiter: secondary(settings.read_rate),
+        sign_out: settings
+            .steps
+            .sign_out
+            .then(|| secondary(settings.pace.sign_out_rate)),
+        read_limiter: secondary(settings.pace.read_rate),
         retry: settings.retry,
         writer,
         counters: counters.clone(),
         stop: stop.clone(),
         stop_reason: Mutex::new(None),
         breaker: Mutex::new(breaker::Breaker::new(settings.stop_after_failures)),
-        precheck: settings.precheck,
-        include_federated: settings.include_federated,
+        precheck: settings.steps.precheck,
+        include_federated: settings.steps.include_federated,
         generate,
     });
     info!(
         pool = %settings.pool_id,
-        action = settings.action.as_str(),
-        rate = settings.rate,
-        adaptive = settings.adaptive,
-        concurrency = settings.concurrency,
+        action = settings.steps.action.as_str(),
+        rate = settings.pace.rate,
+        adaptive = settings.pace.adaptive,
+        concurrency = settings.pace.concurrency,
         ledger = %settings.ledger.display(),
         "starting"
     );
 
     let triage = Arc::new(Mutex::new(Triage::new(
         replay.unwrap_or_default(),
-        settings.retry_failed,
-        settings.sign_out,
+        settings.steps.retry_failed,
+        settings.steps.sign_out,
         input_rows,
         resolver.dedupe_folded().then(|| resolver.rule().clone()),
     )));
@@ -226,7 +229,7 @@ pub async fn run_prepared(
 
     let mut summary = Summary::from_counters(&counters, started.elapsed());
     summary.pool_id = settings.pool_id.clone();
-    summary.action = settings.action.as_str().to_string();
+    summary.action = settings.steps.action.as_str().to_string();
     summary.ledger = settings.ledger.clone();
     summary.interrupted = interrupted;
     summary.stopped = stopped;
@@ -271,7 +274,7 @@ async fn set_up(
                 passwords::MIN_GENERATED_LEN
             }
         };
-        info!(length = len, file = %settings.generate_passwords.as_deref().unwrap_or(std::path::Path::new("")).display(), "generating passwords");
+        info!(length = len, file = %settings.steps.generate_passwords.as_deref().unwrap_or(std::path::Path::new("")).display(), "generating passwords");
         (out, len)
     });
     let source = match csv {

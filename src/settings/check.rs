@@ -1,6 +1,10 @@
 //! From the raw settings to checked [`RunSettings`]: defaults applied, every
 //! value refused with a [`UsageError`] naming the fix when it would fail
-//! later, so that nothing downstream re-validates.
+//! later, so that nothing downstream re-validates. Each part of the checked
+//! settings has its own constructor from the raw shape: [`Pace`] (how fast),
+//! [`Steps`] (what is done to each user), [`AwsSettings`] (where the calls
+//! go); [`RunArgs::check`] adds the input, the ledger and the checks that
+//! span parts.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -21,7 +25,79 @@ use super::*;
 impl RunArgs {
     /// Applies defaults and checks every value.
     pub fn check(self) -> Result<RunSettings, UsageError> {
-        let pool_id = self.user_pool_id.ok_or(UsageError::Missing(
+        let (pool_id, aws) = AwsSettings::check(&self)?;
+        let input = check_input(&self)?;
+        let steps = Steps::check(&self)?;
+        if matches!(input, Input::Pool { .. })
+            && steps.action == Action::SetPassword
+            && steps.generate_passwords.is_none()
+        {
+            return Err(UsageError::Value {
+                flag: "--from-pool",
+                reason: "set-password needs each user's password from an --input file, or --generate-passwords".into(),
+            });
+        }
+        let pace = Pace::check(&self)?;
+        let max_attempts = self.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        if !(1..=100).contains(&max_attempts) {
+            return Err(UsageError::Value {
+                flag: "--max-attempts",
+                reason: format!("{max_attempts} is out of range; give 1 to 100"),
+            });
+        }
+        let ledger = self.ledger.unwrap_or_else(|| {
+            PathBuf::from(format!(
+                "cognito-bulk-reset-{pool_id}-{}.jsonl",
+                steps.action.as_str()
+            ))
+        });
+        let csv = CsvOptions {
+            input_name: input.name(),
+            header: !self.no_header.unwrap_or(false),
+            username_column: self
+                .username_column
+                .unwrap_or_else(|| DEFAULT_USERNAME_COLUMN.into()),
+            password_column: match steps.action {
+                Action::SetPassword if steps.generate_passwords.is_none() => Some(
+                    self.password_column
+                        .unwrap_or_else(|| DEFAULT_PASSWORD_COLUMN.into()),
+                ),
+                Action::SetPassword | Action::Reset | Action::SignOut => None,
+            },
+            // Known once the input is open.
+            regular_file: false,
+            header_check: !self.no_header_check.unwrap_or(false),
+        };
+        Ok(RunSettings {
+            aws,
+            pool_id,
+            input,
+            ledger,
+            csv,
+            steps,
+            pace,
+            retry: RetryPolicy {
+                max_attempts,
+                ..RetryPolicy::default()
+            },
+            stop_after_failures: self
+                .stop_after_failures
+                .unwrap_or(DEFAULT_STOP_AFTER_FAILURES),
+            yes: self.yes.unwrap_or(false),
+            dry_run: self.dry_run,
+            summary_json: self.summary_json,
+            log_interval: Duration::from_secs(10),
+            config: None,
+        })
+    }
+}
+
+impl AwsSettings {
+    /// The pool id, and where its calls go: the region its id names (a
+    /// `--region` that differs only with `--endpoint-url`), the endpoint,
+    /// the profile and the time one attempt may take.
+    fn check(args: &RunArgs) -> Result<(String, AwsSettings), UsageError> {
+        let pool_id = args.user_pool_id.clone().ok_or(UsageError::Missing(
             "--user-pool-id",
             "name the pool, e.g. --user-pool-id us-east-1_AbCdEfGhI",
         ))?;
@@ -29,18 +105,18 @@ impl RunArgs {
             id: pool_id.clone(),
             reason,
         })?;
-        let region = match self.region {
-            Some(r) if r != pool_region && self.endpoint_url.is_none() => {
+        let region = match &args.region {
+            Some(r) if r != pool_region && args.endpoint_url.is_none() => {
                 return Err(UsageError::RegionMismatch {
-                    given: r,
+                    given: r.clone(),
                     pool: pool_id.clone(),
                     expected: pool_region.to_string(),
                 })
             }
-            Some(r) => r,
+            Some(r) => r.clone(),
             None => pool_region.to_string(),
         };
-        if let Some(url) = &self.endpoint_url {
+        if let Some(url) = &args.endpoint_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(UsageError::Value {
                     flag: "--endpoint-url",
@@ -48,60 +124,87 @@ impl RunArgs {
                 });
             }
         }
-        let from_pool = self.from_pool.unwrap_or(false);
-        let input = match (self.input, from_pool) {
-            (Some(_), true) => {
-                return Err(UsageError::Value {
-                    flag: "--from-pool",
-                    reason: "give either --input or --from-pool, not both".into(),
-                })
-            }
-            (None, true) => Input::Pool {
-                filter: self.filter.clone(),
+        let timeout = args.attempt_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT_SECS);
+        check_range(
+            timeout,
+            0.1,
+            3600.0,
+            "--attempt-timeout",
+            DEFAULT_ATTEMPT_TIMEOUT_SECS,
+        )?;
+        Ok((
+            pool_id,
+            AwsSettings {
+                region,
+                profile: args.profile.clone(),
+                endpoint_url: args.endpoint_url.clone(),
+                attempt_timeout: Duration::from_secs_f64(timeout),
+                test_credentials: false,
             },
-            (None, false) => {
-                return Err(UsageError::Missing(
-                    "--input",
-                    "give the CSV of users, e.g. --input users.csv (or --input - for stdin), or --from-pool",
-                ))
-            }
-            (Some(p), false) if p.as_os_str() == "-" => Input::Stdin,
-            (Some(p), false) => Input::Path(p),
-        };
-        if self.filter.is_some() && !from_pool {
+        ))
+    }
+}
+
+/// Where the users come from: `--input` (a path, or `-` for stdin) or
+/// `--from-pool` (with an optional `--filter`), exactly one.
+fn check_input(args: &RunArgs) -> Result<Input, UsageError> {
+    let from_pool = args.from_pool.unwrap_or(false);
+    let input = match (&args.input, from_pool) {
+        (Some(_), true) => {
             return Err(UsageError::Value {
-                flag: "--filter",
-                reason: "it applies to --from-pool only".into(),
-            });
+                flag: "--from-pool",
+                reason: "give either --input or --from-pool, not both".into(),
+            })
         }
-        let sign_out = self.sign_out.unwrap_or(false);
-        if sign_out && self.action.unwrap_or(Action::Reset) != Action::Reset {
+        (None, true) => Input::Pool {
+            filter: args.filter.clone(),
+        },
+        (None, false) => {
+            return Err(UsageError::Missing(
+                "--input",
+                "give the CSV of users, e.g. --input users.csv (or --input - for stdin), or --from-pool",
+            ))
+        }
+        (Some(p), false) if p.as_os_str() == "-" => Input::Stdin,
+        (Some(p), false) => Input::Path(p.clone()),
+    };
+    if args.filter.is_some() && !from_pool {
+        return Err(UsageError::Value {
+            flag: "--filter",
+            reason: "it applies to --from-pool only".into(),
+        });
+    }
+    Ok(input)
+}
+
+impl Steps {
+    /// The action and the steps around it; a step that does not go with the
+    /// action is refused.
+    fn check(args: &RunArgs) -> Result<Steps, UsageError> {
+        let action = args.action.unwrap_or(DEFAULT_ACTION);
+        let sign_out = args.sign_out.unwrap_or(false);
+        if sign_out && action != Action::Reset {
             return Err(UsageError::Value {
                 flag: "--sign-out",
                 reason: "it follows a reset (--action reset); to only end sessions use --action sign-out".into(),
             });
         }
-        let precheck = self.precheck.unwrap_or(false);
-        if precheck && self.action.unwrap_or(Action::Reset) != Action::Reset {
+        let precheck = args.precheck.unwrap_or(false);
+        if precheck && action != Action::Reset {
             return Err(UsageError::Value {
                 flag: "--precheck",
                 reason: "it checks whether a reset can work, so it applies to --action reset only"
                     .into(),
             });
         }
-        let sign_out_rate = self.sign_out_rate.unwrap_or(DEFAULT_SIGN_OUT_RATE);
-        check_range(sign_out_rate, MIN_RATE, 100_000.0, "--sign-out-rate", "10")?;
-        let list_rate = self.list_rate.unwrap_or(DEFAULT_LIST_RATE);
-        check_range(list_rate, MIN_RATE, 10_000.0, "--list-rate", "15")?;
-        let action = self.action.unwrap_or(Action::Reset);
-        let resolve = self.resolve.unwrap_or_default();
+        let resolve = args.resolve.unwrap_or_default();
         if resolve == ResolveMode::Exact && precheck {
             return Err(UsageError::Value {
                 flag: "--resolve exact",
                 reason: "--precheck reads each user's status from the pool's listing; drop --resolve exact".into(),
             });
         }
-        let include_federated = self.include_federated.unwrap_or(false);
+        let include_federated = args.include_federated.unwrap_or(false);
         if include_federated && action != Action::SetPassword {
             return Err(UsageError::Value {
                 flag: "--include-federated",
@@ -114,8 +217,10 @@ impl RunArgs {
                 reason: "set-password reads each user's status to skip federated (EXTERNAL_PROVIDER) users, which a password would turn into password users; drop --resolve exact, or add --include-federated".into(),
             });
         }
-        let generate = self.generate_passwords.unwrap_or(false);
-        let generate_passwords = match (generate, self.passwords_out.clone()) {
+        let generate_passwords = match (
+            args.generate_passwords.unwrap_or(false),
+            &args.passwords_out,
+        ) {
             (true, _) if action != Action::SetPassword => {
                 return Err(UsageError::Value {
                     flag: "--generate-passwords",
@@ -128,7 +233,7 @@ impl RunArgs {
                     "with --generate-passwords, name the file the passwords go to, e.g. --passwords-out passwords.csv",
                 ))
             }
-            (true, Some(path)) => Some(path),
+            (true, Some(path)) => Some(path.clone()),
             (false, Some(_)) => {
                 return Err(UsageError::Value {
                     flag: "--passwords-out",
@@ -137,26 +242,20 @@ impl RunArgs {
             }
             (false, None) => None,
         };
-        if from_pool && action == Action::SetPassword && !generate {
-            return Err(UsageError::Value {
-                flag: "--from-pool",
-                reason: "set-password needs each user's password from an --input file, or --generate-passwords".into(),
-            });
-        }
         let operation = match action {
             Action::Reset => {
-                if self.permanent.is_some() {
+                if args.permanent.is_some() {
                     return Err(UsageError::Value {
                         flag: "--permanent",
                         reason: "it applies to --action set-password only".into(),
                     });
                 }
                 Operation::Reset {
-                    client_metadata: parse_metadata(&self.client_metadata)?,
+                    client_metadata: parse_metadata(&args.client_metadata)?,
                 }
             }
             Action::SignOut => {
-                if self.permanent.is_some() || !self.client_metadata.is_empty() {
+                if args.permanent.is_some() || !args.client_metadata.is_empty() {
                     return Err(UsageError::Value {
                         flag: "--action sign-out",
                         reason: "--permanent and --client-metadata do not apply to it".into(),
@@ -165,130 +264,108 @@ impl RunArgs {
                 Operation::SignOut
             }
             Action::SetPassword => {
-                if !self.client_metadata.is_empty() {
+                if !args.client_metadata.is_empty() {
                     return Err(UsageError::Value {
                         flag: "--client-metadata",
                         reason: "it applies to --action reset only".into(),
                     });
                 }
                 Operation::SetPassword {
-                    permanent: self.permanent.unwrap_or(false),
+                    permanent: args.permanent.unwrap_or(false),
                 }
             }
         };
-        let rate_auto = self.rate == Some(Rate::Auto);
-        let rate = match self.rate {
+        Ok(Steps {
+            action,
+            operation,
+            sign_out,
+            precheck,
+            include_federated,
+            generate_passwords,
+            resolve,
+            retry_failed: args.retry_failed.unwrap_or(false),
+        })
+    }
+}
+
+impl Pace {
+    /// The rates of each quota category the run calls, the burst, the
+    /// adaptive rate and the calls in flight.
+    fn check(args: &RunArgs) -> Result<Pace, UsageError> {
+        let sign_out_rate = args.sign_out_rate.unwrap_or(DEFAULT_SIGN_OUT_RATE);
+        check_range(
+            sign_out_rate,
+            MIN_RATE,
+            100_000.0,
+            "--sign-out-rate",
+            DEFAULT_SIGN_OUT_RATE,
+        )?;
+        let list_rate = args.list_rate.unwrap_or(DEFAULT_LIST_RATE);
+        check_range(
+            list_rate,
+            MIN_RATE,
+            10_000.0,
+            "--list-rate",
+            DEFAULT_LIST_RATE,
+        )?;
+        let rate_auto = args.rate == Some(Rate::Auto);
+        let rate = match args.rate {
             Some(Rate::PerSecond(r)) => r,
             Some(Rate::Auto) | None => DEFAULT_RATE,
         };
-        let quota_share = self.quota_share.unwrap_or(DEFAULT_QUOTA_SHARE);
+        let quota_share = args.quota_share.unwrap_or(DEFAULT_QUOTA_SHARE);
         if !(quota_share > 0.0 && quota_share <= 1.0) {
             return Err(UsageError::Value {
                 flag: "--quota-share",
                 reason: format!(
-                    "{quota_share} is not a share; give a number above 0 and at most 1, e.g. 0.7"
+                    "{quota_share} is not a share; give a number above 0 and at most 1, e.g. {DEFAULT_QUOTA_SHARE}"
                 ),
             });
         }
-        check_range(rate, MIN_RATE, 100_000.0, "--rate", "20")?;
-        let burst = NonZeroU32::new(self.burst.unwrap_or_else(|| default_burst(rate))).ok_or(
+        check_range(rate, MIN_RATE, 100_000.0, "--rate", DEFAULT_RATE)?;
+        let burst = NonZeroU32::new(args.burst.unwrap_or_else(|| default_burst(rate))).ok_or(
             UsageError::Value {
                 flag: "--burst",
                 reason: "must be at least 1".into(),
             },
         )?;
-        let concurrency = self.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+        let concurrency = args.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
         if !(1..=4096).contains(&concurrency) {
             return Err(UsageError::Value {
                 flag: "--concurrency",
                 reason: format!("{concurrency} is out of range; give 1 to 4096"),
             });
         }
-        let max_attempts = self.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
-        if !(1..=100).contains(&max_attempts) {
-            return Err(UsageError::Value {
-                flag: "--max-attempts",
-                reason: format!("{max_attempts} is out of range; give 1 to 100"),
-            });
-        }
-        let timeout = self.attempt_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT_SECS);
-        check_range(timeout, 0.1, 3600.0, "--attempt-timeout", "10")?;
-        let read_rate = self.read_rate.unwrap_or(DEFAULT_READ_RATE);
-        check_range(read_rate, MIN_RATE, 100_000.0, "--read-rate", "20")?;
-        let ledger = self.ledger.unwrap_or_else(|| {
-            PathBuf::from(format!(
-                "cognito-bulk-reset-{pool_id}-{}.jsonl",
-                action.as_str()
-            ))
-        });
-        let csv = CsvOptions {
-            input_name: input.name(),
-            header: !self.no_header.unwrap_or(false),
-            username_column: self.username_column.unwrap_or_else(|| "username".into()),
-            password_column: match action {
-                Action::SetPassword if generate_passwords.is_none() => {
-                    Some(self.password_column.unwrap_or_else(|| "password".into()))
-                }
-                Action::SetPassword => None,
-                Action::Reset | Action::SignOut => None,
-            },
-            // Known once the input is open.
-            regular_file: false,
-            header_check: !self.no_header_check.unwrap_or(false),
-        };
-        Ok(RunSettings {
-            aws: AwsSettings {
-                region,
-                profile: self.profile,
-                endpoint_url: self.endpoint_url,
-                attempt_timeout: Duration::from_secs_f64(timeout),
-                test_credentials: false,
-            },
-            pool_id,
-            input,
-            ledger,
-            action,
-            operation,
-            csv,
+        let read_rate = args.read_rate.unwrap_or(DEFAULT_READ_RATE);
+        check_range(
+            read_rate,
+            MIN_RATE,
+            100_000.0,
+            "--read-rate",
+            DEFAULT_READ_RATE,
+        )?;
+        Ok(Pace {
             rate,
             rate_auto: rate_auto.then_some(quota_share),
             burst,
-            burst_given: self.burst.is_some(),
-            adaptive: !self.no_adaptive && self.adaptive.unwrap_or(true),
+            burst_given: args.burst.is_some(),
+            adaptive: !args.no_adaptive && args.adaptive.unwrap_or(true),
             concurrency,
-            retry: RetryPolicy {
-                max_attempts,
-                ..RetryPolicy::default()
-            },
-            stop_after_failures: self
-                .stop_after_failures
-                .unwrap_or(DEFAULT_STOP_AFTER_FAILURES),
-            retry_failed: self.retry_failed.unwrap_or(false),
             read_rate,
             list_rate,
-            resolve,
-            include_federated,
-            sign_out,
-            precheck,
-            generate_passwords,
             sign_out_rate,
-            yes: self.yes.unwrap_or(false),
-            dry_run: self.dry_run,
-            summary_json: self.summary_json,
-            log_interval: Duration::from_secs(10),
-            config: None,
         })
     }
 }
 
 /// Checks that a number flag lies in `min..=max`; the message names both
-/// bounds and an example.
+/// bounds and an example (the default).
 fn check_range(
     value: f64,
     min: f64,
     max: f64,
     flag: &'static str,
-    example: &str,
+    example: f64,
 ) -> Result<(), UsageError> {
     if value.is_finite() && value >= min && value <= max {
         return Ok(());

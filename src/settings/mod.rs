@@ -33,6 +33,9 @@ mod check;
 
 pub use args::{load_config, Rate, RunArgs};
 
+pub const DEFAULT_ACTION: Action = Action::Reset;
+pub const DEFAULT_USERNAME_COLUMN: &str = "username";
+pub const DEFAULT_PASSWORD_COLUMN: &str = "password";
 pub const DEFAULT_RATE: f64 = 20.0;
 pub const DEFAULT_CONCURRENCY: usize = 16;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
@@ -73,46 +76,20 @@ impl Input {
     }
 }
 
-/// Checked settings of a run.
+/// Checked settings of a run: where the calls go, the input and the
+/// ledger, what is done to each user ([`Steps`]) and how fast ([`Pace`]).
 #[derive(Debug, Clone)]
 pub struct RunSettings {
     pub pool_id: String,
     pub aws: AwsSettings,
     pub input: Input,
     pub ledger: PathBuf,
-    pub action: Action,
-    pub operation: Operation,
     pub csv: CsvOptions,
-    pub rate: f64,
-    /// `--rate auto`: `rate` is to be set from the enforced quota.
-    pub rate_auto: Option<f64>,
-    pub burst: NonZeroU32,
-    /// `--burst` was given (otherwise it follows the rate).
-    pub burst_given: bool,
-    /// Cut the rate on throttling and climb back (see `limiter`).
-    pub adaptive: bool,
-    pub concurrency: usize,
+    pub steps: Steps,
+    pub pace: Pace,
     pub retry: RetryPolicy,
     /// Users in a row failing with one code that stop the run (0: never).
     pub stop_after_failures: u32,
-    /// Redo users the ledger records as failed.
-    pub retry_failed: bool,
-    /// Rate of AdminGetUser reads for reconciliation.
-    pub read_rate: f64,
-    /// ListUsers calls per second (--from-pool, resolution).
-    pub list_rate: f64,
-    /// How rows are resolved to people.
-    pub resolve: ResolveMode,
-    /// set-password: also give federated users a password.
-    pub include_federated: bool,
-    /// Sign users out after a successful reset.
-    pub sign_out: bool,
-    /// Read each user first and skip those a reset cannot work for.
-    pub precheck: bool,
-    /// Generate passwords, writing them to this file.
-    pub generate_passwords: Option<PathBuf>,
-    /// Sign-outs per second.
-    pub sign_out_rate: f64,
     /// Go ahead without the typed confirmation.
     pub yes: bool,
     /// Report the plan only.
@@ -125,21 +102,65 @@ pub struct RunSettings {
     pub log_interval: Duration,
 }
 
-impl RunSettings {
-    /// The API quota category of the action, with its documented default.
-    pub fn quota_category(&self) -> (&'static str, f64) {
-        match self.action {
-            Action::SignOut => ("UserUpdate", DEFAULT_UPDATE_QUOTA),
-            Action::Reset | Action::SetPassword => ("UserAccountRecovery", DEFAULT_RECOVERY_QUOTA),
-        }
-    }
+/// What is done to each user.
+#[derive(Debug, Clone)]
+pub struct Steps {
+    pub action: Action,
+    /// The action's call, with its parameters.
+    pub operation: Operation,
+    /// Sign users out after a successful reset.
+    pub sign_out: bool,
+    /// Skip, from what ListUsers says, users a reset cannot work for.
+    pub precheck: bool,
+    /// set-password: also give federated users a password.
+    pub include_federated: bool,
+    /// Generate passwords, writing them to this file.
+    pub generate_passwords: Option<PathBuf>,
+    /// How rows are resolved to people.
+    pub resolve: ResolveMode,
+    /// Redo users the ledger records as failed.
+    pub retry_failed: bool,
+}
 
+/// How fast: the rate of each quota category the run calls, and the calls
+/// in flight.
+#[derive(Debug, Clone)]
+pub struct Pace {
+    /// The action's calls per second, retries included.
+    pub rate: f64,
+    /// `--rate auto`: `rate` is to be set to this share of the enforced quota.
+    pub rate_auto: Option<f64>,
+    pub burst: NonZeroU32,
+    /// `--burst` was given (otherwise it follows the rate).
+    pub burst_given: bool,
+    /// Cut the rate on throttling and climb back (see `limiter`).
+    pub adaptive: bool,
+    pub concurrency: usize,
+    /// Rate of AdminGetUser reads for reconciliation.
+    pub read_rate: f64,
+    /// ListUsers calls per second (--from-pool, resolution).
+    pub list_rate: f64,
+    /// Sign-outs per second.
+    pub sign_out_rate: f64,
+}
+
+impl Pace {
     /// Sets the rate (and, unless given, the burst) to `rate`.
     pub fn set_rate(&mut self, rate: f64) {
         let rate = rate.clamp(MIN_RATE, 100_000.0);
         self.rate = rate;
         if !self.burst_given {
             self.burst = NonZeroU32::new(default_burst(rate)).unwrap_or(NonZeroU32::MIN);
+        }
+    }
+}
+
+impl RunSettings {
+    /// The API quota category of the action, with its documented default.
+    pub fn quota_category(&self) -> (&'static str, f64) {
+        match self.steps.action {
+            Action::SignOut => ("UserUpdate", DEFAULT_UPDATE_QUOTA),
+            Action::Reset | Action::SetPassword => ("UserAccountRecovery", DEFAULT_RECOVERY_QUOTA),
         }
     }
 
@@ -149,7 +170,7 @@ impl RunSettings {
     /// Returns a line describing where the rate came from.
     pub async fn resolve_auto_rate(&mut self) -> anyhow::Result<Option<String>> {
         let settings = self;
-        let Some(share) = settings.rate_auto else {
+        let Some(share) = settings.pace.rate_auto else {
             return Ok(None);
         };
         let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
@@ -170,10 +191,10 @@ impl RunSettings {
                 )
             }
         };
-        settings.set_rate(quota * share);
+        settings.pace.set_rate(quota * share);
         Ok(Some(format!(
             "--rate auto: {category} quota {quota}/s ({source}) x {share} = {:.1}/s",
-            settings.rate
+            settings.pace.rate
         )))
     }
 }
@@ -209,12 +230,12 @@ mod tests {
     /// The rate adapts unless --no-adaptive or `adaptive = false` says otherwise; the flag wins over the file.
     #[test]
     fn adaptive_is_on_by_default_and_can_be_turned_off() {
-        assert!(args().check().unwrap().adaptive);
+        assert!(args().check().unwrap().pace.adaptive);
         let off = RunArgs {
             no_adaptive: true,
             ..args()
         };
-        assert!(!off.clone().check().unwrap().adaptive);
+        assert!(!off.clone().check().unwrap().pace.adaptive);
         let file: RunArgs = toml::from_str("adaptive = false").unwrap();
         assert!(
             !args()
@@ -222,13 +243,14 @@ mod tests {
                 .unwrap()
                 .check()
                 .unwrap()
+                .pace
                 .adaptive
         );
         let on = RunArgs {
             adaptive: Some(true),
             ..args()
         };
-        assert!(on.merge(file).unwrap().check().unwrap().adaptive);
+        assert!(on.merge(file).unwrap().check().unwrap().pace.adaptive);
         assert!(toml::from_str::<RunArgs>("no-adaptive = true").is_err());
         use clap::Parser;
         #[derive(clap::Parser)]
@@ -261,8 +283,8 @@ mod tests {
                 filter: Some("cognito:user_status = \"CONFIRMED\"".into())
             }
         );
-        assert!(incident.sign_out && !incident.yes);
-        assert!(incident.rate < DEFAULT_RECOVERY_QUOTA);
+        assert!(incident.steps.sign_out && !incident.yes);
+        assert!(incident.pace.rate < DEFAULT_RECOVERY_QUOTA);
         let migration = RunArgs {
             input: Some("batch.csv".into()),
             ..pool
@@ -271,9 +293,9 @@ mod tests {
         .unwrap()
         .check()
         .unwrap();
-        assert_eq!(migration.action, Action::SetPassword);
+        assert_eq!(migration.steps.action, Action::SetPassword);
         assert_eq!(
-            migration.operation,
+            migration.steps.operation,
             Operation::SetPassword { permanent: false }
         );
         assert!(migration.yes);
@@ -292,9 +314,9 @@ mod tests {
         .unwrap()
         .check()
         .unwrap();
-        assert_eq!((s.rate, s.concurrency), (7.0, 3));
+        assert_eq!((s.pace.rate, s.pace.concurrency), (7.0, 3));
         assert_eq!(
-            s.operation,
+            s.steps.operation,
             Operation::Reset {
                 client_metadata: HashMap::from([("a".into(), "b".into())])
             }
@@ -326,7 +348,7 @@ mod tests {
         assert_eq!(default_burst(0.5), 2);
         assert_eq!(default_burst(20.0), 2);
         assert_eq!(default_burst(1000.0), 20);
-        assert_eq!(args().check().unwrap().burst.get(), 2);
+        assert_eq!(args().check().unwrap().pace.burst.get(), 2);
         assert_eq!(
             RunArgs {
                 burst: Some(1),
@@ -334,6 +356,7 @@ mod tests {
             }
             .check()
             .unwrap()
+            .pace
             .burst
             .get(),
             1

@@ -94,3 +94,73 @@ fn every_config_key_is_a_flag() {
         "config/default.toml keys that are no flag: {unknown:?}"
     );
 }
+
+/// Each flag of `run --help` with the text of its help, wrapped lines joined.
+fn help_blocks() -> Vec<(String, String)> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cognito-bulk-reset"))
+        .args(["run", "--help"])
+        .output()
+        .expect("the binary runs");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('-') {
+            if let Some(flag) = line.split_whitespace().find(|w| w.starts_with("--")) {
+                let flag = flag.split(['[', '=', '.']).next().unwrap_or_default();
+                blocks.push((flag.to_string(), String::new()));
+                continue;
+            }
+        }
+        if let Some((_, help)) = blocks.last_mut() {
+            help.push(' ');
+            help.push_str(line);
+        }
+    }
+    blocks
+}
+
+/// Each default is written once in the code (settings' DEFAULT_* constants,
+/// which a unit test holds config/default.toml to); the `[default: X]` that
+/// `run --help` shows agrees with config/default.toml, key by key, and no
+/// literal default in the help lacks its key in the file.
+#[test]
+fn help_defaults_agree_with_default_toml() {
+    let file: toml::Table = read("config/default.toml").parse().unwrap();
+    let mut compared = 0;
+    for (flag, help) in help_blocks() {
+        let Some(shown) = help
+            .split("[default: ")
+            .nth(1)
+            .and_then(|rest| rest.split(']').next())
+        else {
+            continue;
+        };
+        let shown = shown.trim();
+        let key = flag.trim_start_matches("--");
+        if ["log-format"].contains(&key) {
+            continue; // a flag of every command, not a setting of `run`
+        }
+        let literal = !shown.contains(' ');
+        match file.get(key) {
+            Some(value) => {
+                let same = match value {
+                    toml::Value::Float(f) => shown.parse::<f64>() == Ok(*f),
+                    toml::Value::Integer(i) => shown.parse::<i64>() == Ok(*i),
+                    toml::Value::Boolean(b) => shown.parse::<bool>() == Ok(*b),
+                    toml::Value::String(s) => shown == s,
+                    other => panic!("{key}: unexpected value {other}"),
+                };
+                assert!(
+                    same,
+                    "{flag}: run --help shows [default: {shown}], config/default.toml says {value}"
+                );
+                compared += 1;
+            }
+            None => assert!(
+                !literal,
+                "{flag}: run --help shows [default: {shown}], but config/default.toml does not set {key}"
+            ),
+        }
+    }
+    assert!(compared >= 12, "only {compared} defaults compared");
+}
