@@ -1,12 +1,13 @@
 //! Embeds the library: starts the simulated user pool in-process, writes a
 //! user list, runs a reset through the real pipeline and AWS SDK, and prints
-//! the summary. The same `pipeline::run` call drives a real pool when the
-//! settings name one.
+//! the summary. `pipeline::run` (or `run_with(&Aws, ...)`) drives a real
+//! pool when the settings name one.
 //!
 //! Run it with: `cargo run --example embed`
 
 use std::net::SocketAddr;
 
+use cognito_bulk_reset::cognito::LoopbackSimulator;
 use cognito_bulk_reset::settings::{Rate, RunArgs};
 use cognito_bulk_reset::sim::{self, SimConfig};
 use cognito_bulk_reset::{pipeline, report};
@@ -29,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(&input, format!("username\n{}\n", names.join("\n")))?;
 
     // Settings are checked exactly as the command line's are.
-    let mut settings = RunArgs {
+    let settings = RunArgs {
         user_pool_id: Some(pool.pool_id().to_string()),
         input: Some(input),
         ledger: Some(dir.join("reset.jsonl")),
@@ -38,10 +39,12 @@ async fn main() -> anyhow::Result<()> {
         ..RunArgs::default()
     }
     .check()?;
-    settings.aws.test_credentials = true; // the simulated pool takes any signature
 
+    // The simulated pool checks no signature: it is reached with placeholder
+    // credentials (`pipeline::run` takes the default credential chain).
     // Shutdown is passed in: here, never (the run goes to the end).
-    let summary = pipeline::run(&settings, std::future::pending()).await?;
+    let summary =
+        pipeline::run_with(&LoopbackSimulator, &settings, std::future::pending(), None).await?;
     print!("{}", summary.render());
     println!("exit code would be {}", summary.exit_code().code());
     print!("{}", report::status(&settings.ledger)?.render());

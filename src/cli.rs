@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use crate::cognito::Aws;
 use crate::drill::{self, DrillArgs};
 use crate::error::ExitCode;
 use crate::error::UsageError;
@@ -101,7 +102,7 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
     match command {
         Command::Plan(args) => {
             let mut settings = args.resolve()?;
-            if let Some(line) = settings.resolve_auto_rate().await? {
+            if let Some(line) = settings.resolve_auto_rate(&Aws).await? {
                 say(&format!("{line}\n"));
             }
             say(&plan::plan(&settings, &shutdown).await?.render());
@@ -195,7 +196,7 @@ async fn run(mut settings: RunSettings, shutdown: &CancellationToken) -> anyhow:
             "the rate is above Cognito's default quota of {DEFAULT_RECOVERY_QUOTA}/s for password resets; fine if the account has more, otherwise calls will be throttled and the production app starved"
         );
     }
-    let summary = pipeline::run_prepared(&settings, shutdown.cancelled(), prepared).await?;
+    let summary = pipeline::run_with(&Aws, &settings, shutdown.cancelled(), prepared).await?;
     say(&summary.render());
     let code = crate::signals::exit_code(summary.exit_code());
     if let Some(path) = &settings.summary_json {
@@ -220,7 +221,7 @@ async fn before_calls(
     settings: &mut RunSettings,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Ahead> {
-    if let Some(line) = settings.resolve_auto_rate().await? {
+    if let Some(line) = settings.resolve_auto_rate(&Aws).await? {
         tracing::info!("{line}");
     }
     if settings.dry_run {
@@ -252,7 +253,7 @@ async fn before_calls(
         ))
         .into());
     }
-    let (report, ready) = plan::plan_prepared(settings, shutdown).await?;
+    let (report, ready) = plan::plan_with(&Aws, settings, shutdown).await?;
     let confirm = settings.clone();
     tokio::task::spawn_blocking(move || confirm_on_terminal(&confirm, &report)).await??;
     Ok(Ahead::Go(Some(ready)))

@@ -20,6 +20,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
+use crate::cognito::LoopbackSimulator;
 use crate::error::ExitCode;
 use crate::settings::{Rate, RunArgs};
 use crate::sim::{self, Behaviour, LoginAttribute, PoolSettings, SimConfig};
@@ -114,7 +115,7 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
     }
     std::fs::write(&input, csv).with_context(|| format!("could not write {}", input.display()))?;
 
-    let mut settings = RunArgs {
+    let settings = RunArgs {
         user_pool_id: Some(sim.pool_id().to_string()),
         input: Some(input.clone()),
         ledger: Some(ledger.clone()),
@@ -125,7 +126,6 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
         ..RunArgs::default()
     }
     .check()?;
-    settings.aws.test_credentials = true;
 
     let mut out = std::io::stdout();
     writeln!(
@@ -150,7 +150,8 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
         tokio::time::sleep(cut).await;
         timer.cancel();
     });
-    let first = pipeline::run(&settings, first_stop.cancelled()).await?;
+    let first =
+        pipeline::run_with(&LoopbackSimulator, &settings, first_stop.cancelled(), None).await?;
     writeln!(
         out,
         "\ndrill: run 1 interrupted after {:.1} s with {} users recorded; running the same command again resumes from the ledger\n",
@@ -163,7 +164,8 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
     }
 
     // Second run: same settings, same ledger.
-    let second = pipeline::run(&settings, shutdown.cancelled()).await?;
+    let second =
+        pipeline::run_with(&LoopbackSimulator, &settings, shutdown.cancelled(), None).await?;
     write!(out, "{}", second.render())?;
 
     let total = report::status(&ledger)?;

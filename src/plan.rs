@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::cognito::{Cognito, Operation};
+use crate::cognito::{Aws, Connect, Operation};
 use crate::identity::facts::DEFAULT_EMAIL_DAILY_CAP;
 use crate::identity::PoolFacts;
 use crate::job;
@@ -88,17 +88,19 @@ pub async fn plan(
     settings: &RunSettings,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<PlanReport> {
-    Ok(plan_prepared(settings, shutdown).await?.0)
+    Ok(plan_with(&Aws, settings, shutdown).await?.0)
 }
 
-/// [`plan`], keeping the pool's facts and the resolver for the run it is
-/// shown before (see `pipeline::run_prepared`).
-pub async fn plan_prepared(
+/// [`plan`], reaching the pool through `connect`, and keeping the pool's
+/// facts and the resolver for the run it is shown before (see
+/// `pipeline::run_with`).
+pub async fn plan_with(
+    connect: &dyn Connect,
     settings: &RunSettings,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(PlanReport, job::Prepared)> {
     job::check_paths(settings)?;
-    let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
+    let cognito = connect.connect(&settings.aws, &settings.pool_id).await?;
     let pool = job::read_pool(settings, &cognito).await?;
     let source = match settings.input {
         Input::Pool { .. } => job::open_pool(settings, &cognito).await?,

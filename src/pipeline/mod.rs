@@ -8,7 +8,7 @@
 //!                              in input order
 //! ```
 //!
-//! - this file: setting a run up ([`run`], [`run_prepared`]) and its summary;
+//! - this file: setting a run up ([`run`], [`run_with`]) and its summary;
 //! - `dispatch`: the loop from rows to workers, under [`crate::triage`];
 //! - `worker`: what every worker shares, and one user's steps: precheck,
 //!   intent, call, retries, outcome, sign-out;
@@ -28,7 +28,7 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::cognito::Cognito;
+use crate::cognito::{Aws, Cognito, Connect};
 use crate::error::UsageError;
 use crate::job;
 use crate::ledger::{self, Header, LedgerWriter, Replay};
@@ -61,12 +61,14 @@ pub async fn run(
     settings: &RunSettings,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<Summary> {
-    run_prepared(settings, shutdown, None).await
+    run_with(&Aws, settings, shutdown, None).await
 }
 
-/// [`run`], with the pool's facts and the resolver a `plan` just made
-/// (shown for the typed confirmation), so a large pool is indexed once.
-pub async fn run_prepared(
+/// [`run`], reaching the pool through `connect` (a simulated pool, a fake),
+/// and with the pool's facts and the resolver a `plan` just made (shown for
+/// the typed confirmation), so a large pool is indexed once.
+pub async fn run_with(
+    connect: &dyn Connect,
     settings: &RunSettings,
     shutdown: impl Future<Output = ()>,
     prepared: Option<job::Prepared>,
@@ -117,6 +119,7 @@ pub async fn run_prepared(
     // Until the first call a signal ends the run at once: nothing was
     // sent, so there is nothing to finish.
     let setup = set_up(
+        connect,
         settings,
         prepared,
         passwords_out,
@@ -248,6 +251,7 @@ pub async fn run_prepared(
 /// take many ListUsers pages), and the ledger's earlier records mapped to
 /// the people they name.
 async fn set_up(
+    connect: &dyn Connect,
     settings: &RunSettings,
     prepared: Option<job::Prepared>,
     passwords_out: Option<PasswordsOut>,
@@ -261,7 +265,7 @@ async fn set_up(
     Option<u64>,
     Arc<Resolver>,
 )> {
-    let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
+    let cognito = connect.connect(&settings.aws, &settings.pool_id).await?;
     let (pool, prepared) = match prepared {
         Some(p) => (p.pool, Some(p.resolver)),
         None => (job::read_pool(settings, &cognito).await?, None),

@@ -139,7 +139,6 @@ impl AwsSettings {
                 profile: args.profile.clone(),
                 endpoint_url: args.endpoint_url.clone(),
                 attempt_timeout: Duration::from_secs_f64(timeout),
-                test_credentials: false,
             },
         ))
     }

@@ -21,7 +21,7 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cognito::{AwsSettings, Cognito, Operation};
+use crate::cognito::{AwsSettings, Connect, Operation};
 use crate::ledger::Action;
 use crate::limiter::default_burst;
 use crate::resolve::ResolveMode;
@@ -168,12 +168,15 @@ impl RunSettings {
     /// for the action's category; where GetProvisionedLimit is not permitted or
     /// not supported, falls back to the documented default quota and says so.
     /// Returns a line describing where the rate came from.
-    pub async fn resolve_auto_rate(&mut self) -> anyhow::Result<Option<String>> {
+    pub async fn resolve_auto_rate(
+        &mut self,
+        connect: &dyn Connect,
+    ) -> anyhow::Result<Option<String>> {
         let settings = self;
         let Some(share) = settings.pace.rate_auto else {
             return Ok(None);
         };
-        let cognito = Cognito::connect(&settings.aws, &settings.pool_id).await?;
+        let cognito = connect.connect(&settings.aws, &settings.pool_id).await?;
         let (category, default_quota) = settings.quota_category();
         let (quota, source) = match cognito.provisioned_limit(category).await {
             Ok(quota) => (

@@ -18,7 +18,7 @@ use std::io;
 use tokio::sync::mpsc;
 
 use super::{SourceItem, UserRow};
-use crate::cognito::{CallError, Cognito};
+use crate::cognito::{CallError, Cognito, Page};
 use crate::error::UsageError;
 use crate::identity::{Identity, ListedUser, Person};
 use crate::limiter::Limiter;
@@ -60,10 +60,7 @@ impl PoolSource {
     }
 
     /// One page, with retries on throttling and transient errors.
-    async fn page(
-        &self,
-        token: Option<String>,
-    ) -> Result<(Vec<ListedUser>, Option<String>), CallError> {
+    async fn page(&self, token: Option<String>) -> Result<Page, CallError> {
         call_with_retry(&self.limiter, &self.retry, || {
             self.cognito
                 .list_users_page(self.filter.as_deref(), token.clone())

@@ -21,6 +21,7 @@ mod precheck;
 mod rate_auto;
 mod resume;
 mod run;
+mod scripted;
 mod sign_out;
 mod signals;
 mod stop;

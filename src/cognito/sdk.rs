@@ -1,16 +1,8 @@
-//! The boundary with Amazon Cognito: the only module that knows the AWS SDK.
-//!
-//! It builds the client (SDK retries off, since the pipeline retries and
-//! counts every attempt itself; explicit timeouts; optional endpoint for the
-//! simulated pool or moto), resolves credentials once up front so a missing
-//! profile is a usage error rather than a thousand failed users, and offers
-//! one function per operation. Every SDK error is classified here, by error
-//! *code* (never by HTTP status alone), into an [`ErrorClass`]: the few
-//! distinctions the pipeline acts on. Nothing outside this module matches on
-//! SDK types. Messages that come back from a call carrying a password are
-//! scrubbed of it before they leave this module.
+//! The real [`PoolApi`]: the AWS SDK for Cognito user pools, the only code
+//! that knows the SDK. Every SDK error is reduced here to a [`CallError`];
+//! nothing outside matches on SDK types. Messages that come back from a
+//! call carrying a password are scrubbed of it before they leave.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -26,167 +18,80 @@ use crate::identity::facts::Case;
 use crate::identity::{ListedUser, NameKind, NameRule, PoolFacts};
 use crate::secret::{redact, Password};
 
-/// How to reach Cognito.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AwsSettings {
-    pub region: String,
-    pub profile: Option<String>,
-    /// Send requests here instead of the real regional endpoint.
-    pub endpoint_url: Option<String>,
-    /// Limit for one attempt, connection included.
-    pub attempt_timeout: Duration,
-    /// Use fixed fake credentials (the simulated pool in `drill`).
-    pub test_credentials: bool,
-}
+use super::{
+    classify_error, Answer, AwsSettings, CallError, CallOk, CallResult, Cognito, Connect,
+    ErrorClass, Operation, Page, PoolApi, UserState,
+};
 
-impl AwsSettings {
-    /// The endpoint the calls go to, for messages: `--endpoint-url`, else
-    /// the SDK's environment settings, else Cognito's regional endpoint.
-    pub fn endpoint_name(&self) -> String {
-        self.endpoint_url
-            .clone()
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER").ok())
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
-            .unwrap_or_else(|| format!("https://cognito-idp.{}.amazonaws.com", self.region))
+/// Connects through the AWS SDK: the profile or the default credential
+/// chain, `--endpoint-url` or the SDK's endpoint settings.
+pub struct Aws;
+
+impl Connect for Aws {
+    fn connect<'a>(
+        &'a self,
+        aws: &'a AwsSettings,
+        pool_id: &'a str,
+    ) -> Answer<'a, Result<Cognito, UsageError>> {
+        Box::pin(async move {
+            let pool = SdkPool::connect(aws, pool_id, false).await?;
+            Ok(Cognito::with_api(std::sync::Arc::new(pool), pool_id))
+        })
     }
 }
 
-/// What to do to each user.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Operation {
-    /// AdminResetUserPassword, with ClientMetadata for the Lambda triggers.
-    Reset {
-        client_metadata: HashMap<String, String>,
-    },
-    /// AdminSetUserPassword with the row's password.
-    SetPassword { permanent: bool },
-    /// AdminUserGlobalSignOut: revokes the user's refresh tokens.
-    SignOut,
-}
+/// Connects through the AWS SDK with placeholder credentials, to a
+/// simulated pool that checks none (`drill`). Only an endpoint on this
+/// machine is accepted, so no request with them can reach AWS.
+pub struct LoopbackSimulator;
 
-/// How the pipeline should treat a failed call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// The account's quota is busy: slow down and retry; not the user's fault.
-    Throttled,
-    /// Likely to clear: retry with backoff while attempts remain.
-    Transient,
-    /// This user cannot be done now: record it failed and go on.
-    UserFailed,
-    /// Every user would fail the same way: stop sending, keep the ledger.
-    StopRun,
-    /// A limit that will not clear soon (the daily email limit): stop
-    /// sending, keep the ledger, resume later.
-    Pause,
-    /// A limit on this one user that clears later ("Attempt limit
-    /// exceeded": too many reset attempts for the user in an hour): record
-    /// the user deferred and go on; it says nothing about the run.
-    UserLimited,
-    /// The request never left this machine: the endpoint could not be
-    /// reached (connection refused, a name that does not resolve) or a
-    /// local limit (open files) stopped it. Safe to retry, since nothing
-    /// was sent; if it persists, the run stops naming the endpoint.
-    Unreachable,
-}
-
-/// A failed call, reduced to what the pipeline and the ledger need.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CallError {
-    pub class: ErrorClass,
-    /// Cognito's error code, or a name for a failure with none
-    /// (`Timeout`, `ConnectionError`, `HttpStatus502`, ...).
-    pub code: String,
-    pub message: String,
-    pub request_id: Option<String>,
-    /// The request may have reached Cognito and been carried out
-    /// (a timeout or a connection lost after sending).
-    pub outcome_unknown: bool,
-}
-
-/// What AdminGetUser tells about a user, for reconciling a lost answer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UserState {
-    /// `CONFIRMED`, `RESET_REQUIRED`, `FORCE_CHANGE_PASSWORD`, ...
-    pub status: String,
-    pub last_modified: Option<std::time::SystemTime>,
-    pub enabled: bool,
-    /// A verified email or phone number a code can be sent to.
-    pub verified_contact: bool,
-}
-
-impl Operation {
-    /// The status a user has once this operation was carried out; `None`
-    /// for sign-out, which leaves no trace to read back (and is safe to
-    /// repeat).
-    pub fn target_status(&self) -> Option<&'static str> {
-        match self {
-            Operation::Reset { .. } => Some("RESET_REQUIRED"),
-            Operation::SetPassword { permanent: true } => Some("CONFIRMED"),
-            Operation::SetPassword { permanent: false } => Some("FORCE_CHANGE_PASSWORD"),
-            Operation::SignOut => None,
-        }
-    }
-
-    /// Whether carrying it out sends the user a message (so a repeat would
-    /// send a second one).
-    pub fn sends_message(&self) -> bool {
-        matches!(self, Operation::Reset { .. })
-    }
-}
-
-/// A successful call.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CallOk {
-    pub request_id: Option<String>,
-}
-
-pub type CallResult = Result<CallOk, CallError>;
-
-/// Classifies a Cognito error code; `status` decides for codes not listed.
-/// The table is docs/errors.md.
-pub fn classify_code(code: &str, status: u16) -> ErrorClass {
-    match code {
-        "TooManyRequestsException" | "ThrottlingException" | "Throttling" => ErrorClass::Throttled,
-        "LimitExceededException"
-        | "InternalErrorException"
-        | "InternalFailure"
-        | "ServiceUnavailable"
-        | "ServiceUnavailableException"
-        | "RequestTimeout"
-        | "RequestTimeoutException" => ErrorClass::Transient,
-        "ResourceNotFoundException"
-        | "AccessDeniedException"
-        | "UnrecognizedClientException"
-        | "ExpiredTokenException"
-        | "InvalidClientTokenId"
-        | "InvalidSignatureException"
-        | "SignatureDoesNotMatch"
-        | "IncompleteSignature"
-        | "MissingAuthenticationToken"
-        | "InvalidEmailRoleAccessPolicyException"
-        | "InvalidSmsRoleAccessPolicyException"
-        | "InvalidSmsRoleTrustRelationshipException"
-        | "OperationNotEnabledException" => ErrorClass::StopRun,
-        // UserNotFound, InvalidParameter, NotAuthorized, InvalidPassword,
-        // PasswordHistoryPolicyViolation, the Lambda trigger errors, and any
-        // code this table does not know: a per-user failure, recorded with
-        // its code, unless the server said it was its own fault.
-        _ if status >= 500 => ErrorClass::Transient,
-        _ => ErrorClass::UserFailed,
+impl Connect for LoopbackSimulator {
+    fn connect<'a>(
+        &'a self,
+        aws: &'a AwsSettings,
+        pool_id: &'a str,
+    ) -> Answer<'a, Result<Cognito, UsageError>> {
+        Box::pin(async move {
+            let loopback = aws.endpoint_url.as_deref().is_some_and(|url| {
+                let host = url
+                    .split("://")
+                    .nth(1)
+                    .unwrap_or_default()
+                    .split(['/', '?'])
+                    .next()
+                    .unwrap_or_default();
+                let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+                matches!(host, "localhost" | "[::1]")
+                    || host
+                        .parse::<std::net::Ipv4Addr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            });
+            if !loopback {
+                return Err(UsageError::Value {
+                    flag: "--endpoint-url",
+                    reason: "placeholder credentials go to a simulated pool on this machine only; give its http://127.0.0.1:PORT address".into(),
+                });
+            }
+            let pool = SdkPool::connect(aws, pool_id, true).await?;
+            Ok(Cognito::with_api(std::sync::Arc::new(pool), pool_id))
+        })
     }
 }
 
 /// A client for one user pool.
-#[derive(Clone)]
-pub struct Cognito {
+struct SdkPool {
     client: Client,
     pool_id: String,
 }
 
-impl Cognito {
+impl SdkPool {
     /// Builds the client and resolves credentials once; sends nothing to
     /// Cognito.
-    pub async fn connect(aws: &AwsSettings, pool_id: &str) -> Result<Cognito, UsageError> {
+    async fn connect(
+        aws: &AwsSettings,
+        pool_id: &str,
+        placeholder_credentials: bool,
+    ) -> Result<SdkPool, UsageError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(aws.region.clone()))
             .retry_config(RetryConfig::disabled())
@@ -202,7 +107,7 @@ impl Cognito {
         if let Some(url) = &aws.endpoint_url {
             loader = loader.endpoint_url(url);
         }
-        if aws.test_credentials {
+        if placeholder_credentials {
             loader = loader.test_credentials();
         }
         let config = loader.load().await;
@@ -213,19 +118,15 @@ impl Cognito {
             .provide_credentials()
             .await
             .map_err(|e| UsageError::Credentials(DisplayErrorContext(&e).to_string()))?;
-        Ok(Cognito {
+        Ok(SdkPool {
             client: Client::new(&config),
             pool_id: pool_id.to_string(),
         })
     }
 
-    pub fn pool_id(&self) -> &str {
-        &self.pool_id
-    }
-
     /// Carries out `op` for one user. `password` is required for
     /// [`Operation::SetPassword`].
-    pub async fn apply(
+    async fn apply(
         &self,
         op: &Operation,
         username: &str,
@@ -298,11 +199,11 @@ impl Cognito {
 
     /// One page (up to 60) of users from ListUsers, and the token of the
     /// next page.
-    pub async fn list_users_page(
+    async fn list_users_page(
         &self,
         filter: Option<&str>,
         token: Option<String>,
-    ) -> Result<(Vec<ListedUser>, Option<String>), CallError> {
+    ) -> Result<Page, CallError> {
         let result = self
             .client
             .list_users()
@@ -322,7 +223,7 @@ impl Cognito {
     }
 
     /// The pool's settings (DescribeUserPool).
-    pub async fn describe_pool(&self) -> Result<PoolFacts, CallError> {
+    async fn describe_pool(&self) -> Result<PoolFacts, CallError> {
         use aws_sdk_cognitoidentityprovider::types::{
             AliasAttributeType, RecoveryOptionNameType, UsernameAttributeType,
         };
@@ -424,7 +325,7 @@ impl Cognito {
 
     /// The rate (requests per second) Cognito enforces for an API quota
     /// category (GetProvisionedLimit).
-    pub async fn provisioned_limit(&self, category: &str) -> Result<f64, CallError> {
+    async fn provisioned_limit(&self, category: &str) -> Result<f64, CallError> {
         use aws_sdk_cognitoidentityprovider::types::{LimitClass, LimitDefinitionType};
         let definition = LimitDefinitionType::builder()
             .limit_class(LimitClass::ApiCategory)
@@ -461,7 +362,7 @@ impl Cognito {
     }
 
     /// Reads a user's status and when it last changed (AdminGetUser).
-    pub async fn user_state(&self, username: &str) -> Result<UserState, CallError> {
+    async fn user_state(&self, username: &str) -> Result<UserState, CallError> {
         match self
             .client
             .admin_get_user()
@@ -489,23 +390,35 @@ impl Cognito {
     }
 }
 
-/// Classifies an error by code, HTTP status and, for the one ambiguous
-/// code, the message. LimitExceededException means three things
-/// (docs/identity.md): the daily email limit, which will not clear today,
-/// pauses the run; "Attempt limit exceeded" is one user's limit on reset
-/// attempts in an hour, which defers that user only; any other is a
-/// resource limit that clears in seconds, retried as transient.
-pub fn classify_error(code: &str, status: u16, message: &str) -> ErrorClass {
-    if code == "LimitExceededException" {
-        let m = message.to_ascii_lowercase();
-        if m.contains("daily email limit") {
-            return ErrorClass::Pause;
-        }
-        if m.contains("attempt limit exceeded") {
-            return ErrorClass::UserLimited;
-        }
+impl PoolApi for SdkPool {
+    fn apply<'a>(
+        &'a self,
+        op: &'a Operation,
+        username: &'a str,
+        password: Option<&'a Password>,
+    ) -> Answer<'a, CallResult> {
+        Box::pin(SdkPool::apply(self, op, username, password))
     }
-    classify_code(code, status)
+
+    fn list_users_page<'a>(
+        &'a self,
+        filter: Option<&'a str>,
+        token: Option<String>,
+    ) -> Answer<'a, Result<Page, CallError>> {
+        Box::pin(SdkPool::list_users_page(self, filter, token))
+    }
+
+    fn describe_pool(&self) -> Answer<'_, Result<PoolFacts, CallError>> {
+        Box::pin(SdkPool::describe_pool(self))
+    }
+
+    fn provisioned_limit<'a>(&'a self, category: &'a str) -> Answer<'a, Result<f64, CallError>> {
+        Box::pin(SdkPool::provisioned_limit(self, category))
+    }
+
+    fn user_state<'a>(&'a self, username: &'a str) -> Answer<'a, Result<UserState, CallError>> {
+        Box::pin(SdkPool::user_state(self, username))
+    }
 }
 
 /// Whether a dispatch failure happened before the request left this
@@ -649,70 +562,4 @@ fn root_cause(
         e = next;
     }
     Some(e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// LimitExceededException is told apart by its message: the daily email limit pauses, a user's attempt limit defers that user, anything else is transient.
-    #[test]
-    fn limit_exceeded_by_message() {
-        use ErrorClass::*;
-        let cases = [
-            (
-                "Exceeded daily email limit for the operation or the account.",
-                Pause,
-            ),
-            (
-                "Attempt limit exceeded, please try after some time.",
-                UserLimited,
-            ),
-            ("Limit exceeded for the requested resource.", Transient),
-        ];
-        for (message, want) in cases {
-            assert_eq!(
-                classify_error("LimitExceededException", 400, message),
-                want,
-                "{message}"
-            );
-        }
-    }
-
-    /// Codes land in the classes docs/errors.md gives them, whatever the HTTP status says.
-    #[test]
-    fn classification_follows_the_domain_table() {
-        use ErrorClass::*;
-        let cases = [
-            ("TooManyRequestsException", 400, Throttled),
-            ("TooManyRequestsException", 429, Throttled),
-            ("LimitExceededException", 400, Transient),
-            ("InternalErrorException", 500, Transient),
-            ("UserNotFoundException", 400, UserFailed),
-            ("InvalidParameterException", 400, UserFailed),
-            ("NotAuthorizedException", 400, UserFailed),
-            ("InvalidPasswordException", 400, UserFailed),
-            ("PasswordHistoryPolicyViolationException", 400, UserFailed),
-            ("UserLambdaValidationException", 400, UserFailed),
-            ("InvalidLambdaResponseException", 400, UserFailed),
-            ("UnexpectedLambdaException", 400, UserFailed),
-            ("ResourceNotFoundException", 400, StopRun),
-            ("AccessDeniedException", 400, StopRun),
-            ("UnrecognizedClientException", 400, StopRun),
-            ("ExpiredTokenException", 400, StopRun),
-            ("InvalidEmailRoleAccessPolicyException", 400, StopRun),
-            ("InvalidSmsRoleAccessPolicyException", 400, StopRun),
-            ("InvalidSmsRoleTrustRelationshipException", 400, StopRun),
-            ("OperationNotEnabledException", 400, StopRun),
-            ("SomethingNewException", 400, UserFailed),
-            ("SomethingNewException", 503, Transient),
-        ];
-        for (code, status, want) in cases {
-            assert_eq!(
-                classify_code(code, status),
-                want,
-                "{code} with HTTP {status}"
-            );
-        }
-    }
 }
