@@ -41,8 +41,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cognito_bulk_reset::sim::{
-    self, Behaviour, LoginAttribute, PoolSettings, SimConfig, SimHandle, SimStats,
+use cognito_sim::{
+    self as sim, Behaviour, LoginAttribute, PoolSettings, SimConfig, SimHandle, SimStats,
 };
 use serde_json::{json, Value};
 

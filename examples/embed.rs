@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 
 use cognito_bulk_reset::cognito::LoopbackSimulator;
 use cognito_bulk_reset::settings::{Rate, RunArgs};
-use cognito_bulk_reset::sim::{self, SimConfig};
 use cognito_bulk_reset::{pipeline, report};
+use cognito_sim::{self as sim, SimConfig};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

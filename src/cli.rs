@@ -15,8 +15,8 @@ use crate::error::ExitCode;
 use crate::error::UsageError;
 use crate::settings::{Input, RunSettings};
 use crate::settings::{RunArgs, DEFAULT_RECOVERY_QUOTA};
-use crate::sim::{self, SimConfig};
 use crate::{pipeline, plan, report};
+use cognito_sim::{self as sim, SimConfig};
 
 /// Reset or set the passwords of many Amazon Cognito users at once: at a safe
 /// rate, with retries, resuming from a durable ledger after any stop.

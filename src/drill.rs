@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 use crate::cognito::LoopbackSimulator;
 use crate::error::ExitCode;
 use crate::settings::{Rate, RunArgs};
-use crate::sim::{self, Behaviour, LoginAttribute, PoolSettings, SimConfig};
 use crate::{pipeline, report};
+use cognito_sim::{self as sim, Behaviour, LoginAttribute, PoolSettings, SimConfig};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DrillArgs {

@@ -163,21 +163,9 @@ fn check_private(role: Role, path: &Path, meta: &Metadata) -> Result<(), UsageEr
     Ok(())
 }
 
-/// A private file opened for appending (and reading), as
-/// [`open_private`] leaves it.
-pub struct Private {
-    pub file: File,
-    /// The file did not exist and was created.
-    pub created: bool,
-    /// Its mode was looser than 0600 and was tightened.
-    pub tightened_from: Option<u32>,
-}
-
 /// What to do with an existing file others may read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Loose {
-    /// Make it 0600 (and say so).
-    Tighten,
     /// Leave it for now: the ledger, made private by [`tighten`] once its
     /// first line shows that it is a ledger (a stray file is left as it
     /// was found).
@@ -188,8 +176,9 @@ pub enum Loose {
 
 /// Opens `path` for reading and appending, creating it (mode 0600) if
 /// missing: never through a symbolic link, never a FIFO or a device, never
-/// another user's file; a looser mode is tightened to 0600 or refused.
-pub fn open_private(role: Role, path: &Path, loose: Loose) -> Result<Private, UsageError> {
+/// another user's file; a looser mode is kept (for [`tighten`] to fix once
+/// the file is known) or refused.
+pub fn open_private(role: Role, path: &Path, loose: Loose) -> Result<File, UsageError> {
     let refuse_link = |e: &io::Error| e.raw_os_error() == Some(libc::ELOOP);
     let mut options = OpenOptions::new();
     options
@@ -232,18 +221,10 @@ pub fn open_private(role: Role, path: &Path, loose: Loose) -> Result<Private, Us
             format!("others may read it (mode {mode:o}) and it holds secrets: chmod 600 it, or name a new file"),
         ));
     }
-    let tightened_from = match loose {
-        Loose::Tighten => tighten(&file).map_err(|e| value_error(role, path, e))?,
-        Loose::Keep | Loose::Refuse => None,
-    };
     if !existed {
         sync_dir(path).map_err(|e| value_error(role, path, e))?;
     }
-    Ok(Private {
-        file,
-        created: !existed,
-        tightened_from,
-    })
+    Ok(file)
 }
 
 /// Makes an open file 0600 if others may read or write it; returns the mode
@@ -578,7 +559,7 @@ mod tests {
         let target = dir.path().join("target");
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        let e = open_private(Role::Ledger, &link, Loose::Tighten)
+        let e = open_private(Role::Ledger, &link, Loose::Keep)
             .err()
             .unwrap()
             .to_string();
@@ -593,7 +574,7 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("FIFO"), "{e}");
-        let e = open_private(Role::Ledger, Path::new("/dev/full"), Loose::Tighten)
+        let e = open_private(Role::Ledger, Path::new("/dev/full"), Loose::Keep)
             .err()
             .unwrap()
             .to_string();
@@ -602,8 +583,8 @@ mod tests {
         std::fs::write(&loose, "").unwrap();
         std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(open_private(Role::PasswordsOut, &loose, Loose::Refuse).is_err());
-        let p = open_private(Role::Ledger, &loose, Loose::Tighten).unwrap();
-        assert_eq!(p.tightened_from, Some(0o644));
+        let file = open_private(Role::Ledger, &loose, Loose::Keep).unwrap();
+        assert_eq!(tighten(&file).unwrap(), Some(0o644));
         assert_eq!(
             std::fs::metadata(&loose).unwrap().permissions().mode() & 0o777,
             0o600

@@ -10,16 +10,16 @@
 //! - [`resolve`]: each value resolved to the person Cognito would resolve
 //!   it to (case, aliases, sub) through ListUsers, by a pool index or a
 //!   lookup per row, so that one person named three ways gets one call.
-//! - [`job`]: opening a job, for `run` and `plan` alike: the paths checked,
+//! - `job`: opening a job, for `run` and `plan` alike: the paths checked,
 //!   the input or the pool's listing opened, the pool read before the first
 //!   call (DescribeUserPool), what its settings rule out refused, and the
 //!   resolver set up.
-//! - [`triage`]: the verdict on each row (invalid, duplicate, already done,
+//! - `triage`: the verdict on each row (invalid, duplicate, already done,
 //!   to do) from the ledger; pure.
 //! - [`plan`]: the `plan` command, which only counts the verdicts.
 //! - [`pipeline`]: wires the stages: de-duplicates, skips what the ledger
-//!   already finished, paces attempts through the [`limiter`], bounds the calls
-//!   in flight, retries by the [`retry`] policy, and stops or drains on
+//!   already finished, paces attempts through the `limiter`, bounds the calls
+//!   in flight, retries by the `retry` policy, and stops or drains on
 //!   shutdown.
 //! - [`cognito`]: the only module that knows the AWS SDK: client construction
 //!   and one function per Cognito operation; SDK errors are classified there
@@ -29,39 +29,51 @@
 //!   durable) and replay (what a re-run may skip).
 //! - [`progress`] and [`report`]: the progress bar or plain log lines, the
 //!   end-of-run summary, the `status` command.
-//! - [`files`]: every path the tool reads or writes, and its rules: private
+//! - `files`: every path the tool reads or writes, and its rules: private
 //!   regular files never reached through a link, whole files replaced
 //!   atomically, no two paths of a run one file.
-//! - [`fptable`]: the fingerprint-keyed table behind the ledger's per-user
+//! - `fptable`: the fingerprint-keyed table behind the ledger's per-user
 //!   state and the pool index.
-//! - [`passwords`]: generated passwords and the 0600 file they go to.
+//! - `passwords`: generated passwords and the 0600 file they go to.
 //! - [`signals`]: SIGINT, SIGTERM and SIGHUP, and the exit codes they give.
 //! - [`settings`] and [`cli`]: flags and config file merged once into checked
 //!   settings; [`error`] holds the mistakes a user can fix and the exit codes.
-//! - [`sim`]: a simulated Cognito user pool speaking the real wire protocol,
-//!   with quotas, faults and counters; [`drill`] runs the whole tool against it.
+//! - `drill`: the whole tool run against the simulated pool (the
+//!   `cognito-sim` crate of this workspace, which models Cognito and knows
+//!   nothing of the tool).
+//!
+//! # The API
+//!
+//! Public, for the binary and for embedding: [`cli`], [`settings`] (flags
+//! and config into checked settings), [`pipeline`] and [`plan`] (the two
+//! commands that read a whole input; `run_with`/`plan_with` take a
+//! [`cognito::Connect`], so a caller chooses how the pool is reached),
+//! [`cognito`] (the seam: [`cognito::PoolApi`] and the handle over it),
+//! [`report`], [`error`], [`signals`], [`progress`], and the data types
+//! these name ([`identity`], [`ledger`], [`resolve`], [`secret`]).
+//! [`source`] is public for the benchmarks of its hot path. The rest is
+//! internal to the crate.
 
 pub mod cli;
 pub mod cognito;
-pub mod drill;
+mod drill;
 pub mod error;
-pub mod files;
-pub mod fptable;
+mod files;
+mod fptable;
 pub mod identity;
-pub mod job;
+mod job;
 pub mod ledger;
-pub mod limiter;
-pub mod passwords;
+mod limiter;
+mod passwords;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod resolve;
-pub mod retry;
+mod retry;
 pub mod secret;
 pub mod settings;
 pub mod signals;
-pub mod sim;
 pub mod source;
-pub mod triage;
-pub mod validate;
+mod triage;
+mod validate;

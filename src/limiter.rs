@@ -117,6 +117,7 @@ impl Aimd {
         Some(self.current)
     }
 
+    #[cfg(test)]
     pub fn current(&self) -> f64 {
         self.current
     }

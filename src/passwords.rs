@@ -111,7 +111,7 @@ impl PasswordsOut {
             path: path.to_owned(),
             reason,
         };
-        let mut file = files::open_private(Role::PasswordsOut, path, files::Loose::Refuse)?.file;
+        let mut file = files::open_private(Role::PasswordsOut, path, files::Loose::Refuse)?;
         let len = file.metadata().map_err(|e| err(e.to_string()))?.len();
         if len == 0 {
             file.write_all(b"username,password,status\n")

@@ -20,7 +20,7 @@ use crate::ledger::Entry;
 /// existing file keeps its mode until [`make_private`], called once its
 /// content shows it is a ledger.
 pub fn lock(path: &Path) -> Result<File, UsageError> {
-    let file = files::open_private(Role::Ledger, path, files::Loose::Keep)?.file;
+    let file = files::open_private(Role::Ledger, path, files::Loose::Keep)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(TryLockError::WouldBlock) => Err(UsageError::LedgerBusy {

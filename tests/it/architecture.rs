@@ -100,3 +100,28 @@ fn modules_form_no_cycle() {
         .collect();
     assert!(cycles.is_empty(), "module cycles:\n{}", cycles.join("\n"));
 }
+
+/// The simulated pool is a crate of its own: the tool's code reaches it
+/// only from `drill` and the `sim` command (cli.rs), never from the run.
+#[test]
+fn only_the_drill_and_the_sim_command_reach_the_simulator() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![src.clone()];
+    let mut users = BTreeSet::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            if text.contains("cognito_sim") {
+                users.insert(path.strip_prefix(&src).unwrap().display().to_string());
+            }
+        }
+    }
+    let expected: BTreeSet<String> = ["cli.rs", "drill.rs"].map(String::from).into();
+    assert_eq!(users, expected);
+    assert!(
+        !src.join("sim").exists(),
+        "the simulator lives in sim/, its own crate"
+    );
+}

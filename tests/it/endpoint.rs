@@ -5,7 +5,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
-use cognito_bulk_reset::sim::{self, Behaviour, SimConfig};
+use cognito_sim::{self as sim, Behaviour, SimConfig};
 
 use crate::support::*;
 

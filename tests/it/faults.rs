@@ -1,7 +1,7 @@
 //! The fault matrix: each error code of docs/errors.md's table leads to its
 //! class's behaviour and exit code, on a fresh simulated pool each.
 
-use cognito_bulk_reset::sim::{Behaviour, SimHandle};
+use cognito_sim::{Behaviour, SimHandle};
 
 use crate::support::*;
 

@@ -7,7 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use cognito_bulk_reset::sim::Behaviour;
+use cognito_sim::Behaviour;
 
 use crate::support::*;
 
@@ -336,7 +336,7 @@ async fn modes_are_private() {
 /// Usernames a spreadsheet would evaluate (`=HYPERLINK(...)`, `@SUM(1+1)`, `+1`, `-2+3`) reach the CSV export and the passwords file with a leading `'`, control characters of an invalid row are escaped, and no generated password begins with a formula character.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_cells_are_never_formulas() {
-    use cognito_bulk_reset::sim::{SimUser, Status};
+    use cognito_sim::{SimUser, Status};
     let t = Scratch::new();
     let sim = sim(0, unlimited()).await;
     let names = [

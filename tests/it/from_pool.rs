@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cognito_bulk_reset::sim::{self, Behaviour, SimHandle};
+use cognito_sim::{self as sim, Behaviour, SimHandle};
 
 use crate::support::*;
 

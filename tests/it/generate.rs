@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use cognito_bulk_reset::sim::{Behaviour, Status};
+use cognito_sim::{Behaviour, Status};
 
 use crate::support::*;
 

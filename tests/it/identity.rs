@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use cognito_bulk_reset::sim::{
-    self, Behaviour, EmailSending, LoginAttribute, PoolSettings, SimHandle, SimUser, Status,
+use cognito_sim::{
+    self as sim, Behaviour, EmailSending, LoginAttribute, PoolSettings, SimHandle, SimUser, Status,
 };
 
 use crate::support::*;

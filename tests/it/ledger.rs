@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use cognito_bulk_reset::sim::Behaviour;
+use cognito_sim::Behaviour;
 
 use crate::support::*;
 

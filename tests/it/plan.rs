@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use cognito_bulk_reset::sim;
+use cognito_sim as sim;
 
 use crate::support::*;
 

@@ -1,7 +1,7 @@
 //! --precheck: users a reset cannot work for are recorded `skipped` with
 //! the reason, from what ListUsers says of them, and never sent a reset.
 
-use cognito_bulk_reset::sim::{self, SimUser, Status};
+use cognito_sim::{self as sim, SimUser, Status};
 
 use crate::support::*;
 

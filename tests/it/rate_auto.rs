@@ -1,7 +1,7 @@
 //! --rate auto: a share of the quota Cognito enforces, or the documented
 //! default where that cannot be read.
 
-use cognito_bulk_reset::sim::Behaviour;
+use cognito_sim::Behaviour;
 
 use crate::support::*;
 

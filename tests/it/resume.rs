@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use cognito_bulk_reset::sim::{self, Behaviour};
+use cognito_sim::{self as sim, Behaviour};
 
 use crate::support::*;
 
 /// Per-user call counts the simulated pool saw.
-fn calls(sim: &cognito_bulk_reset::sim::SimHandle) -> HashMap<String, u32> {
+fn calls(sim: &cognito_sim::SimHandle) -> HashMap<String, u32> {
     let mut m = HashMap::new();
     sim.for_each_user(|name, u| {
         m.insert(name.to_string(), u.calls);
@@ -110,7 +110,7 @@ async fn killed_at_random_moments_nothing_lost_nothing_twice() {
             assert_eq!(o[&name]["outcome"], "failed", "{name}");
         }
         succeeded += u64::from(o[&name]["outcome"] == "succeeded");
-        reset_required += u64::from(u.status == cognito_bulk_reset::sim::Status::ResetRequired);
+        reset_required += u64::from(u.status == cognito_sim::Status::ResetRequired);
     }
     let stats = sim.stats();
     assert_eq!(

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use cognito_bulk_reset::sim::{self, Status};
+use cognito_sim::{self as sim, Status};
 
 use crate::support::*;
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use cognito_bulk_reset::sim::{self, Behaviour};
+use cognito_sim::{self as sim, Behaviour};
 
 use crate::support::*;
 

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use cognito_bulk_reset::sim::Behaviour;
+use cognito_sim::Behaviour;
 use serde_json::Value;
 
 use crate::support::*;
@@ -87,7 +87,7 @@ async fn sighup_mid_run_is_like_sigterm() {
 /// messaged exactly once.
 async fn every_user_once_after_a_rerun(
     t: &Scratch,
-    sim: &cognito_bulk_reset::sim::SimHandle,
+    sim: &cognito_sim::SimHandle,
     args: &[String],
     ledger: &Path,
     users: usize,

@@ -1,6 +1,6 @@
 //! Mistakes refused before any call (exit 2).
 
-use cognito_bulk_reset::sim::{self, Behaviour};
+use cognito_sim::{self as sim, Behaviour};
 
 use crate::support::*;
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use cognito_bulk_reset::sim::{self, Behaviour, PoolSettings, SimConfig, SimHandle};
+use cognito_sim::{self as sim, Behaviour, PoolSettings, SimConfig, SimHandle};
 use serde_json::Value;
 
 /// A test's own directory, removed at the end.

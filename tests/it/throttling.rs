@@ -1,7 +1,7 @@
 //! Throttling and transient faults: retried, counted, never a user failure
 //! because the quota was busy.
 
-use cognito_bulk_reset::sim::Behaviour;
+use cognito_sim::Behaviour;
 
 use crate::support::*;
 

@@ -1,5 +1,7 @@
-//! A simulated Cognito user pool on loopback, for `drill`, `sim`, the tests
-//! and the benchmarks.
+//! A simulated Cognito user pool on loopback, for cognito-bulk-reset's
+//! `drill` and `sim` commands, its tests and its benchmarks. A crate of its
+//! own: it models Cognito, from AWS's documentation (each behaviour cites
+//! its page), and knows nothing of the tool.
 //!
 //! It speaks the real AWS JSON 1.1 wire protocol (`X-Amz-Target` header,
 //! `__type` errors, `x-amzn-RequestId`), so the real SDK client is what gets
@@ -15,6 +17,7 @@
 
 pub mod pool;
 mod server;
+mod username;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -606,7 +606,7 @@ impl Pool {
     pub fn admin_create_user(&self, input: &Value) -> Result<Value, ApiError> {
         self.check_pool(input)?;
         let given = str_field(input, "Username")?.to_string();
-        if let Err(reason) = crate::validate::check_username(&given) {
+        if let Some(reason) = crate::username::refusal(&given) {
             return Err(ApiError::new("InvalidParameterException", reason));
         }
         let attr = |n: &str| {
