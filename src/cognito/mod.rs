@@ -104,6 +104,21 @@ pub struct CallError {
     pub outcome_unknown: bool,
 }
 
+impl CallError {
+    /// LimitExceededException: a limit that clears later (retried as
+    /// transient); when it outlasts a user's attempts the user is deferred,
+    /// not failed.
+    pub fn is_limit_exceeded(&self) -> bool {
+        self.code == "LimitExceededException"
+    }
+
+    /// PasswordHistoryPolicyViolationException: the password is one of
+    /// the user's recent ones (after a lost answer: the first call landed).
+    pub fn is_recent_password(&self) -> bool {
+        self.code == "PasswordHistoryPolicyViolationException"
+    }
+}
+
 /// What AdminGetUser tells about a user, for reconciling a lost answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserState {

@@ -116,6 +116,36 @@ impl Outcome {
     }
 }
 
+/// Why a record's outcome is what it is, when the call's answer alone does
+/// not say (the record's `detail`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Succeeded: the call's answer was lost, and reading the user back
+    /// (or a retry refused as a repeat of a recent password) showed that
+    /// it landed.
+    Reconciled,
+    /// Succeeded: the answer was lost and the user was already
+    /// RESET_REQUIRED before the call: the tool cannot tell whether a code
+    /// was sent, and did not call again.
+    AlreadyResetRequired,
+    /// Skipped: `--precheck` found that the call cannot work for the user.
+    Precheck,
+    /// Skipped: a federated user, whom a password would turn into a
+    /// password user (without `--include-federated`).
+    Federated,
+}
+
+impl Detail {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Detail::Reconciled => "reconciled",
+            Detail::AlreadyResetRequired => "already_reset_required",
+            Detail::Precheck => "precheck",
+            Detail::Federated => "federated",
+        }
+    }
+}
+
 /// A second step done for a user after the action succeeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -149,11 +179,9 @@ pub struct UserRecord {
     /// Cognito's message, or why an input row is invalid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// How a success was established when it was not simply the call's
-    /// answer: `reconciled` (the call's answer was lost, AdminGetUser showed
-    /// it landed) or `already_reset_required` (the answer was lost and the
-    /// user was already RESET_REQUIRED before the call: the tool cannot tell
-    /// whether a code was sent, and did not call again).
+    /// Why the outcome is what it is when the call's answer alone does not
+    /// say: a [`Detail`], written by its name. Kept as text so that a
+    /// ledger written by a later version still reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// Calls made for this user, throttled ones included.

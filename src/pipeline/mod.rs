@@ -10,8 +10,10 @@
 //!
 //! - this file: setting a run up ([`run`], [`run_with`]) and its summary;
 //! - `dispatch`: the loop from rows to workers, under [`crate::triage`];
-//! - `worker`: what every worker shares, and one user's steps: precheck,
-//!   intent, call, retries, outcome, sign-out;
+//! - `worker`: what every worker shares, and a user's way through it:
+//!   the action, its outcome record, the sign-out step;
+//! - `user`: one user's job for one operation, as explicit phases (read
+//!   back, prepare: precheck, password and intent, call, backoff, give up);
 //! - `reconcile`: reading a user back after a lost answer;
 //! - `breaker`: runs of like failures that stop or pause the run.
 //!
@@ -45,6 +47,7 @@ use crate::triage::Triage;
 mod breaker;
 mod dispatch;
 mod reconcile;
+mod user;
 mod worker;
 
 use dispatch::dispatch;

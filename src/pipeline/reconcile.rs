@@ -6,7 +6,7 @@ use std::time::Duration;
 use tracing::{debug, warn};
 
 use crate::cognito::{CallError, ErrorClass, Operation, UserState};
-use crate::ledger::{self, LostAnswer};
+use crate::ledger::{self, Detail, LostAnswer};
 use crate::report::StopReason;
 use crate::retry::{feedback, retry_kind, Attempts, Next, RetryKind};
 
@@ -23,7 +23,7 @@ const RECONCILE_READS: u32 = 8;
 pub(super) enum Reconciled {
     /// The call landed (or, for a reset, the user was already in its
     /// state): record succeeded with this detail, and the evidence.
-    Landed(&'static str, String),
+    Landed(Detail, String),
     /// The call did not land: call (again).
     NotLanded,
     /// Reading the user failed for this user (e.g. UserNotFoundException).
@@ -74,11 +74,11 @@ impl Worker {
         }
         let landed = |evidence: String| {
             debug!(user = %username, %evidence, "the lost call landed");
-            Some(Reconciled::Landed("reconciled", evidence))
+            Some(Reconciled::Landed(Detail::Reconciled, evidence))
         };
         let already = |evidence: String| {
             warn!(user = %username, "already {target} before the lost call; not calling again");
-            Some(Reconciled::Landed("already_reset_required", evidence))
+            Some(Reconciled::Landed(Detail::AlreadyResetRequired, evidence))
         };
         match lost.before.as_deref() {
             Some(before) if before == target && op.sends_message() => already(format!(

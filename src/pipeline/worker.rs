@@ -1,27 +1,23 @@
-//! What every worker shares ([`Worker`]), and one user's steps: the
-//! precheck, the intent record, the call with its retries, the outcome
-//! record, then the sign-out step.
+//! What every worker shares ([`Worker`]), and a user's way through it: the
+//! action's job (`user`), its outcome record, then the sign-out step.
 
 use std::future::Future;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::cognito::{CallError, Cognito, ErrorClass, Operation};
-use crate::ledger::Step;
-use crate::ledger::{self, Entry, IntentRecord, LedgerWriter, LostAnswer, Outcome, UserRecord};
+use crate::cognito::{CallError, Cognito, Operation};
+use crate::ledger::{self, Detail, LedgerWriter, LostAnswer, Outcome, Step, UserRecord};
 use crate::limiter::Limiter;
 use crate::passwords::{self, PasswordsOut};
 use crate::report::{Counters, StopReason};
-use crate::retry::{feedback, retry_kind, Attempts, Next, RetryKind, RetryPolicy};
+use crate::retry::{Attempts, RetryPolicy};
 use crate::source::UserRow;
 
 use super::breaker::Breaker;
-use super::reconcile::Reconciled;
+use super::user::UserJob;
 
 /// What every worker shares.
 pub(super) struct Worker {
@@ -53,7 +49,7 @@ pub(super) struct Worker {
 pub(super) enum Ending {
     Succeeded {
         request_id: Option<String>,
-        detail: Option<&'static str>,
+        detail: Option<Detail>,
         /// How a read-back established it (for the record's message).
         evidence: Option<String>,
     },
@@ -68,7 +64,7 @@ pub(super) enum Ending {
     /// (a federated user's password); the reason, and the record's detail.
     Skipped {
         reason: String,
-        detail: &'static str,
+        detail: Detail,
     },
 }
 
@@ -124,10 +120,12 @@ impl Worker {
         }
     }
 
-    /// Calls (and retries) until the user's ending is known. `lost_answer`
-    /// is when an earlier call for this user was sent whose answer never
-    /// came (a pending intent). `None` leaves the user unrecorded: the run
-    /// stopped first, or a lost answer could not be read back.
+    /// Steps through one user's job for `op` (see `user`) until the user's
+    /// ending is known, and marks a generated password's line with it.
+    /// `lost_answer` is when an earlier call for this user was sent whose
+    /// answer never came (a pending intent). `None` leaves the user
+    /// unrecorded: the run stopped first, or a lost answer could not be
+    /// read back.
     pub(super) async fn decide(
         &self,
         row: &UserRow,
@@ -135,23 +133,20 @@ impl Worker {
         op: &Operation,
         limiter: &Limiter,
     ) -> Option<(Attempts, Ending)> {
-        let mut generated = None;
-        let mut unknown = false;
-        let result = self
-            .decide_inner(row, lost_answer, op, limiter, &mut generated, &mut unknown)
-            .await;
+        let mut job = UserJob::new(self, row, op, limiter, lost_answer);
+        let ending = job.run().await;
         // A generated password's line says whether Cognito has it.
-        if let (Some(password), Some((out, _))) = (&generated, &self.generate) {
-            let applied = match &result {
-                Some((_, Ending::Succeeded { .. })) => passwords::Applied::Yes,
-                _ if unknown => passwords::Applied::Unknown(
+        if let (Some(password), Some((out, _))) = (&job.generated, &self.generate) {
+            let applied = match &ending {
+                Some(Ending::Succeeded { .. }) => passwords::Applied::Yes,
+                _ if job.answer_lost => passwords::Applied::Unknown(
                     "a call's answer was lost; the next run sets a new password".into(),
                 ),
-                Some((_, Ending::Failed(e) | Ending::Deferred { err: e, .. })) => {
+                Some(Ending::Failed(e) | Ending::Deferred { err: e, .. }) => {
                     passwords::Applied::No(e.code.clone())
                 }
-                Some((_, Ending::Skipped { detail, .. })) => {
-                    passwords::Applied::No((*detail).to_string())
+                Some(Ending::Skipped { detail, .. }) => {
+                    passwords::Applied::No(detail.as_str().to_string())
                 }
                 None => passwords::Applied::No("the run stopped before the call".into()),
             };
@@ -159,196 +154,7 @@ impl Worker {
                 self.stop_run(StopReason::Ledger { message });
             }
         }
-        result
-    }
-
-    /// [`Worker::decide`], noting the password it generated and whether a
-    /// call's answer was lost.
-    pub(super) async fn decide_inner(
-        &self,
-        row: &UserRow,
-        mut lost_answer: Option<LostAnswer>,
-        op: &Operation,
-        limiter: &Limiter,
-        generated: &mut Option<crate::secret::Password>,
-        unknown: &mut bool,
-    ) -> Option<(Attempts, Ending)> {
-        // Only a reset sends a message, so only a reset's lost answer is read
-        // back before calling again. Set-password and sign-out are safe to
-        // repeat (a status cannot tell whether a password changed anyway);
-        // their lost answers are retried. Intents are kept for both
-        // password operations.
-        let read_back = op.sends_message();
-        let keep_intent = op.target_status().is_some();
-        // A set-password whose answer was lost may have landed: if the retry
-        // is refused as a repeat of a recent password, it did.
-        let mut maybe_landed = lost_answer.is_some() && !read_back;
-        if !read_back {
-            lost_answer = None;
-        }
-        let mut attempts = Attempts::default();
-        let mut intent_written = false;
-        let mut gave_up: Option<CallError> = None;
-        let ending = loop {
-            // A lost answer is read back before anything else, including
-            // recording a failure that may not be one.
-            if let Some(lost) = lost_answer.take() {
-                match self.reconcile(target(row), &lost, op).await? {
-                    Reconciled::Landed(detail, evidence) => {
-                        break Ending::Succeeded {
-                            request_id: None,
-                            detail: Some(detail),
-                            evidence: Some(evidence),
-                        }
-                    }
-                    Reconciled::NotLanded => {}
-                    Reconciled::Failed(err) => break Ending::Failed(err),
-                    Reconciled::Unknown => {
-                        self.counters.unresolved.fetch_add(1, Relaxed);
-                        return None;
-                    }
-                }
-            }
-            if let Some(err) = gave_up.take() {
-                if err.class == ErrorClass::Unreachable {
-                    // Nothing was sent: the user is not failed, and its
-                    // intent is closed as deferred; the run stops.
-                    self.stop_run(StopReason::Unreachable {
-                        endpoint: self.endpoint.clone(),
-                        code: err.code.clone(),
-                        message: err.message.clone(),
-                    });
-                    break Ending::Deferred {
-                        err,
-                        per_user: true,
-                    };
-                }
-                break if err.code == "LimitExceededException" {
-                    Ending::Deferred {
-                        err,
-                        per_user: false,
-                    }
-                } else {
-                    Ending::Failed(err)
-                };
-            }
-            if !intent_written {
-                if let Some(skip) = self.skip(row, op) {
-                    break skip;
-                }
-            }
-            if let (Some((out, len)), Operation::SetPassword { .. }, false) =
-                (&self.generate, op, intent_written)
-            {
-                let password = passwords::generate(*len);
-                if let Err(message) = out.record(target(row), &password).await {
-                    self.stop_run(StopReason::Ledger { message });
-                    return None;
-                }
-                *generated = Some(password);
-            }
-            if keep_intent && !intent_written {
-                let intent = Entry::Intent(IntentRecord {
-                    username: row.username.clone(),
-                    user: canonical(row),
-                    line: Some(row.line),
-                    at: ledger::now(),
-                    before: before(row),
-                });
-                if let Err(e) = self.writer.append(intent).await {
-                    self.stop_run(StopReason::Ledger {
-                        message: e.to_string(),
-                    });
-                    return None;
-                }
-                intent_written = true;
-            }
-            let ticket = self.until_stopped(limiter.acquire()).await?;
-            let sent = SystemTime::now();
-            attempts.calls += 1;
-            self.counters.calls.fetch_add(1, Relaxed);
-            let result = self
-                .cognito
-                .apply(
-                    op,
-                    target(row),
-                    generated.as_ref().or(row.password.as_ref()),
-                )
-                .await;
-            feedback(limiter, ticket, &result);
-            let err = match result {
-                Ok(ok) => {
-                    break Ending::Succeeded {
-                        request_id: ok.request_id,
-                        detail: None,
-                        evidence: None,
-                    };
-                }
-                Err(err) => err,
-            };
-            if err.outcome_unknown {
-                *unknown = true;
-                if read_back {
-                    lost_answer = Some(LostAnswer {
-                        sent,
-                        before: before(row),
-                    });
-                } else {
-                    maybe_landed = true;
-                }
-            }
-            if maybe_landed && err.code == "PasswordHistoryPolicyViolationException" {
-                break Ending::Succeeded {
-                    request_id: err.request_id,
-                    detail: Some("reconciled"),
-                    evidence: Some(
-                        "a retry after a lost answer was refused as a repeat of a recent password"
-                            .into(),
-                    ),
-                };
-            }
-            let kind = match (retry_kind(err.class), err.class) {
-                (Some(kind), _) => {
-                    if kind == RetryKind::Throttled {
-                        self.counters.throttled.fetch_add(1, Relaxed);
-                    }
-                    kind
-                }
-                (None, ErrorClass::UserFailed) => break Ending::Failed(err),
-                (None, ErrorClass::UserLimited) => {
-                    debug!(user = %row.username, "the user's own attempt limit; deferred");
-                    break Ending::Deferred {
-                        err,
-                        per_user: true,
-                    };
-                }
-                (None, ErrorClass::Pause) => {
-                    self.stop_run(StopReason::DailyEmailLimit {
-                        message: err.message.clone(),
-                    });
-                    break Ending::Deferred {
-                        err,
-                        per_user: false,
-                    };
-                }
-                (None, _) => {
-                    self.stop_run(StopReason::Service {
-                        code: err.code,
-                        message: err.message,
-                    });
-                    return None;
-                }
-            };
-            match self.retry.next(kind, &mut attempts) {
-                Next::RetryAfter(delay) => {
-                    self.counters.retries.fetch_add(1, Relaxed);
-                    debug!(user = %row.username, code = %err.code, attempt = attempts.calls, ?delay, "retrying");
-                    self.until_stopped(tokio::time::sleep(delay)).await?;
-                }
-                Next::GiveUp => gave_up = Some(err),
-            }
-        };
-        Some((attempts, ending))
+        Some((job.attempts, ending?))
     }
 
     /// Records a user's ending for `step` and updates the breaker and pause
@@ -382,7 +188,7 @@ impl Worker {
                 evidence,
             } => {
                 record.request_id = request_id;
-                record.detail = detail.map(str::to_string);
+                record.detail = detail.map(|d| d.as_str().to_string());
                 record.message = evidence;
                 (Outcome::Succeeded, None)
             }
@@ -393,7 +199,7 @@ impl Worker {
             }
             Ending::Skipped { reason, detail } => {
                 record.message = Some(reason);
-                record.detail = Some(detail.into());
+                record.detail = Some(detail.as_str().to_string());
                 (Outcome::Skipped, None)
             }
         };
@@ -432,13 +238,13 @@ impl Worker {
             Operation::Reset { .. } if self.precheck => {
                 facts.reset_blocker().map(|reason| Ending::Skipped {
                     reason: reason.to_string(),
-                    detail: "precheck",
+                    detail: Detail::Precheck,
                 })
             }
             Operation::SetPassword { .. } if !self.include_federated && facts.federated() => {
                 Some(Ending::Skipped {
                     reason: "the user signs in through an external identity provider (EXTERNAL_PROVIDER); a password would make them a password user; --include-federated sets one anyway".into(),
-                    detail: "federated",
+                    detail: Detail::Federated,
                 })
             }
             _ => None,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
-use crate::ledger::{Entry, Outcome};
+use crate::ledger::{Detail, Entry, Outcome};
 
 use super::SHOWN;
 
@@ -77,7 +77,7 @@ impl Counters {
                 self.deferred.fetch_add(1, Relaxed);
             }
             Outcome::Skipped => {
-                if record.detail.as_deref() == Some("federated") {
+                if record.detail.as_deref() == Some(Detail::Federated.as_str()) {
                     self.skipped_federated.fetch_add(1, Relaxed);
                 } else {
                     self.skipped_precheck.fetch_add(1, Relaxed);

@@ -53,7 +53,7 @@ pub fn status(path: &Path) -> Result<Status, UsageError> {
         })?;
     let counts = replay.counts();
     let last = replay.last_header.clone().unwrap_or_else(|| header.clone());
-    let recorded = counts.succeeded + counts.failed_total() + counts.invalid;
+    let recorded = counts.succeeded + counts.failed_total() + counts.invalid + counts.skipped;
     let remaining = last.input_rows.map(|rows| rows.saturating_sub(recorded));
     let time_left_secs = match (remaining, last.rate) {
         (Some(n), Some(rate)) if rate > 0.0 => Some(n as f64 / rate),

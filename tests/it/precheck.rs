@@ -55,4 +55,13 @@ async fn precheck_skips_what_cannot_work() {
         0,
         "no user read one by one"
     );
+    // Every row is recorded (skipped ones included): nothing is left.
+    let status = t
+        .bin()
+        .args(["status", "--json", "--ledger"])
+        .arg(&ledger)
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["remaining"], 0, "{status}");
 }

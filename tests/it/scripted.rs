@@ -303,3 +303,60 @@ async fn the_breaker_stops_a_run_of_like_failures() {
     let called: u32 = users.iter().map(|u| pool.calls(u)).sum();
     assert_eq!(called, 3, "no call after the breaker tripped");
 }
+
+/// set-password: an answer lost after the call landed, then a retry
+/// refused as a repeat of a recent password, is a success (the first call
+/// landed), with no read; LimitExceeded outlasting the attempts defers the
+/// user instead of failing them.
+#[tokio::test]
+async fn set_password_lost_answers_and_lasting_limits() {
+    use ErrorClass::*;
+    let limit = Say::Fail(Transient, "LimitExceededException");
+    let pool = ScriptedPool::new(&[
+        (
+            "pat",
+            &[
+                Say::LandsAnswerLost,
+                Say::Fail(UserFailed, "PasswordHistoryPolicyViolationException"),
+            ],
+        ),
+        ("lim", &[limit.clone(), limit.clone(), limit]),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("users.csv");
+    std::fs::write(
+        &input,
+        "username,password\npat,Pw-0001-abcd\nlim,Pw-0002-abcd\n",
+    )
+    .unwrap();
+    let s = RunArgs {
+        user_pool_id: Some("us-east-1_Scripted".into()),
+        input: Some(input),
+        ledger: Some(dir.path().join("set.jsonl")),
+        action: Some(cognito_bulk_reset::ledger::Action::SetPassword),
+        rate: Some(Rate::PerSecond(1000.0)),
+        resolve: Some(ResolveMode::Index),
+        max_attempts: Some(2),
+        yes: Some(true),
+        ..RunArgs::default()
+    }
+    .check()
+    .unwrap();
+    let summary = pipeline::run_with(&Scripted(pool.clone()), &s, std::future::pending(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            summary.succeeded,
+            summary.reconciled,
+            summary.deferred,
+            summary.failed
+        ),
+        (1, 1, 1, 0),
+        "{}",
+        summary.render()
+    );
+    assert_eq!((pool.calls("pat"), pool.reads("pat")), (2, 0));
+    assert_eq!(pool.calls("lim"), 2, "two attempts, then deferred");
+    assert_eq!(summary.exit_code().code(), 75, "a limit that clears later");
+}
