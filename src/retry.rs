@@ -12,6 +12,12 @@
 //!   retries of that kind, so many workers backing off at once spread out.
 //!
 //! Every attempt, retries included, also waits for the rate limiter.
+//!
+//! One step makes every retried call: [`attempt`] (wait for the limiter,
+//! call, tell the limiter how it ended, ask the policy). The password and
+//! sign-out calls (`pipeline`'s user job, which does more between
+//! attempts), the read-backs and [`call_with_retry`] (ListUsers,
+//! DescribeUserPool) all go through it.
 
 use std::future::Future;
 use std::time::Duration;
@@ -121,7 +127,7 @@ pub fn retry_kind(class: ErrorClass) -> Option<RetryKind> {
 /// throttled call cuts an adaptive rate, any other answer from Cognito lets
 /// it climb, and a transient failure or a call that never left says
 /// nothing about the quota.
-pub fn feedback<T>(limiter: &Limiter, ticket: Ticket, result: &Result<T, CallError>) {
+fn feedback<T>(limiter: &Limiter, ticket: Ticket, result: &Result<T, CallError>) {
     match result.as_ref().map_err(|e| e.class) {
         Ok(_) => limiter.answered(ticket, false),
         Err(ErrorClass::Throttled) => limiter.answered(ticket, true),
@@ -130,9 +136,45 @@ pub fn feedback<T>(limiter: &Limiter, ticket: Ticket, result: &Result<T, CallErr
     }
 }
 
-/// One call of a read (ListUsers, DescribeUserPool) through `limiter`,
-/// retried by `policy` on throttling and transient errors; any other error
-/// comes back at once. The rate limiter hears every answer.
+/// A failed attempt of a retried call, and what follows it.
+#[derive(Debug)]
+pub struct Failed {
+    pub err: CallError,
+    /// Retry after a wait (the caller waits, so that it can stop
+    /// meanwhile) or give up, the attempts having run out; `None`: not
+    /// retried (by its class), the caller decides what it means.
+    pub next: Option<Next>,
+}
+
+/// One attempt of a retried call, once `limiter` gave its `ticket` (the
+/// caller waits for it, so that it can stop meanwhile): makes `call`,
+/// tells the limiter how it ended, and applies `policy` to a failure,
+/// counting it in `attempts`. `kind_of` says which errors are retried and
+/// how ([`retry_kind`] for every call but the read-backs).
+pub async fn attempt<T, F, Fut>(
+    limiter: &Limiter,
+    ticket: Ticket,
+    policy: &RetryPolicy,
+    attempts: &mut Attempts,
+    kind_of: fn(ErrorClass) -> Option<RetryKind>,
+    call: F,
+) -> Result<T, Failed>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, CallError>>,
+{
+    attempts.calls += 1;
+    let result = call().await;
+    feedback(limiter, ticket, &result);
+    result.map_err(|err| Failed {
+        next: kind_of(err.class).map(|kind| policy.next(kind, attempts)),
+        err,
+    })
+}
+
+/// A read (ListUsers, DescribeUserPool) through `limiter`, retried by
+/// `policy` on throttling and transient errors; any other error, or the
+/// last when the attempts run out, comes back.
 pub async fn call_with_retry<T, F, Fut>(
     limiter: &Limiter,
     policy: &RetryPolicy,
@@ -145,19 +187,22 @@ where
     let mut attempts = Attempts::default();
     loop {
         let ticket = limiter.acquire().await;
-        attempts.calls += 1;
-        let result = call().await;
-        feedback(limiter, ticket, &result);
-        let err = match result {
+        match attempt(
+            limiter,
+            ticket,
+            policy,
+            &mut attempts,
+            retry_kind,
+            &mut call,
+        )
+        .await
+        {
             Ok(value) => return Ok(value),
-            Err(err) => err,
-        };
-        let Some(kind) = retry_kind(err.class) else {
-            return Err(err);
-        };
-        match policy.next(kind, &mut attempts) {
-            Next::RetryAfter(delay) => tokio::time::sleep(delay).await,
-            Next::GiveUp => return Err(err),
+            Err(Failed {
+                next: Some(Next::RetryAfter(delay)),
+                ..
+            }) => tokio::time::sleep(delay).await,
+            Err(Failed { err, .. }) => return Err(err),
         }
     }
 }
@@ -243,5 +288,70 @@ mod tests {
                 transient: 3
             }
         );
+    }
+
+    fn error(class: ErrorClass, code: &str) -> CallError {
+        CallError {
+            class,
+            code: code.into(),
+            message: String::new(),
+            request_id: None,
+            outcome_unknown: false,
+        }
+    }
+
+    /// One attempt: an answer passes through; throttling is retried without using an attempt; a class that is not retried comes back for the caller to decide; the last transient failure gives up.
+    #[tokio::test]
+    async fn one_attempt_of_each_kind() {
+        let limiter = Limiter::new(1000.0, std::num::NonZeroU32::new(10).unwrap());
+        let p = policy();
+        let mut a = Attempts::default();
+        async fn once_with(
+            limiter: &Limiter,
+            p: &RetryPolicy,
+            a: &mut Attempts,
+            answer: Result<u8, CallError>,
+        ) -> Result<u8, Failed> {
+            let ticket = limiter.acquire().await;
+            attempt(limiter, ticket, p, a, retry_kind, || async { answer }).await
+        }
+        macro_rules! once {
+            ($answer:expr) => {
+                once_with(&limiter, &p, &mut a, $answer)
+            };
+        }
+        assert_eq!(once!(Ok(7)).await.unwrap(), 7);
+        let throttled = once!(Err(error(
+            ErrorClass::Throttled,
+            "TooManyRequestsException",
+        )))
+        .await
+        .unwrap_err();
+        assert!(matches!(throttled.next, Some(Next::RetryAfter(_))));
+        let final_ = once!(Err(error(ErrorClass::UserFailed, "UserNotFoundException")))
+            .await
+            .unwrap_err();
+        assert_eq!(final_.next, None);
+        assert_eq!(
+            a,
+            Attempts {
+                calls: 3,
+                throttled: 1,
+                transient: 0
+            }
+        );
+        // A fresh user: transient failures use up the attempts.
+        a = Attempts::default();
+        for _ in 0..2 {
+            let f = once!(Err(error(ErrorClass::Transient, "InternalErrorException")))
+                .await
+                .unwrap_err();
+            assert!(matches!(f.next, Some(Next::RetryAfter(_))));
+        }
+        let last = once!(Err(error(ErrorClass::Transient, "InternalErrorException")))
+            .await
+            .unwrap_err();
+        assert_eq!(last.next, Some(Next::GiveUp));
+        assert_eq!(a.transient, 3);
     }
 }

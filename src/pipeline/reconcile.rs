@@ -8,7 +8,7 @@ use tracing::{debug, warn};
 use crate::cognito::{CallError, ErrorClass, Operation, UserState};
 use crate::ledger::{self, Detail, LostAnswer};
 use crate::report::StopReason;
-use crate::retry::{feedback, retry_kind, Attempts, Next, RetryKind};
+use crate::retry::{attempt, retry_kind, Attempts, Failed, Next, RetryKind};
 
 use super::worker::Worker;
 
@@ -120,30 +120,31 @@ impl Worker {
         loop {
             let ticket = self.until_stopped(self.read_limiter.acquire()).await?;
             self.counters.reads.fetch_add(1, Relaxed);
-            tries.calls += 1;
-            let result = self.cognito.user_state(username).await;
-            feedback(&self.read_limiter, ticket, &result);
-            let err = match result {
+            let failed = match attempt(
+                &self.read_limiter,
+                ticket,
+                &self.retry,
+                &mut tries,
+                read_kind,
+                || self.cognito.user_state(username),
+            )
+            .await
+            {
                 Ok(state) => return Some(Read::State(state)),
-                Err(err) => err,
+                Err(failed) => failed,
             };
-            // A limit on a read clears like a transient failure.
-            let kind = match (retry_kind(err.class), err.class) {
-                (Some(kind), _) => kind,
-                (None, ErrorClass::UserFailed) => return Some(Read::Failed(err)),
-                (None, ErrorClass::Pause | ErrorClass::UserLimited) => RetryKind::Transient,
-                (None, _) => {
+            let Failed { err, next } = failed;
+            let next = match next {
+                Some(Next::RetryAfter(_)) if tries.calls >= RECONCILE_READS => Next::GiveUp,
+                Some(next) => next,
+                None if err.class == ErrorClass::UserFailed => return Some(Read::Failed(err)),
+                None => {
                     self.stop_run(StopReason::Service {
                         code: err.code,
                         message: err.message,
                     });
                     return None;
                 }
-            };
-            let next = if tries.calls >= RECONCILE_READS {
-                Next::GiveUp
-            } else {
-                self.retry.next(kind, &mut tries)
             };
             match next {
                 Next::RetryAfter(delay) => {
@@ -160,5 +161,15 @@ impl Worker {
                 Next::GiveUp => return Some(Read::Unknown(err)),
             }
         }
+    }
+}
+
+/// How a read-back's failure is retried: as any call ([`retry_kind`]),
+/// except that a limit (the daily email limit, a user's attempt limit)
+/// says nothing about reading a user and clears like a transient failure.
+fn read_kind(class: ErrorClass) -> Option<RetryKind> {
+    match class {
+        ErrorClass::Pause | ErrorClass::UserLimited => Some(RetryKind::Transient),
+        other => retry_kind(other),
     }
 }

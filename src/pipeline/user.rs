@@ -28,7 +28,7 @@ use crate::ledger::{self, Detail, Entry, IntentRecord, LostAnswer};
 use crate::limiter::Limiter;
 use crate::passwords;
 use crate::report::StopReason;
-use crate::retry::{feedback, retry_kind, Attempts, Next, RetryKind};
+use crate::retry::{attempt, retry_kind, Attempts, Failed, Next};
 use crate::secret::Password;
 use crate::source::UserRow;
 
@@ -205,12 +205,18 @@ impl<'a> UserJob<'a> {
         let row = self.row;
         let ticket = w.until_stopped(self.limiter.acquire()).await?;
         let sent = SystemTime::now();
-        self.attempts.calls += 1;
         w.counters.calls.fetch_add(1, Relaxed);
         let password = self.generated.as_ref().or(row.password.as_ref());
-        let result = w.cognito.apply(self.op, target(row), password).await;
-        feedback(self.limiter, ticket, &result);
-        let err = match result {
+        let attempted = attempt(
+            self.limiter,
+            ticket,
+            &w.retry,
+            &mut self.attempts,
+            retry_kind,
+            || w.cognito.apply(self.op, target(row), password),
+        )
+        .await;
+        let Failed { err, next } = match attempted {
             Ok(ok) => {
                 return Some(Flow::End(Ending::Succeeded {
                     request_id: ok.request_id,
@@ -218,7 +224,7 @@ impl<'a> UserJob<'a> {
                     evidence: None,
                 }))
             }
-            Err(err) => err,
+            Err(failed) => failed,
         };
         if err.outcome_unknown {
             self.answer_lost = true;
@@ -241,49 +247,46 @@ impl<'a> UserJob<'a> {
                 ),
             }));
         }
-        let kind = match (retry_kind(err.class), err.class) {
-            (Some(kind), _) => {
-                if kind == RetryKind::Throttled {
+        Some(match next {
+            Some(Next::RetryAfter(delay)) => {
+                if err.class == ErrorClass::Throttled {
                     w.counters.throttled.fetch_add(1, Relaxed);
                 }
-                kind
-            }
-            (None, ErrorClass::UserFailed) => return Some(Flow::End(Ending::Failed(err))),
-            (None, ErrorClass::UserLimited) => {
-                debug!(user = %row.username, "the user's own attempt limit; deferred");
-                return Some(Flow::End(Ending::Deferred {
-                    err,
-                    per_user: true,
-                }));
-            }
-            (None, ErrorClass::Pause) => {
-                w.stop_run(StopReason::DailyEmailLimit {
-                    message: err.message.clone(),
-                });
-                return Some(Flow::End(Ending::Deferred {
-                    err,
-                    per_user: false,
-                }));
-            }
-            (None, _) => {
-                w.stop_run(StopReason::Service {
-                    code: err.code,
-                    message: err.message,
-                });
-                return None;
-            }
-        };
-        Some(Flow::Next(match w.retry.next(kind, &mut self.attempts) {
-            Next::RetryAfter(delay) => {
                 w.counters.retries.fetch_add(1, Relaxed);
                 debug!(user = %row.username, code = %err.code, attempt = self.attempts.calls, ?delay, "retrying");
-                Phase::Backoff(delay)
+                Flow::Next(Phase::Backoff(delay))
             }
-            Next::GiveUp => {
+            Some(Next::GiveUp) => {
                 self.gave_up = Some(err);
-                Phase::Resume
+                Flow::Next(Phase::Resume)
             }
-        }))
+            None => match err.class {
+                ErrorClass::UserFailed => Flow::End(Ending::Failed(err)),
+                ErrorClass::UserLimited => {
+                    debug!(user = %row.username, "the user's own attempt limit; deferred");
+                    Flow::End(Ending::Deferred {
+                        err,
+                        per_user: true,
+                    })
+                }
+                ErrorClass::Pause => {
+                    w.stop_run(StopReason::DailyEmailLimit {
+                        message: err.message.clone(),
+                    });
+                    Flow::End(Ending::Deferred {
+                        err,
+                        per_user: false,
+                    })
+                }
+                _ => {
+                    w.stop_run(StopReason::Service {
+                        code: err.code,
+                        message: err.message,
+                    });
+                    return None;
+                }
+            },
+        })
     }
 
     /// The ending of a user whose attempts ran out.
