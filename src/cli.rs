@@ -86,6 +86,19 @@ pub struct ExportArgs {
     pub output: Option<PathBuf>,
 }
 
+impl clap::ValueEnum for report::ExportFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[report::ExportFormat::Csv, report::ExportFormat::Jsonl]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(match self {
+            report::ExportFormat::Csv => "csv",
+            report::ExportFormat::Jsonl => "jsonl",
+        }))
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct SimArgs {
     /// Address to listen on.

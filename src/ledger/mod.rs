@@ -39,7 +39,7 @@ pub use users::{UserState, UserTable};
 pub use writer::LedgerWriter;
 
 /// What the run does to each user, as recorded in the ledger header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// AdminResetUserPassword: the user must choose a new password; Cognito

@@ -9,7 +9,7 @@ use crate::error::UsageError;
 use crate::ledger::{self, Entry, Outcome};
 
 /// Formats of `export`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
     Csv,
     Jsonl,

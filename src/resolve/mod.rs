@@ -45,17 +45,7 @@ use crate::retry::{call_with_retry, RetryPolicy};
 use crate::source::SourceItem;
 
 /// `--resolve`: how input values are resolved to people.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Deserialize,
-    serde::Serialize,
-    clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResolveMode {
     /// Index or lookup, whichever costs fewer ListUsers calls.

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use clap::builder::PossibleValue;
 use serde::{Deserialize, Serialize};
 
 use crate::error::UsageError;
@@ -52,6 +53,50 @@ impl<'de> Deserialize<'de> for Rate {
             Raw::Number(n) => Ok(Rate::PerSecond(n)),
             Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
         }
+    }
+}
+
+// The values of `--action` and `--resolve`, with their help. The types are
+// the ledger's and the resolver's, which know nothing of flags.
+
+impl clap::ValueEnum for Action {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Action::Reset, Action::SetPassword, Action::SignOut]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.as_str()).help(match self {
+            Action::Reset => "AdminResetUserPassword: the user must choose a new password; Cognito sends them a code",
+            Action::SetPassword => "AdminSetUserPassword with the password from the input",
+            Action::SignOut => "AdminUserGlobalSignOut only: ends the users' sessions (revokes refresh tokens)",
+        }))
+    }
+}
+
+impl clap::ValueEnum for ResolveMode {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            ResolveMode::Auto,
+            ResolveMode::Index,
+            ResolveMode::Lookup,
+            ResolveMode::Exact,
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            ResolveMode::Auto => PossibleValue::new("auto")
+                .help("Index or lookup, whichever costs fewer ListUsers calls"),
+            ResolveMode::Index => {
+                PossibleValue::new("index").help("Page through the whole pool into an index")
+            }
+            ResolveMode::Lookup => {
+                PossibleValue::new("lookup").help("One filtered ListUsers per input value")
+            }
+            ResolveMode::Exact => PossibleValue::new("exact").help(
+                "No resolution: rows are keyed by their exact text (a person named two ways is called twice)",
+            ),
+        })
     }
 }
 

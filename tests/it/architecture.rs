@@ -101,27 +101,56 @@ fn modules_form_no_cycle() {
     assert!(cycles.is_empty(), "module cycles:\n{}", cycles.join("\n"));
 }
 
-/// The simulated pool is a crate of its own: the tool's code reaches it
-/// only from `drill` and the `sim` command (cli.rs), never from the run.
-#[test]
-fn only_the_drill_and_the_sim_command_reach_the_simulator() {
+/// The files of `src/` (relative paths) whose code names `needle`.
+fn files_naming(needle: &str) -> BTreeSet<String> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = vec![src.clone()];
-    let mut users = BTreeSet::new();
+    let mut found = BTreeSet::new();
     while let Some(path) = files.pop() {
         if path.is_dir() {
             files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
         } else if path.extension().is_some_and(|e| e == "rs") {
             let text = std::fs::read_to_string(&path).unwrap();
-            if text.contains("cognito_sim") {
-                users.insert(path.strip_prefix(&src).unwrap().display().to_string());
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            if code
+                .lines()
+                .any(|l| !l.trim_start().starts_with("//") && l.contains(needle))
+            {
+                found.insert(path.strip_prefix(&src).unwrap().display().to_string());
             }
         }
     }
-    let expected: BTreeSet<String> = ["cli.rs", "drill.rs"].map(String::from).into();
-    assert_eq!(users, expected);
+    found
+}
+
+fn set(files: &[&str]) -> BTreeSet<String> {
+    files.iter().map(|f| f.to_string()).collect()
+}
+
+/// The simulated pool is a crate of its own: the tool's code reaches it
+/// only from `drill` and the `sim` command (cli.rs), never from the run.
+#[test]
+fn only_the_drill_and_the_sim_command_reach_the_simulator() {
+    assert_eq!(files_naming("cognito_sim"), set(&["cli.rs", "drill.rs"]));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     assert!(
         !src.join("sim").exists(),
         "the simulator lives in sim/, its own crate"
+    );
+}
+
+/// One file knows the AWS SDK (behind `cognito::PoolApi`), and flags are
+/// known only where they are parsed: the ledger, the resolver and the
+/// reports know nothing of clap.
+#[test]
+fn the_sdk_and_clap_stay_at_the_edges() {
+    let sdk: BTreeSet<String> = ["aws_sdk", "aws_config", "aws_smithy"]
+        .iter()
+        .flat_map(|n| files_naming(n))
+        .collect();
+    assert_eq!(sdk, set(&["cognito/sdk.rs"]));
+    assert_eq!(
+        files_naming("clap"),
+        set(&["cli.rs", "drill.rs", "main.rs", "settings/args.rs"])
     );
 }
