@@ -269,7 +269,7 @@ fn torn_tail(file: &mut File, len: u64) -> std::io::Result<Option<u64>> {
 mod tests {
     use super::*;
 
-    /// Generated passwords have every character class, the asked length, Cognito's character set, and differ.
+    /// Generated passwords have every character class, the asked length, Cognito's character set, and (from eight characters) differ.
     #[test]
     fn generated_passwords_meet_any_policy() {
         let mut seen = std::collections::HashSet::new();
@@ -287,7 +287,12 @@ mod tests {
                     t.as_bytes()[0].is_ascii_alphanumeric(),
                     "{t}: no formula start"
                 );
-                assert!(seen.insert(t.to_string()), "no repeats");
+                // Four characters (one of each class, a few million such
+                // passwords) repeat by chance in about 1 run of 100; from
+                // eight on, a repeat means a bug.
+                if len >= 8 {
+                    assert!(seen.insert(t.to_string()), "no repeats");
+                }
             }
         }
     }

@@ -19,11 +19,17 @@
 //! Every applied call is counted per user, and so is every message Cognito
 //! would have sent.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
+
+mod filter;
+mod users;
+
+use filter::parse_filter;
+pub use users::Users;
+use users::{TAG_EMAIL, TAG_PHONE, TAG_PREFERRED, TAG_SUB, TAG_USERNAME};
 
 /// A Cognito error: code, message, HTTP status.
 #[derive(Debug, Clone, PartialEq)]
@@ -236,21 +242,6 @@ pub fn uuid_for(seed: &str) -> String {
     )
 }
 
-/// The users of the simulated pool, in name order (ListUsers pages by
-/// name), and the index of every value a user can be named by.
-#[derive(Debug, Default)]
-pub struct Users {
-    pub by_name: BTreeMap<String, SimUser>,
-    /// `(attribute tag, folded value)` -> username; see [`Pool::resolve`].
-    names: HashMap<(u8, String), String>,
-}
-
-const TAG_USERNAME: u8 = 0;
-const TAG_EMAIL: u8 = 1;
-const TAG_PHONE: u8 = 2;
-const TAG_PREFERRED: u8 = 3;
-const TAG_SUB: u8 = 4;
-
 /// Emails the default sender has sent today, for the whole account.
 #[derive(Debug, Default)]
 struct EmailDay {
@@ -278,56 +269,6 @@ fn str_field<'a>(input: &'a Value, name: &str) -> Result<&'a str, ApiError> {
         .get(name)
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::new("InvalidParameterException", format!("1 validation error detected: Value at '{name}' failed to satisfy constraint: Member must not be null")))
-}
-
-impl Users {
-    /// Adds or replaces `name`, filling in its sub and email if missing.
-    fn insert(&mut self, fold: impl Fn(&str) -> String, name: String, mut user: SimUser) {
-        if user.sub.is_empty() {
-            user.sub = uuid_for(&name);
-        }
-        if user.email.is_none() {
-            user.email = Some(format!("{name}@example.com"));
-        }
-        if let Some(old) = self.by_name.remove(&name) {
-            self.unindex(&fold, &name, &old);
-        }
-        self.names.insert((TAG_USERNAME, fold(&name)), name.clone());
-        self.names.insert((TAG_SUB, user.sub.clone()), name.clone());
-        if let Some(e) = &user.email {
-            self.names.insert((TAG_EMAIL, fold(e)), name.clone());
-        }
-        if let Some(p) = &user.phone_number {
-            self.names.insert((TAG_PHONE, p.clone()), name.clone());
-        }
-        if let Some(p) = &user.preferred_username {
-            self.names.insert((TAG_PREFERRED, fold(p)), name.clone());
-        }
-        self.by_name.insert(name, user);
-    }
-
-    fn unindex(&mut self, fold: impl Fn(&str) -> String, name: &str, user: &SimUser) {
-        let mut drop = |key: (u8, String)| {
-            if self.names.get(&key).map(String::as_str) == Some(name) {
-                self.names.remove(&key);
-            }
-        };
-        drop((TAG_USERNAME, fold(name)));
-        drop((TAG_SUB, user.sub.clone()));
-        if let Some(e) = &user.email {
-            drop((TAG_EMAIL, fold(e)));
-        }
-        if let Some(p) = &user.phone_number {
-            drop((TAG_PHONE, p.clone()));
-        }
-        if let Some(p) = &user.preferred_username {
-            drop((TAG_PREFERRED, fold(p)));
-        }
-    }
-
-    fn lookup(&self, tag: u8, folded: &str) -> Option<&String> {
-        self.names.get(&(tag, folded.to_string()))
-    }
 }
 
 impl Pool {
@@ -827,185 +768,5 @@ fn user_json(name: &str, u: &SimUser) -> Map<String, Value> {
     }
 }
 
-struct Filter {
-    attr: String,
-    prefix: bool,
-    value: String,
-}
-
-impl Filter {
-    fn matches(&self, pool: &Pool, name: &str, u: &SimUser) -> bool {
-        let (actual, folds) = match self.attr.as_str() {
-            "username" => (name.to_string(), true),
-            "email" => (u.email.clone().unwrap_or_default(), true),
-            "preferred_username" => (u.preferred_username.clone().unwrap_or_default(), true),
-            "phone_number" => (u.phone_number.clone().unwrap_or_default(), false),
-            "cognito:user_status" => (u.status.as_str().to_string(), false),
-            "status" => (
-                if u.enabled { "Enabled" } else { "Disabled" }.to_string(),
-                false,
-            ),
-            "sub" => (u.sub.clone(), false),
-            _ => return false,
-        };
-        let (actual, wanted) = if folds {
-            (pool.fold(&actual), pool.fold(&self.value))
-        } else {
-            (actual, self.value.clone())
-        };
-        if self.prefix {
-            actual.starts_with(&wanted)
-        } else {
-            actual == wanted
-        }
-    }
-}
-
-/// Parses `attr = "value"` or `attr ^= "value"`; a quote inside the value
-/// is escaped with a backslash.
-fn parse_filter(f: &str) -> Result<Filter, ApiError> {
-    let bad = || ApiError::new("InvalidParameterException", "Error while parsing filter.");
-    let (attr, prefix, rest) = if let Some((a, r)) = f.split_once("^=") {
-        (a, true, r)
-    } else if let Some((a, r)) = f.split_once('=') {
-        (a, false, r)
-    } else {
-        return Err(bad());
-    };
-    let quoted = rest
-        .trim()
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .ok_or_else(bad)?;
-    let mut value = String::with_capacity(quoted.len());
-    let mut chars = quoted.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => value.push(chars.next().ok_or_else(bad)?),
-            '"' => return Err(bad()),
-            c => value.push(c),
-        }
-    }
-    Ok(Filter {
-        attr: attr.trim().trim_matches('"').to_string(),
-        prefix,
-        value,
-    })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pool(settings: PoolSettings) -> Pool {
-        let p = Pool::new("us-east-1_T".into(), settings);
-        let mut alice = SimUser::new(Status::Confirmed, true, true);
-        alice.email = Some("Alice@Example.com".into());
-        alice.phone_number = Some("+15550001".into());
-        alice.phone_number_verified = true;
-        alice.preferred_username = Some("Ally".into());
-        p.put("alice", alice);
-        let mut bob = SimUser::new(Status::Confirmed, true, false);
-        bob.email = Some("bob@example.com".into());
-        p.put("Bob", bob);
-        p
-    }
-
-    fn resolve(p: &Pool, v: &str) -> Option<String> {
-        let users = p.users.lock().unwrap();
-        p.resolve(&users, v)
-    }
-
-    /// Case-insensitive pools match username, email and preferred_username in any case; case-sensitive pools match exactly.
-    #[test]
-    fn case_rules() {
-        let ci = pool(PoolSettings {
-            case_insensitive: true,
-            alias_attributes: vec![LoginAttribute::Email, LoginAttribute::PreferredUsername],
-            ..PoolSettings::default()
-        });
-        assert_eq!(resolve(&ci, "ALICE").as_deref(), Some("alice"));
-        assert_eq!(resolve(&ci, "alice@example.COM").as_deref(), Some("alice"));
-        assert_eq!(resolve(&ci, "ally").as_deref(), Some("alice"));
-        assert_eq!(resolve(&ci, "bob").as_deref(), Some("Bob"));
-        let cs = pool(PoolSettings {
-            alias_attributes: vec![LoginAttribute::Email],
-            ..PoolSettings::default()
-        });
-        assert_eq!(resolve(&cs, "ALICE"), None);
-        assert_eq!(resolve(&cs, "alice@example.com"), None);
-        assert_eq!(resolve(&cs, "Alice@Example.com").as_deref(), Some("alice"));
-        assert_eq!(resolve(&cs, "bob"), None);
-    }
-
-    /// Aliases resolve only when they are sign-in attributes, and email or phone aliases only when verified; the sub always resolves.
-    #[test]
-    fn aliases_and_sub() {
-        let plain = pool(PoolSettings::default());
-        assert_eq!(resolve(&plain, "Alice@Example.com"), None);
-        assert_eq!(resolve(&plain, "Ally"), None);
-        let sub = uuid_for("alice");
-        assert_eq!(resolve(&plain, &sub).as_deref(), Some("alice"));
-        let aliases = pool(PoolSettings {
-            alias_attributes: vec![LoginAttribute::Email, LoginAttribute::PhoneNumber],
-            ..PoolSettings::default()
-        });
-        assert_eq!(resolve(&aliases, "+15550001").as_deref(), Some("alice"));
-        // Bob's email is not verified: not an alias.
-        assert_eq!(resolve(&aliases, "bob@example.com"), None);
-        let by_email = pool(PoolSettings {
-            username_attributes: vec![LoginAttribute::Email],
-            ..PoolSettings::default()
-        });
-        // With email as a username attribute, verification is not needed.
-        assert_eq!(
-            resolve(&by_email, "bob@example.com").as_deref(),
-            Some("Bob")
-        );
-    }
-
-    /// AdminCreateUser in an email-as-username pool gives a UUID username equal to the sub.
-    #[test]
-    fn email_as_username_gets_a_uuid() {
-        let p = Pool::new(
-            "us-east-1_T".into(),
-            PoolSettings {
-                username_attributes: vec![LoginAttribute::Email],
-                ..PoolSettings::default()
-            },
-        );
-        let out = p
-            .admin_create_user(
-                &json!({"UserPoolId": "us-east-1_T", "Username": "carol@example.com"}),
-            )
-            .unwrap();
-        let name = out["User"]["Username"].as_str().unwrap().to_string();
-        assert_eq!(name.len(), 36, "{name}");
-        assert_eq!(resolve(&p, "carol@example.com"), Some(name.clone()));
-        let users = p.users.lock().unwrap();
-        assert_eq!(users.by_name[&name].sub, name);
-    }
-
-    /// Filters follow the pool's case rule on names and accept escaped quotes.
-    #[test]
-    fn filters() {
-        let ci = pool(PoolSettings {
-            case_insensitive: true,
-            ..PoolSettings::default()
-        });
-        let names = |f: &str| -> Vec<String> {
-            ci.list_users(&json!({"UserPoolId": "us-east-1_T", "Filter": f}))
-                .unwrap()["Users"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|u| u["Username"].as_str().unwrap().to_string())
-                .collect()
-        };
-        assert_eq!(names("username = \"BOB\""), ["Bob"]);
-        assert_eq!(names("email = \"alice@example.com\""), ["alice"]);
-        assert_eq!(names("email ^= \"ALICE\""), ["alice"]);
-        assert_eq!(names("phone_number = \"+15550001\""), ["alice"]);
-        assert!(names("username = \"a\\\"b\"").is_empty());
-    }
-}
+mod tests;
