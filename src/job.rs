@@ -1,8 +1,12 @@
-//! Opening a job, for `plan`, the typed confirmation and `run` alike: the
-//! run's paths checked ([`check_paths`]), the input opened
-//! (`open_source`, `count_input_rows`) or the pool's listing
-//! (`open_pool`), the ledger checked to be this job's
-//! (`check_same_job`), and the pool read before the first call.
+//! Opening a job, for `plan`, the typed confirmation and `run` alike: one
+//! function, [`open`], in the order that refuses what can be refused
+//! soonest and sends nothing that changes a user. First what is local:
+//! the run's paths checked ([`check_paths`]), the input opened (a bad
+//! header refused), the ledger read (for `run`, locked) and held to be
+//! this job's. Then the pool: reached (a [`Connect`]), read before the
+//! first call, its listing opened (`--from-pool`), and the [`Resolver`]
+//! set up, with the ledger's earlier records mapped to the people they
+//! name.
 //!
 //! One DescribeUserPool (UserPoolRead quota) gives the pool's facts
 //! ([`PoolFacts`]). What they rule out is refused here, before anything is
@@ -15,27 +19,164 @@
 //!
 //! Then the [`Resolver`] is set up the way [`resolve::choose`] picks.
 
+use std::fs::File;
 use std::io;
 use std::num::NonZeroU32;
 use std::path::Path;
+use std::sync::Arc;
 
 use tracing::{info, warn};
 
-use crate::cognito::{CallError, Cognito, ErrorClass};
+use crate::cognito::{CallError, Cognito, Connect, ErrorClass};
 use crate::error::UsageError;
 use crate::files::{self, Role};
 use crate::identity::PoolFacts;
-use crate::ledger::{fingerprint, unresolved_names, Action, Replay};
+use crate::ledger::{self, fingerprint, unresolved_names, Action, Replay};
 use crate::limiter::Limiter;
+use crate::passwords::PasswordsOut;
 use crate::resolve::{self, Choice, Resolver};
 use crate::retry::call_with_retry;
 use crate::settings::{Input, RunSettings};
 use crate::source::csv::{count_rows, CsvSource};
 use crate::source::pool::PoolSource;
 use crate::source::Source;
+use crate::triage::Triage;
 
 /// DescribeUserPool calls per second (its quota, UserPoolRead, is 15/s).
 const POOL_READ_RATE: f64 = 5.0;
+
+/// How [`open`] takes the job's ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerAccess {
+    /// `run`: locked (one writer per ledger), read from the locked file,
+    /// made private once it proves a ledger; the passwords file
+    /// (`--generate-passwords`) is opened too.
+    Lock,
+    /// `plan`: only read, if it exists.
+    Read,
+}
+
+/// A job opened: all a command needs before the first call that changes a
+/// user.
+pub struct Opened {
+    pub cognito: Cognito,
+    pub pool: PoolView,
+    pub source: Source,
+    /// The input's rows, when it is a regular file.
+    pub input_rows: Option<u64>,
+    /// What the ledger holds (nothing, for a new one), with the records of
+    /// runs that did not resolve rows mapped to people.
+    pub replay: Replay,
+    /// [`LedgerAccess::Lock`]: the locked ledger, for the writer.
+    pub ledger_file: Option<File>,
+    /// [`LedgerAccess::Lock`] with `--generate-passwords`.
+    pub passwords_out: Option<PasswordsOut>,
+    pub resolver: Arc<Resolver>,
+}
+
+/// Opens the job `settings` describe (see the module's order). `prepared`
+/// is what a confirmed `plan` already read and set up, so that a large pool
+/// is indexed once.
+pub async fn open(
+    connect: &dyn Connect,
+    settings: &RunSettings,
+    access: LedgerAccess,
+    prepared: Option<Prepared>,
+) -> anyhow::Result<Opened> {
+    check_paths(settings)?;
+    let csv = open_source(settings)?;
+    // The input's size (for the progress bar, the header, `status`, to
+    // choose how users are resolved, and to size the user table once) is
+    // counted while the ledger is read.
+    let input_rows = count_input_rows(settings);
+    let (mut replay, ledger_file) = match access {
+        LedgerAccess::Lock => {
+            let file = ledger::lock(&settings.ledger)?;
+            let replay = ledger::replay_file(&file, &settings.ledger)?;
+            check_same_job(settings, &replay)?;
+            ledger::make_private(&file, &settings.ledger)?;
+            resuming(settings, &replay);
+            (replay, Some(file))
+        }
+        LedgerAccess::Read => {
+            let replay = ledger::replay_path(&settings.ledger)?.unwrap_or_default();
+            check_same_job(settings, &replay)?;
+            (replay, None)
+        }
+    };
+    let passwords_out = match (&settings.steps.generate_passwords, access) {
+        (Some(path), LedgerAccess::Lock) => Some(PasswordsOut::open(path)?),
+        _ => None,
+    };
+
+    let cognito = connect.connect(&settings.aws, &settings.pool_id).await?;
+    let (pool, prepared) = match prepared {
+        Some(p) => (p.pool, Some(p.resolver)),
+        None => (read_pool(settings, &cognito).await?, None),
+    };
+    let source = match csv {
+        Some(csv) => Source::Csv(csv),
+        None => open_pool(settings, &cognito).await?,
+    };
+    let input_rows = input_rows.await.ok().flatten();
+    let resolver = match prepared {
+        Some(resolver) => resolver,
+        None => {
+            let choice = choose(settings, &pool, input_rows, &replay)?;
+            Arc::new(open_resolver(settings, &cognito, &pool, choice).await?)
+        }
+    };
+    adopt_unresolved(&resolver, &mut replay, &settings.ledger).await?;
+    Ok(Opened {
+        cognito,
+        pool,
+        source,
+        input_rows,
+        replay,
+        ledger_file,
+        passwords_out,
+        resolver,
+    })
+}
+
+impl Opened {
+    /// The verdicts on the rows, from what the ledger holds (see
+    /// [`Triage`]); takes the ledger's records.
+    pub fn triage(&mut self, settings: &RunSettings) -> Triage {
+        Triage::new(
+            std::mem::take(&mut self.replay),
+            settings.steps.retry_failed,
+            settings.steps.sign_out,
+            self.input_rows,
+            self.resolver
+                .dedupe_folded()
+                .then(|| self.resolver.rule().clone()),
+        )
+    }
+}
+
+/// Says what a resumed ledger holds, and that a torn last line is cut off.
+fn resuming(settings: &RunSettings, replay: &Replay) {
+    if replay.torn_bytes > 0 {
+        warn!(
+            ledger = %settings.ledger.display(),
+            bytes = replay.torn_bytes,
+            "the ledger's last line is torn (a crash mid-write); cutting it off: that record was never acknowledged"
+        );
+    }
+    if replay.runs > 0 {
+        let c = replay.counts();
+        info!(
+            ledger = %settings.ledger.display(),
+            succeeded = c.succeeded,
+            failed = c.failed_total(),
+            invalid = c.invalid,
+            deferred = c.deferred,
+            unknown = c.pending,
+            "resuming: users the ledger records as done are skipped; calls with a lost answer are read back first"
+        );
+    }
+}
 
 /// What the tool knows of the pool.
 #[derive(Debug, Clone)]
@@ -76,7 +217,7 @@ pub fn check_paths(settings: &RunSettings) -> Result<(), UsageError> {
 }
 
 /// Reads the pool's settings and refuses what they rule out.
-pub async fn read_pool(settings: &RunSettings, cognito: &Cognito) -> Result<PoolView, UsageError> {
+async fn read_pool(settings: &RunSettings, cognito: &Cognito) -> Result<PoolView, UsageError> {
     let limiter = Limiter::with_default_burst(POOL_READ_RATE);
     let facts = match call_with_retry(&limiter, &settings.retry, || cognito.describe_pool()).await {
         Ok(facts) => Ok(facts),
@@ -130,19 +271,17 @@ fn unreadable(settings: &RunSettings, e: CallError) -> Result<String, UsageError
 /// The resolution strategy for this run: `input_rows` are the input's
 /// rows, of which the ledger `replay` already finished some (a resume
 /// resolves only the rest).
-pub fn choose(
+fn choose(
     settings: &RunSettings,
     pool: &PoolView,
     input_rows: Option<u64>,
-    replay: Option<&Replay>,
+    replay: &Replay,
 ) -> Result<Choice, UsageError> {
-    let finished = replay.map_or(0, |r| {
-        let c = r.counts();
-        c.succeeded + c.failed_total() + c.invalid + c.skipped
-    });
+    let c = replay.counts();
+    let finished = c.succeeded + c.failed_total() + c.invalid + c.skipped;
     // Records of runs that did not resolve rows are resolved too (see
     // `adopt_unresolved`).
-    let unresolved = replay.map_or(0, |r| r.unresolved);
+    let unresolved = replay.unresolved;
     resolve::choose(
         settings.steps.resolve,
         matches!(settings.input, Input::Pool { .. }),
@@ -155,7 +294,7 @@ pub fn choose(
 
 /// Sets up the resolver `choice` names (building the index when it is
 /// one).
-pub async fn open_resolver(
+async fn open_resolver(
     settings: &RunSettings,
     cognito: &Cognito,
     pool: &PoolView,
@@ -195,7 +334,7 @@ fn listing_refused(settings: &RunSettings, e: CallError) -> UsageError {
 /// `alice` or by their email. The ledger at `path` is read again for their
 /// names, one at a time. With an index this costs nothing more; with
 /// lookups, one per such record.
-pub async fn adopt_unresolved(
+async fn adopt_unresolved(
     resolver: &Resolver,
     replay: &mut Replay,
     path: &Path,
@@ -255,15 +394,16 @@ pub fn list_limiter(settings: &RunSettings) -> Limiter {
     }
 }
 
-/// Opens the input and reads its header; a bad header is a [`UsageError`].
-/// A path must be a regular file, a FIFO or a terminal
-/// ([`files::open_input`]): a device such as `/dev/zero` is refused.
-pub(crate) fn open_source(
+/// Opens the input and reads its header (`None` for `--from-pool`); a bad
+/// header is a [`UsageError`]. A path must be a regular file, a FIFO or a
+/// terminal ([`files::open_input`]): a device such as `/dev/zero` is
+/// refused.
+fn open_source(
     settings: &RunSettings,
-) -> Result<CsvSource<Box<dyn io::Read + Send>>, UsageError> {
+) -> Result<Option<CsvSource<Box<dyn io::Read + Send>>>, UsageError> {
     let mut opts = settings.csv.clone();
     let reader: Box<dyn io::Read + Send> = match &settings.input {
-        Input::Pool { .. } => unreachable!("a pool listing is not a CSV"),
+        Input::Pool { .. } => return Ok(None),
         Input::Stdin => {
             opts.regular_file = files::stdin_is_regular()?;
             Box::new(io::stdin())
@@ -274,15 +414,12 @@ pub(crate) fn open_source(
             Box::new(file)
         }
     };
-    CsvSource::new(reader, &opts)
+    CsvSource::new(reader, &opts).map(Some)
 }
 
 /// Opens the pool's listing (`--from-pool`): reads its first page, so a bad
 /// filter or pool is refused before any mutating call.
-pub(crate) async fn open_pool(
-    settings: &RunSettings,
-    cognito: &Cognito,
-) -> Result<Source, UsageError> {
+async fn open_pool(settings: &RunSettings, cognito: &Cognito) -> Result<Source, UsageError> {
     let filter = match &settings.input {
         Input::Pool { filter } => filter.clone(),
         _ => None,
@@ -297,7 +434,7 @@ pub(crate) async fn open_pool(
 /// progress bar's total; the count is `None` for stdin, ListUsers, anything
 /// but a regular file (a FIFO read twice would lose its rows), or a file
 /// that cannot be read (the source reports that).
-pub(crate) fn count_input_rows(settings: &RunSettings) -> tokio::task::JoinHandle<Option<u64>> {
+fn count_input_rows(settings: &RunSettings) -> tokio::task::JoinHandle<Option<u64>> {
     let path = match &settings.input {
         Input::Path(path) => Some(path.clone()),
         Input::Stdin | Input::Pool { .. } => None,
@@ -314,7 +451,7 @@ pub(crate) fn count_input_rows(settings: &RunSettings) -> tokio::task::JoinHandl
 }
 
 /// Refuses a ledger written for another pool or action, or not a ledger.
-pub(crate) fn check_same_job(settings: &RunSettings, replay: &Replay) -> Result<(), UsageError> {
+fn check_same_job(settings: &RunSettings, replay: &Replay) -> Result<(), UsageError> {
     replay.check_ledger(&settings.ledger)?;
     let Some(h) = &replay.header else {
         return Ok(()); // empty: a fresh ledger

@@ -15,11 +15,11 @@ use crate::cognito::{Aws, Connect, Operation};
 use crate::identity::facts::DEFAULT_EMAIL_DAILY_CAP;
 use crate::identity::PoolFacts;
 use crate::job;
-use crate::ledger::{self, Action};
+use crate::ledger::Action;
 use crate::report::SHOWN;
 use crate::resolve::{Choice, Strategy};
-use crate::settings::{Input, RunSettings};
-use crate::source::{Source, SourceItem, UserRow};
+use crate::settings::RunSettings;
+use crate::source::{SourceItem, UserRow};
 use crate::triage::{Triage, Verdict};
 
 /// How the plan resolves users, and what it costs.
@@ -99,33 +99,22 @@ pub async fn plan_with(
     settings: &RunSettings,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(PlanReport, job::Prepared)> {
-    job::check_paths(settings)?;
-    let cognito = connect.connect(&settings.aws, &settings.pool_id).await?;
-    let pool = job::read_pool(settings, &cognito).await?;
-    let source = match settings.input {
-        Input::Pool { .. } => job::open_pool(settings, &cognito).await?,
-        _ => Source::Csv(job::open_source(settings)?),
-    };
-    let rows = job::count_input_rows(settings);
-    let mut replay = ledger::replay_path(&settings.ledger)?.unwrap_or_default();
-    job::check_same_job(settings, &replay)?;
-    let rows = rows.await.ok().flatten();
-    let choice = job::choose(settings, &pool, rows, Some(&replay))?;
-    let resolver = tokio::select! {
+    let opened = tokio::select! {
         biased;
-        _ = shutdown.cancelled() => anyhow::bail!("interrupted while resolving users; nothing was sent"),
-        r = job::open_resolver(settings, &cognito, &pool, choice) => Arc::new(r?),
+        _ = shutdown.cancelled() => anyhow::bail!("interrupted while opening the job; nothing was sent"),
+        r = job::open(connect, settings, job::LedgerAccess::Read, None) => r?,
     };
-    job::adopt_unresolved(&resolver, &mut replay, &settings.ledger).await?;
+    let mut opened = opened;
+    let triage = Arc::new(std::sync::Mutex::new(opened.triage(settings)));
+    let job::Opened {
+        pool,
+        source,
+        input_rows: _rows,
+        resolver,
+        ..
+    } = opened;
     let (tx, raw) = tokio::sync::mpsc::channel(1024);
     source.spawn(tx);
-    let triage = Arc::new(std::sync::Mutex::new(Triage::new(
-        replay,
-        settings.steps.retry_failed,
-        settings.steps.sign_out,
-        rows,
-        resolver.dedupe_folded().then(|| resolver.rule().clone()),
-    )));
     let mut items = match resolver.choice().strategy {
         Strategy::Index | Strategy::Lookup => {
             let (resolved, items) = tokio::sync::mpsc::channel(1024);

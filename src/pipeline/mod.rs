@@ -22,7 +22,6 @@
 //! passed in) are in docs/architecture.md, "The run".
 
 use std::future::Future;
-use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -30,19 +29,16 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::cognito::{Aws, Cognito, Connect};
+use crate::cognito::{Aws, Connect};
 use crate::error::UsageError;
 use crate::job;
-use crate::ledger::{self, Header, LedgerWriter, Replay};
+use crate::ledger::{self, Header, LedgerWriter};
 use crate::limiter::Limiter;
 use crate::passwords::{self, PasswordsOut};
 use crate::progress::Progress;
 use crate::report::{Counters, ResolutionSummary, Summary};
-use crate::resolve::{Resolver, Strategy};
-use crate::settings::{Input, RunSettings};
-use crate::source::csv::CsvSource;
-use crate::source::Source;
-use crate::triage::Triage;
+use crate::resolve::Strategy;
+use crate::settings::RunSettings;
 
 mod breaker;
 mod dispatch;
@@ -80,61 +76,21 @@ pub async fn run_with(
     tokio::pin!(shutdown);
 
     // Everything that can be refused is checked before any mutating call,
-    // and every path before any file is written.
-    job::check_paths(settings)?;
-    let csv = match settings.input {
-        Input::Pool { .. } => None,
-        _ => Some(job::open_source(settings)?),
-    };
-    let ledger_file = ledger::lock(&settings.ledger)?;
-    // The input's size (for the progress bar, the header, `status`, to
-    // choose how users are resolved, and to size the user table once) is
-    // counted while the ledger is read.
-    let input_rows = job::count_input_rows(settings);
-    let mut replay = Some(ledger::replay_file(&ledger_file, &settings.ledger)?);
-    if let Some(r) = &replay {
-        job::check_same_job(settings, r)?;
-        ledger::make_private(&ledger_file, &settings.ledger)?;
-        if r.torn_bytes > 0 {
-            warn!(
-                ledger = %settings.ledger.display(),
-                bytes = r.torn_bytes,
-                "the ledger's last line is torn (a crash mid-write); cutting it off: that record was never acknowledged"
-            );
-        }
-        if r.runs > 0 {
-            let c = r.counts();
-            info!(
-                ledger = %settings.ledger.display(),
-                succeeded = c.succeeded,
-                failed = c.failed_total(),
-                invalid = c.invalid,
-                deferred = c.deferred,
-                unknown = c.pending,
-                "resuming: users the ledger records as done are skipped; calls with a lost answer are read back first"
-            );
-        }
-    }
-    let passwords_out = match &settings.steps.generate_passwords {
-        Some(path) => Some(PasswordsOut::open(path)?),
-        None => None,
-    };
-    // Until the first call a signal ends the run at once: nothing was
-    // sent, so there is nothing to finish.
-    let setup = set_up(
-        connect,
-        settings,
-        prepared,
-        passwords_out,
-        csv,
-        input_rows,
-        replay.as_mut(),
-    );
-    let (cognito, generate, source, input_rows, resolver) = tokio::select! {
+    // and every path before any file is written. Until the first call a
+    // signal ends the run at once: nothing was sent, so there is nothing
+    // to finish.
+    let opened = tokio::select! {
         biased;
         _ = &mut shutdown => return Err(UsageError::Interrupted.into()),
-        r = setup => r?,
+        r = job::open(connect, settings, job::LedgerAccess::Lock, prepared) => r?,
     };
+    let mut opened = opened;
+    let generate = generated_passwords(settings, &mut opened).await?;
+    let Some(ledger_file) = opened.ledger_file.take() else {
+        anyhow::bail!("the ledger was not locked");
+    };
+    let input_rows = opened.input_rows;
+    let resolver = opened.resolver.clone();
 
     let counters = Arc::new(Counters::default());
     let header = Header {
@@ -154,11 +110,15 @@ pub async fn run_with(
     let (writer, writer_thread) = LedgerWriter::open(
         ledger_file,
         &settings.ledger,
-        replay.as_ref(),
+        Some(&opened.replay),
         &header,
         Box::new(move |entry| durable.on_durable(entry)),
     )
     .with_context(|| format!("could not open ledger {}", settings.ledger.display()))?;
+    let triage = Arc::new(Mutex::new(opened.triage(settings)));
+    let job::Opened {
+        cognito, source, ..
+    } = opened;
 
     let limiter = Arc::new(if settings.pace.adaptive {
         Limiter::adaptive(
@@ -211,13 +171,6 @@ pub async fn run_with(
         "starting"
     );
 
-    let triage = Arc::new(Mutex::new(Triage::new(
-        replay.unwrap_or_default(),
-        settings.steps.retry_failed,
-        settings.steps.sign_out,
-        input_rows,
-        resolver.dedupe_folded().then(|| resolver.rule().clone()),
-    )));
     let interrupted = dispatch(settings, source, &resolver, triage, &ctx, shutdown).await;
 
     progress.finish().await;
@@ -248,67 +201,33 @@ pub async fn run_with(
     Ok(summary)
 }
 
-/// What the Cognito client, the generated passwords, the source and the
-/// resolver need before the first call: the pool read (unless a confirmed
-/// plan read it), the input's size, the resolver (an index of the pool may
-/// take many ListUsers pages), and the ledger's earlier records mapped to
-/// the people they name.
-async fn set_up(
-    connect: &dyn Connect,
+/// `--generate-passwords`: the file and the length of the passwords (the
+/// pool's minimum, at least [`passwords::MIN_GENERATED_LEN`]); lines a
+/// stopped run left unsettled are marked with what the ledger says of them.
+async fn generated_passwords(
     settings: &RunSettings,
-    prepared: Option<job::Prepared>,
-    passwords_out: Option<PasswordsOut>,
-    csv: Option<CsvSource<Box<dyn io::Read + Send>>>,
-    input_rows: tokio::task::JoinHandle<Option<u64>>,
-    replay: Option<&mut Replay>,
-) -> anyhow::Result<(
-    Cognito,
-    Option<(PasswordsOut, usize)>,
-    Source,
-    Option<u64>,
-    Arc<Resolver>,
-)> {
-    let cognito = connect.connect(&settings.aws, &settings.pool_id).await?;
-    let (pool, prepared) = match prepared {
-        Some(p) => (p.pool, Some(p.resolver)),
-        None => (job::read_pool(settings, &cognito).await?, None),
+    opened: &mut job::Opened,
+) -> anyhow::Result<Option<(PasswordsOut, usize)>> {
+    let Some(out) = opened.passwords_out.take() else {
+        return Ok(None);
     };
-    let generate = passwords_out.map(|out| {
-        let len = match pool.facts().map(|f| f.min_password_length) {
-            Some(min) => min.unwrap_or(0).max(passwords::MIN_GENERATED_LEN),
-            None => {
-                warn!("the pool's password policy could not be read (DescribeUserPool); generating {} characters", passwords::MIN_GENERATED_LEN);
-                passwords::MIN_GENERATED_LEN
-            }
-        };
-        info!(length = len, file = %settings.steps.generate_passwords.as_deref().unwrap_or(std::path::Path::new("")).display(), "generating passwords");
-        (out, len)
-    });
-    let source = match csv {
-        Some(csv) => Source::Csv(csv),
-        None => job::open_pool(settings, &cognito).await?,
-    };
-    let input_rows = input_rows.await.ok().flatten();
-    let resolver = match prepared {
-        Some(resolver) => resolver,
+    let len = match opened.pool.facts().map(|f| f.min_password_length) {
+        Some(min) => min.unwrap_or(0).max(passwords::MIN_GENERATED_LEN),
         None => {
-            let choice = job::choose(settings, &pool, input_rows, replay.as_deref())?;
-            Arc::new(job::open_resolver(settings, &cognito, &pool, choice).await?)
+            warn!("the pool's password policy could not be read (DescribeUserPool); generating {} characters", passwords::MIN_GENERATED_LEN);
+            passwords::MIN_GENERATED_LEN
         }
     };
-
-    if let Some(r) = replay {
-        job::adopt_unresolved(&resolver, r, &settings.ledger).await?;
-        if let Some((out, _)) = &generate {
-            let settled = out.settle(r).await.map_err(anyhow::Error::msg)?;
-            if settled > 0 {
-                info!(
-                    lines = settled,
-                    "the passwords file held passwords of calls a stopped run left unsettled; marked each with what the ledger says of it"
-                );
-            }
-        }
+    info!(length = len, file = %settings.steps.generate_passwords.as_deref().unwrap_or(std::path::Path::new("")).display(), "generating passwords");
+    let settled = out
+        .settle(&opened.replay)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    if settled > 0 {
+        info!(
+            lines = settled,
+            "the passwords file held passwords of calls a stopped run left unsettled; marked each with what the ledger says of it"
+        );
     }
-
-    Ok((cognito, generate, source, input_rows, resolver))
+    Ok(Some((out, len)))
 }
