@@ -45,33 +45,35 @@ const DIGITS: &[u8] = b"23456789";
 const SYMBOLS: &[u8] = b"!#%()*+-.:=?@[]^_{}~";
 
 /// A uniformly random index below `n` (rejection sampling on OS randomness).
-fn random_below(n: usize) -> usize {
+fn random_below(n: usize) -> Result<usize, String> {
     let n = n as u32;
     let zone = u32::MAX - u32::MAX % n;
     loop {
         let mut b = [0u8; 4];
-        getrandom::fill(&mut b).expect("the operating system's random source works");
+        getrandom::fill(&mut b)
+            .map_err(|e| format!("the operating system's random source failed ({e})"))?;
         let v = u32::from_le_bytes(b);
         if v < zone {
-            return (v % n) as usize;
+            return Ok((v % n) as usize);
         }
     }
 }
 
-/// A new password of `len` characters (at least 4) with every class.
-pub fn generate(len: usize) -> Password {
+/// A new password of `len` characters (at least 4) with every class; an
+/// error only if the operating system gives no randomness.
+pub fn generate(len: usize) -> Result<Password, String> {
     let len = len.clamp(4, 256);
     let all: Vec<u8> = [UPPER, LOWER, DIGITS, SYMBOLS].concat();
     let mut chars: Vec<u8> = [UPPER, LOWER, DIGITS, SYMBOLS]
         .iter()
-        .map(|class| class[random_below(class.len())])
-        .collect();
+        .map(|class| random_below(class.len()).map(|i| class[i]))
+        .collect::<Result<_, _>>()?;
     while chars.len() < len {
-        chars.push(all[random_below(all.len())]);
+        chars.push(all[random_below(all.len())?]);
     }
     // Fisher-Yates, so the guaranteed classes are not always first.
     for i in (1..chars.len()).rev() {
-        chars.swap(i, random_below(i + 1));
+        chars.swap(i, random_below(i + 1)?);
     }
     // A letter or digit first, so no spreadsheet takes it for a formula
     // (`=`, `+`, `-`, `@`).
@@ -79,9 +81,11 @@ pub fn generate(len: usize) -> Password {
         let letters: Vec<usize> = (1..chars.len())
             .filter(|i| chars[*i].is_ascii_alphanumeric())
             .collect();
-        chars.swap(0, letters[random_below(letters.len())]);
+        chars.swap(0, letters[random_below(letters.len())?]);
     }
-    Password::new(String::from_utf8(chars).expect("ASCII"))
+    Ok(Password::new(
+        chars.iter().map(|&b| char::from(b)).collect(),
+    ))
 }
 
 /// The `--passwords-out` file.
@@ -275,7 +279,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for len in [4, 8, 20, 64] {
             for _ in 0..200 {
-                let p = generate(len);
+                let p = generate(len).unwrap();
                 let t = p.expose();
                 assert_eq!(t.len(), len);
                 assert!(t.bytes().any(|b| UPPER.contains(&b)));

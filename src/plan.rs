@@ -153,34 +153,28 @@ pub async fn plan_with(
             item = items.recv() => match item { Some(item) => item, None => break },
         };
         report.rows += 1;
-        let (verdict, row) = match item? {
+        let row = match item? {
             SourceItem::Invalid { line, reason, .. } => {
                 if report.first_invalid.len() < SHOWN {
                     report.first_invalid.push((line, reason));
                 }
-                (lock(&triage).invalid(line), None)
+                report.invalid += 1;
+                continue;
             }
-            SourceItem::User(row) => {
-                let verdict = lock(&triage).user(&row);
-                (verdict, Some(row))
-            }
+            SourceItem::User(row) => row,
         };
+        let verdict = lock(&triage).user(&row);
         match verdict {
-            Verdict::NewInvalid | Verdict::InvalidRecorded => report.invalid += 1,
             Verdict::Duplicate { first_line } => {
                 report.duplicates += 1;
                 if report.first_duplicates.len() < SHOWN {
-                    report
-                        .first_duplicates
-                        .push((row.as_ref().map_or(0, |r| r.line), first_line));
+                    report.first_duplicates.push((row.line, first_line));
                 }
             }
             Verdict::Ambiguous(reason) => {
                 report.ambiguous += 1;
                 if report.first_ambiguous.len() < SHOWN {
-                    report
-                        .first_ambiguous
-                        .push((row.as_ref().map_or(0, |r| r.line), reason));
+                    report.first_ambiguous.push((row.line, reason));
                 }
             }
             Verdict::Done { succeeded } => {
@@ -193,7 +187,7 @@ pub async fn plan_with(
             } => {
                 report.to_do += 1;
                 report.read_back_first += u64::from(lost_answer.is_some());
-                if !sign_out_only && row.as_ref().is_some_and(|r| would_skip(settings, r)) {
+                if !sign_out_only && would_skip(settings, &row) {
                     report.would_skip += 1;
                 }
             }

@@ -22,13 +22,10 @@ pub struct Triage {
     folded: Option<(NameRule, HashMap<u128, u64>)>,
 }
 
-/// What to do with one row.
+/// What to do with a row naming a user (an invalid row is recorded, once:
+/// see [`Triage::invalid_recorded`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    /// An invalid row not yet recorded: record it.
-    NewInvalid,
-    /// An invalid row an earlier run recorded.
-    InvalidRecorded,
     /// The person an earlier row of this input already named (the same
     /// text, another case, an alias, the sub).
     Duplicate { first_line: u64 },
@@ -73,13 +70,10 @@ impl Triage {
         }
     }
 
-    /// The verdict on an invalid row at `line`.
-    pub fn invalid(&self, line: u64) -> Verdict {
-        if self.replay.invalid_lines.contains(&line) {
-            Verdict::InvalidRecorded
-        } else {
-            Verdict::NewInvalid
-        }
+    /// Whether an earlier run recorded the invalid row at `line` (else it
+    /// is to be recorded).
+    pub fn invalid_recorded(&self, line: u64) -> bool {
+        self.replay.invalid_lines.contains(&line)
     }
 
     /// Whether the ledger already finished the row's value (under that very
@@ -254,8 +248,8 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(t.invalid(7), Verdict::InvalidRecorded);
-        assert_eq!(t.invalid(8), Verdict::NewInvalid);
+        assert!(t.invalid_recorded(7));
+        assert!(!t.invalid_recorded(8));
     }
 
     /// A row that might name someone else (the pool's rules unknown) is ambiguous, unless the same text came before.

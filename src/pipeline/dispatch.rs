@@ -107,7 +107,7 @@ async fn feed(
                 username,
                 reason,
             }) => {
-                if lock(&triage).invalid(line) == Verdict::InvalidRecorded {
+                if lock(&triage).invalid_recorded(line) {
                     ctx.counters.skipped_done.fetch_add(1, Relaxed);
                     ctx.counters.skipped_unsuccessful.fetch_add(1, Relaxed);
                     continue;
@@ -162,12 +162,12 @@ async fn feed(
                 lost_answer,
                 sign_out_only,
             } => (lost_answer, sign_out_only),
-            Verdict::NewInvalid | Verdict::InvalidRecorded => unreachable!("a valid row's verdict"),
         };
-        let Some(permit) = ctx.until_stopped(permits.clone().acquire_owned()).await else {
+        // The semaphore is never closed: an error, like a stop, ends the
+        // feed.
+        let Some(Ok(permit)) = ctx.until_stopped(permits.clone().acquire_owned()).await else {
             return;
         };
-        let permit = permit.expect("the semaphore is never closed");
         tracker.spawn(ctx.clone().process(row, lost_answer, sign_out_only, permit));
     }
 }

@@ -174,7 +174,15 @@ impl<'a> UserJob<'a> {
             return Some(Flow::End(skip));
         }
         if let (Some((out, len)), Operation::SetPassword { .. }) = (&w.generate, self.op) {
-            let password = passwords::generate(*len);
+            let password = match passwords::generate(*len) {
+                Ok(password) => password,
+                Err(why) => {
+                    w.stop_run(StopReason::Local {
+                        message: format!("could not generate a password: {why}"),
+                    });
+                    return None;
+                }
+            };
             if let Err(message) = out.record(target(self.row), &password).await {
                 w.stop_run(StopReason::Ledger { message });
                 return None;

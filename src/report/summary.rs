@@ -28,6 +28,8 @@ pub enum StopReason {
     DailyEmailLimit { message: String },
     /// LimitExceededException outlasted the attempts of `count` users in a row.
     LimitPersists { count: u32 },
+    /// This machine failed the run (e.g. no randomness for a password).
+    Local { message: String },
     /// Calls could not leave this machine: the endpoint is unreachable, or
     /// a local limit stopped them.
     Unreachable {
@@ -72,6 +74,7 @@ impl std::fmt::Display for StopReason {
             ),
             StopReason::Ledger { message } => write!(f, "{message}; free space or fix permissions, then re-run"),
             StopReason::Input { message } => write!(f, "could not read the input: {message}"),
+            StopReason::Local { message } => write!(f, "{message}; nothing more was sent: fix it, then re-run"),
             StopReason::DailyEmailLimit { message } => write!(
                 f,
                 "Cognito's daily email limit is exhausted ({message}); the default Cognito sender allows 50 emails a day per account: configure the pool to send through your own Amazon SES identity, or re-run this command tomorrow"

@@ -30,7 +30,8 @@ impl Source {
     pub fn spawn(self, tx: mpsc::Sender<io::Result<SourceItem>>) {
         match self {
             Source::Csv(rows) => {
-                std::thread::Builder::new()
+                let failed = tx.clone();
+                let spawned = std::thread::Builder::new()
                     .name("input-reader".into())
                     .spawn(move || {
                         for item in rows {
@@ -38,8 +39,14 @@ impl Source {
                                 return; // the run stopped
                             }
                         }
-                    })
-                    .expect("spawning a thread succeeds");
+                    });
+                if let Err(e) = spawned {
+                    // Not an empty input: the run stops, saying why (the
+                    // channel is empty, so the error fits).
+                    let e =
+                        io::Error::new(e.kind(), format!("could not start the input reader: {e}"));
+                    let _ = failed.try_send(Err(e));
+                }
             }
             Source::Pool(listing) => {
                 tokio::spawn(listing.run(tx));
