@@ -184,7 +184,7 @@ pub struct Resolver {
     /// Why the rule is unknown, when it is.
     unknown_because: Option<String>,
     index: Option<PoolIndex>,
-    cognito: Option<Cognito>,
+    cognito: Cognito,
     limiter: Limiter,
     retry: RetryPolicy,
     calls: AtomicU64,
@@ -221,7 +221,7 @@ impl Resolver {
             rule,
             unknown_because,
             index: None,
-            cognito: Some(cognito.clone()),
+            cognito: cognito.clone(),
             limiter,
             retry,
             calls: AtomicU64::new(0),
@@ -233,7 +233,7 @@ impl Resolver {
             Strategy::Lookup => {
                 resolver.list(None).await?;
             }
-            Strategy::Listing | Strategy::Exact => resolver.cognito = None,
+            Strategy::Listing | Strategy::Exact => {}
         }
         Ok(resolver)
     }
@@ -269,10 +269,7 @@ impl Resolver {
     }
 
     async fn list(&self, filter: Option<&str>) -> Result<Vec<ListedUser>, CallError> {
-        let cognito = self
-            .cognito
-            .as_ref()
-            .expect("a resolver that lists has a client");
+        let cognito = &self.cognito;
         self.calls.fetch_add(1, Relaxed);
         call_with_retry(&self.limiter, &self.retry, || {
             cognito.list_users_page(filter, None)
@@ -283,10 +280,7 @@ impl Resolver {
 
     /// Pages through the whole pool into an index.
     async fn build_index(&self, expected: usize) -> Result<PoolIndex, CallError> {
-        let cognito = self
-            .cognito
-            .as_ref()
-            .expect("an index is built with a client");
+        let cognito = &self.cognito;
         let mut index = PoolIndex::new(self.rule.clone(), expected);
         let started = Instant::now();
         let mut told = Instant::now();
@@ -401,9 +395,12 @@ impl Resolver {
     /// An index hit whose canonical username the index cannot give: one
     /// ListUsers by the user's sub.
     async fn canonical_by_sub(&self, value: &str) -> Result<Identity, CallError> {
-        let index = self.index.as_ref().expect("index strategy");
+        // Only an index's user hits come here; anything else is looked up.
+        let Some(index) = self.index.as_ref() else {
+            return self.lookup(value).await;
+        };
         let Hit::User { slot, via } = index.lookup(value) else {
-            unreachable!("only user hits are resolved later");
+            return self.lookup(value).await;
         };
         let Some(sub) = index.sub(slot) else {
             return Ok(Identity::Nobody);
