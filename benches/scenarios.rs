@@ -36,7 +36,6 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -45,6 +44,18 @@ use cognito_sim::{
     self as sim, Behaviour, LoginAttribute, PoolSettings, SimConfig, SimHandle, SimStats,
 };
 use serde_json::{json, Value};
+
+/// The scale scenario's run and resume: as fast as the tool goes, rows
+/// keyed by their text.
+const SCALE_FLAGS: &[&str] = &[
+    "--rate",
+    "100000",
+    "--no-adaptive",
+    "--concurrency",
+    "64",
+    "--resolve",
+    "exact",
+];
 
 const BIN: &str = env!("CARGO_BIN_EXE_cognito-bulk-reset");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -399,22 +410,7 @@ impl Bench {
         );
 
         let pool = start_sim(n + new, unlimited()).await;
-        let run = self
-            .tool(
-                &pool,
-                &input,
-                "scale",
-                &[
-                    "--rate",
-                    "100000",
-                    "--no-adaptive",
-                    "--concurrency",
-                    "64",
-                    "--resolve",
-                    "exact",
-                ],
-            )
-            .await;
+        let run = self.tool(&pool, &input, "scale", SCALE_FLAGS).await;
         let stats = pool.stats();
         progress(&format!(
             "scale, run: {:.1} s, peak RSS {} MB, {:.0} users/s",
@@ -441,22 +437,7 @@ impl Bench {
         let resumed = self.users_csv("scale-resume.csv", 0..n + new);
         let records = ledger_lines(&self.dir.path().join("scale.ledger.jsonl"));
         let pool = start_sim(n + new, unlimited()).await;
-        let resume = self
-            .tool(
-                &pool,
-                &resumed,
-                "scale",
-                &[
-                    "--rate",
-                    "100000",
-                    "--no-adaptive",
-                    "--concurrency",
-                    "64",
-                    "--resolve",
-                    "exact",
-                ],
-            )
-            .await;
+        let resume = self.tool(&pool, &resumed, "scale", SCALE_FLAGS).await;
         let stats = pool.stats();
         let first_call =
             (stats.first_recovery_unix_us as f64 - resume.started_unix_us as f64) / 1e6;
@@ -742,27 +723,8 @@ impl Bench {
     /// host's AWS configuration.
     fn command(&self) -> Command {
         let mut cmd = Command::new(BIN);
-        for var in [
-            "AWS_PROFILE",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION",
-            "AWS_ENDPOINT_URL",
-            "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
-            "AWS_SESSION_TOKEN",
-            "RUST_LOG",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                self.dir.path().join("no-aws-credentials"),
-            )
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null());
+        sim::isolate_aws_env(&mut cmd, self.dir.path());
+        cmd.current_dir(self.dir.path()).stdin(Stdio::null());
         cmd
     }
 
@@ -944,17 +906,9 @@ async fn start_sim(users: usize, behaviour: Behaviour) -> SimHandle {
 }
 
 async fn start_sim_with(users: usize, pool: PoolSettings, behaviour: Behaviour) -> SimHandle {
-    sim::start(
-        SimConfig {
-            users,
-            pool,
-            behaviour,
-            ..SimConfig::default()
-        },
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .expect("the simulated pool starts")
+    sim::start_local(SimConfig::with(users, pool, behaviour))
+        .await
+        .expect("the simulated pool starts")
 }
 
 fn unlimited() -> Behaviour {

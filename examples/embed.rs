@@ -5,8 +5,6 @@
 //!
 //! Run it with: `cargo run --example embed`
 
-use std::net::SocketAddr;
-
 use cognito_bulk_reset::cognito::LoopbackSimulator;
 use cognito_bulk_reset::settings::{Rate, RunArgs};
 use cognito_bulk_reset::{pipeline, report};
@@ -15,13 +13,10 @@ use cognito_sim::{self as sim, SimConfig};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // A simulated pool with 500 users on a free loopback port.
-    let pool = sim::start(
-        SimConfig {
-            users: 500,
-            ..SimConfig::default()
-        },
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
+    let pool = sim::start_local(SimConfig {
+        users: 500,
+        ..SimConfig::default()
+    })
     .await?;
 
     let dir = tempfile_dir()?;

@@ -13,7 +13,6 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -69,26 +68,23 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
     let ledger = dir.join("reset.jsonl");
     let _ = std::fs::remove_file(&ledger);
 
-    let sim = sim::start(
-        SimConfig {
-            users: args.users,
-            pool: PoolSettings {
-                case_insensitive: true,
-                alias_attributes: vec![LoginAttribute::Email, LoginAttribute::PreferredUsername],
-                ..PoolSettings::default()
-            },
-            behaviour: Behaviour {
-                quota_recovery: args.rate,
-                latency_ms: 20,
-                fail_rate: 0.01,
-                limit_exceeded_rate: 0.005,
-                drop_rate: 0.005,
-                ..Behaviour::default()
-            },
-            ..SimConfig::default()
+    let sim = sim::start_local(SimConfig {
+        users: args.users,
+        pool: PoolSettings {
+            case_insensitive: true,
+            alias_attributes: vec![LoginAttribute::Email, LoginAttribute::PreferredUsername],
+            ..PoolSettings::default()
         },
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
+        behaviour: Behaviour {
+            quota_recovery: args.rate,
+            latency_ms: 20,
+            fail_rate: 0.01,
+            limit_exceeded_rate: 0.005,
+            drop_rate: 0.005,
+            ..Behaviour::default()
+        },
+        ..SimConfig::default()
+    })
     .await?;
 
     let mut csv = String::from("username\n");

@@ -15,6 +15,7 @@
 //! replies), and counts calls and messages per user. `GET /sim/stats` returns
 //! the counters as JSON for clients outside the process.
 
+mod client;
 pub mod pool;
 mod server;
 mod username;
@@ -29,6 +30,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use client::isolate_aws_env;
 pub use pool::{uuid_for, EmailSending, LoginAttribute, Pool, PoolSettings, SimUser, Status};
 
 /// The simulated pool's settings (also the flags of `sim`).
@@ -387,17 +389,39 @@ pub struct SimHandle {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// Starts a simulation on `listen` (use port 0 for any free port).
-pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<SimHandle> {
-    let b = &config.behaviour;
-    let buckets = [
+/// A full quota bucket per API category, in [`Category`] order.
+fn buckets(b: &Behaviour) -> [Bucket; 6] {
+    [
         Bucket::new(b.quota_recovery),
         Bucket::new(b.quota_read),
         Bucket::new(b.quota_list),
         Bucket::new(b.quota_update),
         Bucket::new(b.quota_create),
         Bucket::new(b.quota_pool_read),
-    ];
+    ]
+}
+
+impl SimConfig {
+    /// `users` generated users in a pool with these settings, calls met
+    /// with `behaviour` (the default pool id).
+    pub fn with(users: usize, pool: PoolSettings, behaviour: Behaviour) -> SimConfig {
+        SimConfig {
+            users,
+            pool,
+            behaviour,
+            ..SimConfig::default()
+        }
+    }
+}
+
+/// Starts a simulation on a free port of the loopback interface.
+pub async fn start_local(config: SimConfig) -> std::io::Result<SimHandle> {
+    start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+}
+
+/// Starts a simulation on `listen` (use port 0 for any free port).
+pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<SimHandle> {
+    let buckets = buckets(&config.behaviour);
     let state = Arc::new(State {
         pool: {
             let pool = Pool::new(config.pool_id.clone(), config.pool.clone());
@@ -435,14 +459,7 @@ impl SimHandle {
 
     /// Replaces quotas and faults; quota buckets start full again.
     pub fn set_behaviour(&self, b: Behaviour) {
-        *self.state.buckets.lock().unwrap_or_else(|e| e.into_inner()) = [
-            Bucket::new(b.quota_recovery),
-            Bucket::new(b.quota_read),
-            Bucket::new(b.quota_list),
-            Bucket::new(b.quota_update),
-            Bucket::new(b.quota_create),
-            Bucket::new(b.quota_pool_read),
-        ];
+        *self.state.buckets.lock().unwrap_or_else(|e| e.into_inner()) = buckets(&b);
         *self
             .state
             .behaviour

@@ -142,12 +142,7 @@ impl SdkPool {
                 if !client_metadata.is_empty() {
                     req = req.set_client_metadata(Some(client_metadata.clone()));
                 }
-                match req.send().await {
-                    Ok(out) => Ok(CallOk {
-                        request_id: out.request_id().map(str::to_string),
-                    }),
-                    Err(e) => Err(classify(e)),
-                }
+                answered(req.send().await)
             }
             Operation::SetPassword { permanent } => {
                 let Some(password) = password else {
@@ -168,32 +163,19 @@ impl SdkPool {
                     .permanent(*permanent)
                     .send()
                     .await;
-                match result {
-                    Ok(out) => Ok(CallOk {
-                        request_id: out.request_id().map(str::to_string),
-                    }),
-                    Err(e) => {
-                        let mut err = classify(e);
-                        err.message = redact(&err.message, password);
-                        Err(err)
-                    }
-                }
+                answered(result).map_err(|mut err| {
+                    err.message = redact(&err.message, password);
+                    err
+                })
             }
-            Operation::SignOut => {
-                match self
-                    .client
+            Operation::SignOut => answered(
+                self.client
                     .admin_user_global_sign_out()
                     .user_pool_id(&self.pool_id)
                     .username(username)
                     .send()
-                    .await
-                {
-                    Ok(out) => Ok(CallOk {
-                        request_id: out.request_id().map(str::to_string),
-                    }),
-                    Err(e) => Err(classify(e)),
-                }
-            }
+                    .await,
+            ),
         }
     }
 
@@ -479,6 +461,21 @@ fn listed_user(u: &aws_sdk_cognitoidentityprovider::types::UserType) -> Option<L
         phone_number_verified: attr("phone_number_verified") == Some("true"),
         preferred_username: attr("preferred_username").map(str::to_string),
     })
+}
+
+/// A password or sign-out call's answer: its request id, or the error
+/// classified.
+fn answered<O: RequestId, E>(
+    result: Result<O, SdkError<E, aws_sdk_cognitoidentityprovider::config::http::HttpResponse>>,
+) -> CallResult
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    result
+        .map(|out| CallOk {
+            request_id: out.request_id().map(str::to_string),
+        })
+        .map_err(classify)
 }
 
 /// Reduces an SDK error to a [`CallError`].

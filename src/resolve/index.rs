@@ -144,6 +144,19 @@ impl PoolIndex {
         }
     }
 
+    /// Whom `name`, as `kind` and exactly as indexed, names: one user, or
+    /// several (ambiguous).
+    #[inline]
+    fn hit(&self, kind: NameKind, name: &str) -> Option<Hit> {
+        self.get(tagged(tag(kind), name)).map(|slot| match slot {
+            SHARED => Hit::Ambiguous {
+                via: kind,
+                folded: false,
+            },
+            slot => Hit::User { slot, via: kind },
+        })
+    }
+
     /// What `value` names.
     pub fn lookup(&self, value: &str) -> Hit {
         if self.rule.known() {
@@ -151,30 +164,16 @@ impl PoolIndex {
             let folded = self.rule.fold(NameKind::Username, value);
             for kind in self.rule.kinds() {
                 let name = if kind.has_case() { &*folded } else { value };
-                match self.get(tagged(tag(kind), name)) {
-                    Some(SHARED) => {
-                        return Hit::Ambiguous {
-                            via: kind,
-                            folded: false,
-                        }
-                    }
-                    Some(slot) => return Hit::User { slot, via: kind },
-                    None => {}
+                if let Some(hit) = self.hit(kind, name) {
+                    return hit;
                 }
             }
             return Hit::Nobody;
         }
         // Unknown rule: the username and the sub always resolve, exactly.
         for kind in [NameKind::Username, NameKind::Sub] {
-            match self.get(tagged(tag(kind), value)) {
-                Some(SHARED) => {
-                    return Hit::Ambiguous {
-                        via: kind,
-                        folded: false,
-                    }
-                }
-                Some(slot) => return Hit::User { slot, via: kind },
-                None => {}
+            if let Some(hit) = self.hit(kind, value) {
+                return hit;
             }
         }
         for kind in [

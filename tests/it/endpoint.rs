@@ -2,7 +2,7 @@
 //! stops the run at once naming it, and local limits (open files) are
 //! retried, never read back as if the call might have landed.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use cognito_sim::{self as sim, Behaviour, SimConfig};
@@ -77,9 +77,7 @@ async fn endpoint_dying_mid_run_stops_and_resumes() {
         },
         ..SimConfig::default()
     };
-    let first = sim::start(config.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
+    let first = sim::start_local(config.clone()).await.unwrap();
     let addr = first.addr;
     let input = t.users_csv(resettable(400));
     let ledger = t.path("l.jsonl");

@@ -158,6 +158,21 @@ async fn seed(c: &Client, pool: &str, name: &str, how: Seed) {
     }
 }
 
+/// moto started for this test, its client, and a new pool in it.
+async fn moto_pool(t: &Scratch) -> (Moto, Client, String) {
+    let moto = Moto::start(t);
+    let c = moto.client().await;
+    let pool = new_pool(&c).await;
+    (moto, c, pool)
+}
+
+/// Creates each user as `Seed` says.
+async fn seed_all(c: &Client, pool: &str, users: &[(&str, Seed)]) {
+    for (name, how) in users {
+        seed(c, pool, name, *how).await;
+    }
+}
+
 async fn new_pool(c: &Client) -> String {
     let out = c
         .create_user_pool()
@@ -210,9 +225,7 @@ fn moto_args(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_reset() {
     let t = Scratch::new();
-    let moto = Moto::start(&t);
-    let c = moto.client().await;
-    let pool = new_pool(&c).await;
+    let (moto, c, pool) = moto_pool(&t).await;
     let users = [
         ("alice", Seed::Confirmed),
         ("bob@example.com", Seed::Confirmed),
@@ -220,9 +233,7 @@ async fn moto_reset() {
         ("dave", Seed::Disabled),
         ("erin", Seed::NoEmail),
     ];
-    for (name, how) in users {
-        seed(&c, &pool, name, how).await;
-    }
+    seed_all(&c, &pool, &users).await;
     let input = t.users_csv(
         users
             .iter()
@@ -272,9 +283,7 @@ async fn moto_reset() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_set_password() {
     let t = Scratch::new();
-    let moto = Moto::start(&t);
-    let c = moto.client().await;
-    let pool = new_pool(&c).await;
+    let (moto, c, pool) = moto_pool(&t).await;
     for (name, how) in [
         ("frank", Seed::Confirmed),
         ("grace", Seed::ForceChange),
@@ -346,9 +355,7 @@ async fn moto_missing_pool_stops() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_from_pool_with_filter() {
     let t = Scratch::new();
-    let moto = Moto::start(&t);
-    let c = moto.client().await;
-    let pool = new_pool(&c).await;
+    let (moto, c, pool) = moto_pool(&t).await;
     for i in 0..70 {
         seed(&c, &pool, &format!("member-{i:03}"), Seed::Confirmed).await;
     }
@@ -428,9 +435,7 @@ async fn refresh_works(c: &Client, pool: &str, client_id: &str, token: &str) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_sign_out_revokes_refresh_tokens() {
     let t = Scratch::new();
-    let moto = Moto::start(&t);
-    let c = moto.client().await;
-    let pool = new_pool(&c).await;
+    let (moto, c, pool) = moto_pool(&t).await;
     let client_id = password_app(&c, &pool).await;
     for name in ["ivan", "judy", "bystander"] {
         seed(&c, &pool, name, Seed::Confirmed).await;
@@ -465,18 +470,14 @@ async fn moto_sign_out_revokes_refresh_tokens() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_precheck_skips() {
     let t = Scratch::new();
-    let moto = Moto::start(&t);
-    let c = moto.client().await;
-    let pool = new_pool(&c).await;
+    let (moto, c, pool) = moto_pool(&t).await;
     let users = [
         ("kate", Seed::Confirmed),
         ("liam", Seed::ForceChange),
         ("mona", Seed::Disabled),
         ("nick", Seed::NoEmail),
     ];
-    for (name, how) in users {
-        seed(&c, &pool, name, how).await;
-    }
+    seed_all(&c, &pool, &users).await;
     let input = t.users_csv(users.iter().map(|(n, _)| n.to_string()));
     let ledger = t.path("pre.jsonl");
     let mut cmd = t.bin();
@@ -501,9 +502,7 @@ async fn moto_precheck_skips() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_rate_auto_falls_back() {
     let t = Scratch::new();
-    let moto = Moto::start(&t);
-    let c = moto.client().await;
-    let pool = new_pool(&c).await;
+    let (moto, c, pool) = moto_pool(&t).await;
     seed(&c, &pool, "olga", Seed::Confirmed).await;
     let input = t.users_csv(["olga".to_string()]);
     let ledger = t.path("auto.jsonl");
@@ -528,9 +527,7 @@ async fn moto_rate_auto_falls_back() {
 async fn moto_generated_passwords_sign_in() {
     use std::os::unix::fs::PermissionsExt;
     let t = Scratch::new();
-    let moto = Moto::start(&t);
-    let c = moto.client().await;
-    let pool = new_pool(&c).await;
+    let (moto, c, pool) = moto_pool(&t).await;
     let client_id = password_app(&c, &pool).await;
     let names = ["pat", "quinn", "rosa"];
     for name in names {
@@ -573,9 +570,7 @@ async fn moto_generated_passwords_sign_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_plan_confirm_export() {
     let t = Scratch::new();
-    let moto = Moto::start(&t);
-    let c = moto.client().await;
-    let pool = new_pool(&c).await;
+    let (moto, c, pool) = moto_pool(&t).await;
     for name in ["sam", "tara", "uma"] {
         seed(&c, &pool, name, Seed::Confirmed).await;
     }

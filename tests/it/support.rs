@@ -3,7 +3,6 @@
 //! ledger reading.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -49,27 +48,8 @@ impl Scratch {
     /// host's AWS configuration.
     pub fn bin(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cognito-bulk-reset"));
-        for var in [
-            "AWS_PROFILE",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION",
-            "AWS_ENDPOINT_URL",
-            "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
-            "AWS_SESSION_TOKEN",
-            "RUST_LOG",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_CONFIG_FILE", self.path("no-aws-config"))
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                self.path("no-aws-credentials"),
-            )
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null());
+        sim::isolate_aws_env(&mut cmd, self.dir.path());
+        cmd.current_dir(self.dir.path()).stdin(Stdio::null());
         cmd
     }
     /// `program` (a shell, `setpriv`, a wrapper) with the binary's
@@ -137,31 +117,14 @@ pub async fn finish_within(cmd: Command, secs: u64) -> Finished {
 
 /// Starts a simulated pool with `users` generated users.
 pub async fn sim(users: usize, behaviour: Behaviour) -> SimHandle {
-    sim::start(
-        SimConfig {
-            users,
-            behaviour,
-            ..SimConfig::default()
-        },
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .expect("the simulated pool starts")
+    sim_pool(users, PoolSettings::default(), behaviour).await
 }
 
 /// Starts a simulated pool with these settings and `users` generated users.
 pub async fn sim_pool(users: usize, pool: PoolSettings, behaviour: Behaviour) -> SimHandle {
-    sim::start(
-        SimConfig {
-            users,
-            pool,
-            behaviour,
-            ..SimConfig::default()
-        },
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .expect("the simulated pool starts")
+    sim::start_local(SimConfig::with(users, pool, behaviour))
+        .await
+        .expect("the simulated pool starts")
 }
 
 /// Each user's final outcome record, keyed by the canonical username the

@@ -1,0 +1,36 @@
+//! Pointing a process that uses an AWS SDK at the simulated pool, and at
+//! nothing else: the tests and the benchmarks start their clients this way.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Variables of the host's AWS set-up that would send a client elsewhere
+/// or give it other credentials.
+const HOST_AWS_VARS: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+    "AWS_SESSION_TOKEN",
+    "RUST_LOG",
+];
+
+/// Gives `cmd` placeholder credentials (the simulated pool checks none)
+/// and nothing of the host's AWS set-up: no profile, region or endpoint
+/// from the environment, config and credentials files that do not exist
+/// (under `scratch`), no instance metadata. The endpoint is the caller's
+/// to give (`--endpoint-url`).
+pub fn isolate_aws_env(cmd: &mut Command, scratch: &Path) {
+    for var in HOST_AWS_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_CONFIG_FILE", scratch.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            scratch.join("no-aws-credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+}
