@@ -15,7 +15,7 @@ use crate::error::ExitCode;
 use crate::error::UsageError;
 use crate::settings::{Input, RunSettings};
 use crate::settings::{RunArgs, DEFAULT_RECOVERY_QUOTA};
-use crate::{pipeline, plan, report};
+use crate::{ledger, pipeline, plan, report};
 use cognito_sim::{self as sim, SimConfig};
 
 /// Reset or set the passwords of many Amazon Cognito users at once: at a safe
@@ -57,6 +57,9 @@ pub enum Command {
     /// Write one row per user of a ledger (final outcome, steps, attempts,
     /// request ids, times) as CSV or JSON Lines, for audit.
     Export(ExportArgs),
+    /// Ledgers kept in DynamoDB: create a table, copy a job between a file
+    /// and a table.
+    Ledger(LedgerArgs),
     /// Run the whole tool against a built-in simulated user pool: a run,
     /// interrupted part-way, then resumed from its ledger.
     Drill(DrillArgs),
@@ -66,19 +69,75 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The ledger to read.
+    /// The ledger to read: a file, or dynamodb://TABLE/JOB.
     #[arg(long, value_name = "PATH")]
     pub ledger: PathBuf,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub table: TableArgs,
+}
+
+/// How to reach a DynamoDB ledger table.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TableArgs {
+    /// For a DynamoDB ledger: the table's region [default: AWS_REGION or
+    /// the profile's]. Its endpoint follows AWS_ENDPOINT_URL_DYNAMODB (or
+    /// AWS_ENDPOINT_URL).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// For a DynamoDB ledger: the named AWS profile.
+    #[arg(long)]
+    pub profile: Option<String>,
+}
+
+impl TableArgs {
+    fn access(&self) -> ledger::copy::TableAccess {
+        ledger::copy::TableAccess {
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LedgerArgs {
+    #[command(subcommand)]
+    pub command: LedgerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Create a DynamoDB table for ledgers: on demand (pay per request),
+    /// partition key `job`, sort key `k` (docs/dynamodb-ledger.md). Any
+    /// number of jobs share one table.
+    CreateTable {
+        /// The table's name.
+        table: String,
+        #[command(flatten)]
+        table_args: TableArgs,
+    },
+    /// Copy a job's ledger between a file and a table (dynamodb://TABLE/JOB),
+    /// either way, record for record. The target must be new: a file that
+    /// does not exist, or a job with no records.
+    Copy {
+        /// The ledger to copy: a file, or dynamodb://TABLE/JOB.
+        from: PathBuf,
+        /// Where it goes: a new file, or dynamodb://TABLE/JOB.
+        to: PathBuf,
+        #[command(flatten)]
+        table_args: TableArgs,
+    },
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// The ledger to read.
+    /// The ledger to read: a file, or dynamodb://TABLE/JOB.
     #[arg(long, value_name = "PATH")]
     pub ledger: PathBuf,
+    #[command(flatten)]
+    pub table: TableArgs,
     #[arg(long, value_enum, default_value_t = report::ExportFormat::Csv)]
     pub format: report::ExportFormat,
     /// Write here instead of standard output (refuses to overwrite).
@@ -143,7 +202,15 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
             result
         }
         Command::Status(args) => {
-            let status = report::status(&args.ledger)?;
+            let status = match ledger::location::Location::parse(&args.ledger)? {
+                ledger::location::Location::File(path) => report::status(&path)?,
+                table @ ledger::location::Location::Table { .. } => {
+                    let reader = table_lines(&table, &args.table).await?;
+                    let name = table.as_path();
+                    tokio::task::spawn_blocking(move || report::status_from(reader, &name))
+                        .await??
+                }
+            };
             if args.json {
                 say(&(serde_json::to_string_pretty(&status)? + "\n"));
             } else {
@@ -151,30 +218,38 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
             }
             Ok(ExitCode::Success)
         }
-        Command::Export(args) => match &args.output {
-            Some(path) => {
-                crate::files::check_distinct(&[
-                    (crate::files::Role::Ledger, args.ledger.as_path()),
-                    (crate::files::Role::Export, path.as_path()),
-                ])?;
-                crate::files::check_output(crate::files::Role::Export, path, false)?;
-                // Usernames are personal data: the file is private (0600),
-                // written whole, and put in place only if nothing is there.
-                let mut out = crate::files::NewFile::create(path, 0o600)
-                    .map_err(|e| anyhow::anyhow!("could not create {}: {e}", path.display()))?;
-                report::export(&args.ledger, args.format, &mut out)?;
-                out.commit().map_err(|e| {
-                    anyhow::anyhow!(
-                        "could not create {}: {e} (export never overwrites)",
-                        path.display()
-                    )
+        Command::Export(args) => {
+            export(args).await?;
+            Ok(ExitCode::Success)
+        }
+        Command::Ledger(args) => match args.command {
+            LedgerCommand::CreateTable { table, table_args } => {
+                ledger::location::check_table_name(&table).map_err(|reason| UsageError::Value {
+                    flag: "TABLE",
+                    reason,
                 })?;
+                let t = ledger::table::LedgerTable::connect(
+                    &table,
+                    table_args.region.as_deref(),
+                    table_args.profile.as_deref(),
+                )
+                .await?;
+                if t.create().await? {
+                    say(&format!("created table {table} (on demand); use it as --ledger dynamodb://{table}/JOB\n"));
+                } else {
+                    say(&format!("table {table} already exists, with the ledger's keys; use it as --ledger dynamodb://{table}/JOB\n"));
+                }
                 Ok(ExitCode::Success)
             }
-            None => {
-                let mut out = std::io::stdout().lock();
-                report::export(&args.ledger, args.format, &mut out)?;
-                std::io::Write::flush(&mut out)?;
+            LedgerCommand::Copy {
+                from,
+                to,
+                table_args,
+            } => {
+                let from = ledger::location::Location::parse(&from)?;
+                let to = ledger::location::Location::parse(&to)?;
+                let copied = ledger::copy::copy(&from, &to, &table_args.access()).await?;
+                say(&format!("copied {copied} records from {from} to {to}\n"));
                 Ok(ExitCode::Success)
             }
         },
@@ -188,6 +263,71 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
             Ok(ExitCode::Success)
         }
     }
+}
+
+/// A DynamoDB ledger's records as text, to read on a blocking thread.
+async fn table_lines(
+    location: &ledger::location::Location,
+    args: &TableArgs,
+) -> anyhow::Result<Box<dyn std::io::BufRead + Send>> {
+    let ledger::location::Location::Table { table, job } = location else {
+        anyhow::bail!("{location} is no table");
+    };
+    let t =
+        ledger::table::LedgerTable::connect(table, args.region.as_deref(), args.profile.as_deref())
+            .await?;
+    t.check_exists().await?;
+    Ok(Box::new(t.lines(job, tokio::runtime::Handle::current())))
+}
+
+/// `export`: one row per user, to a new private file or to stdout.
+async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let location = ledger::location::Location::parse(&args.ledger)?;
+    let table = match &location {
+        ledger::location::Location::Table { .. } => {
+            Some(table_lines(&location, &args.table).await?)
+        }
+        ledger::location::Location::File(_) => None,
+    };
+    let name = location.as_path();
+    let format = args.format;
+    let write = move |out: &mut dyn std::io::Write| -> anyhow::Result<u64> {
+        match table {
+            Some(reader) => report::export_from(reader, &name, format, out),
+            None => report::export(&name, format, out),
+        }
+    };
+    let output = args.output.clone();
+    let ledger_path = args.ledger.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        match output {
+            Some(path) => {
+                crate::files::check_distinct(&[
+                    (crate::files::Role::Ledger, ledger_path.as_path()),
+                    (crate::files::Role::Export, path.as_path()),
+                ])?;
+                crate::files::check_output(crate::files::Role::Export, &path, false)?;
+                // Usernames are personal data: the file is private (0600),
+                // written whole, and put in place only if nothing is there.
+                let mut out = crate::files::NewFile::create(&path, 0o600)
+                    .map_err(|e| anyhow::anyhow!("could not create {}: {e}", path.display()))?;
+                write(&mut out)?;
+                out.commit().map_err(|e| {
+                    anyhow::anyhow!(
+                        "could not create {}: {e} (export never overwrites)",
+                        path.display()
+                    )
+                })?;
+            }
+            None => {
+                let mut out = std::io::stdout().lock();
+                write(&mut out)?;
+                std::io::Write::flush(&mut out)?;
+            }
+        }
+        Ok(())
+    })
+    .await?
 }
 
 /// `run`: the plan and confirmation when asked for, the run, its summary.

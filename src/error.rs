@@ -114,6 +114,17 @@ pub enum UsageError {
         reason: String,
     },
 
+    #[error("DynamoDB table {table}: {reason}")]
+    LedgerTable { table: String, reason: String },
+
+    #[error("ledger {ledger} is held by a run on host {host} (pid {pid}) until {expires}; wait for that run to end, or for its lease to expire, then run this command again")]
+    LeaseHeld {
+        ledger: String,
+        host: String,
+        pid: String,
+        expires: String,
+    },
+
     #[error("could not read ledger {path}: {reason}")]
     LedgerRead { path: PathBuf, reason: String },
 

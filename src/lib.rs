@@ -26,7 +26,8 @@
 //!   into the few cases the pipeline acts on.
 //! - [`ledger`]: the append-only JSON Lines ledger: record types, the writer
 //!   (group-committed fsync; a user counts as done only once its record is
-//!   durable) and replay (what a re-run may skip).
+//!   durable) and replay (what a re-run may skip); the same records kept in
+//!   a DynamoDB table (`dynamodb://TABLE/JOB`) and `ledger copy`.
 //! - [`progress`] and [`report`]: the progress bar or plain log lines, the
 //!   end-of-run summary, the `status` command.
 //! - `files`: every path the tool reads or writes, and its rules: private
@@ -38,6 +39,8 @@
 //! - [`signals`]: SIGINT, SIGTERM and SIGHUP, and the exit codes they give.
 //! - [`settings`] and [`cli`]: flags and config file merged once into checked
 //!   settings; [`error`] holds the mistakes a user can fix and the exit codes.
+//! - `aws`: the AWS SDK's configuration for every client (credentials
+//!   resolved once up front).
 //! - `drill`: the whole tool run against the simulated pool (the
 //!   `cognito-sim` crate of this workspace, which models Cognito and knows
 //!   nothing of the tool).
@@ -54,6 +57,7 @@
 //! [`source`] is public for the benchmarks of its hot path. The rest is
 //! internal to the crate.
 
+mod aws;
 pub mod cli;
 pub mod cognito;
 mod drill;

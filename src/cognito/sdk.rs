@@ -3,12 +3,6 @@
 //! nothing outside matches on SDK types. Messages that come back from a
 //! call carrying a password are scrubbed of it before they leave.
 
-use std::time::Duration;
-
-use aws_config::BehaviorVersion;
-use aws_sdk_cognitoidentityprovider::config::retry::RetryConfig;
-use aws_sdk_cognitoidentityprovider::config::timeout::TimeoutConfig;
-use aws_sdk_cognitoidentityprovider::config::{ProvideCredentials, Region};
 use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::operation::RequestId;
 use aws_sdk_cognitoidentityprovider::Client;
@@ -92,32 +86,16 @@ impl SdkPool {
         pool_id: &str,
         placeholder_credentials: bool,
     ) -> Result<SdkPool, UsageError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(aws.region.clone()))
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(aws.attempt_timeout.min(Duration::from_secs(5)))
-                    .operation_attempt_timeout(aws.attempt_timeout)
-                    .build(),
-            );
-        if let Some(profile) = &aws.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some(url) = &aws.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        if placeholder_credentials {
-            loader = loader.test_credentials();
-        }
-        let config = loader.load().await;
-        let provider = config.credentials_provider().ok_or_else(|| {
-            UsageError::Credentials("no credentials provider is configured".into())
-        })?;
-        provider
-            .provide_credentials()
-            .await
-            .map_err(|e| UsageError::Credentials(DisplayErrorContext(&e).to_string()))?;
+        // The pipeline retries and counts every attempt itself.
+        let config = crate::aws::load(crate::aws::Load {
+            region: Some(&aws.region),
+            profile: aws.profile.as_deref(),
+            endpoint_url: aws.endpoint_url.as_deref(),
+            sdk_retries: false,
+            attempt_timeout: aws.attempt_timeout,
+            placeholder_credentials,
+        })
+        .await?;
         Ok(SdkPool {
             client: Client::new(&config),
             pool_id: pool_id.to_string(),

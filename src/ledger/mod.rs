@@ -24,9 +24,12 @@
 //! line anywhere else. One process at a time may write a ledger
 //! ([`lock()`]). Records never hold a password.
 
+pub mod copy;
 pub mod lines;
+pub mod location;
 pub mod lock;
 pub mod replay;
+pub mod table;
 pub mod users;
 pub mod writer;
 

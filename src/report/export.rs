@@ -50,15 +50,26 @@ pub fn export(
     format: ExportFormat,
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<u64> {
-    use std::collections::HashMap;
     let file = ledger::lines::open(path)?.ok_or_else(|| UsageError::LedgerRead {
         path: path.to_owned(),
         reason: "no such file".into(),
     })?;
+    export_from(std::io::BufReader::new(file), path, format, out)
+}
+
+/// [`export`] of a ledger read from `reader` (a table's records, see
+/// `ledger::table`); `path` names it in messages.
+pub fn export_from(
+    reader: impl std::io::BufRead,
+    path: &Path,
+    format: ExportFormat,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<u64> {
+    use std::collections::HashMap;
     let mut rows: Vec<ExportRow> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut job: Option<(String, ledger::Action)> = None;
-    let mut lines = ledger::Lines::new(std::io::BufReader::new(file));
+    let mut lines = ledger::Lines::new(reader);
     loop {
         // A torn last line (a crash mid-write) is no record.
         let (n, text) = match lines.next_line() {

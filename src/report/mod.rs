@@ -20,8 +20,8 @@ pub mod status;
 pub mod summary;
 
 pub use counters::Counters;
-pub use export::{export, ExportFormat, ExportRow};
-pub use status::{status, Status};
+pub use export::{export, export_from, ExportFormat, ExportRow};
+pub use status::{status, status_from, Status};
 pub use summary::{ResolutionSummary, StopReason, Summary};
 
 /// Rows shown by example in a plan or summary, at most.

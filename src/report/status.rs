@@ -37,12 +37,22 @@ pub struct Status {
     pub torn_tail_bytes: u64,
 }
 
-/// Reads a ledger for the `status` command.
+/// Reads a ledger file for the `status` command.
 pub fn status(path: &Path) -> Result<Status, UsageError> {
     let replay = ledger::replay_path(path)?.ok_or_else(|| UsageError::LedgerRead {
         path: path.to_owned(),
         reason: "no such file".into(),
     })?;
+    status_of(replay, path)
+}
+
+/// `status` of a ledger read from `reader` (a table's records, see
+/// `ledger::table`); `name` names it in messages.
+pub fn status_from(reader: impl std::io::BufRead, name: &Path) -> Result<Status, UsageError> {
+    status_of(ledger::replay_reader(reader, name)?, name)
+}
+
+fn status_of(replay: ledger::Replay, path: &Path) -> Result<Status, UsageError> {
     replay.check_ledger(path)?;
     let header = replay
         .header

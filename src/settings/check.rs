@@ -51,6 +51,14 @@ impl RunArgs {
                 steps.action.as_str()
             ))
         });
+        if let crate::ledger::location::Location::Table { .. } =
+            crate::ledger::location::Location::parse(&ledger)?
+        {
+            return Err(UsageError::Value {
+                flag: "--ledger",
+                reason: "run and plan keep a file ledger in this version; a DynamoDB ledger (dynamodb://TABLE/JOB) is read by status and export and filled by `ledger copy`: run with a file ledger, then copy it".into(),
+            });
+        }
         let csv = CsvOptions {
             input_name: input.name(),
             header: !self.no_header.unwrap_or(false),

@@ -139,16 +139,22 @@ fn only_the_drill_and_the_sim_command_reach_the_simulator() {
     );
 }
 
-/// One file knows the AWS SDK (behind `cognito::PoolApi`), and flags are
-/// known only where they are parsed: the ledger, the resolver and the
-/// reports know nothing of clap.
+/// Each AWS SDK crate is known by one file (Cognito's behind
+/// `cognito::PoolApi`, DynamoDB's in the ledger table), the SDK's shared
+/// configuration by `aws.rs`; and flags are known only where they are
+/// parsed: the ledger, the resolver and the reports know nothing of clap.
 #[test]
 fn the_sdk_and_clap_stay_at_the_edges() {
-    let sdk: BTreeSet<String> = ["aws_sdk", "aws_config", "aws_smithy"]
+    assert_eq!(
+        files_naming("aws_sdk_cognitoidentityprovider"),
+        set(&["cognito/sdk.rs"])
+    );
+    assert_eq!(files_naming("aws_sdk_dynamodb"), set(&["ledger/table.rs"]));
+    let config: BTreeSet<String> = ["aws_config", "aws_credential_types", "aws_smithy"]
         .iter()
         .flat_map(|n| files_naming(n))
         .collect();
-    assert_eq!(sdk, set(&["cognito/sdk.rs"]));
+    assert_eq!(config, set(&["aws.rs"]));
     assert_eq!(
         files_naming("clap"),
         set(&["cli.rs", "drill.rs", "main.rs", "settings/args.rs"])

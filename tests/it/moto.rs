@@ -56,13 +56,13 @@ fn moto_server() -> &'static PathBuf {
 }
 
 /// A moto server on a free loopback port, killed on drop.
-struct Moto {
+pub struct Moto {
     child: Child,
-    url: String,
+    pub url: String,
 }
 
 impl Moto {
-    fn start(t: &Scratch) -> Moto {
+    pub fn start(t: &Scratch) -> Moto {
         let server = moto_server();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()

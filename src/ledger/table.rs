@@ -1,0 +1,607 @@
+//! A ledger kept in DynamoDB (`--ledger dynamodb://TABLE/JOB`): the same
+//! JSON Lines records as a file ledger, one item a line, in order, under
+//! the job's partition key; and the job's lease, one item beside them.
+//! docs/dynamodb-ledger.md gives the schema and its sources. This is the
+//! only code that knows the DynamoDB SDK.
+//!
+//! - Records: `job` = the job, `k` = `r#` and a 12-digit sequence number,
+//!   `l` = the record's JSON line. Read back in key order (Query), they are
+//!   the file ledger's lines, so replay, `status` and `export` read a table
+//!   exactly as a file.
+//! - The lease: `k` = `lease`, naming its holder (an id, the host, the
+//!   pid), when it expires, and a fence that grows with every new holder.
+//!   Every write of records is one transaction that also checks that the
+//!   writer still holds the lease it took (holder and fence), so a writer
+//!   that lost it writes nothing.
+
+use std::collections::HashMap;
+use std::io::{self, BufRead, Read};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, KeySchemaElement, KeyType,
+    Put, ScalarAttributeType, TableStatus, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+
+use crate::error::UsageError;
+
+/// The partition key: the job.
+const JOB: &str = "job";
+/// The sort key: `r#<sequence>` for a record, `lease` for the lease.
+const KEY: &str = "k";
+/// A record's JSON line.
+const LINE: &str = "l";
+const RECORD_PREFIX: &str = "r#";
+const LEASE: &str = "lease";
+
+/// Records one write carries. A transaction holds at most 100 actions
+/// (API reference, TransactWriteItems); one of them checks the lease.
+pub const RECORDS_PER_WRITE: usize = 99;
+
+/// The longest record line a table takes: an item holds at most 400 KB,
+/// keys and names included (Developer Guide, "Service, account, and table
+/// quotas in Amazon DynamoDB").
+pub const MAX_RECORD: usize = 390 * 1024;
+
+/// A table holding ledgers.
+pub struct LedgerTable {
+    client: Client,
+    table: String,
+}
+
+/// Who takes a lease.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    /// Unique to this process's run.
+    pub id: String,
+    pub host: String,
+    pub pid: u32,
+}
+
+impl Holder {
+    /// This process, with a fresh id.
+    pub fn this_process() -> Holder {
+        let mut b = [0u8; 8];
+        // Without randomness the id still differs by time and pid.
+        let _ = getrandom::fill(&mut b);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Holder {
+            id: format!("{:016x}-{nanos:x}", u64::from_le_bytes(b)),
+            host: crate::ledger::host_name(),
+            pid: std::process::id(),
+        }
+    }
+}
+
+/// A lease held on a job.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub job: String,
+    pub holder: Holder,
+    /// Grows with every new holder: a write checks it.
+    pub fence: u64,
+    /// When it expires, milliseconds since the epoch.
+    pub expires_ms: u64,
+}
+
+/// Why records could not be written.
+#[derive(Debug)]
+pub enum WriteError {
+    /// The lease is no longer this writer's: nothing was written.
+    LeaseLost,
+    /// Anything else (the table, the network, permissions).
+    Failed(String),
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::LeaseLost => write!(
+                f,
+                "the job's lease was taken over by another runner; nothing more was written"
+            ),
+            WriteError::Failed(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn record_key(seq: u64) -> String {
+    format!("{RECORD_PREFIX}{seq:012}")
+}
+
+/// The text of an SDK error, with its code when there is one.
+fn why<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    e: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> String {
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        _ => DisplayErrorContext(e).to_string(),
+    }
+}
+
+impl LedgerTable {
+    /// A client for `table`: the region given, else the SDK's (AWS_REGION,
+    /// the profile); the endpoint from the SDK's settings
+    /// (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL). Sends nothing.
+    pub async fn connect(
+        table: &str,
+        region: Option<&str>,
+        profile: Option<&str>,
+    ) -> Result<LedgerTable, UsageError> {
+        let config = crate::aws::load(crate::aws::Load {
+            region,
+            profile,
+            endpoint_url: None,
+            sdk_retries: true,
+            attempt_timeout: Duration::from_secs(10),
+            placeholder_credentials: false,
+        })
+        .await?;
+        Ok(LedgerTable {
+            client: Client::new(&config),
+            table: table.to_string(),
+        })
+    }
+
+    fn error(&self, reason: String) -> UsageError {
+        UsageError::LedgerTable {
+            table: self.table.clone(),
+            reason,
+        }
+    }
+
+    /// Creates the table, on demand (pay per request), and waits until it
+    /// is active. `false`: it already existed, with the ledger's keys.
+    pub async fn create(&self) -> Result<bool, UsageError> {
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| self.error(e.to_string()))
+        };
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| self.error(e.to_string()))
+        };
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key(JOB, KeyType::Hash)?)
+            .key_schema(key(KEY, KeyType::Range)?)
+            .attribute_definitions(attr(JOB)?)
+            .attribute_definitions(attr(KEY)?)
+            .send()
+            .await;
+        let created = match created {
+            Ok(_) => true,
+            Err(e) if e.code() == Some("ResourceInUseException") => false,
+            Err(e) => return Err(self.error(format!("CreateTable failed ({})", why(&e)))),
+        };
+        // CreateTable answers while the table is CREATING.
+        for _ in 0..120 {
+            if self.status().await? == Some(TableStatus::Active) {
+                self.check_keys().await?;
+                return Ok(created);
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        Err(self.error(
+            "it did not become ACTIVE within 2 minutes; check it in the console, then run again"
+                .into(),
+        ))
+    }
+
+    async fn status(&self) -> Result<Option<TableStatus>, UsageError> {
+        match self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.table().and_then(|t| t.table_status().cloned())),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
+            Err(e) => Err(self.error(format!("DescribeTable failed ({})", why(&e)))),
+        }
+    }
+
+    /// Refuses a table that is missing (naming the command that makes it)
+    /// or whose keys are not a ledger table's.
+    pub async fn check_exists(&self) -> Result<(), UsageError> {
+        match self.status().await? {
+            None => Err(self.error(format!(
+                "it does not exist; create it with `cognito-bulk-reset ledger create-table {}`",
+                self.table
+            ))),
+            Some(_) => self.check_keys().await,
+        }
+    }
+
+    async fn check_keys(&self) -> Result<(), UsageError> {
+        let out = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| self.error(format!("DescribeTable failed ({})", why(&e))))?;
+        let keys: Vec<(String, String)> = out
+            .table()
+            .map(|t| {
+                t.key_schema()
+                    .iter()
+                    .map(|k| {
+                        (
+                            k.attribute_name().to_string(),
+                            k.key_type().as_str().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let want = [
+            (JOB.to_string(), "HASH".to_string()),
+            (KEY.to_string(), "RANGE".to_string()),
+        ];
+        if keys.len() == 2 && want.iter().all(|w| keys.contains(w)) {
+            Ok(())
+        } else {
+            Err(self.error(format!(
+                "its keys are {keys:?}, not a ledger table's (partition key `job`, sort key `k`, both strings); name another table, or make one with `cognito-bulk-reset ledger create-table`"
+            )))
+        }
+    }
+
+    /// The sequence number of the job's last record, if it has any.
+    pub async fn last_seq(&self, job: &str) -> Result<Option<u64>, UsageError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#j = :j AND begins_with(#k, :r)")
+            .expression_attribute_names("#j", JOB)
+            .expression_attribute_names("#k", KEY)
+            .expression_attribute_values(":j", s(job))
+            .expression_attribute_values(":r", s(RECORD_PREFIX))
+            .scan_index_forward(false)
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error(format!("Query failed ({})", why(&e))))?;
+        Ok(out.items().first().and_then(|item| match item.get(KEY) {
+            Some(AttributeValue::S(k)) => k.strip_prefix(RECORD_PREFIX)?.parse().ok(),
+            _ => None,
+        }))
+    }
+
+    /// The job's records as ledger text, read page by page (strongly
+    /// consistent): a [`BufRead`] for replay, `status` and `export`. It
+    /// blocks on the runtime `handle`: use it on a blocking thread.
+    pub fn lines(&self, job: &str, handle: tokio::runtime::Handle) -> TableLines {
+        TableLines {
+            client: self.client.clone(),
+            table: self.table.clone(),
+            job: job.to_string(),
+            handle,
+            next: None,
+            done: false,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    /// Takes the job's lease for `seconds`: free, expired, or already this
+    /// holder's. Another holder's live lease is refused, naming it.
+    pub async fn acquire(
+        &self,
+        job: &str,
+        holder: &Holder,
+        seconds: u64,
+    ) -> Result<Lease, UsageError> {
+        let now = now_ms();
+        let expires_ms = now + seconds * 1000;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(JOB, s(job))
+            .key(KEY, s(LEASE))
+            .update_expression(
+                "SET holder = :h, host = :host, pid = :pid, expires_ms = :e, fence = if_not_exists(fence, :zero) + :one",
+            )
+            .condition_expression(
+                "attribute_not_exists(#k) OR expires_ms < :now OR holder = :h",
+            )
+            .expression_attribute_names("#k", KEY)
+            .expression_attribute_values(":h", s(&holder.id))
+            .expression_attribute_values(":host", s(&holder.host))
+            .expression_attribute_values(":pid", n(u64::from(holder.pid)))
+            .expression_attribute_values(":e", n(expires_ms))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                let fence = match out.attributes().and_then(|a| a.get("fence")) {
+                    Some(AttributeValue::N(f)) => f.parse().unwrap_or(0),
+                    _ => 0,
+                };
+                Ok(Lease {
+                    job: job.to_string(),
+                    holder: holder.clone(),
+                    fence,
+                    expires_ms,
+                })
+            }
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                Err(self.held(job).await)
+            }
+            Err(e) => Err(self.error(format!("UpdateItem (the lease) failed ({})", why(&e)))),
+        }
+    }
+
+    /// The error naming whoever holds the job's lease.
+    async fn held(&self, job: &str) -> UsageError {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(JOB, s(job))
+            .key(KEY, s(LEASE))
+            .consistent_read(true)
+            .send()
+            .await;
+        let item = match item {
+            Ok(out) => out.item().cloned().unwrap_or_default(),
+            Err(e) => {
+                return self.error(format!(
+                    "the job's lease is held, and reading it failed ({})",
+                    why(&e)
+                ))
+            }
+        };
+        let text = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(v)) | Some(AttributeValue::N(v)) => v.clone(),
+            _ => "?".into(),
+        };
+        let expires = text("expires_ms")
+            .parse::<u64>()
+            .map(|ms| crate::ledger::timestamp(UNIX_EPOCH + Duration::from_millis(ms)))
+            .unwrap_or_else(|_| "?".into());
+        UsageError::LeaseHeld {
+            ledger: format!("{}{}/{job}", crate::ledger::location::SCHEME, self.table),
+            host: text("host"),
+            pid: text("pid"),
+            expires,
+        }
+    }
+
+    /// Extends `lease` by `seconds` from now, if it is still this
+    /// holder's (same fence).
+    pub async fn renew(&self, lease: &Lease, seconds: u64) -> Result<Lease, WriteError> {
+        let expires_ms = now_ms() + seconds * 1000;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(JOB, s(&lease.job))
+            .key(KEY, s(LEASE))
+            .update_expression("SET expires_ms = :e")
+            .condition_expression("holder = :h AND fence = :f")
+            .expression_attribute_values(":e", n(expires_ms))
+            .expression_attribute_values(":h", s(&lease.holder.id))
+            .expression_attribute_values(":f", n(lease.fence))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(Lease {
+                expires_ms,
+                ..lease.clone()
+            }),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                Err(WriteError::LeaseLost)
+            }
+            Err(e) => Err(WriteError::Failed(format!(
+                "UpdateItem (renewing the lease) on table {} failed ({})",
+                self.table,
+                why(&e)
+            ))),
+        }
+    }
+
+    /// Gives the lease up (it expires now), if it is still this holder's.
+    pub async fn release(&self, lease: &Lease) -> Result<(), UsageError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(JOB, s(&lease.job))
+            .key(KEY, s(LEASE))
+            .update_expression("SET expires_ms = :zero")
+            .condition_expression("holder = :h AND fence = :f")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":h", s(&lease.holder.id))
+            .expression_attribute_values(":f", n(lease.fence))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
+            Err(e) => Err(self.error(format!(
+                "UpdateItem (releasing the lease) failed ({})",
+                why(&e)
+            ))),
+        }
+    }
+
+    /// Writes `lines` as the job's records `first_seq`, `first_seq + 1`,
+    /// ... in one transaction that holds only if `lease` is still this
+    /// writer's and no record has those numbers. At most
+    /// [`RECORDS_PER_WRITE`] lines, each at most [`MAX_RECORD`] bytes of
+    /// UTF-8.
+    pub async fn append(
+        &self,
+        lease: &Lease,
+        first_seq: u64,
+        lines: &[&str],
+    ) -> Result<(), WriteError> {
+        if lines.len() > RECORDS_PER_WRITE {
+            return Err(WriteError::Failed(format!(
+                "{} records in one write; at most {RECORDS_PER_WRITE}",
+                lines.len()
+            )));
+        }
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key(JOB, s(&lease.job))
+            .key(KEY, s(LEASE))
+            .condition_expression("holder = :h AND fence = :f")
+            .expression_attribute_values(":h", s(&lease.holder.id))
+            .expression_attribute_values(":f", n(lease.fence))
+            .build()
+            .map_err(|e| WriteError::Failed(e.to_string()))?;
+        let mut items = vec![TransactWriteItem::builder().condition_check(check).build()];
+        for (i, line) in lines.iter().enumerate() {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .item(JOB, s(&lease.job))
+                .item(KEY, s(&record_key(first_seq + i as u64)))
+                .item(LINE, s(line))
+                .condition_expression("attribute_not_exists(#k)")
+                .expression_attribute_names("#k", KEY)
+                .build()
+                .map_err(|e| WriteError::Failed(e.to_string()))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let text = why(&e);
+                // The first action is the lease check; its reason comes
+                // first in the cancellation reasons.
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                let lease_failed = match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(t)) => t
+                        .cancellation_reasons()
+                        .first()
+                        .is_some_and(|r| r.code() == Some("ConditionalCheckFailed")),
+                    _ => false,
+                };
+                if lease_failed {
+                    Err(WriteError::LeaseLost)
+                } else {
+                    Err(WriteError::Failed(format!(
+                        "TransactWriteItems on table {} failed ({text})",
+                        self.table
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// A job's records as ledger text (see [`LedgerTable::lines`]).
+pub struct TableLines {
+    client: Client,
+    table: String,
+    job: String,
+    handle: tokio::runtime::Handle,
+    next: Option<HashMap<String, AttributeValue>>,
+    done: bool,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl TableLines {
+    /// Reads the next page of records into the buffer.
+    fn fetch(&mut self) -> io::Result<()> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#j = :j AND begins_with(#k, :r)")
+            .expression_attribute_names("#j", JOB)
+            .expression_attribute_names("#k", KEY)
+            .expression_attribute_values(":j", s(&self.job))
+            .expression_attribute_values(":r", s(RECORD_PREFIX))
+            .consistent_read(true)
+            .set_exclusive_start_key(self.next.take());
+        let out = self.handle.block_on(query.send()).map_err(|e| {
+            io::Error::other(format!(
+                "Query on table {} failed ({})",
+                self.table,
+                why(&e)
+            ))
+        })?;
+        self.buf.clear();
+        self.pos = 0;
+        for item in out.items() {
+            if let Some(AttributeValue::S(line)) = item.get(LINE) {
+                self.buf.extend_from_slice(line.as_bytes());
+                self.buf.push(b'\n');
+            }
+        }
+        self.next = out.last_evaluated_key().cloned();
+        self.done = self.next.is_none();
+        Ok(())
+    }
+}
+
+impl Read for TableLines {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(out.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for TableLines {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        // A page may hold no record line (or be empty): read on.
+        while self.pos >= self.buf.len() && !self.done {
+            self.fetch()?;
+        }
+        Ok(&self.buf[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
+    }
+}
