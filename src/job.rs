@@ -31,6 +31,8 @@ use crate::cognito::{CallError, Cognito, Connect, ErrorClass};
 use crate::error::UsageError;
 use crate::files::{self, Role};
 use crate::identity::PoolFacts;
+use crate::ledger::location::Location;
+use crate::ledger::table::{Holder, Lease, LedgerTable};
 use crate::ledger::{self, fingerprint, unresolved_names, Action, Replay};
 use crate::limiter::Limiter;
 use crate::passwords::PasswordsOut;
@@ -56,6 +58,20 @@ pub enum LedgerAccess {
     Read,
 }
 
+/// A ledger held by `run`: one writer at a time.
+pub enum LedgerHold {
+    /// The ledger file, locked.
+    File(File),
+    /// The job's lease on the table, taken at `taken`, and the number of
+    /// the next record.
+    Table {
+        table: LedgerTable,
+        lease: Lease,
+        taken: std::time::Instant,
+        next_seq: u64,
+    },
+}
+
 /// A job opened: all a command needs before the first call that changes a
 /// user.
 pub struct Opened {
@@ -67,8 +83,8 @@ pub struct Opened {
     /// What the ledger holds (nothing, for a new one), with the records of
     /// runs that did not resolve rows mapped to people.
     pub replay: Replay,
-    /// [`LedgerAccess::Lock`]: the locked ledger, for the writer.
-    pub ledger_file: Option<File>,
+    /// [`LedgerAccess::Lock`]: the ledger held for the writer.
+    pub ledger: Option<LedgerHold>,
     /// [`LedgerAccess::Lock`] with `--generate-passwords`.
     pub passwords_out: Option<PasswordsOut>,
     pub resolver: Arc<Resolver>,
@@ -89,51 +105,113 @@ pub async fn open(
     // choose how users are resolved, and to size the user table once) is
     // counted while the ledger is read.
     let input_rows = count_input_rows(settings);
-    let (mut replay, ledger_file) = match access {
-        LedgerAccess::Lock => {
-            let file = ledger::lock(&settings.ledger)?;
-            let replay = ledger::replay_file(&file, &settings.ledger)?;
+    let location = Location::parse(&settings.ledger)?;
+    let (mut replay, ledger) = match (&location, access) {
+        (Location::File(path), LedgerAccess::Lock) => {
+            let file = ledger::lock(path)?;
+            let replay = ledger::replay_file(&file, path)?;
             check_same_job(settings, &replay)?;
-            ledger::make_private(&file, &settings.ledger)?;
+            ledger::make_private(&file, path)?;
             resuming(settings, &replay);
-            (replay, Some(file))
+            (replay, Some(LedgerHold::File(file)))
         }
-        LedgerAccess::Read => {
-            let replay = ledger::replay_path(&settings.ledger)?.unwrap_or_default();
+        (Location::File(path), LedgerAccess::Read) => {
+            let replay = ledger::replay_path(path)?.unwrap_or_default();
             check_same_job(settings, &replay)?;
             (replay, None)
         }
-    };
-    let passwords_out = match (&settings.steps.generate_passwords, access) {
-        (Some(path), LedgerAccess::Lock) => Some(PasswordsOut::open(path)?),
-        _ => None,
-    };
-
-    let cognito = connect.connect(&settings.aws, &settings.pool_id).await?;
-    let (pool, prepared) = match prepared {
-        Some(p) => (p.pool, Some(p.resolver)),
-        None => (read_pool(settings, &cognito).await?, None),
-    };
-    let source = match csv {
-        Some(csv) => Source::Csv(csv),
-        None => open_pool(settings, &cognito).await?,
-    };
-    let input_rows = input_rows.await.ok().flatten();
-    let resolver = match prepared {
-        Some(resolver) => resolver,
-        None => {
-            let choice = choose(settings, &pool, input_rows, &replay)?;
-            Arc::new(open_resolver(settings, &cognito, &pool, choice).await?)
+        (Location::Table { table, job }, access) => {
+            let t = LedgerTable::connect(
+                table,
+                Some(&settings.aws.region),
+                settings.aws.profile.as_deref(),
+            )
+            .await?;
+            t.check_exists().await?;
+            let held = match access {
+                LedgerAccess::Lock => {
+                    let taken = std::time::Instant::now();
+                    let lease = t
+                        .acquire(job, &Holder::this_process(), settings.lease_seconds)
+                        .await?;
+                    Some((lease, taken))
+                }
+                LedgerAccess::Read => None,
+            };
+            let replay = match read_table(&t, job, &location)
+                .await
+                .and_then(|replay| check_same_job(settings, &replay).map(|()| replay))
+            {
+                Ok(replay) => replay,
+                Err(e) => {
+                    if let Some((lease, _)) = &held {
+                        let _ = t.release(lease).await;
+                    }
+                    return Err(e.into());
+                }
+            };
+            match held {
+                Some((lease, taken)) => {
+                    resuming(settings, &replay);
+                    let next_seq = t.last_seq(job).await?.map_or(1, |s| s + 1);
+                    (
+                        replay,
+                        Some(LedgerHold::Table {
+                            table: t,
+                            lease,
+                            taken,
+                            next_seq,
+                        }),
+                    )
+                }
+                None => (replay, None),
+            }
         }
     };
-    adopt_unresolved(&resolver, &mut replay, &settings.ledger).await?;
+    // A lease taken above is given back if the job cannot be opened.
+    let opened = async {
+        let passwords_out = match (&settings.steps.generate_passwords, access) {
+            (Some(path), LedgerAccess::Lock) => Some(PasswordsOut::open(path)?),
+            _ => None,
+        };
+
+        let cognito = connect.connect(&settings.aws, &settings.pool_id).await?;
+        let (pool, prepared) = match prepared {
+            Some(p) => (p.pool, Some(p.resolver)),
+            None => (read_pool(settings, &cognito).await?, None),
+        };
+        let source = match csv {
+            Some(csv) => Source::Csv(csv),
+            None => open_pool(settings, &cognito).await?,
+        };
+        let input_rows = input_rows.await.ok().flatten();
+        let resolver = match prepared {
+            Some(resolver) => resolver,
+            None => {
+                let choice = choose(settings, &pool, input_rows, &replay)?;
+                Arc::new(open_resolver(settings, &cognito, &pool, choice).await?)
+            }
+        };
+        adopt_unresolved(&resolver, &mut replay, &location, &settings.aws).await?;
+        Ok::<_, anyhow::Error>((passwords_out, cognito, pool, source, input_rows, resolver))
+    }
+    .await;
+    let (passwords_out, cognito, pool, source, input_rows, resolver) = match opened {
+        Ok(parts) => parts,
+        Err(e) => {
+            if let Some(LedgerHold::Table { table, lease, .. }) = &ledger {
+                let _ = table.release(lease).await;
+            }
+            return Err(e);
+        }
+    };
     Ok(Opened {
         cognito,
         pool,
         source,
         input_rows,
         replay,
-        ledger_file,
+        ledger,
         passwords_out,
         resolver,
     })
@@ -153,6 +231,22 @@ impl Opened {
                 .then(|| self.resolver.rule().clone()),
         )
     }
+}
+
+/// Replays a job's records from its table.
+async fn read_table(
+    table: &LedgerTable,
+    job: &str,
+    location: &Location,
+) -> Result<Replay, UsageError> {
+    let lines = table.lines(job, tokio::runtime::Handle::current());
+    let name = location.as_path();
+    tokio::task::spawn_blocking(move || ledger::replay_reader(lines, &name))
+        .await
+        .map_err(|e| UsageError::LedgerRead {
+            path: location.as_path(),
+            reason: e.to_string(),
+        })?
 }
 
 /// Says what a resumed ledger holds, and that a torn last line is cut off.
@@ -196,7 +290,10 @@ impl PoolView {
 /// and the summary can be written where it is asked for (see
 /// [`crate::files`]).
 pub fn check_paths(settings: &RunSettings) -> Result<(), UsageError> {
-    let mut paths: Vec<(Role, &Path)> = vec![(Role::Ledger, settings.ledger.as_path())];
+    let mut paths: Vec<(Role, &Path)> = Vec::new();
+    if let Ok(Location::File(_)) = Location::parse(&settings.ledger) {
+        paths.push((Role::Ledger, settings.ledger.as_path()));
+    }
     if let Input::Path(p) = &settings.input {
         paths.push((Role::Input, p));
     }
@@ -337,7 +434,8 @@ fn listing_refused(settings: &RunSettings, e: CallError) -> UsageError {
 async fn adopt_unresolved(
     resolver: &Resolver,
     replay: &mut Replay,
-    path: &Path,
+    location: &Location,
+    aws: &crate::cognito::AwsSettings,
 ) -> Result<(), UsageError> {
     if replay.unresolved == 0 || !resolver.resolves() {
         return Ok(());
@@ -346,14 +444,23 @@ async fn adopt_unresolved(
         records = replay.unresolved,
         "mapping the records of a run that did not resolve rows to the people they name"
     );
+    let path = location.as_path();
     let read_err = |e: std::io::Error| UsageError::LedgerRead {
-        path: path.to_owned(),
+        path: path.clone(),
         reason: e.to_string(),
     };
-    let file = std::fs::File::open(path).map_err(read_err)?;
+    let text: Box<dyn io::BufRead + Send> = match location {
+        Location::File(path) => Box::new(io::BufReader::new(
+            std::fs::File::open(path).map_err(read_err)?,
+        )),
+        Location::Table { table, job } => {
+            let t = LedgerTable::connect(table, Some(&aws.region), aws.profile.as_deref()).await?;
+            Box::new(t.lines(job, tokio::runtime::Handle::current()))
+        }
+    };
     let (tx, mut names) = tokio::sync::mpsc::channel(1024);
     let reader = tokio::task::spawn_blocking(move || {
-        for name in unresolved_names(std::io::BufReader::new(file)) {
+        for name in unresolved_names(text) {
             if tx.blocking_send(name).is_err() {
                 break;
             }

@@ -78,30 +78,30 @@ pub async fn copy(from: &Location, to: &Location, access: &TableAccess) -> anyho
     if from == to {
         anyhow::bail!("{from} is both the source and the target");
     }
+    if let Location::File(path) = to {
+        files::check_output(Role::Ledger, path, false)?;
+    }
     let holder = Holder::this_process();
     let mut source = match from {
         Location::Table { table, job } => Some(Held::take(table, job, access, &holder).await?),
         Location::File(_) => None,
     };
-    let mut target = match to {
-        Location::Table { table, job } => {
-            let held = Held::take(table, job, access, &holder).await?;
+    // From here on, every lease taken is given back, whatever happens.
+    let mut target = None;
+    let result = async {
+        if let Location::Table { table, job } = to {
+            let held = target.insert(Held::take(table, job, access, &holder).await?);
             if held.table.last_seq(job).await?.is_some() {
-                let _ = held.table.release(&held.lease).await;
                 anyhow::bail!(UsageError::LedgerTable {
                     table: table.clone(),
                     reason: format!("job {job} already holds records; copy to a job of its own, e.g. dynamodb://{table}/{job}-copy"),
                 });
             }
-            Some(held)
         }
-        Location::File(path) => {
-            files::check_output(Role::Ledger, path, false)?;
-            None
-        }
-    };
-    let handle = tokio::runtime::Handle::current();
-    let result = copy_held(from, to, source.as_ref(), target.as_mut(), handle).await;
+        let handle = tokio::runtime::Handle::current();
+        copy_held(from, to, source.as_ref(), target.as_mut(), handle).await
+    }
+    .await;
     for held in [source.as_mut(), target.as_mut()].into_iter().flatten() {
         let _ = held.table.release(&held.lease).await;
     }

@@ -46,6 +46,7 @@ pub const RECORDS_PER_WRITE: usize = 99;
 pub const MAX_RECORD: usize = 390 * 1024;
 
 /// A table holding ledgers.
+#[derive(Clone)]
 pub struct LedgerTable {
     client: Client,
     table: String,
@@ -531,6 +532,121 @@ impl LedgerTable {
                     )))
                 }
             }
+        }
+    }
+}
+
+/// The ledger writer's sink for a table: the records numbered on from
+/// `next_seq`, in transactions of at most [`RECORDS_PER_WRITE`], each
+/// holding only while the lease is this writer's.
+pub struct TableSink {
+    pub table: LedgerTable,
+    pub lease: Lease,
+    pub next_seq: u64,
+    pub handle: tokio::runtime::Handle,
+}
+
+impl crate::ledger::writer::Sink for TableSink {
+    fn commit(&mut self, text: &[u8]) -> Result<(), String> {
+        let text = std::str::from_utf8(text).map_err(|e| e.to_string())?;
+        let lines: Vec<&str> = text.lines().collect();
+        for chunk in lines.chunks(RECORDS_PER_WRITE) {
+            if let Some(long) = chunk.iter().find(|l| l.len() > MAX_RECORD) {
+                return Err(format!(
+                    "a record of {} bytes is larger than a DynamoDB item holds",
+                    long.len()
+                ));
+            }
+            self.handle
+                .block_on(self.table.append(&self.lease, self.next_seq, chunk))
+                .map_err(|e| e.to_string())?;
+            self.next_seq += chunk.len() as u64;
+        }
+        Ok(())
+    }
+}
+
+/// Keeps a run's lease: renews it every third of its length, and tells the
+/// run whether it may still call (its calls stop before the lease could
+/// have passed to another runner, even if this process was paused).
+pub struct LeaseKeeper {
+    table: LedgerTable,
+    lease: std::sync::Mutex<Lease>,
+    seconds: u64,
+    /// Calls may go out until then: two thirds of the lease after the last
+    /// renewal was sent, leaving a third for clock skew between hosts.
+    valid_until: std::sync::Mutex<std::time::Instant>,
+    lost: std::sync::atomic::AtomicBool,
+}
+
+impl LeaseKeeper {
+    /// Keeps `lease`, taken for `seconds` just after `taken`.
+    pub fn new(
+        table: LedgerTable,
+        lease: Lease,
+        seconds: u64,
+        taken: std::time::Instant,
+    ) -> LeaseKeeper {
+        LeaseKeeper {
+            table,
+            lease: std::sync::Mutex::new(lease),
+            seconds,
+            valid_until: std::sync::Mutex::new(taken + Self::window(seconds)),
+            lost: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn window(seconds: u64) -> Duration {
+        Duration::from_millis(seconds * 1000 * 2 / 3)
+    }
+
+    /// Whether the run may still make a call.
+    pub fn valid(&self) -> bool {
+        !self.lost.load(std::sync::atomic::Ordering::SeqCst)
+            && std::time::Instant::now()
+                < *self.valid_until.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Renews the lease until `stop` is cancelled or the lease is lost.
+    pub async fn keep(&self, stop: tokio_util::sync::CancellationToken) {
+        let mut wait = Duration::from_millis(self.seconds * 1000 / 3);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            let sent = std::time::Instant::now();
+            let current = self.lease.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            match self.table.renew(&current, self.seconds).await {
+                Ok(lease) => {
+                    *self.lease.lock().unwrap_or_else(|e| e.into_inner()) = lease;
+                    *self.valid_until.lock().unwrap_or_else(|e| e.into_inner()) =
+                        sent + Self::window(self.seconds);
+                    wait = Duration::from_millis(self.seconds * 1000 / 3);
+                }
+                Err(WriteError::LeaseLost) => {
+                    tracing::warn!(
+                        "the job's lease was taken over by another runner; no more calls"
+                    );
+                    self.lost.store(true, std::sync::atomic::Ordering::SeqCst);
+                    return;
+                }
+                Err(WriteError::Failed(why)) => {
+                    tracing::warn!(%why, "could not renew the job's lease; trying again");
+                    wait = Duration::from_secs(2).min(
+                        Duration::from_millis(self.seconds * 1000 / 6)
+                            .max(Duration::from_millis(200)),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Gives the lease up at the end of the run.
+    pub async fn release(&self) {
+        let lease = self.lease.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Err(e) = self.table.release(&lease).await {
+            tracing::warn!(error = %e, "could not release the job's lease; it expires by itself");
         }
     }
 }

@@ -35,6 +35,26 @@ const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
 /// Called on the writer thread for each entry once it is durable.
 pub type OnDurable = Box<dyn Fn(&Entry) + Send>;
 
+/// Where the writer thread commits records: a file ([`FileSink`]) or a
+/// DynamoDB table (`table::TableSink`).
+pub trait Sink: Send + 'static {
+    /// Makes `text` (whole JSON lines, each ending in a newline) durable, in
+    /// order; an error means nothing more may be counted done.
+    fn commit(&mut self, text: &[u8]) -> Result<(), String>;
+}
+
+/// A ledger file: appended to, then `fdatasync`.
+pub struct FileSink(pub File);
+
+impl Sink for FileSink {
+    fn commit(&mut self, text: &[u8]) -> Result<(), String> {
+        self.0
+            .write_all(text)
+            .and_then(|()| self.0.sync_data())
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// The error every append gets once the ledger could not be written.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("could not write ledger {path}: {reason}")]
@@ -58,7 +78,7 @@ impl LedgerWriter {
     /// appends this run's header durably and starts the writer thread.
     /// Returns the handle and the thread to join at the end.
     pub fn open(
-        mut file: File,
+        file: File,
         path: &Path,
         replay: Option<&Replay>,
         header: &Header,
@@ -67,16 +87,26 @@ impl LedgerWriter {
         if let Some(r) = replay.filter(|r| r.torn_bytes > 0) {
             file.set_len(r.valid_len)?;
         }
+        LedgerWriter::open_sink(Box::new(FileSink(file)), path, header, on_durable)
+    }
+
+    /// Appends this run's header durably to `sink` and starts the writer
+    /// thread; `path` names the ledger in errors.
+    pub fn open_sink(
+        mut sink: Box<dyn Sink>,
+        path: &Path,
+        header: &Header,
+        on_durable: OnDurable,
+    ) -> io::Result<(LedgerWriter, std::thread::JoinHandle<()>)> {
         let mut line = serde_json::to_vec(&Entry::Header(header.clone()))?;
         line.push(b'\n');
-        file.write_all(&line)?;
-        file.sync_data()?;
+        sink.commit(&line).map_err(io::Error::other)?;
 
         let (tx, rx) = mpsc::channel(MAX_GROUP);
         let path = path.to_owned();
         let thread = std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || write_loop(file, path, rx, on_durable))?;
+            .spawn(move || write_loop(sink, path, rx, on_durable))?;
         Ok((LedgerWriter { tx }, thread))
     }
 
@@ -98,7 +128,7 @@ impl LedgerWriter {
 }
 
 fn write_loop(
-    mut file: File,
+    mut sink: Box<dyn Sink>,
     path: PathBuf,
     mut rx: mpsc::Receiver<(Entry, Ack)>,
     on_durable: OnDurable,
@@ -132,10 +162,10 @@ fn write_loop(
                 serde_json::to_writer(&mut bytes, entry).expect("a ledger entry serialises");
                 bytes.push(b'\n');
             }
-            if let Err(e) = file.write_all(&bytes).and_then(|()| file.sync_data()) {
+            if let Err(e) = sink.commit(&bytes) {
                 failed = Some(WriteError {
                     path: path.clone(),
-                    reason: e.to_string().into(),
+                    reason: e.into(),
                 });
             }
         }

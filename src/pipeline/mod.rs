@@ -32,6 +32,7 @@ use tracing::{info, warn};
 use crate::cognito::{Aws, Connect};
 use crate::error::UsageError;
 use crate::job;
+use crate::ledger::table::{LeaseKeeper, TableSink};
 use crate::ledger::{self, Header, LedgerWriter};
 use crate::limiter::Limiter;
 use crate::passwords::{self, PasswordsOut};
@@ -86,7 +87,7 @@ pub async fn run_with(
     };
     let mut opened = opened;
     let generate = generated_passwords(settings, &mut opened).await?;
-    let Some(ledger_file) = opened.ledger_file.take() else {
+    let Some(hold) = opened.ledger.take() else {
         anyhow::bail!("the ledger was not locked");
     };
     let input_rows = opened.input_rows;
@@ -107,14 +108,61 @@ pub async fn run_with(
         resolves: resolver.choice().strategy != Strategy::Exact,
     };
     let durable = counters.clone();
-    let (writer, writer_thread) = LedgerWriter::open(
-        ledger_file,
-        &settings.ledger,
-        Some(&opened.replay),
-        &header,
-        Box::new(move |entry| durable.on_durable(entry)),
-    )
-    .with_context(|| format!("could not open ledger {}", settings.ledger.display()))?;
+    let on_durable: ledger::writer::OnDurable = Box::new(move |entry| durable.on_durable(entry));
+    let mut lease = None;
+    let opened_writer = match hold {
+        job::LedgerHold::File(file) => LedgerWriter::open(
+            file,
+            &settings.ledger,
+            Some(&opened.replay),
+            &header,
+            on_durable,
+        ),
+        job::LedgerHold::Table {
+            table,
+            lease: held,
+            taken,
+            next_seq,
+        } => {
+            let keeper = Arc::new(LeaseKeeper::new(
+                table.clone(),
+                held.clone(),
+                settings.lease_seconds,
+                taken,
+            ));
+            lease = Some(keeper);
+            let sink = TableSink {
+                table,
+                lease: held,
+                next_seq,
+                handle: tokio::runtime::Handle::current(),
+            };
+            // The header's write blocks on the runtime: off its threads.
+            let (path, header) = (settings.ledger.clone(), header.clone());
+            tokio::task::spawn_blocking(move || {
+                LedgerWriter::open_sink(Box::new(sink), &path, &header, on_durable)
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        }
+    };
+    let (writer, writer_thread) = match opened_writer {
+        Ok(opened) => opened,
+        Err(e) => {
+            if let Some(keeper) = &lease {
+                keeper.release().await;
+            }
+            return Err(anyhow::Error::new(e).context(format!(
+                "could not open ledger {}",
+                settings.ledger.display()
+            )));
+        }
+    };
+    let keeping = CancellationToken::new();
+    if let Some(keeper) = &lease {
+        let (keeper, keeping) = (keeper.clone(), keeping.clone());
+        tokio::spawn(async move { keeper.keep(keeping).await });
+    }
     let triage = Arc::new(Mutex::new(opened.triage(settings)));
     let job::Opened {
         cognito, source, ..
@@ -160,6 +208,7 @@ pub async fn run_with(
         precheck: settings.steps.precheck,
         include_federated: settings.steps.include_federated,
         generate,
+        lease: lease.clone(),
     });
     info!(
         pool = %settings.pool_id,
@@ -185,6 +234,10 @@ pub async fn run_with(
         .ok()
         .and_then(Result::ok)
         .context("the ledger writer thread failed")?;
+    keeping.cancel();
+    if let Some(keeper) = &lease {
+        keeper.release().await;
+    }
 
     let mut summary = Summary::from_counters(&counters, started.elapsed());
     summary.pool_id = settings.pool_id.clone();

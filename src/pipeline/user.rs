@@ -212,6 +212,9 @@ impl<'a> UserJob<'a> {
         let w = self.worker;
         let row = self.row;
         let ticket = w.until_stopped(self.limiter.acquire()).await?;
+        if !w.may_call() {
+            return None;
+        }
         let sent = SystemTime::now();
         w.counters.calls.fetch_add(1, Relaxed);
         let password = self.generated.as_ref().or(row.password.as_ref());

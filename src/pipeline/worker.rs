@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::cognito::{CallError, Cognito, Operation};
+use crate::ledger::table::LeaseKeeper;
 use crate::ledger::{self, Detail, LedgerWriter, LostAnswer, Outcome, Step, UserRecord};
 use crate::limiter::Limiter;
 use crate::passwords::{self, PasswordsOut};
@@ -43,6 +44,8 @@ pub(super) struct Worker {
     pub(super) include_federated: bool,
     /// `--generate-passwords`: where they go, and their length.
     pub(super) generate: Option<(PasswordsOut, usize)>,
+    /// A DynamoDB ledger's lease: no call once it may have passed on.
+    pub(super) lease: Option<Arc<LeaseKeeper>>,
 }
 
 /// How a user's processing ended.
@@ -77,6 +80,19 @@ impl Worker {
             *slot = Some(reason);
         }
         self.stop.cancel();
+    }
+
+    /// Whether a call may go out: always with a file ledger; with a
+    /// table's, only while the lease is surely this run's. Otherwise the
+    /// run stops, saying why.
+    pub(super) fn may_call(&self) -> bool {
+        match &self.lease {
+            Some(lease) if !lease.valid() => {
+                self.stop_run(StopReason::LeaseLost);
+                false
+            }
+            _ => true,
+        }
     }
 
     /// Runs `fut` unless the run stops first.

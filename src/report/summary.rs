@@ -28,6 +28,9 @@ pub enum StopReason {
     DailyEmailLimit { message: String },
     /// LimitExceededException outlasted the attempts of `count` users in a row.
     LimitPersists { count: u32 },
+    /// A DynamoDB ledger's lease could not be kept (another runner took
+    /// the job, or it could not be renewed in time): no more calls.
+    LeaseLost,
     /// This machine failed the run (e.g. no randomness for a password).
     Local { message: String },
     /// Calls could not leave this machine: the endpoint is unreachable, or
@@ -74,6 +77,7 @@ impl std::fmt::Display for StopReason {
             ),
             StopReason::Ledger { message } => write!(f, "{message}; free space or fix permissions, then re-run"),
             StopReason::Input { message } => write!(f, "could not read the input: {message}"),
+            StopReason::LeaseLost => write!(f, "the job's lease on its DynamoDB ledger could not be kept (another runner took the job over, or it could not be renewed in time); this run made no more calls and wrote no more records; see `status`, and run the same command again once the other runner is done"),
             StopReason::Local { message } => write!(f, "{message}; nothing more was sent: fix it, then re-run"),
             StopReason::DailyEmailLimit { message } => write!(
                 f,

@@ -288,6 +288,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "PER_SECOND")]
     pub read_rate: Option<f64>,
 
+    /// With a DynamoDB ledger (dynamodb://TABLE/JOB): how long the job's
+    /// lease lasts, seconds. It is renewed every third of that; a runner
+    /// that died is taken over once it expires, and calls stop two thirds
+    /// of the way through an unrenewed lease. [default: 60]
+    #[arg(long, value_name = "SECONDS")]
+    pub lease_seconds: Option<u64>,
+
     /// AWS region; defaults to the pool id's prefix.
     #[arg(long)]
     pub region: Option<String>,

@@ -51,12 +51,12 @@ impl RunArgs {
                 steps.action.as_str()
             ))
         });
-        if let crate::ledger::location::Location::Table { .. } =
-            crate::ledger::location::Location::parse(&ledger)?
-        {
+        crate::ledger::location::Location::parse(&ledger)?;
+        let lease_seconds = self.lease_seconds.unwrap_or(DEFAULT_LEASE_SECONDS);
+        if !(3..=3600).contains(&lease_seconds) {
             return Err(UsageError::Value {
-                flag: "--ledger",
-                reason: "run and plan keep a file ledger in this version; a DynamoDB ledger (dynamodb://TABLE/JOB) is read by status and export and filled by `ledger copy`: run with a file ledger, then copy it".into(),
+                flag: "--lease-seconds",
+                reason: format!("{lease_seconds} is out of range; give 3 to 3600, e.g. --lease-seconds {DEFAULT_LEASE_SECONDS}"),
             });
         }
         let csv = CsvOptions {
@@ -96,6 +96,7 @@ impl RunArgs {
             summary_json: self.summary_json,
             log_interval: Duration::from_secs(10),
             config: None,
+            lease_seconds,
         })
     }
 }

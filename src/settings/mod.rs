@@ -37,6 +37,7 @@ pub const DEFAULT_ACTION: Action = Action::Reset;
 pub const DEFAULT_USERNAME_COLUMN: &str = "username";
 pub const DEFAULT_PASSWORD_COLUMN: &str = "password";
 pub const DEFAULT_RATE: f64 = 20.0;
+pub const DEFAULT_LEASE_SECONDS: u64 = 60;
 pub const DEFAULT_CONCURRENCY: usize = 16;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 pub const DEFAULT_ATTEMPT_TIMEOUT_SECS: f64 = 10.0;
@@ -100,6 +101,8 @@ pub struct RunSettings {
     pub config: Option<PathBuf>,
     /// How often a plain progress line is logged when not on a terminal.
     pub log_interval: Duration,
+    /// A DynamoDB ledger's lease, seconds.
+    pub lease_seconds: u64,
 }
 
 /// What is done to each user.

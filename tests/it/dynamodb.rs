@@ -123,11 +123,178 @@ async fn ledger_copy_round_trips_and_tables_read_like_files() {
     let out = finish(bad).await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("no DynamoDB table name"), "{out:?}");
-    // `run` keeps a file ledger in this version, and says so before any call.
-    let mut run = t.bin();
-    run.args(run_args(&sim, &input, std::path::Path::new(table)));
-    let out = finish(run).await;
+    // A run for another job is refused before any call, as with a file.
+    let mut other = with_table(&t, &moto);
+    other
+        .args(run_args(&sim, &input, std::path::Path::new(table)))
+        .args(["--action", "sign-out"]);
+    let before = sim.stats().requests;
+    let out = finish(other).await;
     assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("ledger copy"), "{out:?}");
+    assert!(
+        out.stderr.contains("was written for action 'reset'"),
+        "{out:?}"
+    );
+    assert_eq!(sim.stats().requests, before, "nothing sent");
+    sim.stop().await;
+}
+
+/// `run` arguments with the ledger in moto's table.
+fn table_run(
+    t: &Scratch,
+    moto: &Moto,
+    sim: &cognito_sim::SimHandle,
+    input: &std::path::Path,
+    ledger: &str,
+    extra: &[&str],
+) -> Command {
+    let mut cmd = with_table(t, moto);
+    cmd.args(run_args(sim, input, std::path::Path::new(ledger)))
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// Every resettable user of `names` got exactly one message.
+fn messaged_once(sim: &cognito_sim::SimHandle, names: &[String]) {
+    let wrong: Vec<(String, u32)> = names
+        .iter()
+        .map(|n| (n.clone(), sim.user(n).expect("a generated user").messages))
+        .filter(|(_, m)| *m != 1)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "users not messaged exactly once: {wrong:?}"
+    );
+}
+
+async fn make_table(t: &Scratch, moto: &Moto) {
+    let mut create = with_table(t, moto);
+    create.args(["ledger", "create-table", "ledgers"]);
+    ok(create).await;
+}
+
+/// A run keeps its ledger in the table: a second runner is refused while
+/// the first holds the job (exit 2, naming host, pid and expiry); a runner
+/// killed with SIGKILL is taken over once its lease expires, and the
+/// resumed run finishes the job with nobody messaged twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_runner_per_job_and_takeover_after_a_kill() {
+    let t = Scratch::new();
+    let sim = sim(
+        400,
+        cognito_sim::Behaviour {
+            latency_ms: 20,
+            ..unlimited()
+        },
+    )
+    .await;
+    let names = resettable(400);
+    let input = t.users_csv(names.clone());
+    let moto = Moto::start(&t);
+    make_table(&t, &moto).await;
+    let job = "dynamodb://ledgers/takeover";
+    let flags = ["--rate", "60", "--lease-seconds", "4"];
+
+    let first = table_run(&t, &moto, &sim, &input, job, &flags)
+        .spawn()
+        .expect("the binary starts");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let out = finish(table_run(&t, &moto, &sim, &input, job, &flags)).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("is held by a run on host")
+            && out.stderr.contains(&format!("pid {}", first.id())),
+        "{out:?}"
+    );
+    send_signal(first.id(), "-KILL");
+    let _ = finish_child(first).await;
+    // Still held: the lease has not expired yet.
+    let out = finish(table_run(&t, &moto, &sim, &input, job, &flags)).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let out = finish(table_run(&t, &moto, &sim, &input, job, &flags)).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    messaged_once(&sim, &names);
+    let mut status = with_table(&t, &moto);
+    status.args(["status", "--json", "--ledger", job]);
+    let status: serde_json::Value = serde_json::from_str(&ok(status).await.stdout).unwrap();
+    assert_eq!(status["succeeded"], names.len(), "{status}");
+    assert_eq!(status["runs"], 2, "{status}");
+    sim.stop().await;
+}
+
+/// Fencing: a runner paused (SIGSTOP) past its lease, while a second runner
+/// takes the job over and finishes it, makes no call and writes no record
+/// once resumed (SIGCONT), and says why; nobody is messaged twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_runner_is_fenced_off() {
+    let t = Scratch::new();
+    let sim = sim(
+        300,
+        cognito_sim::Behaviour {
+            latency_ms: 20,
+            ..unlimited()
+        },
+    )
+    .await;
+    let names = resettable(300);
+    let input = t.users_csv(names.clone());
+    let moto = Moto::start(&t);
+    make_table(&t, &moto).await;
+    let job = "dynamodb://ledgers/fenced";
+    let flags = ["--rate", "40", "--lease-seconds", "3"];
+
+    let paused = table_run(&t, &moto, &sim, &input, job, &flags)
+        .spawn()
+        .expect("the binary starts");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    send_signal(paused.id(), "-STOP");
+    let calls_at_pause = sim.stats().requests;
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let second = finish(table_run(
+        &t,
+        &moto,
+        &sim,
+        &input,
+        job,
+        &["--rate", "500", "--lease-seconds", "3"],
+    ))
+    .await;
+    assert_eq!(second.code, 0, "{second:?}");
+    let records_after_second = std::fs::read_to_string({
+        let back = t.path("after-second.jsonl");
+        let mut copy = with_table(&t, &moto);
+        copy.args(["ledger", "copy", job]).arg(&back);
+        ok(copy).await;
+        back
+    })
+    .unwrap();
+    let requests_after_second = sim.stats().requests;
+    assert!(requests_after_second > calls_at_pause);
+    send_signal(paused.id(), "-CONT");
+    let first = finish_child(paused).await;
+    assert_eq!(first.code, 3, "{first:?}");
+    assert!(
+        first.stdout.contains("lease") || first.stderr.contains("lease"),
+        "{first:?}"
+    );
+    // After SIGCONT: no call from the first runner, no record of it.
+    assert_eq!(
+        sim.stats().requests,
+        requests_after_second,
+        "no call after SIGCONT"
+    );
+    let back = t.path("after-first.jsonl");
+    let mut copy = with_table(&t, &moto);
+    copy.args(["ledger", "copy", job]).arg(&back);
+    ok(copy).await;
+    assert_eq!(
+        std::fs::read_to_string(&back).unwrap(),
+        records_after_second,
+        "no record after SIGCONT"
+    );
+    messaged_once(&sim, &names);
     sim.stop().await;
 }
