@@ -16,12 +16,15 @@ use tokio::sync::mpsc;
 
 use super::lines::{self, LineError, Lines};
 use super::location::Location;
-use super::table::{Holder, Lease, LedgerTable, MAX_RECORD, RECORDS_PER_WRITE};
+use super::table::{Holder, Lease, LedgerTable, MAX_PAGE};
 use crate::error::UsageError;
 use crate::files::{self, NewFile, Role};
 
 /// How long a copy's lease lasts; it is renewed well before.
 const LEASE_SECONDS: u64 = 60;
+
+/// Lines handed from the reader to the writer at a time.
+const BATCH_LINES: usize = 2000;
 
 /// How to reach tables.
 #[derive(Debug, Clone, Default)]
@@ -164,17 +167,22 @@ async fn copy_held(
     };
     let copied = match (to, target) {
         (Location::Table { .. }, Some(held)) => {
-            let mut seq = 1;
+            let (mut seq, mut copied) = (1, 0);
+            let mut text = String::new();
             while let Some(batch) = batches.recv().await {
                 held.keep().await?;
-                let lines: Vec<&str> = batch.iter().map(String::as_str).collect();
+                text.clear();
+                for line in &batch {
+                    text.push_str(line);
+                    text.push('\n');
+                }
                 held.table
-                    .append(&held.lease, seq, &lines)
+                    .append_text(&held.lease, &mut seq, &text)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                seq += batch.len() as u64;
+                copied += batch.len() as u64;
             }
-            seq - 1
+            copied
         }
         (location, _) => {
             let path = location.as_path();
@@ -213,7 +221,7 @@ fn read_batches(
         reason: reason.into(),
     };
     let mut lines = Lines::new(reader);
-    let mut batch = Vec::with_capacity(RECORDS_PER_WRITE);
+    let mut batch = Vec::with_capacity(BATCH_LINES);
     loop {
         let (n, text) = match lines.next_line() {
             Ok(Some(line)) => line,
@@ -228,7 +236,7 @@ fn read_batches(
                 return Err(corrupt(line, "the line is longer than any record"))
             }
         };
-        if text.len() > MAX_RECORD {
+        if text.len() > MAX_PAGE {
             return Err(corrupt(
                 n,
                 "the record is larger than a DynamoDB item holds",
@@ -236,8 +244,7 @@ fn read_batches(
         }
         let text = std::str::from_utf8(text).map_err(|_| corrupt(n, "the line is not UTF-8"))?;
         batch.push(text.to_string());
-        if batch.len() == RECORDS_PER_WRITE && tx.blocking_send(std::mem::take(&mut batch)).is_err()
-        {
+        if batch.len() == BATCH_LINES && tx.blocking_send(std::mem::take(&mut batch)).is_err() {
             return Ok(()); // the writer stopped; it says why
         }
     }

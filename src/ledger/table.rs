@@ -4,9 +4,11 @@
 //! docs/dynamodb-ledger.md gives the schema and its sources. This is the
 //! only code that knows the DynamoDB SDK.
 //!
-//! - Records: `job` = the job, `k` = `r#` and a 12-digit sequence number,
-//!   `l` = the record's JSON line. Read back in key order (Query), they are
-//!   the file ledger's lines, so replay, `status` and `export` read a table
+//! - Records: `job` = the job, `k` = `r#` and a 12-digit page number,
+//!   `l` = a page: one or more records (the file ledger's JSON lines, joined
+//!   by newlines), at most [`MAX_PAGE`] bytes. A group commit writes its
+//!   records as pages. Read back in key order (Query), the pages are the
+//!   file ledger's lines, so replay, `status` and `export` read a table
 //!   exactly as a file.
 //! - The lease: `k` = `lease`, naming its holder (an id, the host, the
 //!   pid), when it expires, and a fence that grows with every new holder.
@@ -36,14 +38,40 @@ const LINE: &str = "l";
 const RECORD_PREFIX: &str = "r#";
 const LEASE: &str = "lease";
 
-/// Records one write carries. A transaction holds at most 100 actions
-/// (API reference, TransactWriteItems); one of them checks the lease.
-pub const RECORDS_PER_WRITE: usize = 99;
+/// Pages one write carries. A transaction holds at most 100 actions and
+/// 4 MB (API reference, TransactWriteItems); one action checks the lease.
+pub const PAGES_PER_WRITE: usize = 10;
 
-/// The longest record line a table takes: an item holds at most 400 KB,
-/// keys and names included (Developer Guide, "Service, account, and table
-/// quotas in Amazon DynamoDB").
-pub const MAX_RECORD: usize = 390 * 1024;
+/// The most one page holds: an item holds at most 400 KB, keys and names
+/// included (Developer Guide, "Service, account, and table quotas in
+/// Amazon DynamoDB"). A record longer than that cannot be kept.
+pub const MAX_PAGE: usize = 350 * 1024;
+
+/// Splits ledger text (whole lines, each ending in a newline) into pages of
+/// at most [`MAX_PAGE`] bytes at line ends, each without its last newline.
+pub fn pages(text: &str) -> Result<Vec<&str>, String> {
+    let mut pages = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = 0;
+        for line in rest.split_inclusive('\n') {
+            if end + line.len() > MAX_PAGE {
+                break;
+            }
+            end += line.len();
+        }
+        if end == 0 {
+            let first = rest.split_inclusive('\n').next().unwrap_or(rest);
+            return Err(format!(
+                "a record of {} bytes is larger than a DynamoDB item holds",
+                first.len()
+            ));
+        }
+        pages.push(rest[..end].trim_end_matches('\n'));
+        rest = &rest[end..];
+    }
+    Ok(pages)
+}
 
 /// A table holding ledgers.
 #[derive(Clone)]
@@ -278,7 +306,7 @@ impl LedgerTable {
         }
     }
 
-    /// The sequence number of the job's last record, if it has any.
+    /// The number of the job's last page, if it has any.
     pub async fn last_seq(&self, job: &str) -> Result<Option<u64>, UsageError> {
         let out = self
             .client
@@ -464,23 +492,33 @@ impl LedgerTable {
         }
     }
 
-    /// Writes `lines` as the job's records `first_seq`, `first_seq + 1`,
-    /// ... in one transaction that holds only if `lease` is still this
-    /// writer's and no record has those numbers. At most
-    /// [`RECORDS_PER_WRITE`] lines, each at most [`MAX_RECORD`] bytes of
-    /// UTF-8.
-    pub async fn append(
+    /// Appends ledger `text` (whole lines) as the job's next pages, from
+    /// page `next_seq` on, which it advances: transactions of at most
+    /// [`PAGES_PER_WRITE`] pages, each holding only if `lease` is still this
+    /// writer's. Pages written before a failing transaction stay written.
+    pub async fn append_text(
+        &self,
+        lease: &Lease,
+        next_seq: &mut u64,
+        text: &str,
+    ) -> Result<(), WriteError> {
+        let pages = pages(text).map_err(WriteError::Failed)?;
+        for chunk in pages.chunks(PAGES_PER_WRITE) {
+            self.append(lease, *next_seq, chunk).await?;
+            *next_seq += chunk.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Writes `lines` (pages) as the job's items `first_seq`, `first_seq +
+    /// 1`, ... in one transaction that holds only if `lease` is still this
+    /// writer's and no item has those numbers.
+    async fn append(
         &self,
         lease: &Lease,
         first_seq: u64,
         lines: &[&str],
     ) -> Result<(), WriteError> {
-        if lines.len() > RECORDS_PER_WRITE {
-            return Err(WriteError::Failed(format!(
-                "{} records in one write; at most {RECORDS_PER_WRITE}",
-                lines.len()
-            )));
-        }
         let check = ConditionCheck::builder()
             .table_name(&self.table)
             .key(JOB, s(&lease.job))
@@ -536,9 +574,9 @@ impl LedgerTable {
     }
 }
 
-/// The ledger writer's sink for a table: the records numbered on from
-/// `next_seq`, in transactions of at most [`RECORDS_PER_WRITE`], each
-/// holding only while the lease is this writer's.
+/// The ledger writer's sink for a table: each group commit's records as
+/// pages numbered on from `next_seq`, in transactions that hold only while
+/// the lease is this writer's.
 pub struct TableSink {
     pub table: LedgerTable,
     pub lease: Lease,
@@ -549,20 +587,12 @@ pub struct TableSink {
 impl crate::ledger::writer::Sink for TableSink {
     fn commit(&mut self, text: &[u8]) -> Result<(), String> {
         let text = std::str::from_utf8(text).map_err(|e| e.to_string())?;
-        let lines: Vec<&str> = text.lines().collect();
-        for chunk in lines.chunks(RECORDS_PER_WRITE) {
-            if let Some(long) = chunk.iter().find(|l| l.len() > MAX_RECORD) {
-                return Err(format!(
-                    "a record of {} bytes is larger than a DynamoDB item holds",
-                    long.len()
-                ));
-            }
-            self.handle
-                .block_on(self.table.append(&self.lease, self.next_seq, chunk))
-                .map_err(|e| e.to_string())?;
-            self.next_seq += chunk.len() as u64;
-        }
-        Ok(())
+        self.handle
+            .block_on(
+                self.table
+                    .append_text(&self.lease, &mut self.next_seq, text),
+            )
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -719,5 +749,27 @@ impl BufRead for TableLines {
 
     fn consume(&mut self, n: usize) {
         self.pos = (self.pos + n).min(self.buf.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pages end at line ends, hold at most MAX_PAGE bytes, and give the text back joined; a record too large for an item is refused.
+    #[test]
+    fn pages_split_at_line_ends() {
+        let line = format!("{}\n", "x".repeat(1000));
+        let text = line.repeat(1000); // about 1 MB
+        let p = pages(&text).unwrap();
+        assert!(p.len() >= 3 && p.iter().all(|p| p.len() <= MAX_PAGE));
+        let joined: String = p.iter().map(|p| format!("{p}\n")).collect();
+        assert_eq!(joined, text);
+        assert_eq!(pages("a\nb\n").unwrap(), ["a\nb"]);
+        assert!(pages("").unwrap().is_empty());
+        let huge = format!("{}\n", "y".repeat(MAX_PAGE + 1));
+        assert!(pages(&huge)
+            .unwrap_err()
+            .contains("larger than a DynamoDB item"));
     }
 }

@@ -298,3 +298,114 @@ async fn a_paused_runner_is_fenced_off() {
     messaged_once(&sim, &names);
     sim.stop().await;
 }
+
+/// The job's records, copied out of the table into a file to read.
+async fn table_to_file(t: &Scratch, moto: &Moto, job: &str, name: &str) -> std::path::PathBuf {
+    let file = t.path(name);
+    let _ = std::fs::remove_file(&file);
+    let mut copy = with_table(t, moto);
+    copy.args(["ledger", "copy", job]).arg(&file);
+    ok(copy).await;
+    file
+}
+
+/// Killed with SIGKILL at 10 random moments of a run with throttling,
+/// faults, lost answers and slow replies, each time taken over once the
+/// lease expires, then run to the end: every user has exactly one final
+/// outcome, no user done before a run is called by it, nobody gets two
+/// messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_random_moments_with_a_table_ledger() {
+    use cognito_sim as sim;
+    const USERS: usize = 3000;
+    const KILLS: usize = 10;
+    let t = Scratch::new();
+    let sim = sim(
+        USERS,
+        cognito_sim::Behaviour {
+            // Under --rate, so every run throttles.
+            quota_recovery: 120.0,
+            latency_ms: 3,
+            fail_rate: 0.02,
+            drop_rate: 0.02,
+            slow_rate: 0.02,
+            slow_ms: 1200,
+            ..unlimited()
+        },
+    )
+    .await;
+    let input = t.users_csv((0..USERS).map(sim::population_name));
+    let moto = Moto::start(&t);
+    make_table(&t, &moto).await;
+    let job = "dynamodb://ledgers/kills";
+    let extra = [
+        "--rate",
+        "200",
+        "--read-rate",
+        "300",
+        "--list-rate",
+        "2000",
+        "--attempt-timeout",
+        "0.5",
+        "--lease-seconds",
+        "3",
+    ];
+    let calls = |sim: &cognito_sim::SimHandle| -> std::collections::HashMap<String, u32> {
+        (0..USERS)
+            .map(|i| {
+                let name = sim::population_name(i);
+                let calls = sim.user(&name).expect("a generated user").calls;
+                (name, calls)
+            })
+            .collect()
+    };
+    let mut rng = fastrand::Rng::with_seed(0xd1ce);
+    let mut done_before: Vec<String> = Vec::new();
+    for round in 0..KILLS {
+        let calls_before = calls(&sim);
+        let mut cmd = table_run(&t, &moto, &sim, &input, job, &extra);
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        kill_after(cmd, std::time::Duration::from_millis(rng.u64(500..2500))).await;
+        // The killed runner's lease expires within --lease-seconds.
+        tokio::time::sleep(std::time::Duration::from_millis(3300)).await;
+        let file = table_to_file(&t, &moto, job, "kills.jsonl").await;
+        let done_after = outcomes(&file); // panics if a user has two final outcomes
+        assert!(
+            done_after.len() < USERS,
+            "round {round}: the kill landed mid-run"
+        );
+        let calls_after = calls(&sim);
+        for name in &done_before {
+            assert_eq!(
+                calls_after[name], calls_before[name],
+                "round {round}: {name} was done before this run and was called again"
+            );
+        }
+        done_before = done_after.into_keys().collect();
+    }
+    assert!(
+        done_before.len() > 200,
+        "the killed runs made progress ({})",
+        done_before.len()
+    );
+
+    let out = finish(table_run(&t, &moto, &sim, &input, job, &extra)).await;
+    assert_eq!(
+        out.code, 1,
+        "ineligible users fail, the rest succeed: {out:?}"
+    );
+    let file = table_to_file(&t, &moto, job, "kills.jsonl").await;
+    let o = outcomes(&file);
+    assert_eq!(o.len(), USERS, "every user has exactly one final outcome");
+    for i in 0..USERS {
+        let name = sim::population_name(i);
+        let u = sim.user(&name).unwrap();
+        assert!(u.messages <= 1, "{name} got {} messages", u.messages);
+        if sim::population_resettable(i) {
+            assert_eq!(o[&name]["outcome"], "succeeded", "{name}");
+            assert_eq!(u.messages, 1, "{name} was reset");
+        }
+    }
+    sim.stop().await;
+}
