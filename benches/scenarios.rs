@@ -20,6 +20,11 @@
 //!    the control): peak RSS, the index's bytes, the ListUsers calls and
 //!    the time before the first reset, and the CPU resolution adds per row.
 //!
+//! 6. `ledger`: the DynamoDB ledger (in moto, started for the benchmark)
+//!    next to the file ledger, in the same run: users/s with no quota and no
+//!    latency, and the time a resume of a finished job takes to read it back
+//!    (a job of 100,000 users, copied into the table with `ledger copy`).
+//!
 //! Scenarios 3 and 4 measure the call path, so they run with
 //! `--resolve exact` (as the boto3 peer does no resolving); 5 resolves, and
 //! resumes its index run with 1,000 new rows (resolved by lookups: the rows
@@ -72,6 +77,8 @@ struct Sizes {
     resume_new: usize,
     resolve_pool: usize,
     resolve_rows: usize,
+    ledger_users: usize,
+    ledger_resume_users: usize,
 }
 
 const FULL: Sizes = Sizes {
@@ -85,6 +92,8 @@ const FULL: Sizes = Sizes {
     resume_new: 1_000,
     resolve_pool: 1_000_000,
     resolve_rows: 100_000,
+    ledger_users: 20_000,
+    ledger_resume_users: 100_000,
 };
 
 const QUICK: Sizes = Sizes {
@@ -98,6 +107,8 @@ const QUICK: Sizes = Sizes {
     resume_new: 100,
     resolve_pool: 20_000,
     resolve_rows: 2_000,
+    ledger_users: 2_000,
+    ledger_resume_users: 5_000,
 };
 
 /// One line of the results table.
@@ -148,6 +159,9 @@ fn main() {
         }
         if wanted("resolve") {
             bench.resolve().await;
+        }
+        if wanted("ledger") {
+            bench.ledger().await;
         }
     });
     bench.report();
@@ -662,6 +676,130 @@ impl Bench {
             .push(json!({"scenario": "resolve resume", "pool": stats, "tool": resume.json()}));
     }
 
+    async fn ledger(&mut self) {
+        let moto = Moto::start(self.dir.path());
+        let env = [
+            ("AWS_ENDPOINT_URL_DYNAMODB", moto.url.as_str()),
+            ("AWS_REGION", "us-east-1"),
+        ];
+        let mut create = self.command();
+        create.envs(env).args(["ledger", "create-table", "ledgers"]);
+        let out = create.output().expect("the binary runs");
+        assert!(out.status.success(), "ledger create-table failed: {out:?}");
+
+        // Throughput: the same job with each ledger, as fast as the tool goes.
+        let n = self.sizes.ledger_users;
+        let input = self.users_csv("ledger.csv", 0..n);
+        let mut rates = Vec::new();
+        for (label, ledger) in [
+            (
+                "file",
+                self.dir.path().join("ledger-file.jsonl").into_os_string(),
+            ),
+            ("DynamoDB (moto)", "dynamodb://ledgers/throughput".into()),
+        ] {
+            let pool = start_sim(n, unlimited()).await;
+            let run = self
+                .tool_ledger(
+                    &pool,
+                    &input,
+                    &format!("ledger-{}", rates.len()),
+                    &ledger,
+                    &env,
+                    SCALE_FLAGS,
+                )
+                .await;
+            let stats = pool.stats();
+            let rate = pool_rate(&stats);
+            progress(&format!(
+                "ledger, {label}: {rate:.0} users/s, peak RSS {} MB",
+                run.peak_rss_mb()
+            ));
+            self.json.push(
+                json!({"scenario": "ledger", "variant": label, "pool": stats, "tool": run.json()}),
+            );
+            rates.push((label, rate));
+            pool.stop().await;
+        }
+        let (file, table) = (rates[0].1, rates[1].1);
+        self.row(
+            "6 ledger",
+            format!("users/s, {n} users, no quota: file ledger"),
+            format!("{file:.0}/s"),
+            "",
+            None,
+        );
+        self.row(
+            "6 ledger",
+            "users/s: DynamoDB ledger (moto on this machine), and its share of the file's".into(),
+            format!("{table:.0}/s = {:.3}", table / file),
+            "≥ 300/s (10 × the default quota)",
+            Some(table >= 300.0),
+        );
+
+        // Resume: a finished job read back from each ledger.
+        let n = self.sizes.ledger_resume_users;
+        let input = self.users_csv("ledger-resume.csv", 0..n);
+        let pool = start_sim(n, unlimited()).await;
+        let file = self.dir.path().join("ledger-resume.jsonl");
+        self.tool_ledger(
+            &pool,
+            &input,
+            "ledger-resume-first",
+            file.as_os_str(),
+            &env,
+            SCALE_FLAGS,
+        )
+        .await;
+        let mut copy = self.command();
+        copy.envs(env)
+            .args(["ledger", "copy"])
+            .arg(&file)
+            .arg("dynamodb://ledgers/resume");
+        let out = copy.output().expect("the binary runs");
+        assert!(out.status.success(), "ledger copy failed: {out:?}");
+        let from_file = self
+            .tool_ledger(
+                &pool,
+                &input,
+                "ledger-resume-file",
+                file.as_os_str(),
+                &env,
+                SCALE_FLAGS,
+            )
+            .await;
+        let from_table = self
+            .tool_ledger(
+                &pool,
+                &input,
+                "ledger-resume-table",
+                "dynamodb://ledgers/resume".as_ref(),
+                &env,
+                SCALE_FLAGS,
+            )
+            .await;
+        progress(&format!(
+            "ledger, resume of {n} done users: file {:.2} s, table {:.2} s",
+            from_file.wall.as_secs_f64(),
+            from_table.wall.as_secs_f64()
+        ));
+        self.row(
+            "6 ledger",
+            format!("resume of a finished {n}-user job: file ledger, DynamoDB ledger (wall time, peak RSS)"),
+            format!(
+                "{:.2} s, {} MB; {:.2} s, {} MB",
+                from_file.wall.as_secs_f64(),
+                from_file.peak_rss_mb(),
+                from_table.wall.as_secs_f64(),
+                from_table.peak_rss_mb()
+            ),
+            "",
+            None,
+        );
+        self.json.push(json!({"scenario": "ledger resume", "file": from_file.json(), "table": from_table.json()}));
+        pool.stop().await;
+    }
+
     fn row(
         &mut self,
         scenario: &'static str,
@@ -730,14 +868,30 @@ impl Bench {
 
     /// Runs the tool against `pool` with ledger `<name>.ledger.jsonl`.
     async fn tool(&self, pool: &SimHandle, input: &Path, name: &str, flags: &[&str]) -> Measured {
+        let ledger = self.dir.path().join(format!("{name}.ledger.jsonl"));
+        self.tool_ledger(pool, input, name, ledger.as_os_str(), &[], flags)
+            .await
+    }
+
+    /// Runs the tool against `pool` with `ledger` and `env` set.
+    async fn tool_ledger(
+        &self,
+        pool: &SimHandle,
+        input: &Path,
+        name: &str,
+        ledger: &std::ffi::OsStr,
+        env: &[(&str, &str)],
+        flags: &[&str],
+    ) -> Measured {
         let dir = self.dir.path();
         let mut cmd = self.command();
+        cmd.envs(env.iter().copied());
         cmd.args(["run", "--yes", "--user-pool-id", pool.pool_id()])
             .args(["--endpoint-url", &pool.endpoint_url()])
             .arg("--input")
             .arg(input)
             .arg("--ledger")
-            .arg(dir.join(format!("{name}.ledger.jsonl")))
+            .arg(ledger)
             .arg("--summary-json")
             .arg(dir.join(format!("{name}.summary.json")))
             .args(flags);
@@ -980,4 +1134,53 @@ fn peer_python() -> PathBuf {
 
 fn progress(line: &str) {
     eprintln!("  {line}");
+}
+
+/// moto_server (installed into .venv by tests/moto/setup.sh) on a free
+/// loopback port, for the DynamoDB ledger; killed on drop.
+struct Moto {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Moto {
+    fn start(dir: &Path) -> Moto {
+        let out = Command::new("bash")
+            .arg(Path::new(ROOT).join("tests/moto/setup.sh"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("bash runs tests/moto/setup.sh");
+        assert!(out.status.success(), "tests/moto/setup.sh failed");
+        let server = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let log = std::fs::File::create(dir.join("moto.log")).expect("moto.log");
+        let child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(log.try_clone().expect("moto.log"))
+            .stderr(log)
+            .spawn()
+            .expect("moto_server starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto_server did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
