@@ -438,6 +438,29 @@ impl LedgerTable {
     /// holder's (same fence).
     pub async fn renew(&self, lease: &Lease, seconds: u64) -> Result<Lease, WriteError> {
         let expires_ms = now_ms() + seconds * 1000;
+        self.set_expiry(lease, expires_ms, "renewing the lease")
+            .await?;
+        Ok(Lease {
+            expires_ms,
+            ..lease.clone()
+        })
+    }
+
+    /// Gives the lease up (it expires now), if it is still this holder's.
+    pub async fn release(&self, lease: &Lease) -> Result<(), UsageError> {
+        match self.set_expiry(lease, 0, "releasing the lease").await {
+            Ok(()) | Err(WriteError::LeaseLost) => Ok(()),
+            Err(WriteError::Failed(reason)) => Err(self.error(reason)),
+        }
+    }
+
+    /// Sets the lease's expiry, if it is still `lease`'s holder's.
+    async fn set_expiry(
+        &self,
+        lease: &Lease,
+        expires_ms: u64,
+        doing: &str,
+    ) -> Result<(), WriteError> {
         let out = self
             .client
             .update_item()
@@ -452,41 +475,13 @@ impl LedgerTable {
             .send()
             .await;
         match out {
-            Ok(_) => Ok(Lease {
-                expires_ms,
-                ..lease.clone()
-            }),
+            Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
                 Err(WriteError::LeaseLost)
             }
             Err(e) => Err(WriteError::Failed(format!(
-                "UpdateItem (renewing the lease) on table {} failed ({})",
+                "UpdateItem ({doing}) on table {} failed ({})",
                 self.table,
-                why(&e)
-            ))),
-        }
-    }
-
-    /// Gives the lease up (it expires now), if it is still this holder's.
-    pub async fn release(&self, lease: &Lease) -> Result<(), UsageError> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(JOB, s(&lease.job))
-            .key(KEY, s(LEASE))
-            .update_expression("SET expires_ms = :zero")
-            .condition_expression("holder = :h AND fence = :f")
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":h", s(&lease.holder.id))
-            .expression_attribute_values(":f", n(lease.fence))
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
-            Err(e) => Err(self.error(format!(
-                "UpdateItem (releasing the lease) failed ({})",
                 why(&e)
             ))),
         }
