@@ -87,6 +87,11 @@ pub struct Opened {
     pub ledger: Option<LedgerHold>,
     /// [`LedgerAccess::Lock`] with `--generate-passwords`.
     pub passwords_out: Option<PasswordsOut>,
+    /// An S3 input's version id or ETag.
+    pub input_version: Option<String>,
+    /// For `plan`: the S3 input's version when the job began, and now,
+    /// when they differ.
+    pub input_change: Option<(String, String)>,
     pub resolver: Arc<Resolver>,
 }
 
@@ -170,6 +175,14 @@ pub async fn open(
     };
     // A lease taken above is given back if the job cannot be opened.
     let opened = async {
+        let (csv, input_version, input_change) = match &settings.input {
+            Input::S3 { bucket, key } => {
+                let (source, version, change) =
+                    open_s3(settings, bucket, key, &replay, access).await?;
+                (Some(source), Some(version), change)
+            }
+            _ => (csv, None, None),
+        };
         let passwords_out = match (&settings.steps.generate_passwords, access) {
             (Some(path), LedgerAccess::Lock) => Some(PasswordsOut::open(path)?),
             _ => None,
@@ -193,18 +206,27 @@ pub async fn open(
             }
         };
         adopt_unresolved(&resolver, &mut replay, &location, &settings.aws).await?;
-        Ok::<_, anyhow::Error>((passwords_out, cognito, pool, source, input_rows, resolver))
+        Ok::<_, anyhow::Error>((
+            passwords_out,
+            cognito,
+            pool,
+            source,
+            input_rows,
+            resolver,
+            (input_version, input_change),
+        ))
     }
     .await;
-    let (passwords_out, cognito, pool, source, input_rows, resolver) = match opened {
-        Ok(parts) => parts,
-        Err(e) => {
-            if let Some(LedgerHold::Table { table, lease, .. }) = &ledger {
-                let _ = table.release(lease).await;
+    let (passwords_out, cognito, pool, source, input_rows, resolver, (input_version, input_change)) =
+        match opened {
+            Ok(parts) => parts,
+            Err(e) => {
+                if let Some(LedgerHold::Table { table, lease, .. }) = &ledger {
+                    let _ = table.release(lease).await;
+                }
+                return Err(e);
             }
-            return Err(e);
-        }
-    };
+        };
     Ok(Opened {
         cognito,
         pool,
@@ -213,6 +235,8 @@ pub async fn open(
         replay,
         ledger,
         passwords_out,
+        input_version,
+        input_change,
         resolver,
     })
 }
@@ -231,6 +255,53 @@ impl Opened {
                 .then(|| self.resolver.rule().clone()),
         )
     }
+}
+
+/// Opens an S3 input: its body streamed into the CSV reader, its version;
+/// a resume over an object that changed since the job's first run is
+/// refused (unless `--input-changed`), and `plan` is told of the change.
+async fn open_s3(
+    settings: &RunSettings,
+    bucket: &str,
+    key: &str,
+    replay: &Replay,
+    access: LedgerAccess,
+) -> anyhow::Result<(
+    CsvSource<Box<dyn io::Read + Send>>,
+    String,
+    Option<(String, String)>,
+)> {
+    let object = crate::source::s3::open(
+        bucket,
+        key,
+        &settings.aws.region,
+        settings.aws.profile.as_deref(),
+    )
+    .await?;
+    let first = replay.header.as_ref().and_then(|h| h.input_version.clone());
+    let change = first
+        .filter(|old| *old != object.version)
+        .map(|old| (old, object.version.clone()));
+    if let (Some((old, new)), LedgerAccess::Lock, false) = (&change, access, settings.input_changed)
+    {
+        return Err(UsageError::InputRefused {
+            input: settings.input.name(),
+            reason: format!(
+                "it changed since the job's first run ({old} then, {new} now), so its rows may not be the ones the ledger counted; check the new list, then run with --input-changed to go on with it"
+            ),
+        }
+        .into());
+    }
+    let version = object.version.clone();
+    let reader = object.reader(tokio::runtime::Handle::current());
+    let mut opts = settings.csv.clone();
+    // An object is whole: its last line, with or without a newline, is a row.
+    opts.regular_file = true;
+    let source = tokio::task::spawn_blocking(move || {
+        CsvSource::new(Box::new(reader) as Box<dyn io::Read + Send>, &opts)
+    })
+    .await??;
+    Ok((source, version, change))
 }
 
 /// Replays a job's records from its table.
@@ -510,7 +581,7 @@ fn open_source(
 ) -> Result<Option<CsvSource<Box<dyn io::Read + Send>>>, UsageError> {
     let mut opts = settings.csv.clone();
     let reader: Box<dyn io::Read + Send> = match &settings.input {
-        Input::Pool { .. } => return Ok(None),
+        Input::Pool { .. } | Input::S3 { .. } => return Ok(None),
         Input::Stdin => {
             opts.regular_file = files::stdin_is_regular()?;
             Box::new(io::stdin())
@@ -544,7 +615,7 @@ async fn open_pool(settings: &RunSettings, cognito: &Cognito) -> Result<Source, 
 fn count_input_rows(settings: &RunSettings) -> tokio::task::JoinHandle<Option<u64>> {
     let path = match &settings.input {
         Input::Path(path) => Some(path.clone()),
-        Input::Stdin | Input::Pool { .. } => None,
+        Input::Stdin | Input::Pool { .. } | Input::S3 { .. } => None,
     };
     let mut opts = settings.csv.clone();
     opts.regular_file = true;

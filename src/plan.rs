@@ -41,6 +41,8 @@ pub struct PlanReport {
     pub action: String,
     pub input: String,
     pub ledger: String,
+    /// An S3 input's version when the job began and now, if they differ.
+    pub input_changed: Option<(String, String)>,
     /// The pool's settings; `None` when they could not be read.
     pub pool: Option<PoolFacts>,
     /// Why they could not be read.
@@ -111,6 +113,7 @@ pub async fn plan_with(
         source,
         input_rows: _rows,
         resolver,
+        input_change,
         ..
     } = opened;
     let (tx, raw) = tokio::sync::mpsc::channel(1024);
@@ -140,6 +143,7 @@ pub async fn plan_with(
         action: settings.steps.action.as_str().to_string(),
         input: settings.input.name(),
         ledger: settings.ledger.display().to_string(),
+        input_changed: input_change,
         pool: pool.facts().cloned(),
         pool_unreadable: pool.facts.as_ref().err().cloned(),
         rate: settings.pace.rate,
@@ -253,6 +257,12 @@ impl PlanReport {
             "  input                {} ({} rows)",
             self.input, self.rows
         );
+        if let Some((then, now)) = &self.input_changed {
+            let _ = writeln!(
+                s,
+                "  input changed        since the job's first run ({then} then, {now} now): a resume is refused without --input-changed"
+            );
+        }
         let _ = writeln!(s, "  ledger               {}", self.ledger);
         self.render_pool(&mut s);
         let _ = write!(s, "  users to do          {}", self.to_do);

@@ -85,6 +85,9 @@ pub struct Header {
     /// Rows in this run's input, when it is a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_rows: Option<u64>,
+    /// An S3 input's version id or ETag when the run began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_version: Option<String>,
     /// This run keys users by the canonical username their rows resolve to
     /// (`user` in its records). Runs of versions before resolution did not
     /// write it: their records are keyed by the row's text alone.

@@ -201,6 +201,7 @@ mod tests {
             rate: None,
             input_rows: None,
             resolves: true,
+            input_version: None,
         }
     }
 

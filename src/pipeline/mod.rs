@@ -106,6 +106,7 @@ pub async fn run_with(
         rate: Some(settings.pace.rate),
         input_rows,
         resolves: resolver.choice().strategy != Strategy::Exact,
+        input_version: opened.input_version.clone(),
     };
     let durable = counters.clone();
     let on_durable: ledger::writer::OnDurable = Box::new(move |entry| durable.on_durable(entry));

@@ -128,9 +128,17 @@ pub struct RunArgs {
     #[arg(long, value_name = "ID")]
     pub user_pool_id: Option<String>,
 
-    /// CSV file listing the users; `-` reads standard input.
+    /// CSV file listing the users; `-` reads standard input;
+    /// `s3://BUCKET/KEY` streams an S3 object (its endpoint follows
+    /// AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL; its region is the pool's).
     #[arg(long, value_name = "PATH", conflicts_with = "from_pool")]
     pub input: Option<PathBuf>,
+
+    /// Resume over an S3 input (--input s3://...) that changed since the
+    /// job's first run (its version id or ETag differs); without it such a
+    /// resume is refused, since rows may have moved.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub input_changed: Option<bool>,
 
     /// Take the users from the pool itself (ListUsers) instead of --input.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]

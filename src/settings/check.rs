@@ -97,6 +97,7 @@ impl RunArgs {
             log_interval: Duration::from_secs(10),
             config: None,
             lease_seconds,
+            input_changed: self.input_changed.unwrap_or(false),
         })
     }
 }
@@ -153,7 +154,8 @@ impl AwsSettings {
     }
 }
 
-/// Where the users come from: `--input` (a path, or `-` for stdin) or
+/// Where the users come from: `--input` (a path, `-` for stdin, or
+/// `s3://BUCKET/KEY`) or
 /// `--from-pool` (with an optional `--filter`), exactly one.
 fn check_input(args: &RunArgs) -> Result<Input, UsageError> {
     let from_pool = args.from_pool.unwrap_or(false);
@@ -174,7 +176,16 @@ fn check_input(args: &RunArgs) -> Result<Input, UsageError> {
             ))
         }
         (Some(p), false) if p.as_os_str() == "-" => Input::Stdin,
-        (Some(p), false) => Input::Path(p.clone()),
+        (Some(p), false) => match p.to_str().and_then(crate::source::s3::parse) {
+            Some(Ok((bucket, key))) => Input::S3 { bucket, key },
+            Some(Err(reason)) => {
+                return Err(UsageError::Value {
+                    flag: "--input",
+                    reason,
+                })
+            }
+            None => Input::Path(p.clone()),
+        },
     };
     if args.filter.is_some() && !from_pool {
         return Err(UsageError::Value {

@@ -60,6 +60,11 @@ pub const MIN_RATE: f64 = 0.001;
 pub enum Input {
     Path(PathBuf),
     Stdin,
+    /// An S3 object, streamed.
+    S3 {
+        bucket: String,
+        key: String,
+    },
     /// ListUsers on the pool, with an optional filter.
     Pool {
         filter: Option<String>,
@@ -71,6 +76,7 @@ impl Input {
         match self {
             Input::Path(p) => p.display().to_string(),
             Input::Stdin => "stdin".into(),
+            Input::S3 { bucket, key } => format!("{}{bucket}/{key}", crate::source::s3::SCHEME),
             Input::Pool { filter: None } => "the pool's users (ListUsers)".into(),
             Input::Pool { filter: Some(f) } => format!("the pool's users (ListUsers, filter {f})"),
         }
@@ -103,6 +109,8 @@ pub struct RunSettings {
     pub log_interval: Duration,
     /// A DynamoDB ledger's lease, seconds.
     pub lease_seconds: u64,
+    /// Resume over an S3 input that changed since the job began.
+    pub input_changed: bool,
 }
 
 /// What is done to each user.

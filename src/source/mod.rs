@@ -10,6 +10,7 @@
 
 pub mod csv;
 pub mod pool;
+pub mod s3;
 
 use std::io::{self, Read};
 
