@@ -9,6 +9,7 @@ mod corpus;
 mod docs;
 mod dynamodb;
 mod endpoint;
+mod examples;
 mod faults;
 mod files;
 mod from_pool;
