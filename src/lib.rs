@@ -58,6 +58,7 @@
 //! internal to the crate.
 
 mod aws;
+mod bufio;
 pub mod cli;
 pub mod cognito;
 mod drill;

@@ -725,11 +725,7 @@ impl TableLines {
 
 impl Read for TableLines {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let avail = self.fill_buf()?;
-        let n = avail.len().min(out.len());
-        out[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
-        Ok(n)
+        crate::bufio::read_from_buf(self, out)
     }
 }
 

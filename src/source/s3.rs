@@ -140,11 +140,7 @@ impl BufRead for S3Reader {
 
 impl Read for S3Reader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let avail = self.fill_buf()?;
-        let n = avail.len().min(out.len());
-        out[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
-        Ok(n)
+        crate::bufio::read_from_buf(self, out)
     }
 }
 

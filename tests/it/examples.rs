@@ -6,7 +6,6 @@
 
 use std::path::Path;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_s3::primitives::ByteStream;
 use cognito_sim::{self as sim, SimConfig};
 
@@ -44,17 +43,7 @@ async fn dry_run(args: &[String]) -> Finished {
     .await
     .unwrap();
     let moto = Moto::start(&t);
-    let conf = aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&moto.url)
-        .test_credentials()
-        .load()
-        .await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&conf)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = crate::s3::s3_client(&moto).await;
     s3.create_bucket()
         .bucket("example-migrations")
         .send()

@@ -23,7 +23,7 @@ mod precheck;
 mod rate_auto;
 mod resume;
 mod run;
-mod s3;
+pub mod s3;
 mod scripted;
 mod sign_out;
 mod signals;

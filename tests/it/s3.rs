@@ -13,7 +13,8 @@ use cognito_sim as sim;
 use crate::moto::Moto;
 use crate::support::*;
 
-async fn s3_client(moto: &Moto) -> aws_sdk_s3::Client {
+/// An S3 client for moto (path-style, as on any custom endpoint).
+pub async fn s3_client(moto: &Moto) -> aws_sdk_s3::Client {
     let conf = aws_config::defaults(BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(&moto.url)

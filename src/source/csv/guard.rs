@@ -171,10 +171,6 @@ impl<R: Read> BufRead for Guard<R> {
 
 impl<R: Read> Read for Guard<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let avail = self.fill_buf()?;
-        let n = avail.len().min(out.len());
-        out[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
-        Ok(n)
+        crate::bufio::read_from_buf(self, out)
     }
 }
