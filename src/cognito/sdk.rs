@@ -27,10 +27,7 @@ impl Connect for Aws {
         aws: &'a AwsSettings,
         pool_id: &'a str,
     ) -> Answer<'a, Result<Cognito, UsageError>> {
-        Box::pin(async move {
-            let pool = SdkPool::connect(aws, pool_id, false).await?;
-            Ok(Cognito::with_api(std::sync::Arc::new(pool), pool_id))
-        })
+        Box::pin(SdkPool::connect(aws, pool_id, false))
     }
 }
 
@@ -66,8 +63,7 @@ impl Connect for LoopbackSimulator {
                     reason: "placeholder credentials go to a simulated pool on this machine only; give its http://127.0.0.1:PORT address".into(),
                 });
             }
-            let pool = SdkPool::connect(aws, pool_id, true).await?;
-            Ok(Cognito::with_api(std::sync::Arc::new(pool), pool_id))
+            SdkPool::connect(aws, pool_id, true).await
         })
     }
 }
@@ -79,13 +75,13 @@ struct SdkPool {
 }
 
 impl SdkPool {
-    /// Builds the client and resolves credentials once; sends nothing to
-    /// Cognito.
+    /// Builds the client, resolves credentials once and gives the handle
+    /// over it; sends nothing to Cognito.
     async fn connect(
         aws: &AwsSettings,
         pool_id: &str,
         placeholder_credentials: bool,
-    ) -> Result<SdkPool, UsageError> {
+    ) -> Result<Cognito, UsageError> {
         // The pipeline retries and counts every attempt itself.
         let config = crate::aws::load(crate::aws::Load {
             region: Some(&aws.region),
@@ -96,10 +92,11 @@ impl SdkPool {
             placeholder_credentials,
         })
         .await?;
-        Ok(SdkPool {
+        let pool = SdkPool {
             client: Client::new(&config),
             pool_id: pool_id.to_string(),
-        })
+        };
+        Ok(Cognito::with_api(std::sync::Arc::new(pool), pool_id))
     }
 
     /// Carries out `op` for one user. `password` is required for

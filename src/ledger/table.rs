@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, KeySchemaElement, KeyType,
-    Put, ScalarAttributeType, TableStatus, TransactWriteItem,
+    Put, ScalarAttributeType, TableDescription, TableStatus, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -152,6 +152,23 @@ fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
+/// A strongly consistent Query of `job`'s pages, in key order.
+fn pages_query(
+    client: &Client,
+    table: &str,
+    job: &str,
+) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    client
+        .query()
+        .table_name(table)
+        .key_condition_expression("#j = :j AND begins_with(#k, :r)")
+        .expression_attribute_names("#j", JOB)
+        .expression_attribute_names("#k", KEY)
+        .expression_attribute_values(":j", s(job))
+        .expression_attribute_values(":r", s(RECORD_PREFIX))
+        .consistent_read(true)
+}
+
 fn record_key(seq: u64) -> String {
     format!("{RECORD_PREFIX}{seq:012}")
 }
@@ -233,9 +250,11 @@ impl LedgerTable {
         };
         // CreateTable answers while the table is CREATING.
         for _ in 0..120 {
-            if self.status().await? == Some(TableStatus::Active) {
-                self.check_keys().await?;
-                return Ok(created);
+            if let Some(table) = self.describe().await? {
+                if table.table_status() == Some(&TableStatus::Active) {
+                    self.check_keys(&table)?;
+                    return Ok(created);
+                }
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
@@ -245,7 +264,9 @@ impl LedgerTable {
         ))
     }
 
-    async fn status(&self) -> Result<Option<TableStatus>, UsageError> {
+    /// The table's description (DescribeTable); `None` if it does not
+    /// exist.
+    async fn describe(&self) -> Result<Option<TableDescription>, UsageError> {
         match self
             .client
             .describe_table()
@@ -253,7 +274,7 @@ impl LedgerTable {
             .send()
             .await
         {
-            Ok(out) => Ok(out.table().and_then(|t| t.table_status().cloned())),
+            Ok(out) => Ok(out.table().cloned()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
             Err(e) => Err(self.error(format!("DescribeTable failed ({})", why(&e)))),
         }
@@ -262,37 +283,26 @@ impl LedgerTable {
     /// Refuses a table that is missing (naming the command that makes it)
     /// or whose keys are not a ledger table's.
     pub async fn check_exists(&self) -> Result<(), UsageError> {
-        match self.status().await? {
+        match self.describe().await? {
             None => Err(self.error(format!(
                 "it does not exist; create it with `cognito-bulk-reset ledger create-table {}`",
                 self.table
             ))),
-            Some(_) => self.check_keys().await,
+            Some(table) => self.check_keys(&table),
         }
     }
 
-    async fn check_keys(&self) -> Result<(), UsageError> {
-        let out = self
-            .client
-            .describe_table()
-            .table_name(&self.table)
-            .send()
-            .await
-            .map_err(|e| self.error(format!("DescribeTable failed ({})", why(&e))))?;
-        let keys: Vec<(String, String)> = out
-            .table()
-            .map(|t| {
-                t.key_schema()
-                    .iter()
-                    .map(|k| {
-                        (
-                            k.attribute_name().to_string(),
-                            k.key_type().as_str().to_string(),
-                        )
-                    })
-                    .collect()
+    fn check_keys(&self, table: &TableDescription) -> Result<(), UsageError> {
+        let keys: Vec<(String, String)> = table
+            .key_schema()
+            .iter()
+            .map(|k| {
+                (
+                    k.attribute_name().to_string(),
+                    k.key_type().as_str().to_string(),
+                )
             })
-            .unwrap_or_default();
+            .collect();
         let want = [
             (JOB.to_string(), "HASH".to_string()),
             (KEY.to_string(), "RANGE".to_string()),
@@ -308,18 +318,9 @@ impl LedgerTable {
 
     /// The number of the job's last page, if it has any.
     pub async fn last_seq(&self, job: &str) -> Result<Option<u64>, UsageError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#j = :j AND begins_with(#k, :r)")
-            .expression_attribute_names("#j", JOB)
-            .expression_attribute_names("#k", KEY)
-            .expression_attribute_values(":j", s(job))
-            .expression_attribute_values(":r", s(RECORD_PREFIX))
+        let out = pages_query(&self.client, &self.table, job)
             .scan_index_forward(false)
             .limit(1)
-            .consistent_read(true)
             .send()
             .await
             .map_err(|e| self.error(format!("Query failed ({})", why(&e))))?;
@@ -658,10 +659,8 @@ impl LeaseKeeper {
                 }
                 Err(WriteError::Failed(why)) => {
                     tracing::warn!(%why, "could not renew the job's lease; trying again");
-                    wait = Duration::from_secs(2).min(
-                        Duration::from_millis(self.seconds * 1000 / 6)
-                            .max(Duration::from_millis(200)),
-                    );
+                    wait = Duration::from_millis(self.seconds * 1000 / 6)
+                        .clamp(Duration::from_millis(200), Duration::from_secs(2));
                 }
             }
         }
@@ -691,16 +690,7 @@ pub struct TableLines {
 impl TableLines {
     /// Reads the next page of records into the buffer.
     fn fetch(&mut self) -> io::Result<()> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#j = :j AND begins_with(#k, :r)")
-            .expression_attribute_names("#j", JOB)
-            .expression_attribute_names("#k", KEY)
-            .expression_attribute_values(":j", s(&self.job))
-            .expression_attribute_values(":r", s(RECORD_PREFIX))
-            .consistent_read(true)
+        let query = pages_query(&self.client, &self.table, &self.job)
             .set_exclusive_start_key(self.next.take());
         let out = self.handle.block_on(query.send()).map_err(|e| {
             io::Error::other(format!(
