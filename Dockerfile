@@ -7,13 +7,18 @@
 # Build stage: the release binary. Runtime stage: Debian slim with CA
 # certificates, the binary, and a non-root user (uid 10001); the filesystem
 # can be mounted read-only (the ledger lives in DynamoDB, the input in S3).
-FROM rust:1.95-slim-bookworm AS build
+# The base images are build arguments so that a host without a registry can
+# pass stand-ins built from Debian's packages (scripts/container-check.sh).
+ARG RUST_IMAGE=rust:1.95-slim-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+
+FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --bin cognito-bulk-reset \
  && cp target/release/cognito-bulk-reset /cognito-bulk-reset
 
-FROM debian:bookworm-slim
+FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
