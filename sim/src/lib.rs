@@ -15,12 +15,13 @@
 //! replies), and counts calls and messages per user. `GET /sim/stats` returns
 //! the counters as JSON for clients outside the process.
 
+pub mod accounts;
 mod client;
 pub mod pool;
 mod server;
 mod username;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use accounts::{BucketKey, DEFAULT_ACCOUNT};
 pub use client::isolate_aws_env;
 pub use pool::{uuid_for, EmailSending, LoginAttribute, Pool, PoolSettings, SimUser, Status};
 
@@ -48,6 +50,16 @@ pub struct SimConfig {
     /// How the pool identifies users, recovers accounts and sends email.
     #[command(flatten)]
     pub pool: PoolSettings,
+
+    /// Another pool, `ACCOUNT:POOL_ID:USERS[:NAME]` (repeatable), with the same
+    /// settings and generated users. The pool above is in account
+    /// 123456789012, the account of any access key the simulation did not
+    /// issue; keys from its STS AssumeRole into
+    /// `arn:aws:iam::ACCOUNT:role/NAME` belong to ACCOUNT. A pool id's
+    /// prefix is its region, and a pool answers only requests signed for
+    /// its account and region.
+    #[arg(long = "extra-pool", value_name = "ACCOUNT:POOL_ID:USERS[:NAME]", value_parser = parse_extra_pool)]
+    pub extra_pools: Vec<ExtraPool>,
 
     /// Quotas and faults.
     #[command(flatten)]
@@ -79,6 +91,10 @@ pub struct Behaviour {
     /// AccessDeniedException, as IAM would), e.g. DescribeUserPool.
     #[arg(long, value_name = "OPERATION", value_delimiter = ',')]
     pub deny: Vec<String>,
+    /// Roles whose trust policy does not let the caller in: STS AssumeRole
+    /// into them answers AccessDenied.
+    #[arg(long = "deny-role", value_name = "ROLE_ARN")]
+    pub deny_roles: Vec<String>,
     /// Latency added to every reply, milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
@@ -132,6 +148,7 @@ impl Default for Behaviour {
             quota_create: 50.0,
             quota_pool_read: 15.0,
             deny: Vec::new(),
+            deny_roles: Vec::new(),
             latency_ms: 0,
             fail_rate: 0.0,
             limit_exceeded_rate: 0.0,
@@ -147,12 +164,51 @@ impl Default for Behaviour {
     }
 }
 
+/// A pool beside the main one (`--extra-pool`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtraPool {
+    pub account: String,
+    pub pool_id: String,
+    pub users: usize,
+    /// Its name (ListUserPools); `None`: "simulated".
+    pub name: Option<String>,
+}
+
+fn parse_extra_pool(s: &str) -> Result<ExtraPool, String> {
+    let mut parts = s.splitn(4, ':');
+    let (Some(account), Some(pool_id), Some(users)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format!("'{s}' is not ACCOUNT:POOL_ID:USERS[:NAME]"));
+    };
+    let name = parts.next().map(str::to_string);
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("'{account}' is not a 12-digit account id"));
+    }
+    if !pool_id.contains('_') {
+        return Err(format!("'{pool_id}' is not a pool id (REGION_ID)"));
+    }
+    Ok(ExtraPool {
+        account: account.into(),
+        pool_id: pool_id.into(),
+        users: users
+            .parse()
+            .map_err(|_| format!("'{users}' is not a number of users"))?,
+        name,
+    })
+}
+
+/// The region a pool id names: its prefix (`us-east-1_AbC` is in us-east-1).
+pub fn pool_region(pool_id: &str) -> &str {
+    pool_id.split('_').next().unwrap_or("")
+}
+
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             pool_id: "us-east-1_SimPool01".into(),
             users: 1000,
             pool: PoolSettings::default(),
+            extra_pools: Vec::new(),
             behaviour: Behaviour::default(),
         }
     }
@@ -322,16 +378,94 @@ impl SimCounters {
     }
 }
 
+/// What one account and region's quota saw.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct BucketStats {
+    /// Requests of every category.
+    pub requests: u64,
+    /// Answered TooManyRequestsException.
+    pub throttled: u64,
+    /// Reset and set-password requests, throttled ones included, and when
+    /// the first and the latest arrived (microseconds since the Unix epoch).
+    pub recovery_requests: u64,
+    pub first_recovery_unix_us: u64,
+    pub last_recovery_unix_us: u64,
+}
+
+impl BucketStats {
+    /// The rate of reset and set-password requests the bucket saw.
+    pub fn recovery_rate(&self) -> f64 {
+        let span = self
+            .last_recovery_unix_us
+            .saturating_sub(self.first_recovery_unix_us) as f64
+            / 1e6;
+        if self.recovery_requests < 2 || span <= 0.0 {
+            return 0.0;
+        }
+        (self.recovery_requests - 1) as f64 / span
+    }
+}
+
+/// What one pool's users went through.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct PoolStats {
+    pub users: u64,
+    pub messages: u64,
+    pub users_with_repeat_messages: u64,
+    pub max_mutations_per_user: u32,
+}
+
 /// Shared state of a running simulation.
 pub(crate) struct State {
+    /// The main pool, in [`DEFAULT_ACCOUNT`].
     pub pool: Pool,
+    /// `--extra-pool`s, with their accounts.
+    pub extra: Vec<(String, Pool)>,
+    pub accounts: accounts::Accounts,
     pub counters: SimCounters,
     behaviour: Mutex<Arc<Behaviour>>,
-    buckets: Mutex<[Bucket; 6]>,
+    buckets: Mutex<HashMap<BucketKey, [Bucket; 6]>>,
+    by_bucket: Mutex<BTreeMap<BucketKey, BucketStats>>,
     next_request: AtomicU64,
 }
 
 impl State {
+    /// Every pool with its account, the main one first.
+    pub(crate) fn pools(&self) -> impl Iterator<Item = (&str, &Pool)> {
+        std::iter::once((DEFAULT_ACCOUNT, &self.pool))
+            .chain(self.extra.iter().map(|(a, p)| (a.as_str(), p)))
+    }
+
+    /// The pool `pool_id` names for a caller in `bucket`: only a pool of
+    /// the caller's account, reached through its own region.
+    pub(crate) fn find_pool(&self, bucket: &BucketKey, pool_id: &str) -> Option<&Pool> {
+        self.pools()
+            .find(|(account, p)| {
+                *account == bucket.account
+                    && p.pool_id == pool_id
+                    && pool_region(pool_id) == bucket.region
+            })
+            .map(|(_, p)| p)
+    }
+
+    /// Counts a request in its bucket.
+    pub(crate) fn count(&self, bucket: &BucketKey, recovery: bool, throttled: bool) {
+        let mut all = self.by_bucket.lock().unwrap_or_else(|e| e.into_inner());
+        let b = all.entry(bucket.clone()).or_default();
+        b.requests += 1;
+        b.throttled += u64::from(throttled);
+        if recovery {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as u64);
+            b.recovery_requests += 1;
+            if b.first_recovery_unix_us == 0 {
+                b.first_recovery_unix_us = now;
+            }
+            b.last_recovery_unix_us = b.last_recovery_unix_us.max(now);
+        }
+    }
+
     fn behaviour(&self) -> Arc<Behaviour> {
         self.behaviour
             .lock()
@@ -339,8 +473,14 @@ impl State {
             .clone()
     }
 
-    fn take_token(&self, category: Category) -> bool {
-        self.buckets.lock().unwrap_or_else(|e| e.into_inner())[category as usize].try_take()
+    fn take_token(&self, bucket: &BucketKey, category: Category) -> bool {
+        let behaviour = self.behaviour();
+        self.buckets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(bucket.clone())
+            .or_insert_with(|| buckets(&behaviour))[category as usize]
+            .try_take()
     }
 
     fn request_id(&self) -> String {
@@ -379,6 +519,15 @@ pub struct SimStats {
     pub first_recovery_unix_us: u64,
     #[serde(default)]
     pub last_recovery_unix_us: u64,
+    /// Per account and region (`ACCOUNT/REGION`).
+    #[serde(default)]
+    pub buckets: BTreeMap<String, BucketStats>,
+    /// Per pool (`ACCOUNT/POOL_ID`).
+    #[serde(default)]
+    pub pools: BTreeMap<String, PoolStats>,
+    /// Role sessions opened by AssumeRole, by session name.
+    #[serde(default)]
+    pub sessions: BTreeMap<String, u64>,
 }
 
 /// A running simulation. Dropping it does not stop it; call [`SimHandle::stop`].
@@ -421,18 +570,31 @@ pub async fn start_local(config: SimConfig) -> std::io::Result<SimHandle> {
 
 /// Starts a simulation on `listen` (use port 0 for any free port).
 pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<SimHandle> {
-    let buckets = buckets(&config.behaviour);
+    let populated = |pool_id: &str, users: usize, name: Option<&String>| {
+        let name = name.cloned().unwrap_or_else(|| "simulated".into());
+        let pool = Pool::named(pool_id.to_string(), name, config.pool.clone());
+        for (name, user) in population(users, &config.pool) {
+            pool.put(&name, user);
+        }
+        pool
+    };
     let state = Arc::new(State {
-        pool: {
-            let pool = Pool::new(config.pool_id.clone(), config.pool.clone());
-            for (name, user) in population(config.users, &config.pool) {
-                pool.put(&name, user);
-            }
-            pool
-        },
+        pool: populated(&config.pool_id, config.users, None),
+        extra: config
+            .extra_pools
+            .iter()
+            .map(|e| {
+                (
+                    e.account.clone(),
+                    populated(&e.pool_id, e.users, e.name.as_ref()),
+                )
+            })
+            .collect(),
+        accounts: accounts::Accounts::default(),
         counters: SimCounters::default(),
         behaviour: Mutex::new(Arc::new(config.behaviour.clone())),
-        buckets: Mutex::new(buckets),
+        buckets: Mutex::new(HashMap::new()),
+        by_bucket: Mutex::new(BTreeMap::new()),
         next_request: AtomicU64::new(1),
     });
     let listener = TcpListener::bind(listen).await?;
@@ -459,7 +621,11 @@ impl SimHandle {
 
     /// Replaces quotas and faults; quota buckets start full again.
     pub fn set_behaviour(&self, b: Behaviour) {
-        *self.state.buckets.lock().unwrap_or_else(|e| e.into_inner()) = buckets(&b);
+        self.state
+            .buckets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         *self
             .state
             .behaviour
@@ -533,7 +699,6 @@ impl SimHandle {
 }
 
 pub(crate) fn stats(state: &State) -> SimStats {
-    let users = state.pool.users.lock().unwrap_or_else(|e| e.into_inner());
     let mut s = SimStats {
         requests: state.counters.requests.load(Relaxed),
         throttled: state.counters.throttled.load(Relaxed),
@@ -544,7 +709,7 @@ pub(crate) fn stats(state: &State) -> SimStats {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone(),
-        users: users.by_name.len() as u64,
+        users: 0,
         messages: 0,
         users_with_repeat_messages: 0,
         max_messages_per_user: 0,
@@ -554,13 +719,39 @@ pub(crate) fn stats(state: &State) -> SimStats {
         mutating_requests: state.counters.mutating_requests.load(Relaxed),
         first_recovery_unix_us: state.counters.first_recovery_us.load(Relaxed),
         last_recovery_unix_us: state.counters.last_recovery_us.load(Relaxed),
+        buckets: state
+            .by_bucket
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        pools: BTreeMap::new(),
+        sessions: state
+            .accounts
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone(),
     };
-    for u in users.by_name.values() {
-        s.mau += u64::from(u.billed);
-        s.messages += u64::from(u.messages);
-        s.users_with_repeat_messages += u64::from(u.messages > 1);
-        s.max_messages_per_user = s.max_messages_per_user.max(u.messages);
-        s.max_mutations_per_user = s.max_mutations_per_user.max(u.mutations);
+    for (account, pool) in state.pools() {
+        let users = pool.users.lock().unwrap_or_else(|e| e.into_inner());
+        let mut p = PoolStats {
+            users: users.by_name.len() as u64,
+            ..PoolStats::default()
+        };
+        for u in users.by_name.values() {
+            s.mau += u64::from(u.billed);
+            p.messages += u64::from(u.messages);
+            p.users_with_repeat_messages += u64::from(u.messages > 1);
+            s.max_messages_per_user = s.max_messages_per_user.max(u.messages);
+            p.max_mutations_per_user = p.max_mutations_per_user.max(u.mutations);
+        }
+        s.users += p.users;
+        s.messages += p.messages;
+        s.users_with_repeat_messages += p.users_with_repeat_messages;
+        s.max_mutations_per_user = s.max_mutations_per_user.max(p.max_mutations_per_user);
+        s.pools.insert(format!("{account}/{}", pool.pool_id), p);
     }
     s
 }

@@ -20,7 +20,8 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::pool::ApiError;
+use super::accounts::{self, BucketKey};
+use super::pool::{ApiError, Pool};
 use super::{latency, stats, Category, State};
 
 /// The injected "connection dropped" fault: returning it makes hyper close
@@ -72,6 +73,21 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     }
     state.counters.requests.fetch_add(1, Relaxed);
     let request_id = state.request_id();
+    let caller = accounts::caller(
+        req.headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok()),
+    );
+    let principal = state.accounts.principal(&caller.access_key);
+    let bucket = BucketKey {
+        account: principal.account.clone(),
+        region: caller.region.clone(),
+    };
+    let form = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let target = req
         .headers()
         .get("x-amz-target")
@@ -82,6 +98,17 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         Ok(b) => b.to_bytes(),
         Err(_) => return Err(Dropped),
     };
+    if caller.service == "sts" || form {
+        let (status, xml) = state
+            .accounts
+            .sts(&caller, &body, &state.behaviour().deny_roles);
+        return Ok(response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            "text/xml",
+            xml.into_bytes(),
+            Some(&request_id),
+        ));
+    }
     let input: Value = if body.is_empty() {
         json!({})
     } else {
@@ -104,7 +131,14 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         return Ok(error(
             &ApiError::new(
                 "AccessDeniedException",
-                format!("User: arn:aws:iam::123456789012:user/simulated is not authorized to perform: cognito-idp:{op} on resource: {}", state.pool.pool_id),
+                format!(
+                    "User: {} is not authorized to perform: cognito-idp:{op} on resource: {}",
+                    principal.arn,
+                    input
+                        .get("UserPoolId")
+                        .and_then(Value::as_str)
+                        .unwrap_or("*")
+                ),
             ),
             &request_id,
         ));
@@ -115,7 +149,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         "ListUsers" => Category::List,
         "AdminUserGlobalSignOut" => Category::Update,
         "AdminCreateUser" => Category::Create,
-        "DescribeUserPool" => Category::PoolRead,
+        "DescribeUserPool" | "ListUserPools" => Category::PoolRead,
         "GetProvisionedLimit" => {
             let b = state.behaviour();
             let category = input
@@ -172,7 +206,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     if b.latency_ms > 0 {
         tokio::time::sleep(latency(&b)).await;
     }
-    if !state.take_token(category) {
+    let admitted = state.take_token(&bucket, category);
+    state.count(&bucket, category == Category::Recovery, !admitted);
+    if !admitted {
         state.counters.throttled.fetch_add(1, Relaxed);
         return Ok(error(
             &ApiError::new("TooManyRequestsException", "Too many requests"),
@@ -220,19 +256,47 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         ));
     }
 
-    let result = match op {
-        "AdminResetUserPassword" => state
-            .pool
-            .admin_reset_user_password(&input, b.reset_attempts_per_hour),
-        "AdminSetUserPassword" => state
-            .pool
-            .admin_set_user_password(&input, b.password_history),
-        "AdminGetUser" => state.pool.admin_get_user(&input),
-        "ListUsers" => state.pool.list_users(&input),
-        "AdminUserGlobalSignOut" => state.pool.admin_user_global_sign_out(&input),
-        "AdminCreateUser" => state.pool.admin_create_user(&input),
-        "DescribeUserPool" => state.pool.describe_user_pool(&input, b.password_history),
-        _ => unreachable!("operations were matched above"),
+    if op == "ListUserPools" {
+        state.counters.applied(op);
+        return Ok(match list_user_pools(&state, &bucket, &input) {
+            Ok(out) => response(
+                StatusCode::OK,
+                "application/x-amz-json-1.1",
+                serde_json::to_vec(&out).unwrap_or_default(),
+                Some(&request_id),
+            ),
+            Err(e) => error(&e, &request_id),
+        });
+    }
+    // The pool the id names, in the caller's account and region; a
+    // request with no id goes to the main pool, which says what is missing.
+    let pool: Option<&Pool> = match input.get("UserPoolId").and_then(Value::as_str) {
+        Some(id) => state.find_pool(&bucket, id),
+        None => Some(&state.pool),
+    };
+    let result = match pool {
+        None => Err(ApiError::new(
+            "ResourceNotFoundException",
+            format!(
+                "User pool {} does not exist.",
+                input
+                    .get("UserPoolId")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+            ),
+        )),
+        Some(pool) => match op {
+            "AdminResetUserPassword" => {
+                pool.admin_reset_user_password(&input, b.reset_attempts_per_hour)
+            }
+            "AdminSetUserPassword" => pool.admin_set_user_password(&input, b.password_history),
+            "AdminGetUser" => pool.admin_get_user(&input),
+            "ListUsers" => pool.list_users(&input),
+            "AdminUserGlobalSignOut" => pool.admin_user_global_sign_out(&input),
+            "AdminCreateUser" => pool.admin_create_user(&input),
+            "DescribeUserPool" => pool.describe_user_pool(&input, b.password_history),
+            _ => unreachable!("operations were matched above"),
+        },
     };
     if result.is_ok() {
         state.counters.applied(op);
@@ -254,6 +318,46 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         ),
         Err(e) => error(&e, &request_id),
     })
+}
+
+/// ListUserPools (API reference): the pools of the caller's account in the
+/// region, `MaxResults` (1..60, required) at a time, `NextToken` for the
+/// next page; each with its Id and Name.
+fn list_user_pools(state: &State, bucket: &BucketKey, input: &Value) -> Result<Value, ApiError> {
+    let max = input
+        .get("MaxResults")
+        .and_then(Value::as_u64)
+        .filter(|m| (1..=60).contains(m))
+        .ok_or_else(|| {
+            ApiError::new(
+                "InvalidParameterException",
+                "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 60",
+            )
+        })? as usize;
+    let start: usize = match input.get("NextToken").and_then(Value::as_str) {
+        None => 0,
+        Some(t) => t
+            .parse()
+            .map_err(|_| ApiError::new("InvalidParameterException", "Invalid NextToken"))?,
+    };
+    let mine: Vec<&Pool> = state
+        .pools()
+        .filter(|(account, p)| {
+            *account == bucket.account && super::pool_region(&p.pool_id) == bucket.region
+        })
+        .map(|(_, p)| p)
+        .collect();
+    let page: Vec<Value> = mine
+        .iter()
+        .skip(start)
+        .take(max)
+        .map(|p| json!({ "Id": p.pool_id, "Name": p.name, "Status": "Enabled" }))
+        .collect();
+    let mut out = json!({ "UserPools": page });
+    if start + max < mine.len() {
+        out["NextToken"] = json!((start + max).to_string());
+    }
+    Ok(out)
 }
 
 fn chance(p: f64) -> bool {

@@ -44,6 +44,8 @@ struct EmailDay {
 #[derive(Debug)]
 pub struct Pool {
     pub pool_id: String,
+    /// The pool's name (ListUserPools, DescribeUserPool).
+    pub name: String,
     pub settings: PoolSettings,
     pub users: Mutex<Users>,
     emails: Mutex<EmailDay>,
@@ -64,8 +66,14 @@ fn str_field<'a>(input: &'a Value, name: &str) -> Result<&'a str, ApiError> {
 
 impl Pool {
     pub fn new(pool_id: String, settings: PoolSettings) -> Pool {
+        Pool::named(pool_id, "simulated".into(), settings)
+    }
+
+    /// A pool called `name`.
+    pub fn named(pool_id: String, name: String, settings: PoolSettings) -> Pool {
         Pool {
             pool_id,
+            name,
             settings,
             users: Mutex::new(Users::default()),
             emails: Mutex::new(EmailDay::default()),
@@ -484,7 +492,7 @@ impl Pool {
         };
         let mut pool = json!({
             "Id": self.pool_id,
-            "Name": "simulated",
+            "Name": self.name,
             "Policies": { "PasswordPolicy": {
                 "MinimumLength": 8, "RequireUppercase": true, "RequireLowercase": true,
                 "RequireNumbers": true, "RequireSymbols": true,
