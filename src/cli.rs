@@ -172,6 +172,8 @@ pub struct SimArgs {
 /// anything was sent.
 pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Plan(args) if args.fleet.is_some() => crate::fleet::plan(args, &shutdown).await,
+        Command::Run(args) if args.fleet.is_some() => crate::fleet::run(args, &shutdown).await,
         Command::Plan(args) => {
             let mut settings = args.resolve()?;
             if let Some(line) = settings.resolve_auto_rate(&Aws).await? {

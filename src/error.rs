@@ -77,6 +77,9 @@ pub enum UsageError {
     #[error("could not read config file {path}: {reason}")]
     Config { path: PathBuf, reason: String },
 
+    #[error("fleet manifest {path}: {reason}")]
+    Fleet { path: PathBuf, reason: String },
+
     #[error("column '{column}' not found in the header of {input}; columns are: {found}; {hint}")]
     MissingColumn {
         column: String,

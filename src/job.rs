@@ -21,7 +21,6 @@
 
 use std::fs::File;
 use std::io;
-use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -34,7 +33,7 @@ use crate::identity::PoolFacts;
 use crate::ledger::location::Location;
 use crate::ledger::table::{Holder, Lease, LedgerTable};
 use crate::ledger::{self, fingerprint, unresolved_names, Action, Replay};
-use crate::limiter::Limiter;
+use crate::limiter::Limits;
 use crate::passwords::PasswordsOut;
 use crate::resolve::{self, Choice, Resolver};
 use crate::retry::call_with_retry;
@@ -43,9 +42,6 @@ use crate::source::csv::{count_rows, CsvSource};
 use crate::source::pool::PoolSource;
 use crate::source::Source;
 use crate::triage::Triage;
-
-/// DescribeUserPool calls per second (its quota, UserPoolRead, is 15/s).
-const POOL_READ_RATE: f64 = 5.0;
 
 /// How [`open`] takes the job's ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +99,7 @@ pub async fn open(
     settings: &RunSettings,
     access: LedgerAccess,
     prepared: Option<Prepared>,
+    limits: &Limits,
 ) -> anyhow::Result<Opened> {
     check_paths(settings)?;
     let csv = open_source(settings)?;
@@ -191,18 +188,18 @@ pub async fn open(
         let cognito = connect.connect(&settings.aws, &settings.pool_id).await?;
         let (pool, prepared) = match prepared {
             Some(p) => (p.pool, Some(p.resolver)),
-            None => (read_pool(settings, &cognito).await?, None),
+            None => (read_pool(settings, &cognito, limits).await?, None),
         };
         let source = match csv {
             Some(csv) => Source::Csv(csv),
-            None => open_pool(settings, &cognito).await?,
+            None => open_pool(settings, &cognito, limits).await?,
         };
         let input_rows = input_rows.await.ok().flatten();
         let resolver = match prepared {
             Some(resolver) => resolver,
             None => {
                 let choice = choose(settings, &pool, input_rows, &replay)?;
-                Arc::new(open_resolver(settings, &cognito, &pool, choice).await?)
+                Arc::new(open_resolver(settings, &cognito, &pool, choice, limits).await?)
             }
         };
         adopt_unresolved(&resolver, &mut replay, &location, &settings.aws).await?;
@@ -385,9 +382,16 @@ pub fn check_paths(settings: &RunSettings) -> Result<(), UsageError> {
 }
 
 /// Reads the pool's settings and refuses what they rule out.
-async fn read_pool(settings: &RunSettings, cognito: &Cognito) -> Result<PoolView, UsageError> {
-    let limiter = Limiter::with_default_burst(POOL_READ_RATE);
-    let facts = match call_with_retry(&limiter, &settings.retry, || cognito.describe_pool()).await {
+async fn read_pool(
+    settings: &RunSettings,
+    cognito: &Cognito,
+    limits: &Limits,
+) -> Result<PoolView, UsageError> {
+    let facts = match call_with_retry(&limits.pool_read, &settings.retry, || {
+        cognito.describe_pool()
+    })
+    .await
+    {
         Ok(facts) => Ok(facts),
         Err(e) => Err(unreadable(settings, e)?),
     };
@@ -467,13 +471,14 @@ async fn open_resolver(
     cognito: &Cognito,
     pool: &PoolView,
     choice: Choice,
+    limits: &Limits,
 ) -> Result<Resolver, UsageError> {
     info!(strategy = ?choice.strategy, list_calls = choice.list_calls, why = %choice.why, "resolving users");
     Resolver::open(
         choice,
         pool.facts.as_ref().map_err(Clone::clone),
         cognito,
-        list_limiter(settings),
+        limits.list.clone(),
         settings.retry,
     )
     .await
@@ -561,17 +566,6 @@ pub struct Prepared {
     pub resolver: std::sync::Arc<Resolver>,
 }
 
-/// The limiter of ListUsers calls (UserList quota): adaptive like the
-/// run's own, so that lookups slow down rather than waste calls when the
-/// quota is busy.
-pub fn list_limiter(settings: &RunSettings) -> Limiter {
-    if settings.pace.adaptive {
-        Limiter::adaptive(settings.pace.list_rate, Some(NonZeroU32::MIN))
-    } else {
-        Limiter::new(settings.pace.list_rate, NonZeroU32::MIN)
-    }
-}
-
 /// Opens the input and reads its header (`None` for `--from-pool`); a bad
 /// header is a [`UsageError`]. A path must be a regular file, a FIFO or a
 /// terminal ([`files::open_input`]): a device such as `/dev/zero` is
@@ -597,14 +591,17 @@ fn open_source(
 
 /// Opens the pool's listing (`--from-pool`): reads its first page, so a bad
 /// filter or pool is refused before any mutating call.
-async fn open_pool(settings: &RunSettings, cognito: &Cognito) -> Result<Source, UsageError> {
+async fn open_pool(
+    settings: &RunSettings,
+    cognito: &Cognito,
+    limits: &Limits,
+) -> Result<Source, UsageError> {
     let filter = match &settings.input {
         Input::Pool { filter } => filter.clone(),
         _ => None,
     };
-    let limiter = Limiter::new(settings.pace.list_rate, NonZeroU32::MIN);
     Ok(Source::Pool(
-        PoolSource::open(cognito.clone(), filter, limiter, settings.retry).await?,
+        PoolSource::open(cognito.clone(), filter, limits.list.clone(), settings.retry).await?,
     ))
 }
 

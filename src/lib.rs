@@ -64,6 +64,7 @@ pub mod cognito;
 mod drill;
 pub mod error;
 mod files;
+mod fleet;
 mod fptable;
 pub mod identity;
 mod job;

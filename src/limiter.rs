@@ -146,6 +146,28 @@ struct State {
     aimd: Option<Aimd>,
 }
 
+/// The limiters of one account and region, one per quota category a job
+/// calls. A single run has its own; a fleet gives every pool of an account
+/// and region the same ones, since Cognito's quotas are per account and
+/// region, shared by all its pools.
+#[derive(Clone)]
+pub struct Limits {
+    /// AdminResetUserPassword, AdminSetUserPassword (UserAccountRecovery).
+    pub recovery: Arc<Limiter>,
+    /// AdminUserGlobalSignOut (UserUpdate).
+    pub sign_out: Arc<Limiter>,
+    /// AdminGetUser (UserRead).
+    pub read: Arc<Limiter>,
+    /// ListUsers (UserList).
+    pub list: Arc<Limiter>,
+    /// DescribeUserPool (UserPoolRead).
+    pub pool_read: Arc<Limiter>,
+}
+
+/// DescribeUserPool calls per second: one per job, retries included, in
+/// the UserPoolRead category (15/s by default).
+pub const POOL_READ_RATE: f64 = 5.0;
+
 pub struct Limiter {
     max: f64,
     /// `None`: the burst follows the rate ([`default_burst`]).

@@ -16,6 +16,7 @@ use crate::identity::facts::DEFAULT_EMAIL_DAILY_CAP;
 use crate::identity::PoolFacts;
 use crate::job;
 use crate::ledger::Action;
+use crate::limiter::Limits;
 use crate::report::SHOWN;
 use crate::resolve::{Choice, Strategy};
 use crate::settings::RunSettings;
@@ -101,10 +102,21 @@ pub async fn plan_with(
     settings: &RunSettings,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(PlanReport, job::Prepared)> {
+    plan_in(connect, settings, shutdown, &settings.pace.limits()).await
+}
+
+/// [`plan_with`], pacing its reads with `limits` (a fleet's, shared by the
+/// pools of one account and region).
+pub(crate) async fn plan_in(
+    connect: &dyn Connect,
+    settings: &RunSettings,
+    shutdown: &CancellationToken,
+    limits: &Limits,
+) -> anyhow::Result<(PlanReport, job::Prepared)> {
     let opened = tokio::select! {
         biased;
         _ = shutdown.cancelled() => anyhow::bail!("interrupted while opening the job; nothing was sent"),
-        r = job::open(connect, settings, job::LedgerAccess::Read, None) => r?,
+        r = job::open(connect, settings, job::LedgerAccess::Read, None, limits) => r?,
     };
     let mut opened = opened;
     let triage = Arc::new(std::sync::Mutex::new(opened.triage(settings)));

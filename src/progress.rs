@@ -66,6 +66,15 @@ impl Progress {
         Progress { bar, stop, task }
     }
 
+    /// No display at all: a fleet shows its targets' progress itself.
+    pub fn silent() -> Progress {
+        Progress {
+            bar: ProgressBar::hidden(),
+            stop: CancellationToken::new(),
+            task: tokio::spawn(async {}),
+        }
+    }
+
     /// Sets the number of rows the bar counts up to.
     pub fn set_total(&self, total: u64) {
         self.bar.set_length(total);

@@ -27,7 +27,8 @@ use crate::secret::Password;
 
 mod sdk;
 
-pub use sdk::{Aws, LoopbackSimulator};
+pub use crate::aws::AssumeRole;
+pub use sdk::{list_user_pools, Aws, LoopbackSimulator, PoolSummary};
 
 /// How to reach Cognito.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +39,8 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     /// Limit for one attempt, connection included.
     pub attempt_timeout: Duration,
+    /// A role to assume (a fleet's target in another account).
+    pub role: Option<AssumeRole>,
 }
 
 impl AwsSettings {

@@ -68,6 +68,59 @@ impl Connect for LoopbackSimulator {
     }
 }
 
+/// A pool of an account and region, as ListUserPools names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolSummary {
+    pub id: String,
+    pub name: String,
+}
+
+/// Every pool of the account and region `aws` reaches: ListUserPools, 60
+/// a page (its most), with the SDK's own retries (a few calls, once).
+pub async fn list_user_pools(aws: &AwsSettings) -> Result<Vec<PoolSummary>, UsageError> {
+    let config = crate::aws::load(crate::aws::Load {
+        region: Some(&aws.region),
+        profile: aws.profile.as_deref(),
+        endpoint_url: aws.endpoint_url.as_deref(),
+        sdk_retries: true,
+        attempt_timeout: aws.attempt_timeout,
+        placeholder_credentials: false,
+        role: aws.role.as_ref(),
+    })
+    .await?;
+    let client = Client::new(&config);
+    let mut pools = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let out = client
+            .list_user_pools()
+            .max_results(60)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| {
+                let code = e.code().unwrap_or("no code").to_string();
+                UsageError::Credentials(format!(
+                    "ListUserPools in {} failed ({code}): {}",
+                    aws.region,
+                    DisplayErrorContext(&e)
+                ))
+            })?;
+        for p in out.user_pools() {
+            if let Some(id) = p.id() {
+                pools.push(PoolSummary {
+                    id: id.to_string(),
+                    name: p.name().unwrap_or_default().to_string(),
+                });
+            }
+        }
+        match out.next_token() {
+            Some(t) if !t.is_empty() => next = Some(t.to_string()),
+            _ => return Ok(pools),
+        }
+    }
+}
+
 /// A client for one user pool.
 struct SdkPool {
     client: Client,
@@ -90,6 +143,7 @@ impl SdkPool {
             sdk_retries: false,
             attempt_timeout: aws.attempt_timeout,
             placeholder_credentials,
+            role: aws.role.as_ref(),
         })
         .await?;
         let pool = SdkPool {

@@ -200,6 +200,7 @@ impl LedgerTable {
             sdk_retries: true,
             attempt_timeout: Duration::from_secs(10),
             placeholder_credentials: false,
+            role: None,
         })
         .await?;
         Ok(LedgerTable {

@@ -34,10 +34,10 @@ use crate::error::UsageError;
 use crate::job;
 use crate::ledger::table::{LeaseKeeper, TableSink};
 use crate::ledger::{self, Header, LedgerWriter};
-use crate::limiter::Limiter;
+use crate::limiter::Limits;
 use crate::passwords::{self, PasswordsOut};
 use crate::progress::Progress;
-use crate::report::{Counters, ResolutionSummary, Summary};
+use crate::report::{Counters, ResolutionSummary, StopReason, Summary};
 use crate::resolve::Strategy;
 use crate::settings::RunSettings;
 
@@ -48,6 +48,7 @@ mod user;
 mod worker;
 
 use dispatch::dispatch;
+pub(crate) use worker::AccountStop;
 use worker::Worker;
 
 /// Rows read ahead of dispatch, at most.
@@ -73,6 +74,38 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()>,
     prepared: Option<job::Prepared>,
 ) -> anyhow::Result<Summary> {
+    let shared = Shared {
+        limits: settings.pace.limits(),
+        counters: Arc::new(Counters::default()),
+        progress: true,
+        account: None,
+    };
+    run_in(connect, settings, shutdown, prepared, &shared).await
+}
+
+/// What a run shares with a fleet around it.
+pub(crate) struct Shared {
+    /// The limiters of the pool's account and region, which every pool of
+    /// the fleet in them paces with.
+    pub limits: Limits,
+    /// The run's counters, which the fleet's progress reads.
+    pub counters: Arc<Counters>,
+    /// Show the run's own progress (a bar, or log lines); a fleet shows
+    /// its own instead.
+    pub progress: bool,
+    /// The stop of every pool of this pool's account.
+    pub account: Option<AccountStop>,
+}
+
+/// [`run_with`], with what it shares with a fleet.
+pub(crate) async fn run_in(
+    connect: &dyn Connect,
+    settings: &RunSettings,
+    shutdown: impl Future<Output = ()>,
+    prepared: Option<job::Prepared>,
+    shared: &Shared,
+) -> anyhow::Result<Summary> {
+    let limits = &shared.limits;
     let started = Instant::now();
     tokio::pin!(shutdown);
 
@@ -83,7 +116,7 @@ pub async fn run_with(
     let opened = tokio::select! {
         biased;
         _ = &mut shutdown => return Err(UsageError::Interrupted.into()),
-        r = job::open(connect, settings, job::LedgerAccess::Lock, prepared) => r?,
+        r = job::open(connect, settings, job::LedgerAccess::Lock, prepared, limits) => r?,
     };
     let mut opened = opened;
     let generate = generated_passwords(settings, &mut opened).await?;
@@ -93,7 +126,7 @@ pub async fn run_with(
     let input_rows = opened.input_rows;
     let resolver = opened.resolver.clone();
 
-    let counters = Arc::new(Counters::default());
+    let counters = shared.counters.clone();
     let header = Header {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         pool_id: settings.pool_id.clone(),
@@ -169,22 +202,12 @@ pub async fn run_with(
         cognito, source, ..
     } = opened;
 
-    let limiter = Arc::new(if settings.pace.adaptive {
-        Limiter::adaptive(
-            settings.pace.rate,
-            settings.pace.burst_given.then_some(settings.pace.burst),
-        )
+    let limiter = limits.recovery.clone();
+    let progress = if shared.progress {
+        Progress::start(counters.clone(), limiter.clone(), settings.log_interval)
     } else {
-        Limiter::new(settings.pace.rate, settings.pace.burst)
-    });
-    let secondary = |rate| {
-        if settings.pace.adaptive {
-            Limiter::adaptive(rate, None)
-        } else {
-            Limiter::with_default_burst(rate)
-        }
+        Progress::silent()
     };
-    let progress = Progress::start(counters.clone(), limiter.clone(), settings.log_interval);
     if let Some(rows) = input_rows {
         progress.set_total(rows);
     }
@@ -195,11 +218,8 @@ pub async fn run_with(
         endpoint: settings.aws.endpoint_name(),
         operation: settings.steps.operation.clone(),
         limiter: limiter.clone(),
-        sign_out: settings
-            .steps
-            .sign_out
-            .then(|| secondary(settings.pace.sign_out_rate)),
-        read_limiter: secondary(settings.pace.read_rate),
+        sign_out: settings.steps.sign_out.then(|| limits.sign_out.clone()),
+        read_limiter: limits.read.clone(),
         retry: settings.retry,
         writer,
         counters: counters.clone(),
@@ -210,7 +230,25 @@ pub async fn run_with(
         include_federated: settings.steps.include_federated,
         generate,
         lease: lease.clone(),
+        account: shared.account.clone(),
     });
+    // Another pool of the account met the daily email limit: pause too.
+    // The watcher holds the run weakly, so it never keeps the ledger
+    // writer open.
+    let finished = CancellationToken::new();
+    if let Some(account) = shared.account.clone() {
+        let (run, finished) = (Arc::downgrade(&ctx), finished.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                pool = account.paused() => {
+                    if let Some(run) = run.upgrade() {
+                        run.stop_run(StopReason::AccountPaused { pool });
+                    }
+                }
+                _ = finished.cancelled() => {}
+            }
+        });
+    }
     info!(
         pool = %settings.pool_id,
         action = settings.steps.action.as_str(),
@@ -222,6 +260,7 @@ pub async fn run_with(
     );
 
     let interrupted = dispatch(settings, source, &resolver, triage, &ctx, shutdown).await;
+    finished.cancel();
 
     progress.finish().await;
     let stopped = ctx

@@ -28,9 +28,9 @@ pub(super) struct Worker {
     pub(super) operation: Operation,
     pub(super) limiter: Arc<Limiter>,
     /// With `--sign-out`: the limiter of the sign-out step (UserUpdate quota).
-    pub(super) sign_out: Option<Limiter>,
+    pub(super) sign_out: Option<Arc<Limiter>>,
     /// Paces AdminGetUser reads (UserRead quota).
-    pub(super) read_limiter: Limiter,
+    pub(super) read_limiter: Arc<Limiter>,
     pub(super) retry: RetryPolicy,
     pub(super) writer: LedgerWriter,
     pub(super) counters: Arc<Counters>,
@@ -46,6 +46,38 @@ pub(super) struct Worker {
     pub(super) generate: Option<(PasswordsOut, usize)>,
     /// A DynamoDB ledger's lease: no call once it may have passed on.
     pub(super) lease: Option<Arc<LeaseKeeper>>,
+    /// In a fleet: the stop of every pool of this pool's account.
+    pub(super) account: Option<AccountStop>,
+}
+
+/// A fleet's stop for every pool of one account: the daily email limit is
+/// the account's, so the first pool to meet it pauses them all.
+#[derive(Clone, Default)]
+pub(crate) struct AccountStop {
+    token: CancellationToken,
+    /// The pool that met the limit.
+    by: Arc<Mutex<Option<String>>>,
+}
+
+impl AccountStop {
+    /// Pauses every pool of the account, `pool` having met the limit.
+    pub(crate) fn pause(&self, pool: &str) {
+        self.by
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(|| pool.to_string());
+        self.token.cancel();
+    }
+
+    /// Resolves once the account is paused, with the pool that paused it.
+    pub(crate) async fn paused(&self) -> String {
+        self.token.cancelled().await;
+        self.by
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_default()
+    }
 }
 
 /// How a user's processing ended.
@@ -77,6 +109,9 @@ impl Worker {
         let mut slot = self.stop_reason.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
             warn!(reason = %reason, "stopping the run");
+            if let (StopReason::DailyEmailLimit { .. }, Some(account)) = (&reason, &self.account) {
+                account.pause(self.cognito.pool_id());
+            }
             *slot = Some(reason);
         }
         self.stop.cancel();

@@ -26,6 +26,9 @@ pub enum StopReason {
     Input { message: String },
     /// Cognito's daily email limit is exhausted.
     DailyEmailLimit { message: String },
+    /// In a fleet: another pool of the same account (`pool`) met the
+    /// daily email limit, which is the account's.
+    AccountPaused { pool: String },
     /// LimitExceededException outlasted the attempts of `count` users in a row.
     LimitPersists { count: u32 },
     /// A DynamoDB ledger's lease could not be kept (another runner took
@@ -46,9 +49,9 @@ impl StopReason {
     /// Pauses (limits that clear later) exit 75; the rest exit 3.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            StopReason::DailyEmailLimit { .. } | StopReason::LimitPersists { .. } => {
-                ExitCode::Paused
-            }
+            StopReason::DailyEmailLimit { .. }
+            | StopReason::AccountPaused { .. }
+            | StopReason::LimitPersists { .. } => ExitCode::Paused,
             _ => ExitCode::Stopped,
         }
     }
@@ -82,6 +85,10 @@ impl std::fmt::Display for StopReason {
             StopReason::DailyEmailLimit { message } => write!(
                 f,
                 "Cognito's daily email limit is exhausted ({message}); the default Cognito sender allows 50 emails a day per account: configure the pool to send through your own Amazon SES identity, or re-run this command tomorrow"
+            ),
+            StopReason::AccountPaused { pool } => write!(
+                f,
+                "paused with pool {pool} of the same account, which met Cognito's daily email limit (the account's, not the pool's); run the same command again once the limit resets"
             ),
             StopReason::Unreachable { endpoint, code, message } => write!(
                 f,

@@ -185,7 +185,7 @@ pub struct Resolver {
     unknown_because: Option<String>,
     index: Option<PoolIndex>,
     cognito: Cognito,
-    limiter: Limiter,
+    limiter: Arc<Limiter>,
     retry: RetryPolicy,
     calls: AtomicU64,
 }
@@ -208,7 +208,7 @@ impl Resolver {
         choice: Choice,
         facts: Result<&PoolFacts, String>,
         cognito: &Cognito,
-        limiter: Limiter,
+        limiter: Arc<Limiter>,
         retry: RetryPolicy,
     ) -> Result<Resolver, CallError> {
         let expected = facts.as_ref().map_or(0, |f| f.estimated_users) as usize;

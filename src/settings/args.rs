@@ -124,6 +124,20 @@ pub struct RunArgs {
     #[serde(skip)]
     pub dry_run: bool,
 
+    /// Many pools, accounts and regions as one job: a TOML manifest whose
+    /// top-level keys are these settings (every target's defaults; flags
+    /// override them) and whose [[target]] tables name the pools
+    /// (docs/fleet.md).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub fleet: Option<PathBuf>,
+
+    /// With --fleet: the folder of the targets' ledgers, one per target
+    /// (ACCOUNT/REGION/POOL-ACTION.jsonl); re-running the fleet resumes
+    /// each.
+    #[arg(long, value_name = "DIR")]
+    pub ledger_dir: Option<PathBuf>,
+
     /// The user pool, e.g. us-east-1_AbCdEfGhI. Its prefix is the region.
     #[arg(long, value_name = "ID")]
     pub user_pool_id: Option<String>,
@@ -359,6 +373,7 @@ impl RunArgs {
             .map_err(|e: toml::de::Error| e.to_string())?;
         // Flags only: never in a file.
         out.config = self.config;
+        out.fleet = self.fleet;
         out.dry_run = self.dry_run;
         out.no_adaptive = self.no_adaptive;
         Ok(out)

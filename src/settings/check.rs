@@ -25,6 +25,12 @@ use super::*;
 impl RunArgs {
     /// Applies defaults and checks every value.
     pub fn check(self) -> Result<RunSettings, UsageError> {
+        if self.ledger_dir.is_some() {
+            return Err(UsageError::Value {
+                flag: "--ledger-dir",
+                reason: "it holds a fleet's ledgers; use it with --fleet (a single pool's run takes --ledger)".into(),
+            });
+        }
         let (pool_id, aws) = AwsSettings::check(&self)?;
         let input = check_input(&self)?;
         let steps = Steps::check(&self)?;
@@ -145,6 +151,7 @@ impl AwsSettings {
         Ok((
             pool_id,
             AwsSettings {
+                role: None,
                 region,
                 profile: args.profile.clone(),
                 endpoint_url: args.endpoint_url.clone(),

@@ -19,11 +19,12 @@
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cognito::{AwsSettings, Connect, Operation};
 use crate::ledger::Action;
-use crate::limiter::default_burst;
+use crate::limiter::{default_burst, Limiter, Limits, POOL_READ_RATE};
 use crate::resolve::ResolveMode;
 use crate::retry::RetryPolicy;
 use crate::source::csv::CsvOptions;
@@ -156,6 +157,33 @@ pub struct Pace {
 }
 
 impl Pace {
+    /// A limiter per quota category, at these rates: adaptive ones when
+    /// `adaptive` (ListUsers with a burst of one).
+    pub fn limits(&self) -> Limits {
+        let secondary = |rate| {
+            Arc::new(if self.adaptive {
+                Limiter::adaptive(rate, None)
+            } else {
+                Limiter::with_default_burst(rate)
+            })
+        };
+        Limits {
+            recovery: Arc::new(if self.adaptive {
+                Limiter::adaptive(self.rate, self.burst_given.then_some(self.burst))
+            } else {
+                Limiter::new(self.rate, self.burst)
+            }),
+            sign_out: secondary(self.sign_out_rate),
+            read: secondary(self.read_rate),
+            list: Arc::new(if self.adaptive {
+                Limiter::adaptive(self.list_rate, Some(NonZeroU32::MIN))
+            } else {
+                Limiter::new(self.list_rate, NonZeroU32::MIN)
+            }),
+            pool_read: Arc::new(Limiter::with_default_burst(POOL_READ_RATE)),
+        }
+    }
+
     /// Sets the rate (and, unless given, the burst) to `rate`.
     pub fn set_rate(&mut self, rate: f64) {
         let rate = rate.clamp(MIN_RATE, 100_000.0);

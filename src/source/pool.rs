@@ -14,6 +14,7 @@
 //! user's "line" is its position in the listing.
 
 use std::io;
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
@@ -28,7 +29,7 @@ use crate::retry::{call_with_retry, RetryPolicy};
 pub struct PoolSource {
     cognito: Cognito,
     filter: Option<String>,
-    limiter: Limiter,
+    limiter: Arc<Limiter>,
     retry: RetryPolicy,
     first: Vec<ListedUser>,
     next_token: Option<String>,
@@ -39,7 +40,7 @@ impl PoolSource {
     pub async fn open(
         cognito: Cognito,
         filter: Option<String>,
-        limiter: Limiter,
+        limiter: Arc<Limiter>,
         retry: RetryPolicy,
     ) -> Result<PoolSource, UsageError> {
         let mut source = PoolSource {

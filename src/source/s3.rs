@@ -57,6 +57,7 @@ pub async fn open(
         sdk_retries: true,
         attempt_timeout: Duration::from_secs(60),
         placeholder_credentials: false,
+        role: None,
     })
     .await?;
     // A custom endpoint is rarely reachable by virtual-hosted names.

@@ -12,6 +12,7 @@ mod endpoint;
 mod examples;
 mod faults;
 mod files;
+mod fleet;
 mod from_pool;
 mod generate;
 mod identity;

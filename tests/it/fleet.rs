@@ -1,0 +1,432 @@
+//! `--fleet`: many pools, accounts and regions as one job, against the
+//! simulated Cognito serving several accounts (by access key, keys from its
+//! STS AssumeRole belonging to the role's account) and regions (by SigV4
+//! scope), with one quota bucket per account and region.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cognito_sim::{self as sim, Behaviour, ExtraPool, SimConfig, SimHandle, DEFAULT_ACCOUNT};
+use serde_json::Value;
+
+use crate::support::*;
+
+const ACCOUNTS: [&str; 3] = [DEFAULT_ACCOUNT, "222222222222", "333333333333"];
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+
+/// A pool of the grid: account `a`, region `r`, pool `k`. The simulation's
+/// main pool is the first of the default account in us-east-1.
+fn pool_id(a: usize, r: usize, k: usize) -> String {
+    if (a, r, k) == (0, 0, 0) {
+        "us-east-1_SimPool01".into()
+    } else {
+        format!("{}_A{a}P{k}", REGIONS[r])
+    }
+}
+
+/// A simulation of `accounts` x 2 regions x `pools` pools of `users` users.
+async fn grid(accounts: usize, pools: usize, users: usize, behaviour: Behaviour) -> SimHandle {
+    let mut extra = Vec::new();
+    for (a, account) in ACCOUNTS.iter().enumerate().take(accounts) {
+        for r in 0..REGIONS.len() {
+            for k in 0..pools {
+                if (a, r, k) != (0, 0, 0) {
+                    extra.push(ExtraPool {
+                        account: account.to_string(),
+                        pool_id: pool_id(a, r, k),
+                        users,
+                        name: Some(format!("tenant-A{a}P{k}")),
+                    });
+                }
+            }
+        }
+    }
+    sim::start_local(SimConfig {
+        users,
+        extra_pools: extra,
+        behaviour,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("the simulation starts")
+}
+
+/// A manifest: `top` (TOML lines), then a target per pool of the grid, the
+/// default account's with the caller's own credentials, the others' through
+/// a role in their account.
+fn manifest(top: &str, accounts: usize, pools: usize) -> String {
+    let mut m = String::from(top);
+    for (a, account) in ACCOUNTS.iter().enumerate().take(accounts) {
+        for r in 0..REGIONS.len() {
+            for k in 0..pools {
+                let _ = writeln!(m, "\n[[target]]\nuser-pool-id = \"{}\"", pool_id(a, r, k));
+                if a > 0 {
+                    let _ = writeln!(m, "role-arn = \"arn:aws:iam::{account}:role/bulk-reset\"");
+                }
+            }
+        }
+    }
+    m
+}
+
+/// The binary, with STS at the simulation (AssumeRole, GetCallerIdentity).
+fn fleet_cmd(t: &Scratch, sim: &SimHandle, args: &[&str]) -> std::process::Command {
+    let mut cmd = t.bin();
+    cmd.env("AWS_ENDPOINT_URL_STS", sim.endpoint_url())
+        .args(args);
+    cmd
+}
+
+fn summary(path: &PathBuf) -> Value {
+    serde_json::from_slice(&std::fs::read(path).expect("the fleet's summary")).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_user_of_every_pool_once_and_no_bucket_over_its_quota() {
+    // 3 accounts x 2 regions x 4 pools; each account and region's quota is
+    // 30/s and the fleet's rate 25/s per account and region, so no call
+    // should be throttled though four pools share each bucket.
+    let (users, pools) = (40, 4);
+    let sim = grid(
+        3,
+        pools,
+        users,
+        Behaviour {
+            reset_attempts_per_hour: 0,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let t = Scratch::new();
+    let top = format!(
+        "from-pool = true\nrate = 25\nyes = true\nledger-dir = \"ledgers\"\nendpoint-url = \"{}\"\nsummary-json = \"summary.json\"\n",
+        sim.endpoint_url()
+    );
+    let fleet = t.write("fleet.toml", manifest(&top, 3, pools));
+    let out = finish_within(
+        fleet_cmd(&t, &sim, &["run", "--fleet", fleet.to_str().unwrap()]),
+        120,
+    )
+    .await;
+    // Every pool has users a reset cannot work for: exit 1, some failed.
+    assert_eq!(out.code, 1, "{out:?}");
+    let stats = sim.stats();
+    let resettable = (0..users)
+        .filter(|&i| sim::population_resettable(i))
+        .count() as u64;
+    assert_eq!(stats.pools.len(), 24);
+    for (pool, p) in &stats.pools {
+        assert_eq!(
+            p.messages, resettable,
+            "{pool}: every resettable user messaged"
+        );
+        assert_eq!(p.users_with_repeat_messages, 0, "{pool}");
+    }
+    assert_eq!(stats.buckets.len(), 6, "{:?}", stats.buckets.keys());
+    for (bucket, b) in &stats.buckets {
+        assert_eq!(b.throttled, 0, "{bucket}: {b:?}");
+        assert!(
+            b.recovery_requests >= resettable * pools as u64,
+            "{bucket}: {b:?}"
+        );
+    }
+    // CloudTrail ties each role's calls to the run: one session name.
+    let s = summary(&t.path("summary.json"));
+    let run_id = s["run_id"].as_str().unwrap();
+    assert_eq!(
+        stats.sessions.keys().collect::<Vec<_>>(),
+        vec![&format!("cognito-bulk-reset-{run_id}")]
+    );
+    assert_eq!(s["targets"].as_array().unwrap().len(), 24);
+    assert_eq!(s["exit_code"], 1);
+    for row in s["targets"].as_array().unwrap() {
+        assert_eq!(row["done"]["succeeded"].as_u64(), Some(resettable), "{row}");
+    }
+    // One ledger per target, keyed by account, region and pool.
+    for (a, account) in ACCOUNTS.iter().enumerate() {
+        for (r, region) in REGIONS.iter().enumerate() {
+            for k in 0..pools {
+                let ledger = t.path(&format!(
+                    "ledgers/{account}/{region}/{}-reset.jsonl",
+                    pool_id(a, r, k)
+                ));
+                assert!(ledger.is_file(), "{}", ledger.display());
+            }
+        }
+    }
+    // The same command again: every target resumes, nothing is sent.
+    let before = sim.stats().recovery_requests;
+    let again = finish_within(
+        fleet_cmd(&t, &sim, &["run", "--fleet", fleet.to_str().unwrap()]),
+        60,
+    )
+    .await;
+    assert_eq!(again.code, 1, "{again:?}");
+    assert_eq!(
+        sim.stats().recovery_requests,
+        before,
+        "a re-run sends nothing"
+    );
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_pool_and_a_denied_role_stop_only_their_targets() {
+    let sim = grid(
+        2,
+        1,
+        30,
+        Behaviour {
+            deny_roles: vec!["arn:aws:iam::333333333333:role/bulk-reset".into()],
+            ..unlimited()
+        },
+    )
+    .await;
+    let t = Scratch::new();
+    let m = format!(
+        "from-pool = true\nyes = true\nledger-dir = \"ledgers\"\nendpoint-url = \"{url}\"\nsummary-json = \"summary.json\"\n\
+         \n[[target]]\nuser-pool-id = \"us-east-1_SimPool01\"\
+         \n\n[[target]]\nuser-pool-id = \"us-east-1_NoSuchPool\"\
+         \n\n[[target]]\nuser-pool-id = \"eu-west-1_A1P0\"\nrole-arn = \"arn:aws:iam::333333333333:role/bulk-reset\"\
+         \n\n[[target]]\nuser-pool-id = \"eu-west-1_A1P0\"\nrole-arn = \"arn:aws:iam::222222222222:role/bulk-reset\"\n",
+        url = sim.endpoint_url()
+    );
+    let fleet = t.write("fleet.toml", m);
+    let out = finish_within(
+        fleet_cmd(&t, &sim, &["run", "--fleet", fleet.to_str().unwrap()]),
+        60,
+    )
+    .await;
+    // The worst of the targets: a pool that does not exist (2).
+    assert_eq!(out.code, 2, "{out:?}");
+    let stats = sim.stats();
+    let resettable = (0..30).filter(|&i| sim::population_resettable(i)).count() as u64;
+    assert_eq!(
+        stats.pools[&format!("{DEFAULT_ACCOUNT}/us-east-1_SimPool01")].messages,
+        resettable
+    );
+    assert_eq!(
+        stats.pools["222222222222/eu-west-1_A1P0"].messages,
+        resettable
+    );
+    let s = summary(&t.path("summary.json"));
+    let rows = s["targets"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    assert!(rows[0]["done"].is_object(), "{}", rows[0]);
+    let missing = rows[1]["failed"]["error"].as_str().unwrap();
+    assert!(missing.contains("us-east-1_NoSuchPool"), "{missing}");
+    let denied = rows[2]["failed"]["error"].as_str().unwrap();
+    assert!(
+        denied.contains("could not assume role arn:aws:iam::333333333333:role/bulk-reset"),
+        "{denied}"
+    );
+    assert!(rows[3]["done"].is_object(), "{}", rows[3]);
+    assert!(out.stdout.contains("FAILED"), "{}", out.stdout);
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_manifest_exits_2_before_any_call() {
+    let sim = grid(1, 1, 10, unlimited()).await;
+    let t = Scratch::new();
+    let top = format!(
+        "from-pool = true\nyes = true\nendpoint-url = \"{}\"\n",
+        sim.endpoint_url()
+    );
+    let cases = [
+        ("[[target]]\nuser-pool-id = \"us-east-1_SimPool01\"\nrate = 5\n", "'rate' cannot be set per target"),
+        ("[[target]]\nuser-pool-id = \"not a pool\"\n", "invalid user pool id"),
+        ("[[target]]\nuser-pool-id = \"us-east-1_SimPool01\"\n[[target]]\nuser-pool-id = \"us-east-1_SimPool01\"\n", "are the same pool"),
+        ("[[target]]\nuser-pool-id = \"us-east-1_SimPool01\"\nrole-arn = \"admin\"\n", "is not a role ARN"),
+        ("[[target]]\nuser-pool-id = \"us-east-1_SimPool01\"\nfrom-pol = true\n", "unknown field `from-pol`"),
+    ];
+    for (targets, want) in cases {
+        let fleet = t.write("fleet.toml", format!("{top}\n{targets}"));
+        let before = sim.stats();
+        let out = finish_within(
+            fleet_cmd(&t, &sim, &["run", "--fleet", fleet.to_str().unwrap()]),
+            30,
+        )
+        .await;
+        assert_eq!(out.code, 2, "{targets}: {out:?}");
+        assert!(out.stderr.contains(want), "{targets}: {out:?}");
+        let after = sim.stats();
+        // Only STS may have been asked whose account a target is in.
+        assert_eq!(after.applied, before.applied, "{targets}: no Cognito call");
+        assert_eq!(after.recovery_requests, before.recovery_requests);
+        assert!(after.pools.values().all(|p| p.messages == 0));
+    }
+    // A flag a target also sets.
+    let fleet = t.write("fleet.toml", format!("{top}\n[[target]]\nuser-pool-id = \"us-east-1_SimPool01\"\nfilter = 'email ^= \"u\"'\n"));
+    let out = finish_within(
+        fleet_cmd(
+            &t,
+            &sim,
+            &["plan", "--fleet", fleet.to_str().unwrap(), "--filter", "x"],
+        ),
+        30,
+    )
+    .await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("--filter is given on the command line and [[target]] #1"),
+        "{out:?}"
+    );
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_fleet_then_rerun_messages_nobody_twice() {
+    // 2 accounts x 2 regions x 2 pools of 120 users at 30/s per bucket:
+    // about 8 s of calls; SIGKILL after 3 s, then the same command again.
+    let (users, pools) = (120, 2);
+    let sim = grid(
+        2,
+        pools,
+        users,
+        Behaviour {
+            reset_attempts_per_hour: 0,
+            latency_ms: 20,
+            drop_rate: 0.02,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let t = Scratch::new();
+    let top = format!(
+        "from-pool = true\nrate = 30\nyes = true\nledger-dir = \"ledgers\"\nendpoint-url = \"{}\"\nattempt-timeout = 2\n",
+        sim.endpoint_url()
+    );
+    let fleet = t.write("fleet.toml", manifest(&top, 2, pools));
+    kill_after(
+        fleet_cmd(&t, &sim, &["run", "--fleet", fleet.to_str().unwrap()]),
+        Duration::from_secs(3),
+    )
+    .await;
+    let part = sim.stats().messages;
+    assert!(part > 0, "the first run reset some users before the kill");
+    let out = finish_within(
+        fleet_cmd(&t, &sim, &["run", "--fleet", fleet.to_str().unwrap()]),
+        120,
+    )
+    .await;
+    assert_eq!(out.code, 1, "{out:?}");
+    let resettable = (0..users)
+        .filter(|&i| sim::population_resettable(i))
+        .count() as u64;
+    let stats = sim.stats();
+    for (pool, p) in &stats.pools {
+        assert_eq!(p.messages, resettable, "{pool}");
+        assert_eq!(
+            p.users_with_repeat_messages, 0,
+            "{pool}: nobody messaged twice"
+        );
+    }
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_tables_find_pools_by_name() {
+    // The default account: the main pool ("simulated") and three named
+    // tenant-*; account 222222222222: four, of which one is asked for.
+    let sim = grid(2, 2, 20, unlimited()).await;
+    let t = Scratch::new();
+    let m = format!(
+        "from-pool = true\nyes = true\nledger-dir = \"ledgers\"\nendpoint-url = \"{}\"\n\
+         \n[[discover]]\nregions = [\"us-east-1\", \"eu-west-1\"]\npool-name = \"tenant-*\"\n\
+         \n[[discover]]\nrole-arns = [\"arn:aws:iam::222222222222:role/bulk-reset\"]\nregions = [\"eu-west-1\"]\npool-name = \"tenant-A1P?\"\n",
+        sim.endpoint_url()
+    );
+    let fleet = t.write("fleet.toml", m);
+    let plan = finish_within(
+        fleet_cmd(&t, &sim, &["plan", "--fleet", fleet.to_str().unwrap()]),
+        60,
+    )
+    .await;
+    assert_eq!(plan.code, 0, "{plan:?}");
+    assert!(
+        plan.stdout.contains("5 targets in 3 accounts/regions"),
+        "{plan:?}"
+    );
+    assert!(!plan.stdout.contains("us-east-1_SimPool01"), "{plan:?}");
+    let out = finish_within(
+        fleet_cmd(&t, &sim, &["run", "--fleet", fleet.to_str().unwrap()]),
+        60,
+    )
+    .await;
+    assert_eq!(out.code, 1, "{out:?}");
+    let stats = sim.stats();
+    let touched: Vec<&String> = stats
+        .pools
+        .iter()
+        .filter(|(_, p)| p.messages > 0)
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        touched,
+        [
+            "123456789012/eu-west-1_A0P0",
+            "123456789012/eu-west-1_A0P1",
+            "123456789012/us-east-1_A0P1",
+            "222222222222/eu-west-1_A1P0",
+            "222222222222/eu-west-1_A1P1",
+        ]
+    );
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_manifest_plans() {
+    // config/fleet.example.toml against a simulation holding its pools.
+    let pool = |account: &str, id: &str, name: &str| ExtraPool {
+        account: account.into(),
+        pool_id: id.into(),
+        users: 30,
+        name: Some(name.into()),
+    };
+    let sim = sim::start_local(SimConfig {
+        users: 30,
+        extra_pools: vec![
+            pool(DEFAULT_ACCOUNT, "us-east-1_Tenant0001", "tenant-0001"),
+            pool(DEFAULT_ACCOUNT, "eu-west-1_Tenant0002", "tenant-0002"),
+            pool("222222222222", "us-east-1_Tenant0003", "tenant-0003"),
+            pool("333333333333", "us-east-1_Tenant0004", "tenant-0004"),
+            pool("333333333333", "eu-west-1_Tenant0005", "tenant-0005"),
+            pool("333333333333", "eu-west-1_Other0006", "other-0006"),
+        ],
+        behaviour: unlimited(),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("the simulation starts");
+    let t = Scratch::new();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config/fleet.example.toml");
+    let url = sim.endpoint_url();
+    let out = finish_within(
+        fleet_cmd(
+            &t,
+            &sim,
+            &["plan", "--fleet", example, "--endpoint-url", &url],
+        ),
+        60,
+    )
+    .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    for id in [
+        "us-east-1_Tenant0001",
+        "eu-west-1_Tenant0002",
+        "us-east-1_Tenant0003",
+        "us-east-1_Tenant0004",
+        "eu-west-1_Tenant0005",
+    ] {
+        assert!(out.stdout.contains(id), "{id}: {out:?}");
+    }
+    assert!(!out.stdout.contains("Other0006"), "{out:?}");
+    assert!(
+        out.stdout.contains("5 targets in 5 accounts/regions"),
+        "{out:?}"
+    );
+    sim.stop().await;
+}
