@@ -25,6 +25,14 @@
 //!    latency, and the time a resume of a finished job takes to read it back
 //!    (a job of 100,000 users, copied into the table with `ledger copy`).
 //!
+//! 7. `fleet`: 50 pools in 5 account/region buckets (one account, five
+//!    regions), each bucket's quota 30/s, `--rate 30`: one `run --fleet`
+//!    against 50 independent single-pool runs at `--rate 30`, started
+//!    together; per bucket the rate of resets the pool let through over its
+//!    quota and the share it throttled. Then fleets of 1 to 200 buckets (2
+//!    pools each) for the scaling: achieved over 30/s per bucket, and the
+//!    tool's CPU.
+//!
 //! Scenarios 3 and 4 measure the call path, so they run with
 //! `--resolve exact` (as the boto3 peer does no resolving); 5 resolves, and
 //! resumes its index run with 1,000 new rows (resolved by lookups: the rows
@@ -79,6 +87,9 @@ struct Sizes {
     resolve_rows: usize,
     ledger_users: usize,
     ledger_resume_users: usize,
+    /// Users per pool of the 50-pool fleet, and per bucket of the scaling.
+    fleet_pool_users: usize,
+    fleet_bucket_users: usize,
 }
 
 const FULL: Sizes = Sizes {
@@ -94,6 +105,8 @@ const FULL: Sizes = Sizes {
     resolve_rows: 100_000,
     ledger_users: 20_000,
     ledger_resume_users: 100_000,
+    fleet_pool_users: 60,
+    fleet_bucket_users: 300,
 };
 
 const QUICK: Sizes = Sizes {
@@ -109,6 +122,8 @@ const QUICK: Sizes = Sizes {
     resolve_rows: 2_000,
     ledger_users: 2_000,
     ledger_resume_users: 5_000,
+    fleet_pool_users: 15,
+    fleet_bucket_users: 60,
 };
 
 /// One line of the results table.
@@ -162,6 +177,9 @@ fn main() {
         }
         if wanted("ledger") {
             bench.ledger().await;
+        }
+        if wanted("fleet") {
+            bench.fleet().await;
         }
     });
     bench.report();
@@ -800,6 +818,163 @@ impl Bench {
         pool.stop().await;
     }
 
+    async fn fleet(&mut self) {
+        // 50 pools in 5 buckets: the fleet, then 50 independent runs.
+        let users = self.sizes.fleet_pool_users;
+        let mut results = Vec::new();
+        for variant in ["fleet", "50 processes"] {
+            let sim = fleet_sim(5, 10, users).await;
+            let pools = fleet_pools(5, 10);
+            let start = Instant::now();
+            let (cpu, code) = if variant == "fleet" {
+                let m = self.fleet_run(&sim, &pools, "fleet-50").await;
+                (m.cpu_secs, m.code)
+            } else {
+                let mut runs = Vec::new();
+                for (i, pool) in pools.iter().enumerate() {
+                    let mut cmd = self.command();
+                    cmd.args([
+                        "run",
+                        "--yes",
+                        "--from-pool",
+                        "--rate",
+                        "30",
+                        "--user-pool-id",
+                        pool,
+                    ])
+                    .args(["--endpoint-url", &sim.endpoint_url()])
+                    .arg("--ledger")
+                    .arg(self.dir.path().join(format!("solo-{i}.jsonl")));
+                    let base = self.dir.path().join(format!("solo-{i}"));
+                    runs.push(tokio::spawn(async move {
+                        measure(cmd, &base, Some(Duration::from_secs(120))).await
+                    }));
+                }
+                let (mut cpu, mut worst) = (0.0, 0);
+                for r in runs {
+                    let m = r.await.expect("join");
+                    cpu += m.cpu_secs;
+                    worst = worst.max(m.code);
+                }
+                (cpu, worst)
+            };
+            let wall = start.elapsed().as_secs_f64();
+            let stats = sim.stats();
+            let buckets: Vec<(String, f64, f64)> = stats
+                .buckets
+                .iter()
+                .map(|(k, b)| {
+                    (
+                        k.clone(),
+                        b.admitted_rate() / 30.0,
+                        b.recovery_throttled_share(),
+                    )
+                })
+                .collect();
+            let min_ratio = buckets.iter().map(|b| b.1).fold(f64::INFINITY, f64::min);
+            let max_throttled = buckets.iter().map(|b| b.2).fold(0.0, f64::max);
+            let sent: u64 = stats.buckets.values().map(|b| b.recovery_requests).sum();
+            let refused: u64 = stats.buckets.values().map(|b| b.recovery_throttled).sum();
+            let all_throttled = refused as f64 / sent.max(1) as f64;
+            progress(&format!(
+                "fleet, {variant}: exit {code}, {wall:.1} s, CPU {cpu:.1} s, per bucket resets let through / quota >= {min_ratio:.3}, throttled <= {:.1}% ({:.1}% of all resets), repeat messages {}",
+                max_throttled * 100.0,
+                all_throttled * 100.0,
+                stats.users_with_repeat_messages
+            ));
+            self.json.push(json!({"scenario": "fleet", "variant": variant, "buckets": buckets, "pool": stats, "wall_secs": wall, "cpu_secs": cpu}));
+            results.push((variant, min_ratio, max_throttled, all_throttled, wall));
+            sim.stop().await;
+        }
+        let (f, p) = (&results[0], &results[1]);
+        self.row(
+            "7 fleet",
+            format!("50 pools in 5 buckets (quota 30/s each), `--rate 30`, {users} users/pool: `run --fleet`, each bucket's achieved rate / quota (lowest)"),
+            format!("{:.3}", f.1),
+            "≥ 0.95",
+            Some(f.1 >= 0.95),
+        );
+        self.row(
+            "7 fleet",
+            "`run --fleet`: throttled share of a bucket's requests (highest)".into(),
+            format!("{:.2}%", f.2 * 100.0),
+            "≤ 1%",
+            Some(f.2 <= 0.01),
+        );
+        self.row(
+            "7 fleet",
+            "50 independent single-pool runs at `--rate 30`: lowest achieved / quota, highest throttled share (all buckets), wall time".into(),
+            format!("{:.3}, {:.1}% ({:.1}% of all resets); {:.0} s vs the fleet's {:.0} s", p.1, p.2 * 100.0, p.3 * 100.0, p.4, f.4),
+            "",
+            None,
+        );
+
+        // Scaling: fleets of 1 to 50 buckets, 2 pools each.
+        let per_bucket = self.sizes.fleet_bucket_users;
+        let mut scaling = Vec::new();
+        for n in [1usize, 5, 20, 50, 100, 200] {
+            let sim = fleet_sim(n, 2, per_bucket / 2).await;
+            let pools = fleet_pools(n, 2);
+            let m = self
+                .fleet_run(&sim, &pools, &format!("fleet-scale-{n}"))
+                .await;
+            let stats = sim.stats();
+            let rate = pool_rate(&stats);
+            let efficiency = rate / (30.0 * n as f64);
+            let calls = stats.recovery_requests.max(1) as f64;
+            let cpu_per_k = m.cpu_secs / calls * 1000.0;
+            progress(&format!(
+                "fleet scaling, {n} buckets: {rate:.0}/s = {efficiency:.3} of {n} x 30/s, tool CPU {:.2} s ({cpu_per_k:.2} s per 1000 calls), peak RSS {} MB, throttled {}",
+                m.cpu_secs,
+                m.peak_rss_mb(),
+                stats.throttled
+            ));
+            self.json.push(json!({"scenario": "fleet-scaling", "buckets": n, "rate": rate, "efficiency": efficiency, "tool": m.json(), "pool": stats}));
+            scaling.push(format!(
+                "{n}: {efficiency:.2} ({cpu_per_k:.2} CPU-s/1000 calls)"
+            ));
+            sim.stop().await;
+        }
+        self.row(
+            "7 fleet",
+            "scaling: buckets: achieved / (30/s × buckets) (tool CPU per 1000 calls)".into(),
+            scaling.join("; "),
+            "linear until the tool's CPU is the limit",
+            None,
+        );
+    }
+
+    /// `run --fleet` over `pools` (all in the default account; each pool id's
+    /// prefix its region), `--rate 30`, users from the pools themselves.
+    async fn fleet_run(&self, sim: &SimHandle, pools: &[String], name: &str) -> Measured {
+        let dir = self.dir.path();
+        let mut manifest = format!(
+            "from-pool = true\nyes = true\nrate = 30\nendpoint-url = \"{}\"\nledger-dir = \"{name}-ledgers\"\n",
+            sim.endpoint_url()
+        );
+        for p in pools {
+            let _ = write!(manifest, "\n[[target]]\nuser-pool-id = \"{p}\"\n");
+        }
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, manifest).expect("write the manifest");
+        let mut cmd = self.command();
+        cmd.env("AWS_ENDPOINT_URL_STS", sim.endpoint_url())
+            .args(["run", "--fleet"])
+            .arg(&path)
+            .arg("--summary-json")
+            .arg(dir.join(format!("{name}.summary.json")));
+        let m = measure(cmd, &dir.join(name), None).await;
+        if m.code > 1 {
+            let log = std::fs::read_to_string(&m.log).unwrap_or_default();
+            eprintln!(
+                "warning: {name}: the tool exited {}; its log ends:\n{}",
+                m.code,
+                log.lines().rev().take(5).collect::<Vec<_>>().join("\n")
+            );
+        }
+        m
+    }
+
     fn row(
         &mut self,
         scenario: &'static str,
@@ -1130,6 +1305,62 @@ fn peer_python() -> PathBuf {
         .expect("bash runs benches/peers/setup.sh");
     assert!(out.status.success(), "benches/peers/setup.sh failed");
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// The region of bucket `b`: five real ones, then made-up names (the
+/// simulation takes any region from the request's signature).
+fn bucket_region(b: usize) -> String {
+    const REAL: [&str; 5] = [
+        "us-east-1",
+        "us-west-2",
+        "eu-west-1",
+        "eu-central-1",
+        "ap-southeast-2",
+    ];
+    REAL.get(b)
+        .map_or_else(|| format!("sim-region-{b}"), |r| r.to_string())
+}
+
+/// The pool ids of `buckets` buckets of `per` pools: the simulation's main
+/// pool first, then `REGION_FleetPoolK`.
+fn fleet_pools(buckets: usize, per: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in 0..buckets {
+        for k in 0..per {
+            out.push(if (b, k) == (0, 0) {
+                "us-east-1_SimPool01".to_string()
+            } else {
+                format!("{}_FleetPool{k}", bucket_region(b))
+            });
+        }
+    }
+    out
+}
+
+/// A simulation of [`fleet_pools`], `users` users each, quotas as Cognito's
+/// defaults (UserAccountRecovery 30/s per account and region).
+async fn fleet_sim(buckets: usize, per: usize, users: usize) -> SimHandle {
+    let extra = fleet_pools(buckets, per)
+        .into_iter()
+        .skip(1)
+        .map(|pool_id| sim::ExtraPool {
+            account: sim::DEFAULT_ACCOUNT.into(),
+            pool_id,
+            users,
+            name: None,
+        })
+        .collect();
+    sim::start_local(SimConfig {
+        users,
+        extra_pools: extra,
+        behaviour: Behaviour {
+            reset_attempts_per_hour: 0,
+            ..Behaviour::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .expect("the simulation starts")
 }
 
 fn progress(line: &str) {

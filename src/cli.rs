@@ -69,9 +69,12 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The ledger to read: a file, or dynamodb://TABLE/JOB.
-    #[arg(long, value_name = "PATH")]
-    pub ledger: PathBuf,
+    /// The ledger to read: a file, or dynamodb://TABLE/JOB (with --fleet:
+    /// the fleet's dynamodb://TABLE/PREFIX, if not the manifest's).
+    #[arg(long, value_name = "PATH", required_unless_present = "fleet")]
+    pub ledger: Option<PathBuf>,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -131,11 +134,46 @@ pub enum LedgerCommand {
     },
 }
 
+/// `status` and `export` of every target of a fleet.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FleetArgs {
+    /// Every target of this fleet manifest (as `run --fleet` finds them:
+    /// each target's account is read from STS, discover tables are
+    /// expanded with ListUserPools).
+    #[arg(long, value_name = "FILE")]
+    pub fleet: Option<PathBuf>,
+    /// With --fleet: the folder of its ledgers, if not the manifest's.
+    #[arg(long, value_name = "DIR", requires = "fleet")]
+    pub ledger_dir: Option<PathBuf>,
+}
+
+impl FleetArgs {
+    /// The run settings that find a fleet's ledgers.
+    fn run_args(&self, ledger: Option<PathBuf>, table: &TableArgs) -> Result<RunArgs, UsageError> {
+        if table.region.is_some() {
+            return Err(UsageError::Value {
+                flag: "--region",
+                reason: "with --fleet, each target's region is its pool's, and a ledger table's is the SDK's (AWS_REGION); drop --region".into(),
+            });
+        }
+        Ok(RunArgs {
+            fleet: self.fleet.clone(),
+            ledger_dir: self.ledger_dir.clone(),
+            ledger,
+            profile: table.profile.clone(),
+            ..RunArgs::default()
+        })
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// The ledger to read: a file, or dynamodb://TABLE/JOB.
-    #[arg(long, value_name = "PATH")]
-    pub ledger: PathBuf,
+    /// The ledger to read: a file, or dynamodb://TABLE/JOB (with --fleet:
+    /// the fleet's dynamodb://TABLE/PREFIX, if not the manifest's).
+    #[arg(long, value_name = "PATH", required_unless_present = "fleet")]
+    pub ledger: Option<PathBuf>,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     #[command(flatten)]
     pub table: TableArgs,
     #[arg(long, value_enum, default_value_t = report::ExportFormat::Csv)]
@@ -203,8 +241,23 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
             }
             result
         }
+        Command::Status(args) if args.fleet.fleet.is_some() => {
+            let cli = args.fleet.run_args(args.ledger.clone(), &args.table)?;
+            crate::fleet::status(cli, args.json).await
+        }
+        Command::Export(args) if args.fleet.fleet.is_some() => {
+            let cli = args.fleet.run_args(args.ledger.clone(), &args.table)?;
+            crate::fleet::export(cli, args.format, args.output.clone()).await
+        }
         Command::Status(args) => {
-            let status = match ledger::location::Location::parse(&args.ledger)? {
+            let Some(ledger) = &args.ledger else {
+                return Err(UsageError::Missing(
+                    "--ledger",
+                    "name the ledger to read (or --fleet FILE)",
+                )
+                .into());
+            };
+            let status = match ledger::location::Location::parse(ledger)? {
                 ledger::location::Location::File(path) => report::status(&path)?,
                 table @ ledger::location::Location::Table { .. } => {
                     let reader = table_lines(&table, &args.table).await?;
@@ -284,7 +337,12 @@ async fn table_lines(
 
 /// `export`: one row per user, to a new private file or to stdout.
 async fn export(args: ExportArgs) -> anyhow::Result<()> {
-    let location = ledger::location::Location::parse(&args.ledger)?;
+    let Some(ledger) = args.ledger.clone() else {
+        return Err(
+            UsageError::Missing("--ledger", "name the ledger to read (or --fleet FILE)").into(),
+        );
+    };
+    let location = ledger::location::Location::parse(&ledger)?;
     let table = match &location {
         ledger::location::Location::Table { .. } => {
             Some(table_lines(&location, &args.table).await?)
@@ -300,7 +358,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
         }
     };
     let output = args.output.clone();
-    let ledger_path = args.ledger.clone();
+    let ledger_path = ledger;
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         match output {
             Some(path) => {

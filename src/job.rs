@@ -123,12 +123,14 @@ pub async fn open(
             (replay, None)
         }
         (Location::Table { table, job }, access) => {
-            let t = LedgerTable::connect(
-                table,
-                Some(&settings.aws.region),
-                settings.aws.profile.as_deref(),
-            )
-            .await?;
+            let (region, profile) = match &settings.ledger_table {
+                Some(access) => (access.region.as_deref(), access.profile.as_deref()),
+                None => (
+                    Some(settings.aws.region.as_str()),
+                    settings.aws.profile.as_deref(),
+                ),
+            };
+            let t = LedgerTable::connect(table, region, profile).await?;
             t.check_exists().await?;
             let held = match access {
                 LedgerAccess::Lock => {

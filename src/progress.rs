@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
 use crate::limiter::Limiter;
@@ -20,6 +20,9 @@ use crate::report::Counters;
 
 /// The bar being shown, if any, so log lines can step around it.
 static ACTIVE_BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// A fleet's bars being shown, if any, likewise.
+static ACTIVE_BARS: Mutex<Option<MultiProgress>> = Mutex::new(None);
 
 /// A running progress display; [`Progress::finish`] clears it.
 pub struct Progress {
@@ -145,6 +148,128 @@ async fn update_loop(
     }
 }
 
+/// One account and region of a fleet, as its display shows it: its
+/// limiter and the counters of its pools' runs.
+pub(crate) struct BucketView {
+    pub name: String,
+    pub limiter: Arc<Limiter>,
+    pub pools: Vec<Arc<Counters>>,
+}
+
+impl BucketView {
+    fn sum(&self, f: impl Fn(&Counters) -> u64) -> u64 {
+        self.pools.iter().map(|c| f(c)).sum()
+    }
+}
+
+/// A fleet's display: on a terminal a bar per account and region (users
+/// done in its pools, the achieved rate, failed, throttled, its limiter's
+/// rate); elsewhere one log line per account and region every
+/// `log_interval`.
+pub(crate) struct FleetProgress {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FleetProgress {
+    pub(crate) fn start(buckets: Vec<BucketView>, log_interval: Duration) -> FleetProgress {
+        let stop = CancellationToken::new();
+        let on_terminal = io::stderr().is_terminal();
+        let bars = on_terminal.then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4));
+            let style = ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} {prefix:<28} {human_pos:>9} done {rate} {msg}",
+            )
+            .expect("the template is valid")
+            .with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:>6.1}/s", state.per_sec());
+                },
+            );
+            let bars: Vec<ProgressBar> = buckets
+                .iter()
+                .map(|b| {
+                    let bar = multi.add(ProgressBar::no_length().with_style(style.clone()));
+                    bar.set_prefix(format!("{} ({} pools)", b.name, b.pools.len()));
+                    bar
+                })
+                .collect();
+            *ACTIVE_BARS.lock().unwrap_or_else(|e| e.into_inner()) = Some(multi);
+            bars
+        });
+        let task = tokio::spawn(fleet_loop(buckets, bars, log_interval, stop.clone()));
+        FleetProgress { stop, task }
+    }
+
+    /// Stops updating and removes the bars.
+    pub(crate) async fn finish(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+        if let Some(multi) = ACTIVE_BARS.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = multi.clear();
+        }
+    }
+}
+
+async fn fleet_loop(
+    buckets: Vec<BucketView>,
+    bars: Option<Vec<ProgressBar>>,
+    log_interval: Duration,
+    stop: CancellationToken,
+) {
+    let tick = if bars.is_some() {
+        Duration::from_millis(200)
+    } else {
+        log_interval
+    };
+    let mut interval = tokio::time::interval(tick);
+    interval.tick().await;
+    let mut last: Vec<(u64, tokio::time::Instant)> =
+        vec![(0, tokio::time::Instant::now()); buckets.len()];
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = interval.tick() => {}
+        }
+        for (i, b) in buckets.iter().enumerate() {
+            let done = b.sum(Counters::processed);
+            let failed = b.sum(|c| c.failed.load(Relaxed));
+            let throttled = b.sum(|c| c.throttled.load(Relaxed));
+            let (limit, max) = (b.limiter.current(), b.limiter.rate());
+            match &bars {
+                Some(bars) => {
+                    bars[i].set_position(done);
+                    bars[i].set_message(format!(
+                        "limit {} · failed {failed} · throttled {throttled}",
+                        limit_text(limit, max)
+                    ));
+                }
+                None => {
+                    let now = tokio::time::Instant::now();
+                    let (before, at) = last[i];
+                    let rate =
+                        (done - before) as f64 / now.duration_since(at).as_secs_f64().max(1e-3);
+                    last[i] = (done, now);
+                    tracing::info!(
+                        bucket = %b.name,
+                        pools = b.pools.len(),
+                        done,
+                        failed,
+                        throttled,
+                        rate = format_args!("{rate:.1}/s"),
+                        limit = %limit_text(limit, max),
+                        "fleet progress"
+                    );
+                }
+            }
+        }
+    }
+    for bar in bars.into_iter().flatten() {
+        bar.finish_and_clear();
+    }
+}
+
 /// The limiter's rate now, and the configured one when adaptation lowered it.
 fn limit_text(current: f64, max: f64) -> String {
     if current < max {
@@ -163,9 +288,14 @@ impl Write for LogWriter {
     /// run must not stop for it.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let bar = ACTIVE_BAR.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let _ = match bar {
-            Some(bar) => bar.suspend(|| io::stderr().write_all(buf)),
-            None => io::stderr().write_all(buf),
+        let bars = ACTIVE_BARS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let _ = match (bar, bars) {
+            (Some(bar), _) => bar.suspend(|| io::stderr().write_all(buf)),
+            (None, Some(bars)) => bars.suspend(|| io::stderr().write_all(buf)),
+            (None, None) => io::stderr().write_all(buf),
         };
         Ok(buf.len())
     }

@@ -388,21 +388,44 @@ pub struct BucketStats {
     /// Reset and set-password requests, throttled ones included, and when
     /// the first and the latest arrived (microseconds since the Unix epoch).
     pub recovery_requests: u64,
+    /// Of those, answered TooManyRequestsException.
+    #[serde(default)]
+    pub recovery_throttled: u64,
     pub first_recovery_unix_us: u64,
     pub last_recovery_unix_us: u64,
 }
 
 impl BucketStats {
-    /// The rate of reset and set-password requests the bucket saw.
+    /// The rate of reset and set-password requests the bucket saw,
+    /// throttled ones included.
     pub fn recovery_rate(&self) -> f64 {
+        match self.recovery_span() {
+            Some(span) => (self.recovery_requests - 1) as f64 / span,
+            None => 0.0,
+        }
+    }
+
+    /// The rate of those it let through (not throttled).
+    pub fn admitted_rate(&self) -> f64 {
+        match self.recovery_span() {
+            Some(span) => {
+                (self.recovery_requests - self.recovery_throttled).saturating_sub(1) as f64 / span
+            }
+            None => 0.0,
+        }
+    }
+
+    /// The share of reset and set-password requests throttled.
+    pub fn recovery_throttled_share(&self) -> f64 {
+        self.recovery_throttled as f64 / self.recovery_requests.max(1) as f64
+    }
+
+    fn recovery_span(&self) -> Option<f64> {
         let span = self
             .last_recovery_unix_us
             .saturating_sub(self.first_recovery_unix_us) as f64
             / 1e6;
-        if self.recovery_requests < 2 || span <= 0.0 {
-            return 0.0;
-        }
-        (self.recovery_requests - 1) as f64 / span
+        (self.recovery_requests >= 2 && span > 0.0).then_some(span)
     }
 }
 
@@ -455,6 +478,7 @@ impl State {
         b.requests += 1;
         b.throttled += u64::from(throttled);
         if recovery {
+            b.recovery_throttled += u64::from(throttled);
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_micros() as u64);
@@ -570,23 +594,27 @@ pub async fn start_local(config: SimConfig) -> std::io::Result<SimHandle> {
 
 /// Starts a simulation on `listen` (use port 0 for any free port).
 pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<SimHandle> {
-    let populated = |pool_id: &str, users: usize, name: Option<&String>| {
+    // The default sender's daily email count is the account's, shared by
+    // its pools.
+    let mut emails: HashMap<String, Arc<Mutex<pool::EmailDay>>> = HashMap::new();
+    let mut populated = |account: &str, pool_id: &str, users: usize, name: Option<&String>| {
         let name = name.cloned().unwrap_or_else(|| "simulated".into());
-        let pool = Pool::named(pool_id.to_string(), name, config.pool.clone());
+        let pool = Pool::named(pool_id.to_string(), name, config.pool.clone())
+            .sharing_emails(emails.entry(account.to_string()).or_default().clone());
         for (name, user) in population(users, &config.pool) {
             pool.put(&name, user);
         }
         pool
     };
     let state = Arc::new(State {
-        pool: populated(&config.pool_id, config.users, None),
+        pool: populated(DEFAULT_ACCOUNT, &config.pool_id, config.users, None),
         extra: config
             .extra_pools
             .iter()
             .map(|e| {
                 (
                     e.account.clone(),
-                    populated(&e.pool_id, e.users, e.name.as_ref()),
+                    populated(&e.account, &e.pool_id, e.users, e.name.as_ref()),
                 )
             })
             .collect(),

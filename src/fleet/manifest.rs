@@ -34,13 +34,7 @@ const NOT_PER_TARGET: &[(&str, &str)] = &[
 ];
 
 /// Run settings a fleet's top level cannot have, with the fix.
-const NOT_AT_TOP: &[(&str, &str)] = &[
-    ("user-pool-id", "name each pool in a [[target]] table"),
-    (
-        "ledger",
-        "a fleet keeps one ledger per target: give ledger-dir (or --ledger-dir) instead",
-    ),
-];
+const NOT_AT_TOP: &[(&str, &str)] = &[("user-pool-id", "name each pool in a [[target]] table")];
 
 /// A parsed manifest.
 #[derive(Debug, Clone)]
@@ -138,6 +132,25 @@ impl Manifest {
         let targets = tables(&mut doc, "target")?;
         let discover = tables(&mut doc, "discover")?;
 
+        // A file ledger is one job's: a fleet keeps one per target, in
+        // ledger-dir, or as jobs under a DynamoDB prefix.
+        if let Some(ledger) = doc.get("ledger") {
+            if !ledger
+                .as_str()
+                .is_some_and(|l| l.starts_with(crate::ledger::location::SCHEME))
+            {
+                return Err(fail(path, format!("{}'ledger' at the top of a fleet must be dynamodb://TABLE/PREFIX (each target a job under the prefix); for files, give ledger-dir instead", line_of(text, "ledger"))));
+            }
+            if doc.contains_key("ledger-dir") {
+                return Err(fail(
+                    path,
+                    format!(
+                        "{}give ledger (a DynamoDB table) or ledger-dir (files), not both",
+                        line_of(text, "ledger")
+                    ),
+                ));
+            }
+        }
         for (key, fix) in NOT_AT_TOP {
             if doc.contains_key(*key) {
                 return Err(fail(

@@ -31,13 +31,17 @@ use tracing::{info, warn};
 
 use crate::cognito::{AssumeRole, AwsSettings};
 use crate::error::{ExitCode, UsageError};
+use crate::ledger::copy::TableAccess;
+use crate::ledger::location::{Location, SCHEME};
 use crate::limiter::Limits;
 use crate::settings::{RunArgs, RunSettings};
 
+mod audit;
 pub mod manifest;
 mod report;
 mod run;
 
+pub use audit::{export, status};
 pub use manifest::{DiscoverEntry, Manifest, Place, TargetEntry};
 pub use run::{plan, run};
 
@@ -129,10 +133,19 @@ impl Fleet {
     }
 }
 
+/// What a fleet is opened for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Purpose {
+    /// `plan` or `run`: the ledger folders are made.
+    Work,
+    /// `status` or `export`: nothing is written.
+    Read,
+}
+
 /// Reads the manifest `cli.fleet` names, merges the flags over it, checks
 /// every target and reads every target's account. Refuses (exit 2) a bad
 /// manifest or a bad target setting before any call.
-pub async fn open(cli: RunArgs) -> anyhow::Result<Fleet> {
+pub async fn open(cli: RunArgs, purpose: Purpose) -> anyhow::Result<Fleet> {
     let Some(path) = cli.fleet.clone() else {
         anyhow::bail!("no --fleet manifest");
     };
@@ -163,11 +176,8 @@ pub async fn open(cli: RunArgs) -> anyhow::Result<Fleet> {
         drafts.extend(self::drafts(&cli, &manifest, &found)?);
         broken.extend(unreachable);
     }
-    let ledger_dir = top
-        .ledger_dir
-        .clone()
-        .unwrap_or_else(|| default_ledger_dir(&path));
-    info!(manifest = %path.display(), run_id = %run_id, targets = drafts.len(), ledger_dir = %ledger_dir.display(), "fleet");
+    let ledgers = Ledgers::of(&top, &path)?;
+    info!(manifest = %path.display(), run_id = %run_id, targets = drafts.len(), ledgers = %ledgers, "fleet");
 
     let mut targets = Vec::new();
     // Accounts are read once per way of reaching one (credentials, role,
@@ -212,15 +222,7 @@ pub async fn open(cli: RunArgs) -> anyhow::Result<Fleet> {
                     account,
                     region: settings.aws.region.clone(),
                 };
-                settings.ledger =
-                    ledger_dir
-                        .join(&bucket.account)
-                        .join(&bucket.region)
-                        .join(format!(
-                            "{}-{}.jsonl",
-                            settings.pool_id,
-                            settings.steps.action.as_str()
-                        ));
+                ledgers.place(&mut settings, &bucket);
                 targets.push(Target {
                     at: draft.at,
                     bucket,
@@ -254,7 +256,9 @@ pub async fn open(cli: RunArgs) -> anyhow::Result<Fleet> {
             .into());
         }
     }
-    make_dirs(&ledger_dir, &targets)?;
+    if let (Ledgers::Dir(dir), Purpose::Work) = (&ledgers, purpose) {
+        make_dirs(dir, &targets)?;
+    }
     Ok(Fleet {
         manifest: path,
         run_id,
@@ -262,6 +266,83 @@ pub async fn open(cli: RunArgs) -> anyhow::Result<Fleet> {
         broken,
         top,
     })
+}
+
+/// Where a fleet's targets keep their ledgers.
+enum Ledgers {
+    /// `DIR/ACCOUNT/REGION/POOL-ACTION.jsonl`.
+    Dir(PathBuf),
+    /// Jobs `PREFIX/ACCOUNT/REGION/POOL-ACTION` of one DynamoDB table, in
+    /// the region of the SDK's settings (AWS_REGION, the profile's), as the
+    /// credentials the fleet runs with.
+    Table {
+        table: String,
+        prefix: String,
+        profile: Option<String>,
+    },
+}
+
+impl Ledgers {
+    /// `ledger = "dynamodb://TABLE/PREFIX"`, else `ledger-dir` or its
+    /// default; a file `ledger` is one job's and refused.
+    fn of(top: &RunArgs, manifest: &Path) -> Result<Ledgers, UsageError> {
+        let fail = |reason: &str| UsageError::Fleet {
+            path: manifest.to_owned(),
+            reason: reason.to_string(),
+        };
+        match &top.ledger {
+            None => Ok(Ledgers::Dir(
+                top.ledger_dir
+                    .clone()
+                    .unwrap_or_else(|| default_ledger_dir(manifest)),
+            )),
+            Some(ledger) => match Location::parse(ledger)? {
+                Location::File(_) => Err(fail("--ledger names one job's file; a fleet keeps one ledger per target: give --ledger-dir DIR, or --ledger dynamodb://TABLE/PREFIX")),
+                Location::Table { .. } if top.ledger_dir.is_some() => Err(fail("give ledger (a DynamoDB table) or ledger-dir (files), not both")),
+                Location::Table { table, job } => Ok(Ledgers::Table {
+                    table,
+                    prefix: job,
+                    profile: top.profile.clone(),
+                }),
+            },
+        }
+    }
+
+    /// Sets a target's ledger.
+    fn place(&self, settings: &mut RunSettings, bucket: &Bucket) {
+        let name = format!("{}-{}", settings.pool_id, settings.steps.action.as_str());
+        match self {
+            Ledgers::Dir(dir) => {
+                settings.ledger = dir
+                    .join(&bucket.account)
+                    .join(&bucket.region)
+                    .join(format!("{name}.jsonl"));
+            }
+            Ledgers::Table {
+                table,
+                prefix,
+                profile,
+            } => {
+                settings.ledger = PathBuf::from(format!(
+                    "{SCHEME}{table}/{prefix}/{}/{}/{name}",
+                    bucket.account, bucket.region
+                ));
+                settings.ledger_table = Some(TableAccess {
+                    region: None,
+                    profile: profile.clone(),
+                });
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Ledgers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ledgers::Dir(dir) => write!(f, "{}", dir.display()),
+            Ledgers::Table { table, prefix, .. } => write!(f, "{SCHEME}{table}/{prefix}"),
+        }
+    }
 }
 
 /// A target's checked settings, before its account is known.

@@ -3,7 +3,6 @@
 //! its own; one progress line per bucket; the roll-up and its exit code.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,14 +13,15 @@ use tracing::info;
 
 use crate::cognito::Aws;
 use crate::error::{ExitCode, UsageError};
-use crate::limiter::{Limiter, Limits};
+use crate::limiter::Limits;
 use crate::pipeline::{self, AccountStop, Shared};
 use crate::plan::PlanReport;
+use crate::progress::{BucketView, FleetProgress};
 use crate::report::{Counters, Summary};
 use crate::settings::RunArgs;
 
 use super::report::{FleetPlan, FleetSummary};
-use super::{open, Bucket, Ended, Failure, Fleet};
+use super::{open, Bucket, Ended, Failure, Fleet, Purpose};
 
 /// Targets of one bucket planned or run at once, at most. They share the
 /// bucket's rate whatever their number; more at once would only hold more
@@ -70,7 +70,7 @@ async fn set_up(cli: RunArgs, shutdown: &CancellationToken) -> anyhow::Result<Fl
         biased;
         _ = shutdown.cancelled() => Err(UsageError::Interrupted.into()),
         fleet = async {
-            let mut fleet = open(cli).await?;
+            let mut fleet = open(cli, Purpose::Work).await?;
             auto_rates(&mut fleet).await?;
             anyhow::Ok(fleet)
         } => fleet,
@@ -135,7 +135,7 @@ async fn plan_fleet(fleet: &Fleet, shutdown: &CancellationToken) -> anyhow::Resu
 async fn run_fleet(fleet: &Fleet, shutdown: &CancellationToken) -> Vec<Ended<Summary>> {
     let limits = fleet.limits();
     let mut accounts: HashMap<String, AccountStop> = HashMap::new();
-    let mut progress: Vec<(Bucket, Arc<Limiter>, Vec<Arc<Counters>>)> = Vec::new();
+    let mut progress: Vec<BucketView> = Vec::new();
     let mut tasks = JoinSet::new();
     for (bucket, targets) in fleet.buckets() {
         let limits: Limits = limits[&bucket].clone();
@@ -171,10 +171,13 @@ async fn run_fleet(fleet: &Fleet, shutdown: &CancellationToken) -> Vec<Ended<Sum
                 (t, result)
             });
         }
-        progress.push((bucket, limits.recovery.clone(), counters));
+        progress.push(BucketView {
+            name: bucket.to_string(),
+            limiter: limits.recovery.clone(),
+            pools: counters,
+        });
     }
-    let stop_progress = CancellationToken::new();
-    let reporter = tokio::spawn(report_progress(progress, stop_progress.clone()));
+    let display = FleetProgress::start(progress, Duration::from_secs(10));
     let mut ended = Vec::new();
     while let Some(done) = tasks.join_next().await {
         match done {
@@ -182,45 +185,8 @@ async fn run_fleet(fleet: &Fleet, shutdown: &CancellationToken) -> Vec<Ended<Sum
             Err(e) => tracing::error!(error = %e, "a target's task failed"),
         }
     }
-    stop_progress.cancel();
-    let _ = reporter.await;
+    display.finish().await;
     ended
-}
-
-/// One log line per bucket every 10 s: users done in its pools, the rate
-/// achieved, the limiter's rate, throttled calls.
-async fn report_progress(
-    buckets: Vec<(Bucket, Arc<Limiter>, Vec<Arc<Counters>>)>,
-    stop: CancellationToken,
-) {
-    const EVERY: Duration = Duration::from_secs(10);
-    let mut last: Vec<(u64, Instant)> = vec![(0, Instant::now()); buckets.len()];
-    let mut interval = tokio::time::interval(EVERY);
-    interval.tick().await;
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = interval.tick() => {}
-        }
-        for (i, (bucket, limiter, counters)) in buckets.iter().enumerate() {
-            let done: u64 = counters.iter().map(|c| c.processed()).sum();
-            let failed: u64 = counters.iter().map(|c| c.failed.load(Relaxed)).sum();
-            let throttled: u64 = counters.iter().map(|c| c.throttled.load(Relaxed)).sum();
-            let (before, at) = last[i];
-            let rate = (done - before) as f64 / at.elapsed().as_secs_f64().max(1e-3);
-            last[i] = (done, Instant::now());
-            info!(
-                bucket = %bucket,
-                pools = counters.len(),
-                done,
-                failed,
-                throttled,
-                rate = format_args!("{rate:.1}/s"),
-                limit = format_args!("{:.1}/s", limiter.current()),
-                "fleet progress"
-            );
-        }
-    }
 }
 
 /// A target's error, and the exit code it stands for.

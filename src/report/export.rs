@@ -18,6 +18,14 @@ pub enum ExportFormat {
 /// One user's row in an export: the final outcome and how it came about.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ExportRow {
+    /// A fleet's export: the target's account, region and pool (absent
+    /// from a single job's export).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_id: Option<String>,
     /// The input's value.
     pub username: String,
     /// The canonical username it names, when it is another name (an alias,
@@ -65,6 +73,14 @@ pub fn export_from(
     format: ExportFormat,
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<u64> {
+    let rows = rows_from(reader, path)?;
+    write_rows(&rows, format, out)?;
+    Ok(rows.len() as u64)
+}
+
+/// The rows of the ledger read from `reader`, in the order users first
+/// appear.
+pub fn rows_from(reader: impl std::io::BufRead, path: &Path) -> anyhow::Result<Vec<ExportRow>> {
     use std::collections::HashMap;
     let mut rows: Vec<ExportRow> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -164,9 +180,18 @@ pub fn export_from(
             row.at = u.at;
         }
     }
+    Ok(rows)
+}
+
+/// Writes `rows` as `format` (CSV: one header line, then the rows).
+pub fn write_rows(
+    rows: &[ExportRow],
+    format: ExportFormat,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
     match format {
         ExportFormat::Jsonl => {
-            for row in &rows {
+            for row in rows {
                 serde_json::to_writer(&mut *out, row)?;
                 out.write_all(b"\n")?;
             }
@@ -177,7 +202,7 @@ pub fn export_from(
             let safe = |v: &str| crate::files::safe_cell(v).into_owned();
             let opt = |v: &Option<String>| v.as_deref().map(safe);
             let mut w = csv::Writer::from_writer(out);
-            for row in &rows {
+            for row in rows {
                 w.serialize(ExportRow {
                     username: safe(&row.username),
                     user: opt(&row.user),
@@ -190,5 +215,5 @@ pub fn export_from(
             w.flush()?;
         }
     }
-    Ok(rows.len() as u64)
+    Ok(())
 }

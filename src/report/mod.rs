@@ -20,7 +20,7 @@ pub mod status;
 pub mod summary;
 
 pub use counters::Counters;
-pub use export::{export, export_from, ExportFormat, ExportRow};
+pub use export::{export, export_from, rows_from, write_rows, ExportFormat, ExportRow};
 pub use status::{status, status_from, Status};
 pub use summary::{ResolutionSummary, StopReason, Summary};
 

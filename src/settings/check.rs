@@ -104,6 +104,7 @@ impl RunArgs {
             config: None,
             lease_seconds,
             input_changed: self.input_changed.unwrap_or(false),
+            ledger_table: None,
         })
     }
 }

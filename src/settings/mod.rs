@@ -112,6 +112,10 @@ pub struct RunSettings {
     pub lease_seconds: u64,
     /// Resume over an S3 input that changed since the job began.
     pub input_changed: bool,
+    /// A DynamoDB ledger's table: where and as whom. `None`: the pool's
+    /// region and profile (a single run); a fleet's targets share one
+    /// table, wherever their pools are.
+    pub ledger_table: Option<crate::ledger::copy::TableAccess>,
 }
 
 /// What is done to each user.

@@ -155,6 +155,38 @@ async fn every_user_of_every_pool_once_and_no_bucket_over_its_quota() {
             }
         }
     }
+    // status and export cover every target.
+    let f = fleet.to_str().unwrap();
+    let status = finish_within(fleet_cmd(&t, &sim, &["status", "--fleet", f, "--json"]), 60).await;
+    assert_eq!(status.code, 0, "{status:?}");
+    let st: Value = serde_json::from_str(&status.stdout).expect("status JSON");
+    let rows = st["targets"].as_array().unwrap();
+    assert_eq!(rows.len(), 24);
+    assert!(
+        rows.iter()
+            .all(|r| r["status"]["succeeded"].as_u64() == Some(resettable)),
+        "{st}"
+    );
+    let export = finish_within(fleet_cmd(&t, &sim, &["export", "--fleet", f]), 60).await;
+    assert_eq!(export.code, 0, "{export:?}");
+    let mut lines = export.stdout.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("account,region,pool_id,username,"),
+        "{}",
+        export.stdout
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 24 * users);
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("333333333333,eu-west-1,eu-west-1_A2P3,user-000000,")),
+        "{}",
+        export.stdout
+    );
+
     // The same command again: every target resumes, nothing is sent.
     let before = sim.stats().recovery_requests;
     let again = finish_within(
@@ -428,5 +460,125 @@ async fn the_example_manifest_plans() {
         out.stdout.contains("5 targets in 5 accounts/regions"),
         "{out:?}"
     );
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_email_limit_pauses_only_its_account() {
+    // The default sender's cap (50 a day) is the account's: two pools of
+    // the default account hold 78 resettable users between them; the one
+    // pool of account 222222222222 holds 19.
+    let sim = sim::start_local(SimConfig {
+        users: 40,
+        pool: cognito_sim::PoolSettings {
+            email_sending_account: cognito_sim::EmailSending::CognitoDefault,
+            daily_email_cap: 50,
+            ..cognito_sim::PoolSettings::default()
+        },
+        extra_pools: vec![
+            ExtraPool {
+                account: DEFAULT_ACCOUNT.into(),
+                pool_id: "eu-west-1_Second".into(),
+                users: 40,
+                name: None,
+            },
+            ExtraPool {
+                account: "222222222222".into(),
+                pool_id: "us-east-1_Other".into(),
+                users: 20,
+                name: None,
+            },
+        ],
+        behaviour: unlimited(),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("the simulation starts");
+    let t = Scratch::new();
+    let m = format!(
+        "from-pool = true\nyes = true\nrate = 40\nledger-dir = \"ledgers\"\nendpoint-url = \"{}\"\nsummary-json = \"summary.json\"\n\
+         \n[[target]]\nuser-pool-id = \"us-east-1_SimPool01\"\
+         \n\n[[target]]\nuser-pool-id = \"eu-west-1_Second\"\
+         \n\n[[target]]\nuser-pool-id = \"us-east-1_Other\"\nrole-arn = \"arn:aws:iam::222222222222:role/bulk-reset\"\n",
+        sim.endpoint_url()
+    );
+    let fleet = t.write("fleet.toml", m);
+    let out = finish_within(
+        fleet_cmd(&t, &sim, &["run", "--fleet", fleet.to_str().unwrap()]),
+        60,
+    )
+    .await;
+    assert_eq!(out.code, 75, "{out:?}");
+    let stats = sim.stats();
+    let first = &stats.pools[&format!("{DEFAULT_ACCOUNT}/us-east-1_SimPool01")];
+    let second = &stats.pools[&format!("{DEFAULT_ACCOUNT}/eu-west-1_Second")];
+    assert_eq!(first.messages + second.messages, 50, "the account's cap");
+    assert_eq!(
+        stats.pools["222222222222/us-east-1_Other"].messages, 19,
+        "the other account finished"
+    );
+    let s = summary(&t.path("summary.json"));
+    let rows = s["targets"].as_array().unwrap();
+    let stops: Vec<String> = rows[..2]
+        .iter()
+        .map(|r| r["done"]["stopped"].to_string())
+        .collect();
+    assert!(
+        stops.iter().any(|s| s.contains("daily_email_limit")),
+        "{stops:?}"
+    );
+    assert!(
+        stops.iter().any(|s| s.contains("account_paused")),
+        "{stops:?}"
+    );
+    assert!(rows[2]["done"]["stopped"].is_null(), "{}", rows[2]);
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_keeps_its_ledgers_in_one_dynamodb_table() {
+    // Cognito is the simulation, DynamoDB is moto's (AWS_ENDPOINT_URL_DYNAMODB):
+    // each target a job under the prefix, in the table's one region.
+    let sim = grid(2, 1, 30, unlimited()).await;
+    let t = Scratch::new();
+    let moto = crate::moto::Moto::start(&t);
+    let with_env = |args: &[&str]| {
+        let mut cmd = fleet_cmd(&t, &sim, args);
+        cmd.env("AWS_ENDPOINT_URL_DYNAMODB", &moto.url)
+            .env("AWS_REGION", "us-east-1");
+        cmd
+    };
+    let created = finish_within(with_env(&["ledger", "create-table", "fleet-ledgers"]), 60).await;
+    assert_eq!(created.code, 0, "{created:?}");
+    let m = format!(
+        "from-pool = true\nyes = true\nledger = \"dynamodb://fleet-ledgers/incident-7\"\nendpoint-url = \"{}\"\n",
+        sim.endpoint_url()
+    );
+    let fleet = t.write("fleet.toml", manifest(&m, 2, 1));
+    let f = fleet.to_str().unwrap();
+    let out = finish_within(with_env(&["run", "--fleet", f]), 120).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    let resettable = (0..30).filter(|&i| sim::population_resettable(i)).count() as u64;
+    assert!(sim.stats().pools.values().all(|p| p.messages == resettable));
+    // One job per target, by account, region and pool.
+    let job = format!(
+        "dynamodb://fleet-ledgers/incident-7/222222222222/eu-west-1/{}-reset",
+        pool_id(1, 1, 0)
+    );
+    let one = finish_within(with_env(&["status", "--ledger", &job, "--json"]), 60).await;
+    assert_eq!(one.code, 0, "{one:?}");
+    let st: Value = serde_json::from_str(&one.stdout).unwrap();
+    assert_eq!(st["succeeded"].as_u64(), Some(resettable));
+    let all = finish_within(with_env(&["status", "--fleet", f]), 60).await;
+    assert_eq!(all.code, 0, "{all:?}");
+    assert!(
+        all.stdout.contains("total: 4 of 4 targets started"),
+        "{all:?}"
+    );
+    // Again: every target resumes from its job; nothing is sent.
+    let before = sim.stats().recovery_requests;
+    let again = finish_within(with_env(&["run", "--fleet", f]), 120).await;
+    assert_eq!(again.code, 1, "{again:?}");
+    assert_eq!(sim.stats().recovery_requests, before);
     sim.stop().await;
 }

@@ -782,3 +782,132 @@ async fn moto_people_named_several_ways() {
     assert_eq!(o["carol"]["username"], "caz", "{o:?}");
     assert_eq!(o["Dave"]["code"], "UserNotFoundException");
 }
+
+/// A client of moto's Cognito in `region`, as the default account, or as
+/// `role` (moto maps AssumeRole's credentials to the role's account).
+async fn account_client(m: &Moto, region: &str, role: Option<&str>) -> Client {
+    let base = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(&m.url)
+        .test_credentials()
+        .load()
+        .await;
+    let Some(role) = role else {
+        return Client::new(&base);
+    };
+    let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+        .session_name("seed")
+        .configure(&base)
+        .build()
+        .await;
+    let conf = base
+        .into_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
+        .build();
+    Client::new(&conf)
+}
+
+/// A fleet against moto: pools in two accounts (the second reached through
+/// STS AssumeRole, which moto maps to the role's account) and two regions.
+/// Every confirmed user ends RESET_REQUIRED, the FORCE_CHANGE_PASSWORD one
+/// fails as moto says, each account's pools stay its own; a re-run sends
+/// nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_fleet_across_accounts_and_regions() {
+    let t = Scratch::new();
+    let moto = Moto::start(&t);
+    let role = "arn:aws:iam::222222222222:role/bulk-reset";
+    let mut targets = Vec::new();
+    for account_role in [None, Some(role)] {
+        for region in ["us-east-1", "eu-west-1"] {
+            let c = account_client(&moto, region, account_role).await;
+            let pool = new_pool(&c).await;
+            assert!(pool.starts_with(region), "{pool}");
+            seed_all(
+                &c,
+                &pool,
+                &[
+                    ("ann", Seed::Confirmed),
+                    ("bob", Seed::Confirmed),
+                    ("cat", Seed::ForceChange),
+                ],
+            )
+            .await;
+            targets.push((c, pool, account_role));
+        }
+    }
+    // moto keeps each account's pools apart: the default account cannot
+    // see the role account's pool.
+    let own = account_client(&moto, "eu-west-1", None).await;
+    assert!(own
+        .describe_user_pool()
+        .user_pool_id(&targets[3].1)
+        .send()
+        .await
+        .is_err());
+
+    let mut manifest = format!(
+        "from-pool = true\nyes = true\nrate = 50\nendpoint-url = \"{}\"\nledger-dir = \"ledgers\"\nsummary-json = \"summary.json\"\n",
+        moto.url
+    );
+    for (_, pool, account_role) in &targets {
+        manifest.push_str(&format!("\n[[target]]\nuser-pool-id = \"{pool}\"\n"));
+        if let Some(r) = account_role {
+            manifest.push_str(&format!("role-arn = \"{r}\"\n"));
+        }
+    }
+    let fleet = t.write("fleet.toml", manifest);
+    let run = || {
+        let mut cmd = t.bin();
+        cmd.env("AWS_ENDPOINT_URL_STS", &moto.url)
+            .args(["run", "--fleet"])
+            .arg(&fleet);
+        cmd
+    };
+    let out = finish(run()).await;
+    assert_eq!(out.code, 1, "cat cannot be reset: {out:?}");
+    for (c, pool, _) in &targets {
+        assert_eq!(status(c, pool, "ann").await, "RESET_REQUIRED", "{pool}");
+        assert_eq!(status(c, pool, "bob").await, "RESET_REQUIRED", "{pool}");
+        assert_eq!(
+            status(c, pool, "cat").await,
+            "FORCE_CHANGE_PASSWORD",
+            "{pool}"
+        );
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.path("summary.json")).unwrap()).unwrap();
+    let accounts: Vec<&str> = summary["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        accounts,
+        [
+            "123456789012",
+            "123456789012",
+            "222222222222",
+            "222222222222"
+        ]
+    );
+    for r in summary["targets"].as_array().unwrap() {
+        assert_eq!(r["done"]["succeeded"], 2, "{r}");
+        assert_eq!(r["done"]["failed"], 1, "{r}");
+    }
+    assert!(t
+        .path("ledgers/222222222222/eu-west-1")
+        .join(format!("{}-reset.jsonl", targets[3].1))
+        .is_file());
+    // Again: nothing left to do in any target.
+    let again = finish(run()).await;
+    assert_eq!(again.code, 1, "{again:?}");
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.path("summary.json")).unwrap()).unwrap();
+    for r in s["targets"].as_array().unwrap() {
+        assert_eq!(r["done"]["calls"], 0, "{r}");
+    }
+}

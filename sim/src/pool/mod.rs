@@ -19,7 +19,7 @@
 //! Every applied call is counted per user, and so is every message Cognito
 //! would have sent.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
@@ -33,9 +33,10 @@ pub use model::{uuid_for, ApiError, EmailSending, LoginAttribute, PoolSettings, 
 pub use users::Users;
 use users::{TAG_EMAIL, TAG_PHONE, TAG_PREFERRED, TAG_SUB, TAG_USERNAME};
 
-/// Emails the default sender has sent today, for the whole account.
+/// Emails the default sender has sent today, for the whole account: the
+/// pools of one account share one.
 #[derive(Debug, Default)]
-struct EmailDay {
+pub struct EmailDay {
     day: u64,
     sent: u32,
 }
@@ -48,7 +49,7 @@ pub struct Pool {
     pub name: String,
     pub settings: PoolSettings,
     pub users: Mutex<Users>,
-    emails: Mutex<EmailDay>,
+    emails: Arc<Mutex<EmailDay>>,
 }
 
 fn now() -> f64 {
@@ -76,8 +77,15 @@ impl Pool {
             name,
             settings,
             users: Mutex::new(Users::default()),
-            emails: Mutex::new(EmailDay::default()),
+            emails: Arc::default(),
         }
+    }
+
+    /// Counts this pool's emails with `emails`, the day's count of its
+    /// account's other pools (the default sender's cap is the account's).
+    pub fn sharing_emails(mut self, emails: Arc<Mutex<EmailDay>>) -> Pool {
+        self.emails = emails;
+        self
     }
 
     /// How a name compares in this pool. UsernameConfigurationType
