@@ -191,7 +191,12 @@ impl FleetProgress {
                 .iter()
                 .map(|b| {
                     let bar = multi.add(ProgressBar::no_length().with_style(style.clone()));
-                    bar.set_prefix(format!("{} ({} pools)", b.name, b.pools.len()));
+                    let n = b.pools.len();
+                    bar.set_prefix(format!(
+                        "{} ({n} pool{})",
+                        b.name,
+                        if n == 1 { "" } else { "s" }
+                    ));
                     bar
                 })
                 .collect();

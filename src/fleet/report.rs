@@ -151,7 +151,7 @@ impl FleetPlan {
         );
         let _ = writeln!(
             s,
-            "  {:<64} {:>9} {:>9} {:>8}",
+            "  {:<64} {:>9} {:>9} {:>8}  pool",
             "target", "to do", "done", "invalid"
         );
         for r in &self.targets {
@@ -160,8 +160,11 @@ impl FleetPlan {
                 TargetEnd::Done(p) => {
                     let _ = writeln!(
                         s,
-                        "  {name:<64} {:>9} {:>9} {:>8}",
-                        p.to_do, p.done_before, p.invalid
+                        "  {name:<64} {:>9} {:>9} {:>8}  {}",
+                        p.to_do,
+                        p.done_before,
+                        p.invalid,
+                        pool_note(p)
                     );
                 }
                 TargetEnd::Failed { error, .. } => {
@@ -343,6 +346,28 @@ impl FleetSummary {
         );
         s
     }
+}
+
+/// The pool's facts that matter to a plan, short: who a user is, and the
+/// default email sender's cap when resets would meet it.
+fn pool_note(p: &PlanReport) -> String {
+    let Some(facts) = &p.pool else {
+        return format!(
+            "settings unreadable ({})",
+            p.pool_unreadable
+                .as_deref()
+                .unwrap_or("DescribeUserPool failed")
+        );
+    };
+    let mut note = facts.rule.describe();
+    if facts.default_email_sender() && p.action == "reset" {
+        let _ = write!(
+            note,
+            "; Cognito's default email sender: about {} emails a day for the whole account",
+            crate::identity::facts::DEFAULT_EMAIL_DAILY_CAP
+        );
+    }
+    note
 }
 
 /// Manifest order: targets, then what discover tables found.

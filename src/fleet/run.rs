@@ -41,7 +41,31 @@ pub async fn plan(cli: RunArgs, shutdown: &CancellationToken) -> anyhow::Result<
 /// roll-up and writes `--summary-json`.
 pub async fn run(cli: RunArgs, shutdown: &CancellationToken) -> anyhow::Result<ExitCode> {
     let dry_run = cli.dry_run;
-    let fleet = set_up(cli, shutdown).await?;
+    // The summary's path, checked before any call; a fleet that fails to
+    // set up replaces an earlier run's summary, so that no script reads
+    // that one as this run's.
+    let summary_path = cli.summary_json.clone().or_else(|| {
+        let manifest = cli.fleet.as_deref()?;
+        super::Manifest::load(manifest).ok()?.defaults.summary_json
+    });
+    if let Some(p) = &summary_path {
+        crate::files::check_output(crate::files::Role::SummaryJson, p, true)?;
+    }
+    let fleet = match set_up(cli, shutdown).await {
+        Ok(fleet) => fleet,
+        Err(e) => {
+            if let Some(p) = &summary_path {
+                let code = crate::signals::exit_code(
+                    e.downcast_ref::<UsageError>()
+                        .map_or(ExitCode::Usage, UsageError::exit_code),
+                );
+                let value =
+                    serde_json::json!({ "exit_code": code.code(), "error": format!("{e:#}") });
+                write_summary(p, &serde_json::to_vec_pretty(&value).unwrap_or_default());
+            }
+            return Err(e);
+        }
+    };
     if dry_run {
         let report = plan_fleet(&fleet, shutdown).await?;
         say(&report.render());
@@ -55,10 +79,10 @@ pub async fn run(cli: RunArgs, shutdown: &CancellationToken) -> anyhow::Result<E
     let summary = FleetSummary::new(&fleet, ended, started.elapsed());
     say(&summary.render());
     if let Some(path) = &fleet.top.summary_json {
-        let bytes = serde_json::to_vec_pretty(&summary).unwrap_or_default();
-        if let Err(e) = crate::files::write_atomically(path, &bytes, 0o600, true) {
-            tracing::error!(path = %path.display(), error = %e, "could not write --summary-json");
-        }
+        write_summary(
+            path,
+            &serde_json::to_vec_pretty(&summary).unwrap_or_default(),
+        );
     }
     Ok(crate::signals::exit_code(summary.exit_code()))
 }
@@ -232,6 +256,14 @@ async fn confirm(fleet: &Fleet, shutdown: &CancellationToken) -> anyhow::Result<
         Ok(())
     })
     .await?
+}
+
+/// Writes `--summary-json` whole, atomically; a failure is logged (the
+/// calls have happened: the exit code must still say how they went).
+fn write_summary(path: &std::path::Path, bytes: &[u8]) {
+    if let Err(e) = crate::files::write_atomically(path, bytes, 0o600, true) {
+        tracing::error!(path = %path.display(), error = %e, "could not write --summary-json");
+    }
 }
 
 fn say(text: &str) {

@@ -277,12 +277,26 @@ async fn a_bad_manifest_exits_2_before_any_call() {
         let fleet = t.write("fleet.toml", format!("{top}\n{targets}"));
         let before = sim.stats();
         let out = finish_within(
-            fleet_cmd(&t, &sim, &["run", "--fleet", fleet.to_str().unwrap()]),
+            fleet_cmd(
+                &t,
+                &sim,
+                &[
+                    "run",
+                    "--fleet",
+                    fleet.to_str().unwrap(),
+                    "--summary-json",
+                    "s.json",
+                ],
+            ),
             30,
         )
         .await;
         assert_eq!(out.code, 2, "{targets}: {out:?}");
         assert!(out.stderr.contains(want), "{targets}: {out:?}");
+        // The summary says so (no earlier run's summary is left to misread).
+        let s = summary(&t.path("s.json"));
+        assert_eq!(s["exit_code"], 2, "{s}");
+        std::fs::remove_file(t.path("s.json")).unwrap();
         let after = sim.stats();
         // Only STS may have been asked whose account a target is in.
         assert_eq!(after.applied, before.applied, "{targets}: no Cognito call");
@@ -580,5 +594,139 @@ async fn a_fleet_keeps_its_ledgers_in_one_dynamodb_table() {
     let again = finish_within(with_env(&["run", "--fleet", f]), 120).await;
     assert_eq!(again.code, 1, "{again:?}");
     assert_eq!(sim.stats().recovery_requests, before);
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_terminal_the_fleet_is_confirmed_by_its_number_of_pools() {
+    // The plan, then "type the number of pools": a wrong answer sends
+    // nothing; the right one runs every target with a bar per account and
+    // region.
+    let sim = grid(2, 1, 20, unlimited()).await;
+    let t = Scratch::new();
+    let m = format!(
+        "from-pool = true\nledger-dir = \"ledgers\"\nendpoint-url = \"{}\"\n",
+        sim.endpoint_url()
+    );
+    let fleet = t.write("fleet.toml", manifest(&m, 2, 1));
+    let command = vec![
+        "/usr/bin/env".to_string(),
+        format!("AWS_ENDPOINT_URL_STS={}", sim.endpoint_url()),
+        bin_path(),
+        "run".into(),
+        "--fleet".into(),
+        fleet.display().to_string(),
+    ];
+    let no = on_terminal(
+        &t,
+        command.clone(),
+        "text:Type the number of pools",
+        "type:3\r",
+    )
+    .await;
+    assert_eq!(no.code, Some(2), "{no:?}");
+    assert!(no.shown.contains("not the number of pools (4)"), "{no:?}");
+    assert!(no.shown.contains("fleet plan"), "{no:?}");
+    assert_eq!(sim.stats().recovery_requests, 0);
+    let yes = on_terminal(&t, command, "text:Type the number of pools", "type:4\r").await;
+    assert_eq!(yes.code, Some(1), "{yes:?}");
+    assert!(yes.shown.contains("total: "), "{yes:?}");
+    let resettable = (0..20).filter(|&i| sim::population_resettable(i)).count() as u64;
+    assert!(sim.stats().pools.values().all(|p| p.messages == resettable));
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_auto_is_a_share_of_each_account_and_regions_quota() {
+    let sim = grid(
+        2,
+        1,
+        10,
+        Behaviour {
+            quota_recovery: 40.0,
+            ..unlimited()
+        },
+    )
+    .await;
+    let t = Scratch::new();
+    let m = format!(
+        "from-pool = true\nrate = \"auto\"\nquota-share = 0.5\nendpoint-url = \"{}\"\n",
+        sim.endpoint_url()
+    );
+    let fleet = t.write("fleet.toml", manifest(&m, 2, 1));
+    let out = finish_within(
+        fleet_cmd(&t, &sim, &["plan", "--fleet", fleet.to_str().unwrap()]),
+        60,
+    )
+    .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    // GetProvisionedLimit answers 40/s in each bucket: 20/s each.
+    assert_eq!(
+        out.stdout.matches("users to do at 20/s").count(),
+        4,
+        "{out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("--rate auto: UserAccountRecovery quota 40/s"),
+        "{out:?}"
+    );
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_fleet_finishes_the_calls_in_flight_then_the_rerun_the_rest() {
+    let (users, pools) = (150, 1);
+    let sim = grid(
+        2,
+        pools,
+        users,
+        Behaviour {
+            reset_attempts_per_hour: 0,
+            latency_ms: 20,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let t = Scratch::new();
+    let top = format!(
+        "from-pool = true\nrate = 30\nyes = true\nledger-dir = \"ledgers\"\nendpoint-url = \"{}\"\nsummary-json = \"summary.json\"\n",
+        sim.endpoint_url()
+    );
+    let fleet = t.write("fleet.toml", manifest(&top, 2, pools));
+    let child = fleet_cmd(&t, &sim, &["run", "--fleet", fleet.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    send_signal(child.id(), "-TERM");
+    let out = finish_child(child).await;
+    assert_eq!(out.code, 143, "{out:?}");
+    let s = summary(&t.path("summary.json"));
+    assert_eq!(s["exit_code"], 143);
+    assert!(
+        s["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["done"]["interrupted"] == true),
+        "{s}"
+    );
+    let part = sim.stats().messages;
+    assert!(part > 0);
+    let again = finish_within(
+        fleet_cmd(&t, &sim, &["run", "--fleet", fleet.to_str().unwrap()]),
+        120,
+    )
+    .await;
+    assert_eq!(again.code, 1, "{again:?}");
+    let resettable = (0..users)
+        .filter(|&i| sim::population_resettable(i))
+        .count() as u64;
+    for (pool, p) in &sim.stats().pools {
+        assert_eq!(p.messages, resettable, "{pool}");
+        assert_eq!(p.users_with_repeat_messages, 0, "{pool}");
+    }
     sim.stop().await;
 }
