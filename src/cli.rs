@@ -351,41 +351,22 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
     };
     let name = location.as_path();
     let format = args.format;
-    let write = move |out: &mut dyn std::io::Write| -> anyhow::Result<u64> {
+    let write = move |out: &mut dyn std::io::Write| -> anyhow::Result<()> {
         match table {
             Some(reader) => report::export_from(reader, &name, format, out),
             None => report::export(&name, format, out),
         }
+        .map(|_| ())
     };
     let output = args.output.clone();
-    let ledger_path = ledger;
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        match output {
-            Some(path) => {
-                crate::files::check_distinct(&[
-                    (crate::files::Role::Ledger, ledger_path.as_path()),
-                    (crate::files::Role::Export, path.as_path()),
-                ])?;
-                crate::files::check_output(crate::files::Role::Export, &path, false)?;
-                // Usernames are personal data: the file is private (0600),
-                // written whole, and put in place only if nothing is there.
-                let mut out = crate::files::NewFile::create(&path, 0o600)
-                    .map_err(|e| anyhow::anyhow!("could not create {}: {e}", path.display()))?;
-                write(&mut out)?;
-                out.commit().map_err(|e| {
-                    anyhow::anyhow!(
-                        "could not create {}: {e} (export never overwrites)",
-                        path.display()
-                    )
-                })?;
-            }
-            None => {
-                let mut out = std::io::stdout().lock();
-                write(&mut out)?;
-                std::io::Write::flush(&mut out)?;
-            }
+        if let Some(path) = &output {
+            crate::files::check_distinct(&[
+                (crate::files::Role::Ledger, ledger.as_path()),
+                (crate::files::Role::Export, path.as_path()),
+            ])?;
         }
-        Ok(())
+        report::write_export(output.as_deref(), write)
     })
     .await?
 }

@@ -168,27 +168,10 @@ pub async fn export(
         }));
     }
     let count = all.len();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        match output {
-            Some(path) => {
-                crate::files::check_output(crate::files::Role::Export, &path, false)?;
-                let mut out = crate::files::NewFile::create(&path, 0o600)
-                    .map_err(|e| anyhow::anyhow!("could not create {}: {e}", path.display()))?;
-                report::write_rows(&all, format, &mut out)?;
-                out.commit().map_err(|e| {
-                    anyhow::anyhow!(
-                        "could not create {}: {e} (export never overwrites)",
-                        path.display()
-                    )
-                })?;
-            }
-            None => {
-                let mut out = std::io::stdout().lock();
-                report::write_rows(&all, format, &mut out)?;
-                std::io::Write::flush(&mut out)?;
-            }
-        }
-        Ok(())
+    tokio::task::spawn_blocking(move || {
+        report::write_export(output.as_deref(), |out| {
+            report::write_rows(&all, format, out)
+        })
     })
     .await??;
     tracing::info!(rows = count, targets = fleet.targets.len(), "exported");

@@ -11,7 +11,7 @@ use crate::error::ExitCode;
 use crate::plan::PlanReport;
 use crate::report::Summary;
 
-use super::{worst, Broken, Ended, Failure, Fleet, Place};
+use super::{worst, Broken, Bucket, Ended, Failure, Fleet, Place};
 
 /// A target's row: where it is in the manifest and what it is.
 #[derive(Debug, Clone, Serialize)]
@@ -81,40 +81,15 @@ pub struct FleetPlan {
 
 impl FleetPlan {
     /// The plan's rows: planned targets and those that failed to plan or
-    /// to be reached, in manifest order.
+    /// to be reached, in manifest order; each bucket's totals.
     pub fn new(fleet: &Fleet, planned: Vec<Ended<PlanReport>>) -> FleetPlan {
         let mut buckets: BTreeMap<String, BucketPlan> = BTreeMap::new();
-        let mut rows: Vec<(Place, Row<PlanReport>)> = fleet
-            .broken
-            .iter()
-            .map(|b| (b.at, Row::broken(b)))
-            .collect();
-        for (target, result) in planned {
-            let (at, bucket, pool_id) = (target.at, target.bucket, target.settings.pool_id);
-            let end = match result {
-                Ok(report) => {
-                    let b = buckets.entry(bucket.to_string()).or_default();
-                    b.pools += 1;
-                    b.to_do += report.to_do;
-                    b.rate = report.rate;
-                    TargetEnd::Done(report)
-                }
-                Err(Failure { error, code }) => TargetEnd::Failed {
-                    error,
-                    exit_code: code.code(),
-                },
-            };
-            rows.push((
-                at,
-                Row {
-                    target: at.to_string(),
-                    account: Some(bucket.account.clone()),
-                    region: bucket.region.clone(),
-                    pool_id,
-                    end,
-                },
-            ));
-        }
+        let targets = rows(fleet, planned, |bucket, report| {
+            let b = buckets.entry(bucket.to_string()).or_default();
+            b.pools += 1;
+            b.to_do += report.to_do;
+            b.rate = report.rate;
+        });
         for b in buckets.values_mut() {
             b.estimated_secs = if b.rate > 0.0 {
                 b.to_do as f64 / b.rate
@@ -122,11 +97,10 @@ impl FleetPlan {
                 0.0
             };
         }
-        rows.sort_by_key(|(at, _)| order(at));
         FleetPlan {
             manifest: fleet.manifest.display().to_string(),
             run_id: fleet.run_id.clone(),
-            targets: rows.into_iter().map(|(_, r)| r).collect(),
+            targets,
             buckets,
         }
     }
@@ -228,53 +202,28 @@ pub struct FleetSummary {
 }
 
 impl FleetSummary {
+    /// The run's rows, in manifest order; each bucket's totals; the
+    /// fleet's exit code, the worst of its targets'.
     pub fn new(fleet: &Fleet, ended: Vec<Ended<Summary>>, elapsed: Duration) -> FleetSummary {
-        let mut codes: Vec<ExitCode> = fleet.broken.iter().map(|b| b.code).collect();
         let mut buckets: BTreeMap<String, BucketRun> = BTreeMap::new();
-        let mut rows: Vec<(Place, Row<Summary>)> = fleet
-            .broken
-            .iter()
-            .map(|b| (b.at, Row::broken(b)))
-            .collect();
-        for (target, result) in ended {
-            let (at, bucket, pool_id) = (target.at, target.bucket, target.settings.pool_id);
-            let end = match result {
-                Ok(summary) => {
-                    let b = buckets.entry(bucket.to_string()).or_default();
-                    b.pools += 1;
-                    codes.push(crate::signals::exit_code(summary.exit_code()));
-                    b.succeeded += summary.succeeded;
-                    b.failed += summary.failed;
-                    b.calls += summary.calls;
-                    b.throttled += summary.throttled;
-                    TargetEnd::Done(summary)
-                }
-                Err(Failure { error, code }) => {
-                    codes.push(code);
-                    TargetEnd::Failed {
-                        error,
-                        exit_code: code.code(),
-                    }
-                }
-            };
-            rows.push((
-                at,
-                Row {
-                    target: at.to_string(),
-                    account: Some(bucket.account.clone()),
-                    region: bucket.region.clone(),
-                    pool_id,
-                    end,
-                },
-            ));
-        }
-        rows.sort_by_key(|(at, _)| order(at));
+        let targets = rows(fleet, ended, |bucket, summary| {
+            let b = buckets.entry(bucket.to_string()).or_default();
+            b.pools += 1;
+            b.succeeded += summary.succeeded;
+            b.failed += summary.failed;
+            b.calls += summary.calls;
+            b.throttled += summary.throttled;
+        });
+        let exit_code = worst(targets.iter().map(|r| match &r.end {
+            TargetEnd::Done(summary) => crate::signals::exit_code(summary.exit_code()),
+            TargetEnd::Failed { exit_code, .. } => code_of(*exit_code),
+        }));
         FleetSummary {
             manifest: fleet.manifest.display().to_string(),
             run_id: fleet.run_id.clone(),
-            exit_code: worst(codes).code(),
+            exit_code: exit_code.code(),
             elapsed_secs: elapsed.as_secs_f64(),
-            targets: rows.into_iter().map(|(_, r)| r).collect(),
+            targets,
             buckets,
         }
     }
@@ -346,6 +295,41 @@ impl FleetSummary {
         );
         s
     }
+}
+
+/// Every target's row, in manifest order: those that could not be
+/// reached, and how each planned or run one ended; `done` sees each that
+/// ended well, with its bucket.
+fn rows<T>(fleet: &Fleet, ended: Vec<Ended<T>>, mut done: impl FnMut(&Bucket, &T)) -> Vec<Row<T>> {
+    let mut rows: Vec<(Place, Row<T>)> = fleet
+        .broken
+        .iter()
+        .map(|b| (b.at, Row::broken(b)))
+        .collect();
+    for (target, result) in ended {
+        let end = match result {
+            Ok(value) => {
+                done(&target.bucket, &value);
+                TargetEnd::Done(value)
+            }
+            Err(Failure { error, code }) => TargetEnd::Failed {
+                error,
+                exit_code: code.code(),
+            },
+        };
+        rows.push((
+            target.at,
+            Row {
+                target: target.at.to_string(),
+                account: Some(target.bucket.account.clone()),
+                region: target.bucket.region.clone(),
+                pool_id: target.settings.pool_id,
+                end,
+            },
+        ));
+    }
+    rows.sort_by_key(|(at, _)| order(at));
+    rows.into_iter().map(|(_, r)| r).collect()
 }
 
 /// The pool's facts that matter to a plan, short: who a user is, and the

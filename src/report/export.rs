@@ -183,6 +183,36 @@ pub fn rows_from(reader: impl std::io::BufRead, path: &Path) -> anyhow::Result<V
     Ok(rows)
 }
 
+/// Writes an export with `write`: to `output`, a new private file, or to
+/// standard output. Usernames are personal data: the file is created 0600,
+/// written whole, and put in place only if nothing is there (an export
+/// never overwrites). Blocking.
+pub fn write_export(
+    output: Option<&Path>,
+    write: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    match output {
+        Some(path) => {
+            crate::files::check_output(crate::files::Role::Export, path, false)?;
+            let mut out = crate::files::NewFile::create(path, 0o600)
+                .map_err(|e| anyhow::anyhow!("could not create {}: {e}", path.display()))?;
+            write(&mut out)?;
+            out.commit().map_err(|e| {
+                anyhow::anyhow!(
+                    "could not create {}: {e} (export never overwrites)",
+                    path.display()
+                )
+            })
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            write(&mut out)?;
+            std::io::Write::flush(&mut out)?;
+            Ok(())
+        }
+    }
+}
+
 /// Writes `rows` as `format` (CSV: one header line, then the rows).
 pub fn write_rows(
     rows: &[ExportRow],

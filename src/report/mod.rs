@@ -20,7 +20,9 @@ pub mod status;
 pub mod summary;
 
 pub use counters::Counters;
-pub use export::{export, export_from, rows_from, write_rows, ExportFormat, ExportRow};
+pub use export::{
+    export, export_from, rows_from, write_export, write_rows, ExportFormat, ExportRow,
+};
 pub use status::{status, status_from, Status};
 pub use summary::{ResolutionSummary, StopReason, Summary};
 

@@ -78,6 +78,38 @@ fn fleet_cmd(t: &Scratch, sim: &SimHandle, args: &[&str]) -> std::process::Comma
     cmd
 }
 
+/// Asserts that every pool messaged each of its resettable users once
+/// (the generated population of `users`), and nobody twice; returns how
+/// many that is per pool.
+fn every_pool_done_once(sim: &SimHandle, users: usize) -> u64 {
+    let resettable = (0..users)
+        .filter(|&i| sim::population_resettable(i))
+        .count() as u64;
+    for (pool, p) in &sim.stats().pools {
+        assert_eq!(
+            p.messages, resettable,
+            "{pool}: every resettable user messaged"
+        );
+        assert_eq!(
+            p.users_with_repeat_messages, 0,
+            "{pool}: nobody messaged twice"
+        );
+    }
+    resettable
+}
+
+/// Runs the same fleet command again to its end (exit 1: every pool has
+/// users a reset cannot work for), then [`every_pool_done_once`].
+async fn rerun_to_the_end(t: &Scratch, sim: &SimHandle, fleet: &std::path::Path, users: usize) {
+    let out = finish_within(
+        fleet_cmd(t, sim, &["run", "--fleet", fleet.to_str().unwrap()]),
+        120,
+    )
+    .await;
+    assert_eq!(out.code, 1, "{out:?}");
+    every_pool_done_once(sim, users);
+}
+
 fn summary(path: &PathBuf) -> Value {
     serde_json::from_slice(&std::fs::read(path).expect("the fleet's summary")).expect("JSON")
 }
@@ -112,17 +144,8 @@ async fn every_user_of_every_pool_once_and_no_bucket_over_its_quota() {
     // Every pool has users a reset cannot work for: exit 1, some failed.
     assert_eq!(out.code, 1, "{out:?}");
     let stats = sim.stats();
-    let resettable = (0..users)
-        .filter(|&i| sim::population_resettable(i))
-        .count() as u64;
+    let resettable = every_pool_done_once(&sim, users);
     assert_eq!(stats.pools.len(), 24);
-    for (pool, p) in &stats.pools {
-        assert_eq!(
-            p.messages, resettable,
-            "{pool}: every resettable user messaged"
-        );
-        assert_eq!(p.users_with_repeat_messages, 0, "{pool}");
-    }
     assert_eq!(stats.buckets.len(), 6, "{:?}", stats.buckets.keys());
     for (bucket, b) in &stats.buckets {
         assert_eq!(b.throttled, 0, "{bucket}: {b:?}");
@@ -351,25 +374,11 @@ async fn killed_mid_fleet_then_rerun_messages_nobody_twice() {
         Duration::from_secs(3),
     )
     .await;
-    let part = sim.stats().messages;
-    assert!(part > 0, "the first run reset some users before the kill");
-    let out = finish_within(
-        fleet_cmd(&t, &sim, &["run", "--fleet", fleet.to_str().unwrap()]),
-        120,
-    )
-    .await;
-    assert_eq!(out.code, 1, "{out:?}");
-    let resettable = (0..users)
-        .filter(|&i| sim::population_resettable(i))
-        .count() as u64;
-    let stats = sim.stats();
-    for (pool, p) in &stats.pools {
-        assert_eq!(p.messages, resettable, "{pool}");
-        assert_eq!(
-            p.users_with_repeat_messages, 0,
-            "{pool}: nobody messaged twice"
-        );
-    }
+    assert!(
+        sim.stats().messages > 0,
+        "the first run reset some users before the kill"
+    );
+    rerun_to_the_end(&t, &sim, &fleet, users).await;
     sim.stop().await;
 }
 
@@ -713,20 +722,7 @@ async fn sigterm_mid_fleet_finishes_the_calls_in_flight_then_the_rerun_the_rest(
             .all(|r| r["done"]["interrupted"] == true),
         "{s}"
     );
-    let part = sim.stats().messages;
-    assert!(part > 0);
-    let again = finish_within(
-        fleet_cmd(&t, &sim, &["run", "--fleet", fleet.to_str().unwrap()]),
-        120,
-    )
-    .await;
-    assert_eq!(again.code, 1, "{again:?}");
-    let resettable = (0..users)
-        .filter(|&i| sim::population_resettable(i))
-        .count() as u64;
-    for (pool, p) in &sim.stats().pools {
-        assert_eq!(p.messages, resettable, "{pool}");
-        assert_eq!(p.users_with_repeat_messages, 0, "{pool}");
-    }
+    assert!(sim.stats().messages > 0);
+    rerun_to_the_end(&t, &sim, &fleet, users).await;
     sim.stop().await;
 }
