@@ -41,6 +41,9 @@
 //!   settings; [`error`] holds the mistakes a user can fix and the exit codes.
 //! - `aws`: the AWS SDK's configuration for every client (credentials
 //!   resolved once up front).
+//! - `fleet`: many pools, accounts and regions as one job (`--fleet`): a
+//!   manifest of targets, each a job of its own with its own ledger,
+//!   sharing one set of limiters per account and region.
 //! - `drill`: the whole tool run against the simulated pool (the
 //!   `cognito-sim` crate of this workspace, which models Cognito and knows
 //!   nothing of the tool).

@@ -241,6 +241,7 @@ pub async fn open(cli: RunArgs, purpose: Purpose) -> anyhow::Result<Fleet> {
             }
         }
     }
+    check_shared_files(&path, &targets)?;
     // Two targets that are one pool would share a ledger and run it twice.
     let mut seen: HashMap<String, Place> = HashMap::new();
     for t in &targets {
@@ -266,6 +267,51 @@ pub async fn open(cli: RunArgs, purpose: Purpose) -> anyhow::Result<Fleet> {
         broken,
         top,
     })
+}
+
+/// What two targets cannot share: standard input (it can be read once),
+/// and a passwords file (each target's is its own, appended as it goes).
+fn check_shared_files(manifest: &Path, targets: &[Target]) -> Result<(), UsageError> {
+    let fail = |reason: String| UsageError::Fleet {
+        path: manifest.to_owned(),
+        reason,
+    };
+    for t in targets {
+        if matches!(t.settings.input, crate::settings::Input::Stdin) {
+            return Err(fail(format!(
+                "{} reads standard input (input = \"-\"), which a fleet cannot share between targets; give it a file or an s3:// object",
+                t.at
+            )));
+        }
+    }
+    let files: Vec<(&Target, &Path)> = targets
+        .iter()
+        .filter_map(|t| {
+            t.settings
+                .steps
+                .generate_passwords
+                .as_deref()
+                .map(|p| (t, p))
+        })
+        .collect();
+    for (i, (a, pa)) in files.iter().enumerate() {
+        for (b, pb) in &files[i + 1..] {
+            if crate::files::check_distinct(&[
+                (crate::files::Role::PasswordsOut, pa),
+                (crate::files::Role::PasswordsOut, pb),
+            ])
+            .is_err()
+            {
+                return Err(fail(format!(
+                    "{} and {} write their passwords to one file ({}); give each target its own passwords-out",
+                    a.at,
+                    b.at,
+                    pa.display()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where a fleet's targets keep their ledgers.
@@ -485,7 +531,18 @@ fn drafts(
                     t.at
                 )));
             }
-            let mut args = t.args.clone().merge(top.clone()).map_err(&fail)?;
+            // Where the users come from is one choice: a target's input
+            // replaces the top's from-pool (and filter), its from-pool the
+            // top's input.
+            let mut defaults = top.clone();
+            if t.args.input.is_some() && t.args.from_pool.is_none() {
+                defaults.from_pool = None;
+                defaults.filter = None;
+            }
+            if t.args.from_pool == Some(true) && t.args.input.is_none() {
+                defaults.input = None;
+            }
+            let mut args = t.args.clone().merge(defaults).map_err(&fail)?;
             // The fleet's own: not a single run's.
             args.ledger_dir = None;
             args.fleet = None;
@@ -602,6 +659,25 @@ mod tests {
         assert_eq!(worst([Stopped, Usage]), Usage);
         assert_eq!(worst([Usage, Terminated]), Terminated);
         assert_eq!(worst([]), Success);
+    }
+
+    #[test]
+    fn a_targets_input_replaces_the_tops_listing() {
+        let m = Manifest::parse(
+            Path::new("f.toml"),
+            "from-pool = true\nfilter = 'email ^= \"a\"'\n\
+             [[target]]\nuser-pool-id = \"us-east-1_Aaaa\"\ninput = \"a.csv\"\n\
+             [[target]]\nuser-pool-id = \"us-east-1_Bbbb\"\n",
+        )
+        .unwrap();
+        let d = drafts(&RunArgs::default(), &m, &m.targets).unwrap();
+        assert!(
+            matches!(&d[0].settings.input, crate::settings::Input::Path(p) if p == Path::new("a.csv"))
+        );
+        assert!(matches!(
+            &d[1].settings.input,
+            crate::settings::Input::Pool { filter: Some(_) }
+        ));
     }
 
     #[test]

@@ -295,6 +295,12 @@ async fn a_bad_manifest_exits_2_before_any_call() {
         ("[[target]]\nuser-pool-id = \"us-east-1_SimPool01\"\n[[target]]\nuser-pool-id = \"us-east-1_SimPool01\"\n", "are the same pool"),
         ("[[target]]\nuser-pool-id = \"us-east-1_SimPool01\"\nrole-arn = \"admin\"\n", "is not a role ARN"),
         ("[[target]]\nuser-pool-id = \"us-east-1_SimPool01\"\nfrom-pol = true\n", "unknown field `from-pol`"),
+        ("[[target]]\nuser-pool-id = \"us-east-1_SimPool01\"\ninput = \"-\"\n", "reads standard input"),
+        (
+            "[[target]]\nuser-pool-id = \"us-east-1_SimPool01\"\naction = \"set-password\"\ngenerate-passwords = true\npasswords-out = \"p.csv\"\n\
+             [[target]]\nuser-pool-id = \"eu-west-1_A0P0\"\naction = \"set-password\"\ngenerate-passwords = true\npasswords-out = \"./p.csv\"\n",
+            "write their passwords to one file",
+        ),
     ];
     for (targets, want) in cases {
         let fleet = t.write("fleet.toml", format!("{top}\n{targets}"));
