@@ -17,8 +17,10 @@
 
 pub mod accounts;
 mod client;
+mod cloudwatch;
 pub mod pool;
 mod server;
+pub mod usage;
 mod username;
 
 use std::collections::{BTreeMap, HashMap};
@@ -136,6 +138,19 @@ pub struct Behaviour {
     /// Share of reset and set-password calls answered with --error-code.
     #[arg(long, default_value_t = 1.0)]
     pub error_rate: f64,
+    /// Production traffic: the app's own calls in the UserAccountRecovery
+    /// category (ForgotPassword, ConfirmForgotPassword), per second, in
+    /// the main pool's account and region; 0: none.
+    #[arg(long, default_value_t = 0.0)]
+    pub production_rate: f64,
+    /// Production's calls arrive in bursts of this many at once, at the
+    /// same average rate (30 at 10/s: a burst every 3 s); 1: steady.
+    #[arg(long, default_value_t = 1)]
+    pub production_burst: u32,
+    /// Seconds after a minute ends before CloudWatch serves its usage
+    /// metrics (they are not real-time).
+    #[arg(long, default_value_t = 60)]
+    pub metrics_delay_secs: u64,
 }
 
 impl Default for Behaviour {
@@ -160,6 +175,9 @@ impl Default for Behaviour {
             error_code: None,
             error_message: "injected error".into(),
             error_rate: 1.0,
+            production_rate: 0.0,
+            production_burst: 1,
+            metrics_delay_secs: 60,
         }
     }
 }
@@ -446,6 +464,9 @@ pub(crate) struct State {
     pub extra: Vec<(String, Pool)>,
     pub accounts: accounts::Accounts,
     pub counters: SimCounters,
+    /// Calls and throttles per minute, as CloudWatch's usage metrics.
+    pub usage: usage::Usage,
+    pub production: usage::ProductionCounters,
     behaviour: Mutex<Arc<Behaviour>>,
     buckets: Mutex<HashMap<BucketKey, [Bucket; 6]>>,
     by_bucket: Mutex<BTreeMap<BucketKey, BucketStats>>,
@@ -453,6 +474,14 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// The main pool's account and region: production's.
+    pub(crate) fn main_bucket(&self) -> BucketKey {
+        BucketKey {
+            account: DEFAULT_ACCOUNT.into(),
+            region: pool_region(&self.pool.pool_id).into(),
+        }
+    }
+
     /// Every pool with its account, the main one first.
     pub(crate) fn pools(&self) -> impl Iterator<Item = (&str, &Pool)> {
         std::iter::once((DEFAULT_ACCOUNT, &self.pool))
@@ -471,8 +500,15 @@ impl State {
             .map(|(_, p)| p)
     }
 
-    /// Counts a request in its bucket.
-    pub(crate) fn count(&self, bucket: &BucketKey, recovery: bool, throttled: bool) {
+    /// Counts a request in its bucket, and in the usage history.
+    pub(crate) fn count(&self, bucket: &BucketKey, category: Category, throttled: bool) {
+        let recovery = category == Category::Recovery;
+        self.usage.record(
+            bucket,
+            usage::category_name(category),
+            usage::unix_secs(),
+            throttled,
+        );
         let mut all = self.by_bucket.lock().unwrap_or_else(|e| e.into_inner());
         let b = all.entry(bucket.clone()).or_default();
         b.requests += 1;
@@ -490,14 +526,14 @@ impl State {
         }
     }
 
-    fn behaviour(&self) -> Arc<Behaviour> {
+    pub(crate) fn behaviour(&self) -> Arc<Behaviour> {
         self.behaviour
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
-    fn take_token(&self, bucket: &BucketKey, category: Category) -> bool {
+    pub(crate) fn take_token(&self, bucket: &BucketKey, category: Category) -> bool {
         let behaviour = self.behaviour();
         self.buckets
             .lock()
@@ -552,6 +588,11 @@ pub struct SimStats {
     /// Role sessions opened by AssumeRole, by session name.
     #[serde(default)]
     pub sessions: BTreeMap<String, u64>,
+    /// Production's calls (`--production-rate`), and of those throttled.
+    #[serde(default)]
+    pub production_calls: u64,
+    #[serde(default)]
+    pub production_throttled: u64,
 }
 
 /// A running simulation. Dropping it does not stop it; call [`SimHandle::stop`].
@@ -620,6 +661,8 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim
             .collect(),
         accounts: accounts::Accounts::default(),
         counters: SimCounters::default(),
+        usage: usage::Usage::default(),
+        production: usage::ProductionCounters::default(),
         behaviour: Mutex::new(Arc::new(config.behaviour.clone())),
         buckets: Mutex::new(HashMap::new()),
         by_bucket: Mutex::new(BTreeMap::new()),
@@ -629,6 +672,11 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(server::serve(listener, state.clone(), shutdown.clone()));
+    tokio::spawn(usage::production(
+        state.clone(),
+        state.main_bucket(),
+        shutdown.clone(),
+    ));
     Ok(SimHandle {
         addr,
         state,
@@ -659,6 +707,23 @@ impl SimHandle {
             .behaviour
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Arc::new(b);
+    }
+
+    /// Production's usage for the `minutes` whole minutes before this one,
+    /// as if the app had been running at `rate` a second (none throttled):
+    /// the history a job started now would find in CloudWatch.
+    pub fn backfill_production(&self, minutes: u64, rate: f64) {
+        let now = usage::unix_secs() / 60;
+        let bucket = self.state.main_bucket();
+        for m in now.saturating_sub(minutes)..now {
+            self.state.usage.add(
+                &bucket,
+                "UserAccountRecovery",
+                m,
+                (rate * 60.0).round() as u64,
+                0,
+            );
+        }
     }
 
     pub fn counters(&self) -> &SimCounters {
@@ -755,6 +820,8 @@ pub(crate) fn stats(state: &State) -> SimStats {
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect(),
         pools: BTreeMap::new(),
+        production_calls: state.production.calls.load(Relaxed),
+        production_throttled: state.production.throttled.load(Relaxed),
         sessions: state
             .accounts
             .sessions

@@ -88,6 +88,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let path = req.uri().path().to_string();
     let target = req
         .headers()
         .get("x-amz-target")
@@ -98,6 +99,20 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         Ok(b) => b.to_bytes(),
         Err(_) => return Err(Dropped),
     };
+    if req_is_cloudwatch(&path) {
+        let (status, cbor) = super::cloudwatch::get_metric_data(&state, &bucket, &body);
+        let mut r = response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            "application/cbor",
+            cbor,
+            Some(&request_id),
+        );
+        r.headers_mut().insert(
+            "smithy-protocol",
+            hyper::header::HeaderValue::from_static("rpc-v2-cbor"),
+        );
+        return Ok(r);
+    }
     if caller.service == "sts" || form {
         let (status, xml) = state
             .accounts
@@ -207,7 +222,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         tokio::time::sleep(latency(&b)).await;
     }
     let admitted = state.take_token(&bucket, category);
-    state.count(&bucket, category == Category::Recovery, !admitted);
+    state.count(&bucket, category, !admitted);
     if !admitted {
         state.counters.throttled.fetch_add(1, Relaxed);
         return Ok(error(
@@ -358,6 +373,11 @@ fn list_user_pools(state: &State, bucket: &BucketKey, input: &Value) -> Result<V
         out["NextToken"] = json!((start + max).to_string());
     }
     Ok(out)
+}
+
+/// CloudWatch's RPC v2 CBOR path for GetMetricData.
+fn req_is_cloudwatch(path: &str) -> bool {
+    path == super::cloudwatch::PATH
 }
 
 fn chance(p: f64) -> bool {

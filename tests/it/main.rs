@@ -31,3 +31,4 @@ mod signals;
 mod stop;
 mod support;
 mod throttling;
+mod usage;
