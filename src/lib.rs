@@ -41,6 +41,8 @@
 //!   settings; [`error`] holds the mistakes a user can fix and the exit codes.
 //! - `aws`: the AWS SDK's configuration for every client (credentials
 //!   resolved once up front).
+//! - `usage`: the account's recent use of a quota category, production
+//!   included, from CloudWatch's usage metrics (`--rate auto`).
 //! - `fleet`: many pools, accounts and regions as one job (`--fleet`): a
 //!   manifest of targets, each a job of its own with its own ledger,
 //!   sharing one set of limiters per account and region.
@@ -85,4 +87,5 @@ pub mod settings;
 pub mod signals;
 pub mod source;
 mod triage;
+mod usage;
 mod validate;

@@ -23,8 +23,9 @@ const HOST_AWS_VARS: &[&str] = &[
 /// Gives `cmd` placeholder credentials (the simulated pool checks none)
 /// and nothing of the host's AWS set-up: no profile, region or endpoint
 /// from the environment, config and credentials files that do not exist
-/// (under `scratch`), no instance metadata. The endpoint is the caller's
-/// to give (`--endpoint-url`).
+/// (under `scratch`), no instance metadata, and STS and CloudWatch at a
+/// closed loopback port. Cognito's endpoint is the caller's to give
+/// (`--endpoint-url`).
 pub fn isolate_aws_env(cmd: &mut Command, scratch: &Path) {
     for var in HOST_AWS_VARS {
         cmd.env_remove(var);
@@ -36,5 +37,11 @@ pub fn isolate_aws_env(cmd: &mut Command, scratch: &Path) {
             "AWS_SHARED_CREDENTIALS_FILE",
             scratch.join("no-aws-credentials"),
         )
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        // STS and CloudWatch follow the SDK's endpoint settings, never
+        // --endpoint-url: a closed loopback port, so that a client that
+        // would reach AWS fails at once. Tests that use them point these
+        // at the simulation.
+        .env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1")
+        .env("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:1");
 }

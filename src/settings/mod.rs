@@ -39,6 +39,8 @@ pub const DEFAULT_USERNAME_COLUMN: &str = "username";
 pub const DEFAULT_PASSWORD_COLUMN: &str = "password";
 pub const DEFAULT_RATE: f64 = 20.0;
 pub const DEFAULT_LEASE_SECONDS: u64 = 60;
+/// Minutes of the account's usage metrics `--rate auto` reads.
+pub const USAGE_WINDOW_MINUTES: u64 = 60;
 pub const DEFAULT_CONCURRENCY: usize = 16;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 pub const DEFAULT_ATTEMPT_TIMEOUT_SECS: f64 = 10.0;
@@ -238,8 +240,25 @@ impl RunSettings {
             }
         };
         settings.pace.set_rate(quota * share);
+        // What else used the category lately, production included: shown,
+        // so that the operator sees what the job shares the quota with.
+        let used = match crate::usage::read(&settings.aws, category, USAGE_WINDOW_MINUTES).await {
+            Ok(u) if u.minutes.is_empty() => {
+                format!("no {category} calls in the last hour (CloudWatch)")
+            }
+            Ok(u) => format!(
+                "{category} calls in the last hour (CloudWatch, every caller's): busiest minute {:.1}/s, latest {:.1}/s, {} throttled",
+                u.peak_rate(),
+                u.latest_rate(),
+                u.throttles()
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "the account's usage metrics could not be read");
+                format!("the account's {category} use could not be read ({e}); allow cloudwatch:GetMetricData to see it")
+            }
+        };
         Ok(Some(format!(
-            "--rate auto: {category} quota {quota}/s ({source}) x {share} = {:.1}/s",
+            "--rate auto: {category} quota {quota}/s ({source}) x {share} = {:.1}/s\n  {used}",
             settings.pace.rate
         )))
     }

@@ -152,6 +152,7 @@ fn the_sdk_and_clap_stay_at_the_edges() {
     assert_eq!(files_naming("aws_sdk_dynamodb"), set(&["ledger/table.rs"]));
     assert_eq!(files_naming("aws_sdk_s3"), set(&["source/s3.rs"]));
     assert_eq!(files_naming("aws_sdk_sts"), set(&["aws.rs"]));
+    assert_eq!(files_naming("aws_sdk_cloudwatch"), set(&["usage.rs"]));
     let config: BTreeSet<String> = ["aws_config", "aws_credential_types", "aws_smithy"]
         .iter()
         .flat_map(|n| files_naming(n))

@@ -30,6 +30,14 @@ async fn auto_rate_follows_the_enforced_quota() {
         "{out:?}"
     );
     assert!(out.stdout.contains("rate                 140/s"), "{out:?}");
+    // CloudWatch is not reachable here (the test environment's closed
+    // port): said, and the rate stands.
+    assert!(
+        out.stdout
+            .contains("the account's UserAccountRecovery use could not be read")
+            && out.stdout.contains("allow cloudwatch:GetMetricData"),
+        "{out:?}"
+    );
 
     let mut cmd = t.bin();
     cmd.args(with(run_args(&sim, &input, &ledger), "--rate", "auto"))
@@ -46,4 +54,34 @@ async fn auto_rate_follows_the_enforced_quota() {
     .unwrap();
     assert_eq!(header["rate"], 100.0);
     assert_eq!(sim.stats().throttled, 0);
+}
+
+/// With CloudWatch reachable (the simulation serves the account's usage
+/// metrics), plan with --rate auto shows what else used the category in
+/// the last hour: production's five minutes at 10/s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_rate_shows_the_accounts_recent_use() {
+    let t = Scratch::new();
+    let sim = sim(
+        40,
+        Behaviour {
+            metrics_delay_secs: 0,
+            ..unlimited()
+        },
+    )
+    .await;
+    sim.backfill_production(5, 10.0);
+    let input = t.users_csv(resettable(40));
+    let mut args = with(run_args(&sim, &input, &t.path("l.jsonl")), "--rate", "auto");
+    args[0] = "plan".into();
+    let mut cmd = t.bin();
+    cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", sim.endpoint_url())
+        .args(&args);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("UserAccountRecovery calls in the last hour (CloudWatch, every caller's): busiest minute 10.0/s"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains(", 0 throttled"), "{out:?}");
 }
