@@ -54,6 +54,64 @@ impl Usage {
     pub fn throttles(&self) -> u64 {
         self.minutes.iter().map(|m| m.throttles).sum()
     }
+
+    /// The minutes that start within the last `minutes` minutes before
+    /// `now` (Unix seconds).
+    pub fn since(&self, now: i64, minutes: u64) -> Usage {
+        let from = now - (minutes as i64) * 60;
+        Usage {
+            category: self.category.clone(),
+            window_minutes: minutes,
+            minutes: self
+                .minutes
+                .iter()
+                .filter(|m| m.at >= from)
+                .copied()
+                .collect(),
+        }
+    }
+}
+
+/// What `--rate auto` leaves the production app: of the quota, the busiest
+/// recent minute of every other caller (production included), and a
+/// reserve on top, so that production's bursts find tokens left in the
+/// quota's bucket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Headroom {
+    pub quota: f64,
+    /// The busiest minute's calls per second in the recent window.
+    pub busiest: f64,
+    pub reserve: f64,
+    /// The rate that follows, before any cap.
+    pub rate: f64,
+}
+
+/// Minutes whose busiest one sets the headroom: long enough to catch
+/// production's recent peak, short enough that a job resumed within the
+/// hour is not held down long by its own earlier calls (CloudWatch counts
+/// them too).
+pub const PEAK_WINDOW_MINUTES: u64 = 15;
+
+/// The reserve: a tenth of what other callers leave, at least 1/s.
+pub const RESERVE_SHARE: f64 = 0.1;
+
+/// The lowest rate `--rate auto` runs at, however busy the quota is.
+pub const MIN_AUTO_RATE: f64 = 1.0;
+
+impl Headroom {
+    /// The headroom of `quota` given the recent `usage` (minutes since
+    /// `now - PEAK_WINDOW_MINUTES`).
+    pub fn of(quota: f64, usage: &Usage, now: i64) -> Headroom {
+        let busiest = usage.since(now, PEAK_WINDOW_MINUTES).peak_rate();
+        let left = (quota - busiest).max(0.0);
+        let reserve = (left * RESERVE_SHARE).max(1.0);
+        Headroom {
+            quota,
+            busiest,
+            reserve,
+            rate: (left - reserve).max(MIN_AUTO_RATE),
+        }
+    }
 }
 
 /// Reads the last `window_minutes` whole minutes of `category` for the
@@ -143,4 +201,45 @@ pub async fn read(aws: &AwsSettings, category: &str, window_minutes: u64) -> Res
         window_minutes,
         minutes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(minutes: &[(i64, u64)]) -> Usage {
+        Usage {
+            category: "UserAccountRecovery".into(),
+            window_minutes: 60,
+            minutes: minutes
+                .iter()
+                .map(|&(at, calls)| MinuteUse {
+                    at,
+                    calls,
+                    throttles: 0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn headroom_leaves_the_busiest_recent_minute_and_a_reserve() {
+        let now = 100 * 60;
+        // 10/s lately (600 a minute), 25/s an hour ago (outside the window).
+        let u = usage(&[
+            (now - 50 * 60, 1500),
+            (now - 5 * 60, 600),
+            (now - 3 * 60, 540),
+        ]);
+        let h = Headroom::of(30.0, &u, now);
+        assert_eq!(h.busiest, 10.0);
+        assert_eq!(h.reserve, 2.0);
+        assert_eq!(h.rate, 18.0);
+        // Nothing else called: a tenth of the quota kept in reserve.
+        let h = Headroom::of(30.0, &usage(&[]), now);
+        assert_eq!((h.busiest, h.reserve, h.rate), (0.0, 3.0, 27.0));
+        // The quota used up: the floor.
+        let h = Headroom::of(30.0, &usage(&[(now - 60, 1800)]), now);
+        assert_eq!(h.rate, MIN_AUTO_RATE);
+    }
 }

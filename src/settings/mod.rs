@@ -239,27 +239,46 @@ impl RunSettings {
                 )
             }
         };
-        settings.pace.set_rate(quota * share);
-        // What else used the category lately, production included: shown,
-        // so that the operator sees what the job shares the quota with.
-        let used = match crate::usage::read(&settings.aws, category, USAGE_WINDOW_MINUTES).await {
-            Ok(u) if u.minutes.is_empty() => {
-                format!("no {category} calls in the last hour (CloudWatch)")
+        let cap = quota * share;
+        // What else used the category lately, production included (the
+        // account's usage metrics): the job leaves it its busiest recent
+        // minute and a reserve, and --quota-share caps the rest.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let (rate, used) = match crate::usage::read(&settings.aws, category, USAGE_WINDOW_MINUTES)
+            .await
+        {
+            Ok(u) => {
+                let h = crate::usage::Headroom::of(quota, &u, now);
+                let seen = if u.minutes.is_empty() {
+                    format!("no {category} calls in the last hour (CloudWatch)")
+                } else {
+                    format!(
+                        "{category} calls in the last hour (CloudWatch, every caller's): busiest minute {:.1}/s, latest {:.1}/s, {} throttled",
+                        u.peak_rate(),
+                        u.latest_rate(),
+                        u.throttles()
+                    )
+                };
+                let rate = h.rate.min(cap);
+                let how = format!(
+                    "{seen}\n  leaves {quota}/s - busiest of the last {} minutes {:.1}/s - reserve {:.1}/s = {:.1}/s; the cap {share} x {quota} = {cap:.1}/s; rate {rate:.1}/s",
+                    crate::usage::PEAK_WINDOW_MINUTES,
+                    h.busiest,
+                    h.reserve,
+                    h.rate
+                );
+                (rate, how)
             }
-            Ok(u) => format!(
-                "{category} calls in the last hour (CloudWatch, every caller's): busiest minute {:.1}/s, latest {:.1}/s, {} throttled",
-                u.peak_rate(),
-                u.latest_rate(),
-                u.throttles()
-            ),
             Err(e) => {
                 tracing::warn!(error = %e, "the account's usage metrics could not be read");
-                format!("the account's {category} use could not be read ({e}); allow cloudwatch:GetMetricData to see it")
+                (cap, format!("the account's {category} use could not be read ({e}); allow cloudwatch:GetMetricData to leave production its share by what it uses; meanwhile {share} x the quota"))
             }
         };
+        settings.pace.set_rate(rate);
         Ok(Some(format!(
-            "--rate auto: {category} quota {quota}/s ({source}) x {share} = {:.1}/s\n  {used}",
-            settings.pace.rate
+            "--rate auto: {category} quota {quota}/s ({source}) x {share} = {cap:.1}/s at most\n  {used}"
         )))
     }
 }

@@ -57,22 +57,27 @@ async fn auto_rate_follows_the_enforced_quota() {
 }
 
 /// With CloudWatch reachable (the simulation serves the account's usage
-/// metrics), plan with --rate auto shows what else used the category in
-/// the last hour: production's five minutes at 10/s.
+/// metrics), --rate auto leaves production its busiest recent minute and a
+/// reserve: production at 10/s of a 30/s quota, for five minutes before
+/// the job and during it, leaves the job 30 - 10 - 2 = 18/s (under the cap
+/// of 0.7 x 30 = 21/s). Run so, production is never throttled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auto_rate_shows_the_accounts_recent_use() {
+async fn auto_rate_leaves_production_its_share() {
     let t = Scratch::new();
     let sim = sim(
-        40,
+        400,
         Behaviour {
             metrics_delay_secs: 0,
-            ..unlimited()
+            production_rate: 10.0,
+            reset_attempts_per_hour: 0,
+            ..Behaviour::default()
         },
     )
     .await;
     sim.backfill_production(5, 10.0);
-    let input = t.users_csv(resettable(40));
-    let mut args = with(run_args(&sim, &input, &t.path("l.jsonl")), "--rate", "auto");
+    let input = t.users_csv(resettable(300));
+    let ledger = t.path("l.jsonl");
+    let mut args = with(run_args(&sim, &input, &ledger), "--rate", "auto");
     args[0] = "plan".into();
     let mut cmd = t.bin();
     cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", sim.endpoint_url())
@@ -83,5 +88,27 @@ async fn auto_rate_shows_the_accounts_recent_use() {
         out.stdout.contains("UserAccountRecovery calls in the last hour (CloudWatch, every caller's): busiest minute 10.0/s"),
         "{out:?}"
     );
-    assert!(out.stdout.contains(", 0 throttled"), "{out:?}");
+    assert!(
+        out.stdout.contains(
+            "leaves 30/s - busiest of the last 15 minutes 10.0/s - reserve 2.0/s = 18.0/s"
+        ),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("rate                 18/s"), "{out:?}");
+
+    let mut cmd = t.bin();
+    cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", sim.endpoint_url())
+        .args(with(run_args(&sim, &input, &ledger), "--rate", "auto"))
+        .args(["--resolve", "exact"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let s = sim.stats();
+    assert!(s.production_calls > 100, "{s:?}");
+    assert_eq!(s.production_throttled, 0, "{s:?}");
+    let b = &s.buckets["123456789012/us-east-1"];
+    assert_eq!(b.recovery_throttled, 0, "{b:?}");
+    let job = b.recovery_requests as f64
+        / (b.last_recovery_unix_us - b.first_recovery_unix_us) as f64
+        * 1e6;
+    assert!(job < 18.5, "the job stays at its rate: {job:.1}/s");
 }
