@@ -42,7 +42,9 @@
 //! - `aws`: the AWS SDK's configuration for every client (credentials
 //!   resolved once up front).
 //! - `usage`: the account's recent use of a quota category, production
-//!   included, from CloudWatch's usage metrics (`--rate auto`).
+//!   included, from CloudWatch's usage metrics (`--rate auto`);
+//!   `neighbour`: the run's rate kept, minute by minute, under what the
+//!   quota's other callers leave.
 //! - `fleet`: many pools, accounts and regions as one job (`--fleet`): a
 //!   manifest of targets, each a job of its own with its own ledger,
 //!   sharing one set of limiters per account and region.
@@ -75,6 +77,7 @@ pub mod identity;
 mod job;
 pub mod ledger;
 mod limiter;
+mod neighbour;
 mod passwords;
 pub mod pipeline;
 pub mod plan;

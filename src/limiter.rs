@@ -61,6 +61,8 @@ pub struct Ticket {
 #[derive(Debug, Clone)]
 pub struct Aimd {
     max: f64,
+    /// The highest rate for now (at most `max`): where others leave less.
+    ceiling: f64,
     floor: f64,
     current: f64,
     last_change: Instant,
@@ -73,6 +75,7 @@ impl Aimd {
     pub fn new(max: f64, now: Instant) -> Aimd {
         Aimd {
             max,
+            ceiling: max,
             floor: (max * FLOOR).min(max),
             current: max,
             last_change: now,
@@ -106,14 +109,28 @@ impl Aimd {
     /// A call let through at `sent` was answered without throttling.
     /// Returns the new rate if it changed.
     pub fn answered(&mut self, sent: Instant, now: Instant) -> Option<f64> {
-        if self.current >= self.max
+        if self.current >= self.ceiling
             || sent < self.last_change
             || now.duration_since(self.last_change) < INCREASE_EVERY
         {
             return None;
         }
-        self.current = (self.current + self.max * INCREASE_STEP).min(self.max);
+        self.current = (self.current + self.max * INCREASE_STEP).min(self.ceiling);
         self.last_change = now;
+        Some(self.current)
+    }
+
+    /// Holds the rate at or under `ceiling` (kept within the floor and the
+    /// configured rate): lowered at once if above, climbing back to it
+    /// otherwise. Returns the new rate if it changed.
+    pub fn set_ceiling(&mut self, ceiling: f64, now: Instant) -> Option<f64> {
+        self.ceiling = ceiling.clamp(self.floor, self.max);
+        if self.current <= self.ceiling {
+            return None;
+        }
+        self.current = self.ceiling;
+        self.last_change = now;
+        self.lowest = self.lowest.min(self.current);
         Some(self.current)
     }
 
@@ -180,6 +197,9 @@ pub struct Limiter {
     turn: tokio::sync::Mutex<()>,
     /// The current rate's bits, readable without the lock.
     current: AtomicU64,
+    /// Calls let through, and of those answered throttled.
+    sent: AtomicU64,
+    throttles: AtomicU64,
 }
 
 impl Limiter {
@@ -213,6 +233,36 @@ impl Limiter {
             changed: Notify::new(),
             turn: tokio::sync::Mutex::new(()),
             current: AtomicU64::new(rate.to_bits()),
+            sent: AtomicU64::new(0),
+            throttles: AtomicU64::new(0),
+        }
+    }
+
+    /// Calls let through so far, and of those answered throttled: this
+    /// limiter's share of its quota category.
+    pub fn sent(&self) -> (u64, u64) {
+        (self.sent.load(Relaxed), self.throttles.load(Relaxed))
+    }
+
+    /// Holds the rate at or under `ceiling` (between the floor and the
+    /// configured rate) until it is set again: where the quota's other
+    /// callers leave less than the configured rate. An adaptive rate above
+    /// it drops at once and climbs no higher; a fixed rate moves to it.
+    pub fn set_ceiling(&self, ceiling: f64) {
+        let mut state = self.lock();
+        let changed = match state.aimd.as_mut() {
+            Some(aimd) => aimd.set_ceiling(ceiling, Instant::now()),
+            None => {
+                let rate = ceiling.clamp(self.max * FLOOR, self.max);
+                (rate != self.current()).then_some(rate)
+            }
+        };
+        if let Some(rate) = changed {
+            state.bucket = Arc::new(Bucket::new(rate, self.burst, &self.clock, true));
+            drop(state);
+            self.current.store(rate.to_bits(), Relaxed);
+            tracing::debug!(rate, "rate ceiling changed");
+            self.changed.notify_waiters();
         }
     }
 
@@ -225,7 +275,10 @@ impl Limiter {
             changed.as_mut().enable();
             let bucket = self.lock().bucket.clone();
             match bucket.limiter.check() {
-                Ok(()) => return Ticket { at: Instant::now() },
+                Ok(()) => {
+                    self.sent.fetch_add(1, Relaxed);
+                    return Ticket { at: Instant::now() };
+                }
                 Err(not_until) => {
                     let wait = not_until.wait_time_from(self.clock.now());
                     tokio::select! {
@@ -241,6 +294,9 @@ impl Limiter {
     /// `throttled` for TooManyRequests, otherwise any answer that was not a
     /// transient failure.
     pub fn answered(&self, ticket: Ticket, throttled: bool) {
+        if throttled {
+            self.throttles.fetch_add(1, Relaxed);
+        }
         let mut state = self.lock();
         let Some(aimd) = state.aimd.as_mut() else {
             return;

@@ -104,19 +104,23 @@ async fn set_up(cli: RunArgs, shutdown: &CancellationToken) -> anyhow::Result<Fl
 /// `--rate auto`: one GetProvisionedLimit per bucket (the quota is the
 /// account's in the region), the rate set for every target in it.
 async fn auto_rates(fleet: &mut Fleet) -> anyhow::Result<()> {
-    let mut rates: HashMap<Bucket, f64> = HashMap::new();
+    let mut rates: HashMap<Bucket, (f64, Option<crate::settings::AutoRate>)> = HashMap::new();
     for i in 0..fleet.targets.len() {
         let target = &mut fleet.targets[i];
         if target.settings.pace.rate_auto.is_none() {
             continue;
         }
         match rates.get(&target.bucket) {
-            Some(rate) => target.settings.pace.set_rate(*rate),
+            Some((rate, auto)) => {
+                target.settings.pace.set_rate(*rate);
+                target.settings.pace.auto = *auto;
+            }
             None => {
                 if let Some(line) = target.settings.resolve_auto_rate(&Aws).await? {
                     info!(bucket = %target.bucket, "{line}");
                 }
-                rates.insert(target.bucket.clone(), target.settings.pace.rate);
+                let pace = &target.settings.pace;
+                rates.insert(target.bucket.clone(), (pace.rate, pace.auto));
             }
         }
     }
@@ -173,6 +177,7 @@ async fn run_fleet(fleet: &Fleet, shutdown: &CancellationToken) -> Vec<Ended<Sum
                 counters: Arc::new(Counters::default()),
                 progress: false,
                 account: Some(account.clone()),
+                watch: false,
             };
             counters.push(shared.counters.clone());
             let (gate, shutdown) = (gate.clone(), shutdown.clone());
@@ -201,6 +206,23 @@ async fn run_fleet(fleet: &Fleet, shutdown: &CancellationToken) -> Vec<Ended<Sum
             pools: counters,
         });
     }
+    // --rate auto: one watch of the quota's other callers per account and
+    // region, on the limiter its pools share.
+    let watching = CancellationToken::new();
+    let watchers: Vec<_> = fleet
+        .buckets()
+        .into_iter()
+        .filter_map(|(bucket, targets)| {
+            let settings = &targets[0].settings;
+            let auto = settings.pace.auto?;
+            let watch =
+                crate::neighbour::Watch::of(&settings.aws, &auto, limits[&bucket].recovery.clone());
+            Some(tokio::spawn(crate::neighbour::keep(
+                watch,
+                watching.clone(),
+            )))
+        })
+        .collect();
     let display = FleetProgress::start(progress, Duration::from_secs(10));
     let mut ended = Vec::new();
     while let Some(done) = tasks.join_next().await {
@@ -210,6 +232,10 @@ async fn run_fleet(fleet: &Fleet, shutdown: &CancellationToken) -> Vec<Ended<Sum
         }
     }
     display.finish().await;
+    watching.cancel();
+    for w in watchers {
+        let _ = w.await;
+    }
     ended
 }
 

@@ -79,6 +79,7 @@ pub async fn run_with(
         counters: Arc::new(Counters::default()),
         progress: true,
         account: None,
+        watch: true,
     };
     run_in(connect, settings, shutdown, prepared, &shared).await
 }
@@ -95,6 +96,10 @@ pub(crate) struct Shared {
     pub progress: bool,
     /// The stop of every pool of this pool's account.
     pub account: Option<AccountStop>,
+    /// With `--rate auto`, keep the rate under what the quota's other
+    /// callers leave (`neighbour`); a fleet does it once per account and
+    /// region instead.
+    pub watch: bool,
 }
 
 /// [`run_with`], with what it shares with a fleet.
@@ -259,8 +264,22 @@ pub(crate) async fn run_in(
         "starting"
     );
 
+    let watching = CancellationToken::new();
+    let watcher = match (&settings.pace.auto, shared.watch) {
+        (Some(auto), true) => Some(tokio::spawn(crate::neighbour::keep(
+            crate::neighbour::Watch::of(&settings.aws, auto, limits.recovery.clone()),
+            watching.clone(),
+        ))),
+        _ => None,
+    };
+
     let interrupted = dispatch(settings, source, &resolver, triage, &ctx, shutdown).await;
     finished.cancel();
+    watching.cancel();
+    let production = match watcher {
+        Some(task) => task.await.ok(),
+        None => None,
+    };
 
     progress.finish().await;
     let stopped = ctx
@@ -286,6 +305,7 @@ pub(crate) async fn run_in(
     summary.interrupted = interrupted;
     summary.stopped = stopped;
     summary.rate = Some(limiter.state());
+    summary.production = production;
     summary.resolution = Some(ResolutionSummary {
         strategy: resolver.choice().strategy,
         list_calls: resolver.calls(),

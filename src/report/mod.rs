@@ -24,7 +24,7 @@ pub use export::{
     export, export_from, rows_from, write_export, write_rows, ExportFormat, ExportRow,
 };
 pub use status::{status, status_from, Status};
-pub use summary::{ResolutionSummary, StopReason, Summary};
+pub use summary::{ProductionSeen, ResolutionSummary, StopReason, Summary};
 
 /// Rows shown by example in a plan or summary, at most.
 pub const SHOWN: usize = 5;

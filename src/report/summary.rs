@@ -107,6 +107,21 @@ impl std::fmt::Display for StopReason {
     }
 }
 
+/// What `--rate auto` saw of the quota's other callers while the run went
+/// on (the account's usage metrics, read every minute).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProductionSeen {
+    /// Others' (production's) throttled calls in the minutes of the run.
+    pub production_throttled: u64,
+    /// Reads of the usage metrics, and of those that failed.
+    pub reads: u64,
+    pub unreadable: u64,
+    /// Times production's throttles cut the rate.
+    pub cuts: u64,
+    /// The last ceiling set on the rate, requests per second.
+    pub ceiling: Option<f64>,
+}
+
 /// How a run resolved its rows to people.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResolutionSummary {
@@ -152,6 +167,8 @@ pub struct Summary {
     /// The main call's rate: configured, and where adaptation took it.
     pub rate: Option<crate::limiter::RateState>,
     pub resolution: Option<ResolutionSummary>,
+    /// With `--rate auto`: the quota's other callers, as the run saw them.
+    pub production: Option<ProductionSeen>,
     pub elapsed_secs: f64,
     pub interrupted: bool,
     pub stopped: Option<StopReason>,
@@ -194,6 +211,7 @@ impl Summary {
             retries: c.retries.load(Relaxed),
             rate: None,
             resolution: None,
+            production: None,
             elapsed_secs: elapsed.as_secs_f64(),
             interrupted: false,
             stopped: None,
@@ -323,6 +341,23 @@ impl Summary {
                     crate::resolve::Strategy::Lookup => "a lookup per row",
                     _ => "the pool's listing",
                 }
+            );
+        }
+        if let Some(p) = &self.production {
+            let _ = writeln!(
+                s,
+                "  production           {} of its calls throttled in the run's minutes (CloudWatch, read {} times{}); {} cuts{}",
+                p.production_throttled,
+                p.reads,
+                if p.unreadable > 0 {
+                    format!(", {} unreadable", p.unreadable)
+                } else {
+                    String::new()
+                },
+                p.cuts,
+                p.ceiling
+                    .map(|c| format!("; the rate's ceiling ended at {c:.1}/s"))
+                    .unwrap_or_default()
             );
         }
         if let Some(rate) = &self.rate {

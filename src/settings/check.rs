@@ -381,6 +381,7 @@ impl Pace {
             read_rate,
             list_rate,
             sign_out_rate,
+            auto: None,
         })
     }
 }

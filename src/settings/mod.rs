@@ -160,6 +160,18 @@ pub struct Pace {
     pub list_rate: f64,
     /// Sign-outs per second.
     pub sign_out_rate: f64,
+    /// `--rate auto` with the account's usage readable: the rate follows
+    /// what other callers leave, under this cap (see `neighbour`).
+    pub auto: Option<AutoRate>,
+}
+
+/// `--rate auto`'s figures, once read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AutoRate {
+    pub category: &'static str,
+    pub quota: f64,
+    /// `--quota-share` of the quota: the rate never goes above.
+    pub cap: f64,
 }
 
 impl Pace {
@@ -173,12 +185,18 @@ impl Pace {
                 Limiter::with_default_burst(rate)
             })
         };
+        // Following what others leave, the rate may climb to the cap.
+        let top = self.auto.map_or(self.rate, |a| a.cap.max(self.rate));
+        let recovery = Arc::new(if self.adaptive {
+            Limiter::adaptive(top, self.burst_given.then_some(self.burst))
+        } else {
+            Limiter::new(top, self.burst)
+        });
+        if top > self.rate {
+            recovery.set_ceiling(self.rate);
+        }
         Limits {
-            recovery: Arc::new(if self.adaptive {
-                Limiter::adaptive(self.rate, self.burst_given.then_some(self.burst))
-            } else {
-                Limiter::new(self.rate, self.burst)
-            }),
+            recovery,
             sign_out: secondary(self.sign_out_rate),
             read: secondary(self.read_rate),
             list: Arc::new(if self.adaptive {
@@ -262,6 +280,11 @@ impl RunSettings {
                     )
                 };
                 let rate = h.rate.min(cap);
+                settings.pace.auto = Some(AutoRate {
+                    category,
+                    quota,
+                    cap,
+                });
                 let how = format!(
                     "{seen}\n  leaves {quota}/s - busiest of the last {} minutes {:.1}/s - reserve {:.1}/s = {:.1}/s; the cap {share} x {quota} = {cap:.1}/s; rate {rate:.1}/s",
                     crate::usage::PEAK_WINDOW_MINUTES,

@@ -112,3 +112,59 @@ async fn auto_rate_leaves_production_its_share() {
         * 1e6;
     assert!(job < 18.5, "the job stays at its rate: {job:.1}/s");
 }
+
+/// Production that starts after the job: the job reads the account's usage
+/// every minute, takes out its own calls, and brings its rate under what
+/// production leaves (30 - 10 - 2 = 18/s at most, cut further while
+/// production is throttled); from then on production is not throttled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_rate_follows_production_while_the_job_runs() {
+    let t = Scratch::new();
+    let sim = sim(
+        3200,
+        Behaviour {
+            metrics_delay_secs: 0,
+            reset_attempts_per_hour: 0,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let input = t.users_csv(resettable(3000));
+    let mut cmd = t.bin();
+    cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", sim.endpoint_url())
+        .args(with(
+            run_args(&sim, &input, &t.path("l.jsonl")),
+            "--rate",
+            "auto",
+        ))
+        .args(["--resolve", "exact", "--summary-json", "s.json"]);
+    let job = tokio::spawn(finish(cmd));
+    // Production arrives once the job runs at its start rate (21/s, the cap).
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    sim.set_behaviour(Behaviour {
+        metrics_delay_secs: 0,
+        reset_attempts_per_hour: 0,
+        production_rate: 10.0,
+        ..Behaviour::default()
+    });
+    tokio::time::sleep(std::time::Duration::from_secs(95)).await;
+    let later = sim.stats().production_throttled;
+    let out = job.await.unwrap();
+    assert_eq!(out.code, 0, "{out:?}");
+    let s = sim.stats();
+    assert_eq!(
+        s.production_throttled, later,
+        "production is not throttled once the job follows it: {s:?}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.path("s.json")).unwrap()).unwrap();
+    let p = &summary["production"];
+    assert!(p["reads"].as_u64().unwrap() >= 1, "{summary}");
+    // Production's minutes hold about 600 calls: 30 - 10 - 2 = 18/s.
+    assert!(p["ceiling"].as_f64().unwrap() <= 18.5, "{summary}");
+    assert_eq!(
+        p["production_throttled"].as_u64().unwrap() > 0,
+        p["cuts"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+}

@@ -1,0 +1,217 @@
+//! A good neighbour: with `--rate auto`, the job's rate follows what the
+//! quota's other callers leave it while it runs.
+//!
+//! Every minute it reads the account's usage of the category ([`usage`]:
+//! every caller's calls and throttles per minute, the job's included) and
+//! takes out the job's own, counted by its limiter per minute. What is left
+//! is the others' load, the production app's above all:
+//! - the rate's ceiling becomes the quota less the others' busiest recent
+//!   minute and a reserve ([`Headroom`]), at most the `--quota-share` cap;
+//! - any throttled call that is not the job's means production is being
+//!   throttled: the ceiling is cut at once to half the rate, and stays cut
+//!   until a whole published minute shows production throttled no more.
+//!
+//! CloudWatch publishes a minute a little after it ends, so this steers by
+//! minutes that are one to a few minutes old; the adaptive rate still
+//! answers the job's own throttles at once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::cognito::AwsSettings;
+use crate::limiter::Limiter;
+use crate::report::ProductionSeen;
+use crate::settings::AutoRate;
+use crate::usage::{self, Headroom, MinuteUse, Usage};
+
+/// How often the account's usage is read.
+pub const REFRESH: Duration = Duration::from_secs(60);
+
+/// A cut keeps this share of the rate.
+pub const CUT: f64 = 0.5;
+
+/// What the job watches, and with what it paces.
+#[derive(Clone)]
+pub struct Watch {
+    pub aws: AwsSettings,
+    pub category: &'static str,
+    pub quota: f64,
+    /// `--quota-share` of the quota: the rate's ceiling never goes above.
+    pub cap: f64,
+    /// The category's limiter (in a fleet, the account and region's).
+    pub limiter: Arc<Limiter>,
+}
+
+impl Watch {
+    /// The watch of `--rate auto`'s figures, for calls through `aws`.
+    pub fn of(aws: &AwsSettings, auto: &AutoRate, limiter: Arc<Limiter>) -> Watch {
+        Watch {
+            aws: aws.clone(),
+            category: auto.category,
+            quota: auto.quota,
+            cap: auto.cap,
+            limiter,
+        }
+    }
+}
+
+/// The job's own calls per minute, from its limiter's counts.
+#[derive(Default)]
+struct Own {
+    minutes: BTreeMap<i64, (u64, u64)>,
+    last: (u64, u64),
+}
+
+impl Own {
+    fn sample(&mut self, limiter: &Limiter, now: i64) {
+        let (sent, throttled) = limiter.sent();
+        let e = self.minutes.entry(now / 60 * 60).or_default();
+        e.0 += sent - self.last.0;
+        e.1 += throttled - self.last.1;
+        self.last = (sent, throttled);
+        // An hour is more than any read looks back.
+        let old = now - 3600;
+        self.minutes.retain(|m, _| *m >= old);
+    }
+
+    /// `used` less the job's own calls: the others' use.
+    fn others(&self, used: &Usage) -> Usage {
+        Usage {
+            minutes: used
+                .minutes
+                .iter()
+                .map(|m| {
+                    let (sent, throttled) = self.minutes.get(&m.at).copied().unwrap_or((0, 0));
+                    MinuteUse {
+                        at: m.at,
+                        calls: m.calls.saturating_sub(sent),
+                        throttles: m.throttles.saturating_sub(throttled),
+                    }
+                })
+                .collect(),
+            ..used.clone()
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Keeps the limiter's ceiling at what others leave, until `stop`; returns
+/// what it saw.
+pub async fn keep(w: Watch, stop: CancellationToken) -> ProductionSeen {
+    let started = unix_now() / 60 * 60;
+    let mut own = Own::default();
+    let mut seen = ProductionSeen::default();
+    // Minutes whose production throttles were counted; the cut, and the
+    // minute from which a clean minute lifts it.
+    let mut counted = std::collections::BTreeSet::new();
+    let mut cut: Option<(f64, i64)> = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut next_read = tokio::time::Instant::now() + REFRESH;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let now = unix_now();
+        own.sample(&w.limiter, now);
+        if tokio::time::Instant::now() < next_read {
+            continue;
+        }
+        next_read += REFRESH;
+        seen.reads += 1;
+        let used = match usage::read(&w.aws, w.category, usage::PEAK_WINDOW_MINUTES).await {
+            Ok(u) => u,
+            Err(e) => {
+                seen.unreadable += 1;
+                warn!(error = %e, "the account's usage metrics could not be read; the rate stays where it is");
+                continue;
+            }
+        };
+        let others = own.others(&used);
+        // Production's throttles in the run's published minutes.
+        let mut fresh = 0;
+        let mut clean_since_cut = false;
+        for m in others.minutes.iter().filter(|m| m.at >= started) {
+            if counted.insert(m.at) {
+                seen.production_throttled += m.throttles;
+                fresh += m.throttles;
+            }
+            if let Some((_, from)) = cut {
+                if m.at >= from && m.throttles == 0 {
+                    clean_since_cut = true;
+                }
+            }
+        }
+        let headroom = Headroom::of(w.quota, &others, now);
+        let mut ceiling = headroom.rate.min(w.cap);
+        if fresh > 0 {
+            let level = w.limiter.current() * CUT;
+            seen.cuts += 1;
+            warn!(
+                throttled = fresh,
+                rate = level,
+                "production is being throttled: cutting the job's rate"
+            );
+            // Stays cut until a minute after this one shows none.
+            cut = Some((level, now / 60 * 60 + 60));
+        } else if clean_since_cut {
+            info!("a whole minute without production throttled: the cut is lifted");
+            cut = None;
+        }
+        if let Some((level, _)) = cut {
+            ceiling = ceiling.min(level);
+        }
+        info!(
+            others_busiest = format_args!("{:.1}/s", headroom.busiest),
+            reserve = format_args!("{:.1}/s", headroom.reserve),
+            ceiling = format_args!("{ceiling:.1}/s"),
+            production_throttled = fresh,
+            "what the quota's other callers leave"
+        );
+        w.limiter.set_ceiling(ceiling);
+        seen.ceiling = Some(ceiling);
+    }
+    seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_jobs_own_calls_are_not_the_others() {
+        let mut own = Own::default();
+        own.minutes.insert(600, (900, 2));
+        let used = Usage {
+            category: "UserAccountRecovery".into(),
+            window_minutes: 15,
+            minutes: vec![
+                MinuteUse {
+                    at: 540,
+                    calls: 600,
+                    throttles: 0,
+                },
+                MinuteUse {
+                    at: 600,
+                    calls: 1500,
+                    throttles: 5,
+                },
+            ],
+        };
+        let others = own.others(&used);
+        assert_eq!(others.minutes[0].calls, 600);
+        assert_eq!(
+            (others.minutes[1].calls, others.minutes[1].throttles),
+            (600, 3)
+        );
+    }
+}
