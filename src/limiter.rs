@@ -377,6 +377,21 @@ mod tests {
     }
 
     #[test]
+    fn a_ceiling_lowers_the_rate_at_once_and_caps_the_climb() {
+        let t0 = Instant::now();
+        let mut aimd = Aimd::new(30.0, t0);
+        assert_eq!(aimd.set_ceiling(18.0, at(t0, 10)), Some(18.0));
+        // Climbing stops at the ceiling, not the configured rate.
+        assert_eq!(aimd.answered(at(t0, 20), at(t0, 1500)), None);
+        // A higher ceiling lets it climb back, by steps.
+        assert_eq!(aimd.set_ceiling(25.0, at(t0, 1600)), None);
+        assert_eq!(aimd.answered(at(t0, 1700), at(t0, 2700)), Some(18.6));
+        // Never above the configured rate, never under the floor.
+        assert_eq!(aimd.set_ceiling(100.0, at(t0, 2800)), None);
+        assert_eq!(aimd.set_ceiling(0.0, at(t0, 2900)), Some(0.3));
+    }
+
+    #[test]
     fn a_throttle_cuts_once_per_window_and_only_for_calls_sent_after_the_last_change() {
         let t0 = Instant::now();
         let mut aimd = Aimd::new(200.0, t0);
