@@ -306,6 +306,11 @@ pub(crate) enum Category {
     PoolRead,
 }
 
+/// One quota category's token bucket for an account and region: `rate`
+/// tokens a second ("Quotas in Amazon Cognito": requests per second per
+/// category), holding at most one second of them. AWS documents no burst
+/// allowance; one second's worth is this simulation's assumption, and a
+/// burst larger than the bucket is throttled whoever else calls.
 struct Bucket {
     rate: f64,
     tokens: f64,
