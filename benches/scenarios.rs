@@ -33,6 +33,13 @@
 //!    pools each) for the scaling: achieved over 30/s per bucket, and the
 //!    tool's CPU.
 //!
+//! 8. `neighbour`: production at 5, 10 and 20/s of a 30/s quota, steady or
+//!    in bursts of 30, with five minutes of it in the usage history; the
+//!    tool at `--rate 20`, at `--rate auto` without CloudWatch (a share of
+//!    the quota, as before), and at `--rate auto` reading the account's
+//!    usage: the job's achieved rate over what production leaves, and the
+//!    share of production's calls throttled while the job ran.
+//!
 //! Scenarios 3 and 4 measure the call path, so they run with
 //! `--resolve exact` (as the boto3 peer does no resolving); 5 resolves, and
 //! resumes its index run with 1,000 new rows (resolved by lookups: the rows
@@ -90,6 +97,8 @@ struct Sizes {
     /// Users per pool of the 50-pool fleet, and per bucket of the scaling.
     fleet_pool_users: usize,
     fleet_bucket_users: usize,
+    /// Seconds of calls each neighbour run aims at.
+    neighbour_secs: f64,
 }
 
 const FULL: Sizes = Sizes {
@@ -107,6 +116,7 @@ const FULL: Sizes = Sizes {
     ledger_resume_users: 100_000,
     fleet_pool_users: 60,
     fleet_bucket_users: 300,
+    neighbour_secs: 30.0,
 };
 
 const QUICK: Sizes = Sizes {
@@ -124,6 +134,7 @@ const QUICK: Sizes = Sizes {
     ledger_resume_users: 5_000,
     fleet_pool_users: 15,
     fleet_bucket_users: 60,
+    neighbour_secs: 8.0,
 };
 
 /// One line of the results table.
@@ -180,6 +191,9 @@ fn main() {
         }
         if wanted("fleet") {
             bench.fleet().await;
+        }
+        if wanted("neighbour") {
+            bench.neighbour().await;
         }
     });
     bench.report();
@@ -942,6 +956,94 @@ impl Bench {
             "linear until the tool's CPU is the limit",
             None,
         );
+    }
+
+    async fn neighbour(&mut self) {
+        let mut cells = Vec::new();
+        for production in [5.0f64, 10.0, 20.0] {
+            for burst in [1u32, 30] {
+                let shape = if burst == 1 {
+                    "steady".to_string()
+                } else {
+                    format!("bursts of {burst}")
+                };
+                let leaves = 30.0 - production;
+                let mut line = Vec::new();
+                for (variant, flags, cloudwatch) in [
+                    ("--rate 20", &["--rate", "20"][..], false),
+                    ("auto, share only", &["--rate", "auto"][..], false),
+                    ("auto, headroom", &["--rate", "auto"][..], true),
+                ] {
+                    let users = (self.sizes.neighbour_secs * leaves.min(21.0)) as usize;
+                    let sim = start_sim(
+                        users + 100,
+                        Behaviour {
+                            metrics_delay_secs: 0,
+                            production_rate: production,
+                            production_burst: burst,
+                            reset_attempts_per_hour: 0,
+                            ..Behaviour::default()
+                        },
+                    )
+                    .await;
+                    sim.backfill_production(5, production);
+                    let input = self.users_csv("neighbour.csv", resettable(users));
+                    let before = sim.stats();
+                    let name = format!("neighbour-{production}-{burst}-{}", line.len());
+                    let mut cmd = self.command();
+                    if cloudwatch {
+                        cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", sim.endpoint_url());
+                    }
+                    cmd.args([
+                        "run",
+                        "--yes",
+                        "--resolve",
+                        "exact",
+                        "--user-pool-id",
+                        sim.pool_id(),
+                    ])
+                    .args(["--endpoint-url", &sim.endpoint_url()])
+                    .arg("--input")
+                    .arg(&input)
+                    .arg("--ledger")
+                    .arg(self.dir.path().join(format!("{name}.jsonl")))
+                    .args(flags);
+                    let m = measure(cmd, &self.dir.path().join(&name), None).await;
+                    let after = sim.stats();
+                    let calls = after.production_calls - before.production_calls;
+                    let throttled = after.production_throttled - before.production_throttled;
+                    let share = throttled as f64 / calls.max(1) as f64;
+                    let b = &after.buckets["123456789012/us-east-1"];
+                    let job = b.admitted_rate();
+                    progress(&format!(
+                        "neighbour, production {production}/s {shape}, {variant}: job {job:.1}/s = {:.2} of the {leaves}/s left, production throttled {throttled} of {calls} ({:.1}%), exit {}",
+                        job / leaves,
+                        share * 100.0,
+                        m.code
+                    ));
+                    self.json.push(json!({"scenario": "neighbour", "production": production, "burst": burst, "variant": variant, "job_rate": job, "production_calls": calls, "production_throttled": throttled, "tool": m.json()}));
+                    line.push(format!(
+                        "{variant}: {:.2}, {:.1}%",
+                        job / leaves,
+                        share * 100.0
+                    ));
+                    sim.stop().await;
+                }
+                cells.push((
+                    format!("production {production}/s {shape}"),
+                    line.join("; "),
+                ));
+            }
+        }
+        for (what, result) in cells {
+            self.row(
+                "8 neighbour",
+                format!("{what}: job / what production leaves, production throttled"),
+                result,
+                "production ≤ 0.5%, job ≥ 0.85",
+                None,
+            );
+        }
     }
 
     /// `run --fleet` over `pools` (all in the default account; each pool id's
