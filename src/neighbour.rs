@@ -139,18 +139,22 @@ pub async fn keep(w: Watch, stop: CancellationToken) -> ProductionSeen {
         let others = own.others(&used);
         // Production's throttles in the run's published minutes.
         let mut fresh = 0;
-        let mut clean_since_cut = false;
         for m in others.minutes.iter().filter(|m| m.at >= started) {
             if counted.insert(m.at) {
                 seen.production_throttled += m.throttles;
                 fresh += m.throttles;
             }
-            if let Some((_, from)) = cut {
-                if m.at >= from && m.throttles == 0 {
-                    clean_since_cut = true;
-                }
-            }
         }
+        // A whole minute after the cut has passed and been published (a
+        // minute with no calls is not published at all) with nothing of
+        // production's throttled.
+        let clean_since_cut = cut.is_some_and(|(_, from)| {
+            now >= from + 120
+                && others
+                    .minutes
+                    .iter()
+                    .all(|m| m.at < from || m.throttles == 0)
+        });
         let headroom = Headroom::of(w.quota, &others, now);
         let mut ceiling = headroom.rate.min(w.cap);
         if fresh > 0 {
