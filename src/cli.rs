@@ -13,6 +13,7 @@ use crate::cognito::Aws;
 use crate::drill::{self, DrillArgs};
 use crate::error::ExitCode;
 use crate::error::UsageError;
+use crate::report::{say, write_summary};
 use crate::settings::{Input, RunSettings};
 use crate::settings::{RunArgs, DEFAULT_RECOVERY_QUOTA};
 use crate::{ledger, pipeline, plan, report};
@@ -229,15 +230,7 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
             // replaces an earlier run's summary, so no script reads that
             // one as this run's. Never when the path itself was refused.
             if let (Err(e), Some(path), true) = (&result, &summary_json, checked) {
-                let code = crate::signals::exit_code(
-                    e.downcast_ref::<UsageError>()
-                        .map_or(ExitCode::Usage, UsageError::exit_code),
-                );
-                let value = serde_json::json!({
-                    "exit_code": code.code(),
-                    "error": format!("{e:#}"),
-                });
-                write_summary(path, &value);
+                report::write_failed_summary(path, e);
             }
             result
         }
@@ -451,24 +444,6 @@ async fn before_calls(
     let confirm = settings.clone();
     tokio::task::spawn_blocking(move || confirm_on_terminal(&confirm, &report)).await??;
     Ok(Ahead::Go(Some(ready)))
-}
-
-/// Writes `text` to standard output. A closed terminal or pipe fails the
-/// write: the run is over by then, and that must not become a panic.
-fn say(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-}
-
-/// Writes `--summary-json` whole, atomically. The run has happened: a
-/// summary that cannot be written must not turn its exit code into
-/// "nothing sent", so a failure is logged.
-fn write_summary(path: &std::path::Path, value: &serde_json::Value) {
-    let bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
-    if let Err(e) = crate::files::write_atomically(path, &bytes, 0o600, true) {
-        tracing::error!(path = %path.display(), error = %e, "could not write --summary-json");
-    }
 }
 
 /// Shows the blast radius (`report`) and asks the operator, on the

@@ -39,6 +39,13 @@ impl ExitCode {
     }
 }
 
+/// The exit code an error from set-up ends the tool with: a
+/// [`UsageError`]'s own, else 2 (nothing was sent).
+pub fn exit_code_of(e: &anyhow::Error) -> ExitCode {
+    e.downcast_ref::<UsageError>()
+        .map_or(ExitCode::Usage, UsageError::exit_code)
+}
+
 impl UsageError {
     /// The exit code this error ends the tool with: 2 (a mistake to fix,
     /// nothing sent), 3 when the endpoint could not be reached, or the

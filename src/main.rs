@@ -5,7 +5,7 @@ use std::io::Write;
 
 use clap::Parser;
 use cognito_bulk_reset::cli::{execute, Cli, LogFormat};
-use cognito_bulk_reset::error::{ExitCode, UsageError};
+use cognito_bulk_reset::error::ExitCode;
 use cognito_bulk_reset::progress::LogWriter;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -36,8 +36,7 @@ fn main() -> std::process::ExitCode {
             Err(e) => {
                 // A closed terminal fails the write: never a panic for that.
                 let _ = writeln!(std::io::stderr(), "error: {e:#}");
-                e.downcast_ref::<UsageError>()
-                    .map_or(ExitCode::Usage, UsageError::exit_code)
+                cognito_bulk_reset::error::exit_code_of(&e)
             }
         }
     });

@@ -98,16 +98,10 @@ impl Own {
     }
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// Keeps the limiter's ceiling at what others leave, until `stop`; returns
 /// what it saw.
 pub async fn keep(w: Watch, stop: CancellationToken) -> ProductionSeen {
-    let started = unix_now() / 60 * 60;
+    let started = usage::unix_now() / 60 * 60;
     let mut own = Own::default();
     let mut seen = ProductionSeen::default();
     // Minutes whose production throttles were counted; the cut, and the
@@ -121,7 +115,7 @@ pub async fn keep(w: Watch, stop: CancellationToken) -> ProductionSeen {
             _ = stop.cancelled() => break,
             _ = tick.tick() => {}
         }
-        let now = unix_now();
+        let now = usage::unix_now();
         own.sample(&w.limiter, now);
         if tokio::time::Instant::now() < next_read {
             continue;

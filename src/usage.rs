@@ -20,6 +20,13 @@ use serde::Serialize;
 
 use crate::cognito::AwsSettings;
 
+/// Now, Unix seconds: the clock CloudWatch's minutes are on.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// One minute of a category's use.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct MinuteUse {

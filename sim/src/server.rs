@@ -271,18 +271,6 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         ));
     }
 
-    if op == "ListUserPools" {
-        state.counters.applied(op);
-        return Ok(match list_user_pools(&state, &bucket, &input) {
-            Ok(out) => response(
-                StatusCode::OK,
-                "application/x-amz-json-1.1",
-                serde_json::to_vec(&out).unwrap_or_default(),
-                Some(&request_id),
-            ),
-            Err(e) => error(&e, &request_id),
-        });
-    }
     // The pool the id names, in the caller's account and region; a
     // request with no id goes to the main pool, which says what is missing.
     let pool: Option<&Pool> = match input.get("UserPoolId").and_then(Value::as_str) {
@@ -290,6 +278,8 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         None => Some(&state.pool),
     };
     let result = match pool {
+        // ListUserPools names no pool: the account and region's.
+        _ if op == "ListUserPools" => list_user_pools(&state, &bucket, &input),
         None => Err(ApiError::new(
             "ResourceNotFoundException",
             format!(

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::error::ExitCode;
 use crate::ledger::location::Location;
 use crate::ledger::table::LedgerTable;
-use crate::report::{self, ExportFormat, ExportRow, Status};
+use crate::report::{self, say, ExportFormat, ExportRow, Status};
 use crate::settings::RunArgs;
 
 use super::{open, Purpose, Target};
@@ -183,10 +183,4 @@ pub async fn export(
     } else {
         ExitCode::Stopped
     })
-}
-
-fn say(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }

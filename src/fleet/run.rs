@@ -17,7 +17,7 @@ use crate::limiter::Limits;
 use crate::pipeline::{self, AccountStop, Shared};
 use crate::plan::PlanReport;
 use crate::progress::{BucketView, FleetProgress};
-use crate::report::{Counters, Summary};
+use crate::report::{say, write_summary, Counters, Summary};
 use crate::settings::RunArgs;
 
 use super::report::{FleetPlan, FleetSummary};
@@ -55,13 +55,7 @@ pub async fn run(cli: RunArgs, shutdown: &CancellationToken) -> anyhow::Result<E
         Ok(fleet) => fleet,
         Err(e) => {
             if let Some(p) = &summary_path {
-                let code = crate::signals::exit_code(
-                    e.downcast_ref::<UsageError>()
-                        .map_or(ExitCode::Usage, UsageError::exit_code),
-                );
-                let value =
-                    serde_json::json!({ "exit_code": code.code(), "error": format!("{e:#}") });
-                write_summary(p, &serde_json::to_vec_pretty(&value).unwrap_or_default());
+                crate::report::write_failed_summary(p, &e);
             }
             return Err(e);
         }
@@ -79,10 +73,7 @@ pub async fn run(cli: RunArgs, shutdown: &CancellationToken) -> anyhow::Result<E
     let summary = FleetSummary::new(&fleet, ended, started.elapsed());
     say(&summary.render());
     if let Some(path) = &fleet.top.summary_json {
-        write_summary(
-            path,
-            &serde_json::to_vec_pretty(&summary).unwrap_or_default(),
-        );
+        write_summary(path, &summary);
     }
     Ok(crate::signals::exit_code(summary.exit_code()))
 }
@@ -241,12 +232,9 @@ async fn run_fleet(fleet: &Fleet, shutdown: &CancellationToken) -> Vec<Ended<Sum
 
 /// A target's error, and the exit code it stands for.
 fn failure(e: anyhow::Error) -> Failure {
-    let code = e
-        .downcast_ref::<UsageError>()
-        .map_or(ExitCode::Usage, UsageError::exit_code);
     Failure {
         error: format!("{e:#}"),
-        code,
+        code: crate::error::exit_code_of(&e),
     }
 }
 
@@ -282,18 +270,4 @@ async fn confirm(fleet: &Fleet, shutdown: &CancellationToken) -> anyhow::Result<
         Ok(())
     })
     .await?
-}
-
-/// Writes `--summary-json` whole, atomically; a failure is logged (the
-/// calls have happened: the exit code must still say how they went).
-fn write_summary(path: &std::path::Path, bytes: &[u8]) {
-    if let Err(e) = crate::files::write_atomically(path, bytes, 0o600, true) {
-        tracing::error!(path = %path.display(), error = %e, "could not write --summary-json");
-    }
-}
-
-fn say(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }

@@ -20,6 +20,36 @@ pub mod status;
 pub mod summary;
 
 pub use counters::Counters;
+
+/// Writes `text` to standard output. A closed terminal or pipe fails the
+/// write: the command's work is done by then, and that must not become a
+/// panic.
+pub(crate) fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Writes `--summary-json` whole, atomically. The run has happened: a
+/// summary that cannot be written must not turn its exit code into
+/// "nothing sent", so a failure is logged.
+pub(crate) fn write_summary(path: &std::path::Path, value: &impl serde::Serialize) {
+    let bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    if let Err(e) = crate::files::write_atomically(path, &bytes, 0o600, true) {
+        tracing::error!(path = %path.display(), error = %e, "could not write --summary-json");
+    }
+}
+
+/// The summary of a command that failed before its first call: its exit
+/// code and the error, so that no script reads an earlier run's summary as
+/// this one's.
+pub(crate) fn write_failed_summary(path: &std::path::Path, e: &anyhow::Error) {
+    let code = crate::signals::exit_code(crate::error::exit_code_of(e));
+    write_summary(
+        path,
+        &serde_json::json!({ "exit_code": code.code(), "error": format!("{e:#}") }),
+    );
+}
 pub use export::{
     export, export_from, rows_from, write_export, write_rows, ExportFormat, ExportRow,
 };

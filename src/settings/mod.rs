@@ -261,9 +261,7 @@ impl RunSettings {
         // What else used the category lately, production included (the
         // account's usage metrics): the job leaves it its busiest recent
         // minute and a reserve, and --quota-share caps the rest.
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = crate::usage::unix_now();
         let (rate, used) = match crate::usage::read(&settings.aws, category, USAGE_WINDOW_MINUTES)
             .await
         {

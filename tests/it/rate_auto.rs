@@ -44,14 +44,7 @@ async fn auto_rate_follows_the_enforced_quota() {
         .args(["--quota-share", "0.5"]);
     let out = finish(cmd).await;
     assert_eq!(out.code, 0, "{out:?}");
-    let header: serde_json::Value = serde_json::from_str(
-        std::fs::read_to_string(&ledger)
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
+    let header = ledger_header(&ledger);
     assert_eq!(header["rate"], 100.0);
     assert_eq!(sim.stats().throttled, 0);
 }

@@ -45,14 +45,7 @@ async fn full_run_resets_every_user_once() {
             "{name}"
         );
     }
-    let header: serde_json::Value = serde_json::from_str(
-        std::fs::read_to_string(&ledger)
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
+    let header = ledger_header(&ledger);
     assert_eq!(header["record"], "header");
     assert_eq!(header["pool_id"], sim.pool_id());
     assert_eq!(header["action"], "reset");

@@ -72,14 +72,7 @@ async fn input_from_s3_and_a_changed_object() {
     for name in &first {
         assert_eq!(sim.user(name).unwrap().messages, 1, "{name}");
     }
-    let header: serde_json::Value = serde_json::from_str(
-        std::fs::read_to_string(&ledger)
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
+    let header = ledger_header(&ledger);
     assert_eq!(header["input"], "s3://lists/batch.csv");
     assert!(
         header["input_version"]

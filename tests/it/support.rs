@@ -341,3 +341,9 @@ pub fn copy_env(from: &Command, to: &mut Command) {
         };
     }
 }
+
+/// A ledger's first line, its header.
+pub fn ledger_header(ledger: &Path) -> Value {
+    let text = std::fs::read_to_string(ledger).expect("the ledger");
+    serde_json::from_str(text.lines().next().expect("a header line")).expect("the header is JSON")
+}
