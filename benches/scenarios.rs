@@ -97,8 +97,9 @@ struct Sizes {
     /// Users per pool of the 50-pool fleet, and per bucket of the scaling.
     fleet_pool_users: usize,
     fleet_bucket_users: usize,
-    /// Seconds of calls each neighbour run aims at.
+    /// Seconds of calls each neighbour run aims at, and the long run's.
     neighbour_secs: f64,
+    neighbour_long_secs: u64,
 }
 
 const FULL: Sizes = Sizes {
@@ -117,6 +118,7 @@ const FULL: Sizes = Sizes {
     fleet_pool_users: 60,
     fleet_bucket_users: 300,
     neighbour_secs: 30.0,
+    neighbour_long_secs: 300,
 };
 
 const QUICK: Sizes = Sizes {
@@ -135,6 +137,7 @@ const QUICK: Sizes = Sizes {
     fleet_pool_users: 15,
     fleet_bucket_users: 60,
     neighbour_secs: 8.0,
+    neighbour_long_secs: 120,
 };
 
 /// One line of the results table.
@@ -959,91 +962,249 @@ impl Bench {
     }
 
     async fn neighbour(&mut self) {
-        let mut cells = Vec::new();
+        // The matrix: every contestant against production at 5, 10
+        // and 20/s, steady and in bursts of 30 (the whole bucket).
+        let contestants: [(&str, Option<&[&str]>, bool); 4] = [
+            ("--rate 20", Some(&["--rate", "20"]), false),
+            ("auto, share only", Some(&["--rate", "auto"]), false),
+            ("auto, headroom", Some(&["--rate", "auto"]), true),
+            ("boto3 adaptive", None, false),
+        ];
         for production in [5.0f64, 10.0, 20.0] {
             for burst in [1u32, 30] {
-                let shape = if burst == 1 {
-                    "steady".to_string()
-                } else {
-                    format!("bursts of {burst}")
-                };
-                let leaves = 30.0 - production;
                 let mut line = Vec::new();
-                for (variant, flags, cloudwatch) in [
-                    ("--rate 20", &["--rate", "20"][..], false),
-                    ("auto, share only", &["--rate", "auto"][..], false),
-                    ("auto, headroom", &["--rate", "auto"][..], true),
-                ] {
-                    let users = (self.sizes.neighbour_secs * leaves.min(21.0)) as usize;
-                    let sim = start_sim(
-                        users + 100,
-                        Behaviour {
-                            metrics_delay_secs: 0,
-                            production_rate: production,
-                            production_burst: burst,
-                            reset_attempts_per_hour: 0,
-                            ..Behaviour::default()
-                        },
-                    )
-                    .await;
-                    sim.backfill_production(5, production);
-                    let input = self.users_csv("neighbour.csv", resettable(users));
-                    let before = sim.stats();
-                    let name = format!("neighbour-{production}-{burst}-{}", line.len());
-                    let mut cmd = self.command();
-                    if cloudwatch {
-                        cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", sim.endpoint_url());
-                    }
-                    cmd.args([
-                        "run",
-                        "--yes",
-                        "--resolve",
-                        "exact",
-                        "--user-pool-id",
-                        sim.pool_id(),
-                    ])
-                    .args(["--endpoint-url", &sim.endpoint_url()])
-                    .arg("--input")
-                    .arg(&input)
-                    .arg("--ledger")
-                    .arg(self.dir.path().join(format!("{name}.jsonl")))
-                    .args(flags);
-                    let m = measure(cmd, &self.dir.path().join(&name), None).await;
-                    let after = sim.stats();
-                    let calls = after.production_calls - before.production_calls;
-                    let throttled = after.production_throttled - before.production_throttled;
-                    let share = throttled as f64 / calls.max(1) as f64;
-                    let b = &after.buckets["123456789012/us-east-1"];
-                    let job = b.admitted_rate();
-                    progress(&format!(
-                        "neighbour, production {production}/s {shape}, {variant}: job {job:.1}/s = {:.2} of the {leaves}/s left, production throttled {throttled} of {calls} ({:.1}%), exit {}",
-                        job / leaves,
-                        share * 100.0,
-                        m.code
-                    ));
-                    self.json.push(json!({"scenario": "neighbour", "production": production, "burst": burst, "variant": variant, "job_rate": job, "production_calls": calls, "production_throttled": throttled, "tool": m.json()}));
-                    line.push(format!(
-                        "{variant}: {:.2}, {:.1}%",
-                        job / leaves,
-                        share * 100.0
-                    ));
-                    sim.stop().await;
+                for (variant, flags, cloudwatch) in contestants {
+                    let p = Production::even(production, burst);
+                    let r = self.neighbour_run(p, variant, flags, cloudwatch).await;
+                    line.push(format!("{variant}: {r}"));
                 }
-                cells.push((
-                    format!("production {production}/s {shape}"),
+                self.row(
+                    "8 neighbour",
+                    format!(
+                        "production {}: job / what production leaves, production throttled",
+                        Production::even(production, burst)
+                    ),
                     line.join("; "),
-                ));
+                    "production ≤ 0.5%, job ≥ 0.85",
+                    None,
+                );
             }
         }
-        for (what, result) in cells {
+        // Fairness inside a second: production at 10/s in bursts of every
+        // size up to the bucket's, evenly and at random, against what the
+        // job leaves it.
+        let shapes = [10u32, 20, 29, 30]
+            .map(|b| Production::even(10.0, b))
+            .into_iter()
+            .chain([1u32, 10].map(|b| Production {
+                poisson: true,
+                ..Production::even(10.0, b)
+            }));
+        for p in shapes {
+            let mut line = Vec::new();
+            for (variant, flags) in [
+                (
+                    "leave 10",
+                    &["--rate", "auto", "--leave-for-production", "10"][..],
+                ),
+                ("leave auto", &["--rate", "auto"][..]),
+                (
+                    "leave 15",
+                    &["--rate", "auto", "--leave-for-production", "15"][..],
+                ),
+                (
+                    "leave auto, --burst 1",
+                    &["--rate", "auto", "--burst", "1"][..],
+                ),
+            ] {
+                let r = self.neighbour_run(p, variant, Some(flags), true).await;
+                line.push(format!("{variant}: {r}"));
+            }
             self.row(
                 "8 neighbour",
-                format!("{what}: job / what production leaves, production throttled"),
-                result,
+                format!("reserve: production {p}: job / 20/s, production throttled"),
+                line.join("; "),
                 "production ≤ 0.5%, job ≥ 0.85",
                 None,
             );
         }
+        self.neighbour_long().await;
+    }
+
+    /// Production in bursts as large as the quota's bucket, for minutes:
+    /// the watch of the account's usage cuts the job while production is
+    /// throttled. Per minute: the job's calls a second and production's
+    /// throttled share.
+    async fn neighbour_long(&mut self) {
+        let secs = self.sizes.neighbour_long_secs;
+        let users = (secs * 20) as usize;
+        let sim = start_sim(
+            users + 100,
+            Behaviour {
+                metrics_delay_secs: 0,
+                production_rate: 10.0,
+                production_burst: 30,
+                reset_attempts_per_hour: 0,
+                ..Behaviour::default()
+            },
+        )
+        .await;
+        sim.backfill_production(5, 10.0);
+        let input = self.users_csv("neighbour-long.csv", resettable(users));
+        let mut cmd = self.command();
+        cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", sim.endpoint_url())
+            .args([
+                "run",
+                "--yes",
+                "--resolve",
+                "exact",
+                "--rate",
+                "auto",
+                "--user-pool-id",
+                sim.pool_id(),
+            ])
+            .args(["--endpoint-url", &sim.endpoint_url()])
+            .arg("--input")
+            .arg(&input)
+            .arg("--ledger")
+            .arg(self.dir.path().join("neighbour-long.jsonl"));
+        let log = self.dir.path().join("neighbour-long");
+        let sample = |s: &sim::SimStats| {
+            let b = s.buckets.get("123456789012/us-east-1");
+            (
+                b.map_or(0, |b| b.recovery_requests - b.recovery_throttled),
+                s.production_calls,
+                s.production_throttled,
+            )
+        };
+        let minutes = async {
+            let mut out = Vec::new();
+            let mut last = sample(&sim.stats());
+            for _ in 0..secs / 60 {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                let now = sample(&sim.stats());
+                out.push((
+                    (now.0 - last.0) as f64 / 60.0,
+                    (now.2 - last.2) as f64 / (now.1 - last.1).max(1) as f64,
+                ));
+                last = now;
+            }
+            out
+        };
+        let (m, minutes) = tokio::join!(
+            measure(cmd, &log, Some(Duration::from_secs(secs + 1))),
+            minutes
+        );
+        sim.stop().await;
+        let line: Vec<String> = minutes
+            .iter()
+            .enumerate()
+            .map(|(i, (job, share))| format!("minute {}: {job:.1}/s, {:.1}%", i + 1, share * 100.0))
+            .collect();
+        progress(&format!(
+            "neighbour, production 10/s bursts of 30 for {secs} s, auto: {}; killed {}",
+            line.join("; "),
+            m.killed
+        ));
+        self.json
+            .push(json!({"scenario": "neighbour-long", "minutes": minutes, "run": m.json()}));
+        self.row(
+            "8 neighbour",
+            format!("production 10/s bursts of 30, {} minutes of `--rate auto`: per minute, the job's calls/s and production throttled", secs / 60),
+            line.join("; "),
+            "production ≤ 0.5%",
+            None,
+        );
+    }
+
+    /// One job (the tool with `flags`, or the boto3 peer when `None`)
+    /// against production at `production`/s in bursts of `burst`, with five
+    /// minutes of it in the usage history.
+    async fn neighbour_run(
+        &mut self,
+        p: Production,
+        variant: &str,
+        flags: Option<&[&str]>,
+        cloudwatch: bool,
+    ) -> NeighbourResult {
+        let Production {
+            rate: production,
+            burst,
+            poisson,
+        } = p;
+        let leaves = 30.0 - production;
+        let users = (self.sizes.neighbour_secs * leaves.min(21.0)) as usize;
+        let sim = start_sim(
+            users + 100,
+            Behaviour {
+                metrics_delay_secs: 0,
+                production_rate: production,
+                production_burst: burst,
+                production_poisson: poisson,
+                reset_attempts_per_hour: 0,
+                ..Behaviour::default()
+            },
+        )
+        .await;
+        sim.backfill_production(5, production);
+        let input = self.users_csv("neighbour.csv", resettable(users));
+        let before = sim.stats();
+        let m = match flags {
+            Some(flags) => {
+                let name = format!(
+                    "neighbour-{production}-{burst}-{poisson}-{}",
+                    variant.replace(' ', "_")
+                );
+                let mut cmd = self.command();
+                if cloudwatch {
+                    cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", sim.endpoint_url());
+                }
+                cmd.args([
+                    "run",
+                    "--yes",
+                    "--resolve",
+                    "exact",
+                    "--user-pool-id",
+                    sim.pool_id(),
+                ])
+                .args(["--endpoint-url", &sim.endpoint_url()])
+                .arg("--input")
+                .arg(&input)
+                .arg("--ledger")
+                .arg(self.dir.path().join(format!("{name}.jsonl")))
+                .args(flags);
+                measure(cmd, &self.dir.path().join(&name), None).await
+            }
+            None => {
+                self.peer(&sim, &input, "adaptive", self.sizes.peer_deadline)
+                    .await
+            }
+        };
+        let after = sim.stats();
+        sim.stop().await;
+        let calls = after.production_calls - before.production_calls;
+        let throttled = after.production_throttled - before.production_throttled;
+        let b = &after.buckets["123456789012/us-east-1"];
+        let job_calls = b.recovery_requests
+            - before
+                .buckets
+                .get("123456789012/us-east-1")
+                .map_or(0, |b| b.recovery_requests);
+        let r = NeighbourResult {
+            of_headroom: b.admitted_rate() / leaves,
+            throttled_share: throttled as f64 / calls.max(1) as f64,
+            job_throttled_share: b.recovery_throttled_share(),
+        };
+        progress(&format!(
+            "neighbour, production {p}, {variant}: job {:.1}/s = {:.2} of the {leaves}/s left ({job_calls} calls, {:.1}% throttled), production throttled {throttled} of {calls} ({:.2}%), exit {}",
+            b.admitted_rate(),
+            r.of_headroom,
+            r.job_throttled_share * 100.0,
+            r.throttled_share * 100.0,
+            m.code
+        ));
+        self.json.push(json!({"scenario": "neighbour", "production": production, "burst": burst, "poisson": poisson, "variant": variant, "job_rate": b.admitted_rate(), "job_calls": job_calls, "job_throttled": b.recovery_throttled, "production_calls": calls, "production_throttled": throttled, "run": m.json()}));
+        r
     }
 
     /// `run --fleet` over `pools` (all in the default account; each pool id's
@@ -1226,6 +1387,58 @@ impl Bench {
             .ok()
             .and_then(|s| serde_json::from_str(s.trim()).ok());
         Measured { summary, ..m }
+    }
+}
+
+/// One neighbour run's figures.
+struct NeighbourResult {
+    /// The job's rate over what production leaves (30/s less its rate).
+    of_headroom: f64,
+    /// Production's calls throttled while the job ran.
+    throttled_share: f64,
+    /// The job's own calls throttled.
+    job_throttled_share: f64,
+}
+
+impl std::fmt::Display for NeighbourResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.2}, {:.1}%",
+            self.of_headroom,
+            self.throttled_share * 100.0
+        )
+    }
+}
+
+/// The production traffic of a neighbour run.
+#[derive(Clone, Copy)]
+struct Production {
+    rate: f64,
+    burst: u32,
+    /// At random (a Poisson process of bursts) rather than evenly.
+    poisson: bool,
+}
+
+impl Production {
+    fn even(rate: f64, burst: u32) -> Production {
+        Production {
+            rate,
+            burst,
+            poisson: false,
+        }
+    }
+}
+
+impl std::fmt::Display for Production {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/s ", self.rate)?;
+        match (self.burst, self.poisson) {
+            (1, false) => write!(f, "steady"),
+            (1, true) => write!(f, "at random"),
+            (b, false) => write!(f, "bursts of {b}"),
+            (b, true) => write!(f, "bursts of {b} at random"),
+        }
     }
 }
 

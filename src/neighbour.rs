@@ -6,10 +6,16 @@
 //! takes out the job's own, counted by its limiter per minute. What is left
 //! is the others' load, the production app's above all:
 //! - the rate's ceiling becomes the quota less the others' busiest recent
-//!   minute and a reserve ([`Headroom`]), at most the `--quota-share` cap;
+//!   minute and a reserve ([`Headroom`]), or less `--leave-for-production`,
+//!   at most the cap ([`AutoRate::ceiling`]);
 //! - any throttled call that is not the job's means production is being
-//!   throttled: the ceiling is cut at once to half the rate, and stays cut
-//!   until a whole published minute shows production throttled no more.
+//!   throttled: the ceiling is cut at once to half the rate ([`CUT`]), and
+//!   stays cut until a whole published minute shows production throttled no
+//!   more; then each clean minute raises it by a tenth of the headroom
+//!   ([`RAISE`]) until the cut is gone. A jump straight back would meet the
+//!   same throttling a minute later: production whose bursts take the
+//!   quota's whole bucket at once is throttled by any call in the instant
+//!   before, and only a low rate makes that rare (docs/neighbour.md).
 //!
 //! CloudWatch publishes a minute a little after it ends, so this steers by
 //! minutes that are one to a few minutes old; the adaptive rate still
@@ -34,14 +40,17 @@ pub const REFRESH: Duration = Duration::from_secs(60);
 /// A cut keeps this share of the rate.
 pub const CUT: f64 = 0.5;
 
+/// Each whole published minute with none of production's calls throttled
+/// raises a cut by this share of the headroom, until it reaches it.
+pub const RAISE: f64 = 0.1;
+
 /// What the job watches, and with what it paces.
 #[derive(Clone)]
 pub struct Watch {
     pub aws: AwsSettings,
-    pub category: &'static str,
-    pub quota: f64,
-    /// `--quota-share` of the quota: the rate's ceiling never goes above.
-    pub cap: f64,
+    /// The quota, its category, the cap and any explicit
+    /// `--leave-for-production`.
+    pub auto: AutoRate,
     /// The category's limiter (in a fleet, the account and region's).
     pub limiter: Arc<Limiter>,
 }
@@ -51,9 +60,7 @@ impl Watch {
     pub fn of(aws: &AwsSettings, auto: &AutoRate, limiter: Arc<Limiter>) -> Watch {
         Watch {
             aws: aws.clone(),
-            category: auto.category,
-            quota: auto.quota,
-            cap: auto.cap,
+            auto: *auto,
             limiter,
         }
     }
@@ -122,7 +129,7 @@ pub async fn keep(w: Watch, stop: CancellationToken) -> ProductionSeen {
         }
         next_read += REFRESH;
         seen.reads += 1;
-        let used = match usage::read(&w.aws, w.category, usage::PEAK_WINDOW_MINUTES).await {
+        let used = match usage::read(&w.aws, w.auto.category, usage::PEAK_WINDOW_MINUTES).await {
             Ok(u) => u,
             Err(e) => {
                 seen.unreadable += 1;
@@ -149,8 +156,8 @@ pub async fn keep(w: Watch, stop: CancellationToken) -> ProductionSeen {
                     .iter()
                     .all(|m| m.at < from || m.throttles == 0)
         });
-        let headroom = Headroom::of(w.quota, &others, now);
-        let mut ceiling = headroom.rate.min(w.cap);
+        let headroom = Headroom::of(w.auto.quota, &others, now);
+        let mut ceiling = w.auto.ceiling(&headroom);
         if fresh > 0 {
             let level = w.limiter.current() * CUT;
             seen.cuts += 1;
@@ -162,8 +169,18 @@ pub async fn keep(w: Watch, stop: CancellationToken) -> ProductionSeen {
             // Stays cut until a minute after this one shows none.
             cut = Some((level, now / 60 * 60 + 60));
         } else if clean_since_cut {
-            info!("a whole minute without production throttled: the cut is lifted");
-            cut = None;
+            let (level, _) = cut.unwrap_or_default();
+            let raised = level + RAISE * ceiling;
+            if raised >= ceiling {
+                info!("a whole minute without production throttled: the cut is lifted");
+                cut = None;
+            } else {
+                info!(
+                    rate = raised,
+                    "a whole minute without production throttled: the cut is raised"
+                );
+                cut = Some((raised, now / 60 * 60 + 60));
+            }
         }
         if let Some((level, _)) = cut {
             ceiling = ceiling.min(level);

@@ -14,7 +14,7 @@
 //! Like CloudWatch, it returns only the periods that hold data, newest
 //! first unless `ScanBy` is `TimestampAscending`, and a minute is
 //! published only `--metrics-delay-secs` after it ends (metrics are not
-//! real-time).
+//! real-time), with the others of its `--metrics-interval-secs` batch.
 
 use ciborium::value::Value;
 
@@ -62,7 +62,11 @@ fn answer(state: &State, bucket: &BucketKey, body: &[u8]) -> Result<Value, Failu
     let Some(Value::Array(queries)) = field(&input, "MetricDataQueries") else {
         return Err(invalid("MetricDataQueries is required"));
     };
-    let published = unix_secs().saturating_sub(state.behaviour().metrics_delay_secs);
+    // Minutes that ended `--metrics-delay-secs` ago, published together at
+    // each `--metrics-interval-secs`.
+    let b = state.behaviour();
+    let interval = (b.metrics_interval_secs / 60).max(1) * 60;
+    let published = unix_secs().saturating_sub(b.metrics_delay_secs) / interval * interval;
     let mut results = Vec::new();
     for q in queries {
         let id = field(q, "Id")

@@ -147,10 +147,23 @@ pub struct Behaviour {
     /// same average rate (30 at 10/s: a burst every 3 s); 1: steady.
     #[arg(long, default_value_t = 1)]
     pub production_burst: u32,
+    /// Production's bursts (or single calls) come at random, as independent
+    /// users do (a Poisson process: exponential gaps of the same mean),
+    /// instead of evenly.
+    #[arg(long)]
+    pub production_poisson: bool,
     /// Seconds after a minute ends before CloudWatch serves its usage
     /// metrics (they are not real-time).
     #[arg(long, default_value_t = 60)]
     pub metrics_delay_secs: u64,
+    /// Minutes are published together, every this many seconds (a
+    /// multiple of 60): CloudWatch collects usage metrics every minute
+    /// (CloudWatch User Guide, "CloudWatch usage metrics"), while Cognito's
+    /// guide says its metrics "are available at five minute intervals"
+    /// ("Tracking quotas and usage in CloudWatch and Service Quotas"): 300
+    /// models that reading.
+    #[arg(long, default_value_t = 60)]
+    pub metrics_interval_secs: u64,
 }
 
 impl Default for Behaviour {
@@ -177,7 +190,9 @@ impl Default for Behaviour {
             error_rate: 1.0,
             production_rate: 0.0,
             production_burst: 1,
+            production_poisson: false,
             metrics_delay_secs: 60,
+            metrics_interval_secs: 60,
         }
     }
 }

@@ -116,8 +116,8 @@ pub fn unix_secs() -> u64 {
 }
 
 /// Sends production's calls until `stop`: `rate` a second on average, in
-/// bursts of `burst` (1: one call every 1/rate s), into the bucket of
-/// `bucket`. The rate and burst are read from the behaviour at each burst,
+/// bursts of `burst` (1: one call every 1/rate s, or at random with
+/// `--production-poisson`), into the bucket of `bucket`. The rate and burst are read from the behaviour at each burst,
 /// so they can change while it runs.
 pub(crate) async fn production(state: Arc<State>, bucket: BucketKey, stop: CancellationToken) {
     let mut next = tokio::time::Instant::now();
@@ -142,7 +142,13 @@ pub(crate) async fn production(state: Arc<State>, bucket: BucketKey, stop: Cance
                 .usage
                 .record(&bucket, "UserAccountRecovery", unix_secs(), !admitted);
         }
-        next += Duration::from_secs_f64(f64::from(burst) / rate);
+        let gap = f64::from(burst) / rate;
+        next += Duration::from_secs_f64(if b.production_poisson {
+            // Exponential with mean `gap`; 1 - U is in (0, 1].
+            -gap * (1.0 - fastrand::f64()).ln()
+        } else {
+            gap
+        });
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep_until(next) => {}

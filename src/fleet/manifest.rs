@@ -28,6 +28,7 @@ const NOT_PER_TARGET: &[(&str, &str)] = &[
     ("burst", "the limiter is per account and region; set it at the top"),
     ("adaptive", "the limiter is per account and region; set it at the top"),
     ("quota-share", "the limiter is per account and region; set it at the top"),
+    ("leave-for-production", "production shares the account and region's quota, not a pool's; set it at the top"),
     ("sign-out-rate", "the limiter is per account and region; set it at the top"),
     ("read-rate", "the limiter is per account and region; set it at the top"),
     ("list-rate", "the limiter is per account and region; set it at the top"),

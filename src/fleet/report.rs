@@ -188,6 +188,10 @@ pub struct BucketRun {
     pub failed: u64,
     pub calls: u64,
     pub throttled: u64,
+    /// `--rate auto` with the usage readable: what the bucket's watch saw
+    /// of production.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub production: Option<crate::report::ProductionSeen>,
 }
 
 /// `run --fleet`'s end.
@@ -204,8 +208,16 @@ pub struct FleetSummary {
 impl FleetSummary {
     /// The run's rows, in manifest order; each bucket's totals; the
     /// fleet's exit code, the worst of its targets'.
-    pub fn new(fleet: &Fleet, ended: Vec<Ended<Summary>>, elapsed: Duration) -> FleetSummary {
+    pub fn new(
+        fleet: &Fleet,
+        ended: Vec<Ended<Summary>>,
+        production: Vec<(Bucket, crate::report::ProductionSeen)>,
+        elapsed: Duration,
+    ) -> FleetSummary {
         let mut buckets: BTreeMap<String, BucketRun> = BTreeMap::new();
+        for (bucket, seen) in production {
+            buckets.entry(bucket.to_string()).or_default().production = Some(seen);
+        }
         let targets = rows(fleet, ended, |bucket, summary| {
             let b = buckets.entry(bucket.to_string()).or_default();
             b.pools += 1;
@@ -284,6 +296,9 @@ impl FleetSummary {
                 "  {bucket:<28} {:>3} pools {:>9} succeeded {:>7} failed {:>9} calls {:>7} throttled",
                 b.pools, b.succeeded, b.failed, b.calls, b.throttled
             );
+            if let Some(p) = &b.production {
+                let _ = writeln!(s, "    production: {p}");
+            }
         }
         let succeeded: u64 = self.buckets.values().map(|b| b.succeeded).sum();
         let failed: u64 = self.buckets.values().map(|b| b.failed).sum();

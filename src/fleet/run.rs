@@ -17,7 +17,7 @@ use crate::limiter::Limits;
 use crate::pipeline::{self, AccountStop, Shared};
 use crate::plan::PlanReport;
 use crate::progress::{BucketView, FleetProgress};
-use crate::report::{say, write_summary, Counters, Summary};
+use crate::report::{say, write_summary, Counters, ProductionSeen, Summary};
 use crate::settings::RunArgs;
 
 use super::report::{FleetPlan, FleetSummary};
@@ -69,8 +69,8 @@ pub async fn run(cli: RunArgs, shutdown: &CancellationToken) -> anyhow::Result<E
         confirm(&fleet, shutdown).await?;
     }
     let started = Instant::now();
-    let ended = run_fleet(&fleet, shutdown).await;
-    let summary = FleetSummary::new(&fleet, ended, started.elapsed());
+    let (ended, production) = run_fleet(&fleet, shutdown).await;
+    let summary = FleetSummary::new(&fleet, ended, production, started.elapsed());
     say(&summary.render());
     if let Some(path) = &fleet.top.summary_json {
         write_summary(path, &summary);
@@ -151,7 +151,10 @@ async fn plan_fleet(fleet: &Fleet, shutdown: &CancellationToken) -> anyhow::Resu
 /// Runs every target: each bucket's targets with its limiters, a few at a
 /// time; every target of an account paused when one meets the daily email
 /// limit.
-async fn run_fleet(fleet: &Fleet, shutdown: &CancellationToken) -> Vec<Ended<Summary>> {
+async fn run_fleet(
+    fleet: &Fleet,
+    shutdown: &CancellationToken,
+) -> (Vec<Ended<Summary>>, Vec<(Bucket, ProductionSeen)>) {
     let limits = fleet.limits();
     let mut accounts: HashMap<String, AccountStop> = HashMap::new();
     let mut progress: Vec<BucketView> = Vec::new();
@@ -208,10 +211,10 @@ async fn run_fleet(fleet: &Fleet, shutdown: &CancellationToken) -> Vec<Ended<Sum
             let auto = settings.pace.auto?;
             let watch =
                 crate::neighbour::Watch::of(&settings.aws, &auto, limits[&bucket].recovery.clone());
-            Some(tokio::spawn(crate::neighbour::keep(
-                watch,
-                watching.clone(),
-            )))
+            let watching = watching.clone();
+            Some(tokio::spawn(async move {
+                (bucket, crate::neighbour::keep(watch, watching).await)
+            }))
         })
         .collect();
     let display = FleetProgress::start(progress, Duration::from_secs(10));
@@ -224,10 +227,14 @@ async fn run_fleet(fleet: &Fleet, shutdown: &CancellationToken) -> Vec<Ended<Sum
     }
     display.finish().await;
     watching.cancel();
+    let mut production = Vec::new();
     for w in watchers {
-        let _ = w.await;
+        match w.await {
+            Ok(seen) => production.push(seen),
+            Err(e) => tracing::error!(error = %e, "a watch of production failed"),
+        }
     }
-    ended
+    (ended, production)
 }
 
 /// A target's error, and the exit code it stands for.

@@ -122,6 +122,24 @@ pub struct ProductionSeen {
     pub ceiling: Option<f64>,
 }
 
+impl std::fmt::Display for ProductionSeen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of its calls throttled in the run's minutes (CloudWatch, read {} times",
+            self.production_throttled, self.reads
+        )?;
+        if self.unreadable > 0 {
+            write!(f, ", {} unreadable", self.unreadable)?;
+        }
+        write!(f, "); {} cuts", self.cuts)?;
+        if let Some(c) = self.ceiling {
+            write!(f, "; the rate's ceiling ended at {c:.1}/s")?;
+        }
+        Ok(())
+    }
+}
+
 /// How a run resolved its rows to people.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResolutionSummary {
@@ -344,21 +362,7 @@ impl Summary {
             );
         }
         if let Some(p) = &self.production {
-            let _ = writeln!(
-                s,
-                "  production           {} of its calls throttled in the run's minutes (CloudWatch, read {} times{}); {} cuts{}",
-                p.production_throttled,
-                p.reads,
-                if p.unreadable > 0 {
-                    format!(", {} unreadable", p.unreadable)
-                } else {
-                    String::new()
-                },
-                p.cuts,
-                p.ceiling
-                    .map(|c| format!("; the rate's ceiling ended at {c:.1}/s"))
-                    .unwrap_or_default()
-            );
+            let _ = writeln!(s, "  production           {p}");
         }
         if let Some(rate) = &self.rate {
             let _ = write!(s, "  rate                 {}/s configured", rate.max);

@@ -258,10 +258,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "PER_SECOND|auto")]
     pub rate: Option<Rate>,
 
-    /// With --rate auto: the share of the enforced quota to use, leaving the
-    /// rest to the production app. [default: 0.7]
+    /// With --rate auto: the most of the enforced quota the job takes, as a
+    /// share. Unset: 0.7 where the account's usage cannot be read
+    /// (CloudWatch); 0.8 where it can (and none with an explicit
+    /// --leave-for-production).
     #[arg(long, value_name = "SHARE")]
     pub quota_share: Option<f64>,
+
+    /// With --rate auto: what the job leaves the production app, calls per
+    /// second of the quota, or `auto`: production's busiest minute of the
+    /// last 15 (CloudWatch usage metrics) and a reserve. [default: auto]
+    #[arg(long, value_name = "PER_SECOND|auto")]
+    pub leave_for_production: Option<Rate>,
 
     /// Calls that may go out back to back before the rate applies; it also
     /// absorbs timer lateness so the rate is held. [default: rate/50, at least 2]

@@ -340,15 +340,37 @@ impl Pace {
             Some(Rate::PerSecond(r)) => r,
             Some(Rate::Auto) | None => DEFAULT_RATE,
         };
-        let quota_share = args.quota_share.unwrap_or(DEFAULT_QUOTA_SHARE);
-        if !(quota_share > 0.0 && quota_share <= 1.0) {
-            return Err(UsageError::Value {
-                flag: "--quota-share",
-                reason: format!(
-                    "{quota_share} is not a share; give a number above 0 and at most 1, e.g. {DEFAULT_QUOTA_SHARE}"
-                ),
-            });
+        if let Some(share) = args.quota_share {
+            if !(share > 0.0 && share <= 1.0) {
+                return Err(UsageError::Value {
+                    flag: "--quota-share",
+                    reason: format!(
+                        "{share} is not a share; give a number above 0 and at most 1, e.g. {DEFAULT_QUOTA_SHARE}"
+                    ),
+                });
+            }
         }
+        let leave = match args.leave_for_production {
+            // `auto`, the default, means nothing with a fixed rate.
+            Some(Rate::PerSecond(_)) if !rate_auto => {
+                return Err(UsageError::Value {
+                    flag: "--leave-for-production",
+                    reason: format!(
+                        "it sets what --rate auto leaves the production app, and the rate is fixed at {rate}/s; give --rate auto with it, or leave it out"
+                    ),
+                })
+            }
+            Some(Rate::PerSecond(n)) if !(n.is_finite() && n >= 0.0) => {
+                return Err(UsageError::Value {
+                    flag: "--leave-for-production",
+                    reason: format!(
+                        "{n} is not a rate; give calls per second (0 or more, e.g. 12) or auto"
+                    ),
+                })
+            }
+            Some(Rate::PerSecond(n)) => Some(n),
+            Some(Rate::Auto) | None => None,
+        };
         check_range(rate, MIN_RATE, 100_000.0, "--rate", DEFAULT_RATE)?;
         let burst = NonZeroU32::new(args.burst.unwrap_or_else(|| default_burst(rate))).ok_or(
             UsageError::Value {
@@ -373,7 +395,10 @@ impl Pace {
         )?;
         Ok(Pace {
             rate,
-            rate_auto: rate_auto.then_some(quota_share),
+            rate_auto: rate_auto.then_some(AutoAsk {
+                share: args.quota_share,
+                leave,
+            }),
             burst,
             burst_given: args.burst.is_some(),
             adaptive: !args.no_adaptive && args.adaptive.unwrap_or(true),

@@ -48,7 +48,13 @@ pub const DEFAULT_STOP_AFTER_FAILURES: u32 = 50;
 pub const DEFAULT_READ_RATE: f64 = 20.0;
 pub const DEFAULT_LIST_RATE: f64 = 15.0;
 pub const DEFAULT_SIGN_OUT_RATE: f64 = 10.0;
+/// `--rate auto`'s share of the quota where it cannot see what production
+/// uses (no CloudWatch).
 pub const DEFAULT_QUOTA_SHARE: f64 = 0.7;
+/// Its cap where it can: the job also leaves production its busiest recent
+/// minute and a reserve, and this keeps a fifth of the quota for a surge
+/// the next minute's reading has not seen yet.
+pub const SEEN_QUOTA_SHARE: f64 = 0.8;
 /// The UserUpdate category's default quota (AdminUserGlobalSignOut).
 pub const DEFAULT_UPDATE_QUOTA: f64 = 25.0;
 /// The UserAccountRecovery category's default quota, requests per second.
@@ -146,8 +152,8 @@ pub struct Steps {
 pub struct Pace {
     /// The action's calls per second, retries included.
     pub rate: f64,
-    /// `--rate auto`: `rate` is to be set to this share of the enforced quota.
-    pub rate_auto: Option<f64>,
+    /// `--rate auto`: `rate` is to be set from the enforced quota.
+    pub rate_auto: Option<AutoAsk>,
     pub burst: NonZeroU32,
     /// `--burst` was given (otherwise it follows the rate).
     pub burst_given: bool,
@@ -165,13 +171,39 @@ pub struct Pace {
     pub auto: Option<AutoRate>,
 }
 
+/// What `--rate auto` was asked for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AutoAsk {
+    /// `--quota-share`, when given: a cap on the job's share of the quota.
+    pub share: Option<f64>,
+    /// `--leave-for-production N`: calls per second left to production
+    /// (`None`: its busiest recent minute and a reserve, from CloudWatch).
+    pub leave: Option<f64>,
+}
+
 /// `--rate auto`'s figures, once read.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AutoRate {
     pub category: &'static str,
     pub quota: f64,
-    /// `--quota-share` of the quota: the rate never goes above.
+    /// The most the rate may reach: `--quota-share` of the quota when given,
+    /// else the quota (what production is left is the headroom's business).
     pub cap: f64,
+    /// `--leave-for-production N`, when given.
+    pub leave: Option<f64>,
+}
+
+impl AutoRate {
+    /// The ceiling that leaves others `headroom`: the quota less
+    /// `--leave-for-production` when given, else the headroom's rate; never
+    /// above the cap.
+    pub fn ceiling(&self, headroom: &crate::usage::Headroom) -> f64 {
+        let rate = match self.leave {
+            Some(n) => (self.quota - n).max(crate::usage::MIN_AUTO_RATE),
+            None => headroom.rate,
+        };
+        rate.min(self.cap)
+    }
 }
 
 impl Pace {
@@ -236,7 +268,7 @@ impl RunSettings {
         connect: &dyn Connect,
     ) -> anyhow::Result<Option<String>> {
         let settings = self;
-        let Some(share) = settings.pace.rate_auto else {
+        let Some(ask) = settings.pace.rate_auto else {
             return Ok(None);
         };
         let cognito = connect.connect(&settings.aws, &settings.pool_id).await?;
@@ -257,10 +289,29 @@ impl RunSettings {
                 )
             }
         };
+        // The cap: --quota-share when given; unset, a fifth of the quota
+        // is kept for production's unseen surges, unless
+        // --leave-for-production says what to leave.
+        let share = match (ask.share, ask.leave) {
+            (Some(share), _) => share,
+            (None, Some(_)) => 1.0,
+            (None, None) => SEEN_QUOTA_SHARE,
+        };
         let cap = quota * share;
+        let cap_text = if share < 1.0 {
+            format!("; the cap {share} x {quota} = {cap:.1}/s")
+        } else {
+            String::new()
+        };
+        let auto = AutoRate {
+            category,
+            quota,
+            cap,
+            leave: ask.leave,
+        };
         // What else used the category lately, production included (the
         // account's usage metrics): the job leaves it its busiest recent
-        // minute and a reserve, and --quota-share caps the rest.
+        // minute and a reserve, or what --leave-for-production says.
         let now = crate::usage::unix_now();
         let (rate, used) = match crate::usage::read(&settings.aws, category, USAGE_WINDOW_MINUTES)
             .await
@@ -277,29 +328,48 @@ impl RunSettings {
                         u.throttles()
                     )
                 };
-                let rate = h.rate.min(cap);
-                settings.pace.auto = Some(AutoRate {
-                    category,
-                    quota,
-                    cap,
-                });
-                let how = format!(
-                    "{seen}\n  leaves {quota}/s - busiest of the last {} minutes {:.1}/s - reserve {:.1}/s = {:.1}/s; the cap {share} x {quota} = {cap:.1}/s; rate {rate:.1}/s",
-                    crate::usage::PEAK_WINDOW_MINUTES,
-                    h.busiest,
-                    h.reserve,
-                    h.rate
-                );
-                (rate, how)
+                let rate = auto.ceiling(&h);
+                settings.pace.auto = Some(auto);
+                let leaves = match ask.leave {
+                    Some(n) => format!(
+                        "leaves {quota}/s - --leave-for-production {n}/s = {:.1}/s",
+                        quota - n
+                    ),
+                    None => format!(
+                        "leaves {quota}/s - busiest of the last {} minutes {:.1}/s - reserve {:.1}/s = {:.1}/s",
+                        crate::usage::PEAK_WINDOW_MINUTES,
+                        h.busiest,
+                        h.reserve,
+                        h.rate
+                    ),
+                };
+                (
+                    rate,
+                    format!("{seen}\n  {leaves}{cap_text}; rate {rate:.1}/s"),
+                )
             }
             Err(e) => {
                 tracing::warn!(error = %e, "the account's usage metrics could not be read");
-                (cap, format!("the account's {category} use could not be read ({e}); allow cloudwatch:GetMetricData to leave production its share by what it uses; meanwhile {share} x the quota"))
+                let why = format!("the account's {category} use could not be read ({e}); allow cloudwatch:GetMetricData to leave production its share by what it uses, and to see it throttled");
+                match ask.leave {
+                    Some(n) => {
+                        let rate = (quota - n).max(crate::usage::MIN_AUTO_RATE).min(cap);
+                        (rate, format!("{why}\n  leaves {quota}/s - --leave-for-production {n}/s = {:.1}/s{cap_text}; rate {rate:.1}/s", quota - n))
+                    }
+                    None => {
+                        let share = ask.share.unwrap_or(DEFAULT_QUOTA_SHARE);
+                        let rate = quota * share;
+                        (
+                            rate,
+                            format!("{why}; meanwhile {share} x the quota = {rate:.1}/s"),
+                        )
+                    }
+                }
             }
         };
         settings.pace.set_rate(rate);
         Ok(Some(format!(
-            "--rate auto: {category} quota {quota}/s ({source}) x {share} = {cap:.1}/s at most\n  {used}"
+            "--rate auto: {category} quota {quota}/s ({source})\n  {used}"
         )))
     }
 }
@@ -323,6 +393,31 @@ mod tests {
     }
 
     /// config/default.toml documents the defaults truthfully: loading it changes nothing.
+    #[test]
+    fn auto_ceiling_leaves_the_headroom_or_the_explicit_figure_under_the_cap() {
+        let h = crate::usage::Headroom {
+            quota: 30.0,
+            busiest: 10.0,
+            reserve: 2.0,
+            rate: 18.0,
+        };
+        let auto = |cap, leave| AutoRate {
+            category: "UserAccountRecovery",
+            quota: 30.0,
+            cap,
+            leave,
+        };
+        assert_eq!(auto(24.0, None).ceiling(&h), 18.0);
+        assert_eq!(auto(15.0, None).ceiling(&h), 15.0);
+        assert_eq!(auto(30.0, Some(12.5)).ceiling(&h), 17.5);
+        assert_eq!(auto(15.0, Some(12.5)).ceiling(&h), 15.0);
+        // Leaving the whole quota still lets the job creep along.
+        assert_eq!(
+            auto(30.0, Some(40.0)).ceiling(&h),
+            crate::usage::MIN_AUTO_RATE
+        );
+    }
+
     #[test]
     fn default_toml_matches_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");

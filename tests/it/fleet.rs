@@ -690,6 +690,36 @@ async fn rate_auto_is_a_share_of_each_account_and_regions_quota() {
             .contains("--rate auto: UserAccountRecovery quota 40/s"),
         "{out:?}"
     );
+
+    // With each account's usage readable, every bucket has a watch of
+    // production, and the summary says what each saw.
+    let mut cmd = fleet_cmd(
+        &t,
+        &sim,
+        &[
+            "run",
+            "--fleet",
+            fleet.to_str().unwrap(),
+            "--yes",
+            "--summary-json",
+            "s.json",
+        ],
+    );
+    cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", sim.endpoint_url());
+    let out = finish_within(cmd, 120).await;
+    // Exit 1: one user of each pool's ten cannot be reset.
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout.matches("    production: ").count(), 4, "{out:?}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.path("s.json")).unwrap()).unwrap();
+    let buckets = summary["buckets"].as_object().unwrap();
+    assert_eq!(buckets.len(), 4, "{summary}");
+    for (bucket, b) in buckets {
+        assert_eq!(
+            b["production"]["production_throttled"], 0,
+            "{bucket}: {summary}"
+        );
+    }
     sim.stop().await;
 }
 

@@ -99,6 +99,23 @@ async fn usage_metrics_over_rpc_v2_cbor_count_production_and_jobs() {
     assert_eq!(&calls[calls.len() - 5..], &[600.0; 5]);
     assert!(throttles.iter().all(|t| *t == 0.0));
 
+    // Published in five-minute batches (Cognito's "available at five
+    // minute intervals"): no minute after the last five-minute boundary.
+    sim.set_behaviour(Behaviour {
+        production_rate: 10.0,
+        metrics_delay_secs: 0,
+        metrics_interval_secs: 300,
+        reset_attempts_per_hour: 0,
+        ..Behaviour::default()
+    });
+    let (batched, _, _) = usage(&cw, 10).await;
+    let boundary = sim::usage::unix_secs() as i64 / 300 * 300;
+    assert!(
+        batched.iter().all(|t| t + 60 <= boundary),
+        "{batched:?} published by {boundary}"
+    );
+    assert!(batched.iter().all(|t| times.contains(t)), "{batched:?}");
+
     // Production runs live too: 10/s, none throttled under a 30/s quota.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let s = sim.stats();
