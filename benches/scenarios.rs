@@ -36,9 +36,13 @@
 //! 8. `neighbour`: production at 5, 10 and 20/s of a 30/s quota, steady or
 //!    in bursts of 30, with five minutes of it in the usage history; the
 //!    tool at `--rate 20`, at `--rate auto` without CloudWatch (a share of
-//!    the quota, as before), and at `--rate auto` reading the account's
-//!    usage: the job's achieved rate over what production leaves, and the
-//!    share of production's calls throttled while the job ran.
+//!    the quota, as before), at `--rate auto` reading the account's usage,
+//!    and the boto3 peer (16 threads, adaptive retries): the job's achieved
+//!    rate over what production leaves, and the share of production's
+//!    calls throttled while the job ran. Then the reserve: production at
+//!    10/s in bursts of 10, 20, 29 and 30, evenly, and at random, against
+//!    `--leave-for-production` 10, auto and 15 and `--burst 1`. Then five
+//!    minutes of bursts of 30 against `--rate auto`, per minute.
 //!
 //! Scenarios 3 and 4 measure the call path, so they run with
 //! `--resolve exact` (as the boto3 peer does no resolving); 5 resolves, and
