@@ -1055,23 +1055,8 @@ impl Bench {
         .await;
         sim.backfill_production(5, 10.0);
         let input = self.users_csv("neighbour-long.csv", resettable(users));
-        let mut cmd = self.command();
-        cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", sim.endpoint_url())
-            .args([
-                "run",
-                "--yes",
-                "--resolve",
-                "exact",
-                "--rate",
-                "auto",
-                "--user-pool-id",
-                sim.pool_id(),
-            ])
-            .args(["--endpoint-url", &sim.endpoint_url()])
-            .arg("--input")
-            .arg(&input)
-            .arg("--ledger")
-            .arg(self.dir.path().join("neighbour-long.jsonl"));
+        let mut cmd = self.neighbour_cmd(&sim, &input, "neighbour-long", true);
+        cmd.args(["--rate", "auto"]);
         let log = self.dir.path().join("neighbour-long");
         let sample = |s: &sim::SimStats| {
             let b = s.buckets.get("123456789012/us-east-1");
@@ -1121,6 +1106,36 @@ impl Bench {
         );
     }
 
+    /// `run --yes --resolve exact` of `input` against `sim`'s pool, with
+    /// the ledger `<name>.jsonl`, and the account's usage readable when
+    /// `cloudwatch`.
+    fn neighbour_cmd(
+        &self,
+        sim: &SimHandle,
+        input: &Path,
+        name: &str,
+        cloudwatch: bool,
+    ) -> Command {
+        let mut cmd = self.command();
+        if cloudwatch {
+            cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", sim.endpoint_url());
+        }
+        cmd.args([
+            "run",
+            "--yes",
+            "--resolve",
+            "exact",
+            "--user-pool-id",
+            sim.pool_id(),
+        ])
+        .args(["--endpoint-url", &sim.endpoint_url()])
+        .arg("--input")
+        .arg(input)
+        .arg("--ledger")
+        .arg(self.dir.path().join(format!("{name}.jsonl")));
+        cmd
+    }
+
     /// One job (the tool with `flags`, or the boto3 peer when `None`)
     /// against production at `production`/s in bursts of `burst`, with five
     /// minutes of it in the usage history.
@@ -1159,24 +1174,8 @@ impl Bench {
                     "neighbour-{production}-{burst}-{poisson}-{}",
                     variant.replace(' ', "_")
                 );
-                let mut cmd = self.command();
-                if cloudwatch {
-                    cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", sim.endpoint_url());
-                }
-                cmd.args([
-                    "run",
-                    "--yes",
-                    "--resolve",
-                    "exact",
-                    "--user-pool-id",
-                    sim.pool_id(),
-                ])
-                .args(["--endpoint-url", &sim.endpoint_url()])
-                .arg("--input")
-                .arg(&input)
-                .arg("--ledger")
-                .arg(self.dir.path().join(format!("{name}.jsonl")))
-                .args(flags);
+                let mut cmd = self.neighbour_cmd(&sim, &input, &name, cloudwatch);
+                cmd.args(flags);
                 measure(cmd, &self.dir.path().join(&name), None).await
             }
             None => {

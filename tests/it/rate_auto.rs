@@ -1,9 +1,40 @@
 //! --rate auto: a share of the quota Cognito enforces, or the documented
 //! default where that cannot be read.
 
-use cognito_sim::Behaviour;
+use std::path::Path;
+use std::process::Command;
+
+use cognito_sim::{Behaviour, SimHandle};
 
 use crate::support::*;
+
+/// A pool of `users` with production at 10/s in bursts of `burst` (1:
+/// steady) on the 30/s quota, and five minutes of it already in the usage
+/// history, published at once.
+async fn with_production(users: usize, burst: u32) -> SimHandle {
+    let sim = sim(
+        users,
+        Behaviour {
+            metrics_delay_secs: 0,
+            production_rate: 10.0,
+            production_burst: burst,
+            reset_attempts_per_hour: 0,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    sim.backfill_production(5, 10.0);
+    sim
+}
+
+/// `run --rate auto --resolve exact` with the account's usage readable.
+fn auto_run(t: &Scratch, sim: &SimHandle, input: &Path, ledger: &Path) -> Command {
+    let mut cmd = t.bin();
+    cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", sim.endpoint_url())
+        .args(with(run_args(sim, input, ledger), "--rate", "auto"))
+        .args(["--resolve", "exact"]);
+    cmd
+}
 
 /// plan and run with --rate auto use quota-share of the enforced quota: the plan says where the rate came from, and the run's ledger header records it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,17 +161,7 @@ async fn leave_for_production_is_what_the_job_leaves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_rate_leaves_production_its_share() {
     let t = Scratch::new();
-    let sim = sim(
-        400,
-        Behaviour {
-            metrics_delay_secs: 0,
-            production_rate: 10.0,
-            reset_attempts_per_hour: 0,
-            ..Behaviour::default()
-        },
-    )
-    .await;
-    sim.backfill_production(5, 10.0);
+    let sim = with_production(400, 1).await;
     let input = t.users_csv(resettable(300));
     let ledger = t.path("l.jsonl");
     let mut args = with(run_args(&sim, &input, &ledger), "--rate", "auto");
@@ -162,11 +183,7 @@ async fn auto_rate_leaves_production_its_share() {
     );
     assert!(out.stdout.contains("rate                 18/s"), "{out:?}");
 
-    let mut cmd = t.bin();
-    cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", sim.endpoint_url())
-        .args(with(run_args(&sim, &input, &ledger), "--rate", "auto"))
-        .args(["--resolve", "exact"]);
-    let out = finish(cmd).await;
+    let out = finish(auto_run(&t, &sim, &input, &ledger)).await;
     assert_eq!(out.code, 0, "{out:?}");
     let s = sim.stats();
     assert!(s.production_calls > 100, "{s:?}");
@@ -190,26 +207,10 @@ async fn auto_rate_leaves_production_its_share() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_rate_leaves_bursty_production_its_share() {
     let t = Scratch::new();
-    let behaviour = Behaviour {
-        metrics_delay_secs: 0,
-        production_rate: 10.0,
-        production_burst: 29,
-        reset_attempts_per_hour: 0,
-        ..Behaviour::default()
-    };
-    let sim = sim(500, behaviour).await;
-    sim.backfill_production(5, 10.0);
+    let sim = with_production(500, 29).await;
     let input = t.users_csv(resettable(400));
-    let mut cmd = t.bin();
-    cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", sim.endpoint_url())
-        .args(with(
-            run_args(&sim, &input, &t.path("l.jsonl")),
-            "--rate",
-            "auto",
-        ))
-        .args(["--resolve", "exact"]);
     let before = sim.stats();
-    let out = finish(cmd).await;
+    let out = finish(auto_run(&t, &sim, &input, &t.path("l.jsonl"))).await;
     assert_eq!(out.code, 0, "{out:?}");
     let s = sim.stats();
     let calls = s.production_calls - before.production_calls;
@@ -288,27 +289,10 @@ async fn auto_rate_follows_production_while_the_job_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_throttled_by_bursts_cuts_the_job() {
     let t = Scratch::new();
-    let sim = sim(
-        5200,
-        Behaviour {
-            metrics_delay_secs: 0,
-            production_rate: 10.0,
-            production_burst: 30,
-            reset_attempts_per_hour: 0,
-            ..Behaviour::default()
-        },
-    )
-    .await;
-    sim.backfill_production(5, 10.0);
+    let sim = with_production(5200, 30).await;
     let input = t.users_csv(resettable(5000));
-    let mut cmd = t.bin();
-    cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", sim.endpoint_url())
-        .args(with(
-            run_args(&sim, &input, &t.path("l.jsonl")),
-            "--rate",
-            "auto",
-        ))
-        .args(["--resolve", "exact", "--summary-json", "s.json"])
+    let mut cmd = auto_run(&t, &sim, &input, &t.path("l.jsonl"));
+    cmd.args(["--summary-json", "s.json"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().unwrap();
