@@ -117,7 +117,8 @@ pub fn unix_secs() -> u64 {
 
 /// Sends production's calls until `stop`: `rate` a second on average, in
 /// bursts of `burst` (1: one call every 1/rate s, or at random with
-/// `--production-poisson`), into the bucket of `bucket`. The rate and burst are read from the behaviour at each burst,
+/// `--production-poisson`), into the bucket of `bucket`. The rate and
+/// burst are read from the behaviour at each burst,
 /// so they can change while it runs.
 pub(crate) async fn production(state: Arc<State>, bucket: BucketKey, stop: CancellationToken) {
     let mut next = tokio::time::Instant::now();

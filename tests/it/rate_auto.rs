@@ -284,8 +284,10 @@ async fn auto_rate_follows_production_while_the_job_runs() {
 /// Production whose bursts take the quota's whole bucket at once (30 every
 /// 3 s against 30/s) is throttled by any job call in the instant before a
 /// burst, however the job paces (docs/neighbour.md). The job sees it in the
-/// account's usage, cuts its rate at each minute that shows production
-/// throttled, and production's throttles fall with it.
+/// account's usage and halves its rate at each minute that shows
+/// production throttled. (What that does for production is measured over
+/// five minutes in the benchmark, scenario 8: the 30 s or so a test can
+/// spare after the cuts hold too few of production's bursts to tell.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_throttled_by_bursts_cuts_the_job() {
     let t = Scratch::new();
@@ -297,19 +299,29 @@ async fn production_throttled_by_bursts_cuts_the_job() {
         .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().unwrap();
     let pid = child.id();
-    let throttled = || sim.stats().production_throttled;
+    // The job's calls so far (throttled ones included), and production's
+    // throttles.
+    let seen = || {
+        let s = sim.stats();
+        let job = s
+            .buckets
+            .get("123456789012/us-east-1")
+            .map_or(0, |b| b.recovery_requests);
+        (job, s.production_throttled)
+    };
     let secs = |n| tokio::time::sleep(std::time::Duration::from_secs(n));
-    secs(5).await;
-    let at_5 = throttled();
-    secs(55).await;
-    // The first minute, at 30 - 10 - 2 = 18/s.
-    let early = throttled() - at_5;
-    secs(90).await;
-    let at_150 = throttled();
-    secs(60).await;
-    // A minute after at least two cuts.
-    let late = throttled() - at_150;
-    eprintln!("production throttled: {early} in the first minute, {late} in the fourth");
+    // Readings at about 60, 120 and 180 s: the second and third see whole
+    // minutes of the job at 18/s and then at about half that, each with
+    // production throttled.
+    secs(185).await;
+    let (job_at_185, throttled_at_185) = seen();
+    secs(15).await;
+    let (job_at_200, throttled_at_200) = seen();
+    eprintln!(
+        "production throttled {throttled_at_185} times by 185 s, {} more by 200 s; the job sent {} calls between",
+        throttled_at_200 - throttled_at_185,
+        job_at_200 - job_at_185
+    );
     send_signal(pid, "-TERM");
     let out = finish_child(child).await;
     assert_eq!(out.code, 143, "{out:?}");
@@ -323,8 +335,7 @@ async fn production_throttled_by_bursts_cuts_the_job() {
         out.stderr.contains("production is being throttled"),
         "{out:?}"
     );
-    assert!(
-        late * 2 < early,
-        "production's throttles fall with the job's rate: {early} in the first minute, {late} in the fourth"
-    );
+    // After two cuts the job calls at a quarter of its rate or less.
+    let rate = (job_at_200 - job_at_185) as f64 / 15.0;
+    assert!(rate <= 5.5, "the job after the cuts: {rate:.1}/s");
 }
