@@ -1042,18 +1042,7 @@ impl Bench {
     async fn neighbour_long(&mut self) {
         let secs = self.sizes.neighbour_long_secs;
         let users = (secs * 20) as usize;
-        let sim = start_sim(
-            users + 100,
-            Behaviour {
-                metrics_delay_secs: 0,
-                production_rate: 10.0,
-                production_burst: 30,
-                reset_attempts_per_hour: 0,
-                ..Behaviour::default()
-            },
-        )
-        .await;
-        sim.backfill_production(5, 10.0);
+        let sim = Production::even(10.0, 30).start(users + 100).await;
         let input = self.users_csv("neighbour-long.csv", resettable(users));
         let mut cmd = self.neighbour_cmd(&sim, &input, "neighbour-long", true);
         cmd.args(["--rate", "auto"]);
@@ -1153,19 +1142,7 @@ impl Bench {
         } = p;
         let leaves = 30.0 - production;
         let users = (self.sizes.neighbour_secs * leaves.min(21.0)) as usize;
-        let sim = start_sim(
-            users + 100,
-            Behaviour {
-                metrics_delay_secs: 0,
-                production_rate: production,
-                production_burst: burst,
-                production_poisson: poisson,
-                reset_attempts_per_hour: 0,
-                ..Behaviour::default()
-            },
-        )
-        .await;
-        sim.backfill_production(5, production);
+        let sim = p.start(users + 100).await;
         let input = self.users_csv("neighbour.csv", resettable(users));
         let before = sim.stats();
         let m = match flags {
@@ -1430,6 +1407,25 @@ impl Production {
             burst,
             poisson: false,
         }
+    }
+
+    /// A pool of `users` with this production on the 30/s quota and five
+    /// minutes of it in the usage history, published at once.
+    async fn start(self, users: usize) -> SimHandle {
+        let sim = start_sim(
+            users,
+            Behaviour {
+                metrics_delay_secs: 0,
+                production_rate: self.rate,
+                production_burst: self.burst,
+                production_poisson: self.poisson,
+                reset_attempts_per_hour: 0,
+                ..Behaviour::default()
+            },
+        )
+        .await;
+        sim.backfill_production(5, self.rate);
+        sim
     }
 }
 

@@ -90,5 +90,5 @@ pub mod settings;
 pub mod signals;
 pub mod source;
 mod triage;
-mod usage;
+pub mod usage;
 mod validate;

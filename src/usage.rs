@@ -121,6 +121,31 @@ impl Headroom {
     }
 }
 
+/// The query `id` for `metric` (`CallCount` or `ThrottleCount`) of
+/// `category`: its `Sum` per minute.
+pub fn metric_query(id: &str, metric: &str, category: &str) -> MetricDataQuery {
+    let dim = |n: &str, v: &str| Dimension::builder().name(n).value(v).build();
+    MetricDataQuery::builder()
+        .id(id)
+        .metric_stat(
+            MetricStat::builder()
+                .metric(
+                    Metric::builder()
+                        .namespace("AWS/Usage")
+                        .metric_name(metric)
+                        .dimensions(dim("Service", "Cognito User Pools"))
+                        .dimensions(dim("Type", "API"))
+                        .dimensions(dim("Resource", category))
+                        .dimensions(dim("Class", "None"))
+                        .build(),
+                )
+                .period(60)
+                .stat("Sum")
+                .build(),
+        )
+        .build()
+}
+
 /// Reads the last `window_minutes` whole minutes of `category` for the
 /// account and region `aws` reaches. The error says why it could not be
 /// read (e.g. no `cloudwatch:GetMetricData` permission).
@@ -139,32 +164,10 @@ pub async fn read(aws: &AwsSettings, category: &str, window_minutes: u64) -> Res
     let client = Client::new(&config);
     let now = SystemTime::now();
     let start = now - Duration::from_secs(window_minutes * 60);
-    let query = |id: &str, metric: &str| {
-        let dim = |n: &str, v: &str| Dimension::builder().name(n).value(v).build();
-        MetricDataQuery::builder()
-            .id(id)
-            .metric_stat(
-                MetricStat::builder()
-                    .metric(
-                        Metric::builder()
-                            .namespace("AWS/Usage")
-                            .metric_name(metric)
-                            .dimensions(dim("Service", "Cognito User Pools"))
-                            .dimensions(dim("Type", "API"))
-                            .dimensions(dim("Resource", category))
-                            .dimensions(dim("Class", "None"))
-                            .build(),
-                    )
-                    .period(60)
-                    .stat("Sum")
-                    .build(),
-            )
-            .build()
-    };
     let out = client
         .get_metric_data()
-        .metric_data_queries(query("calls", "CallCount"))
-        .metric_data_queries(query("throttles", "ThrottleCount"))
+        .metric_data_queries(metric_query("calls", "CallCount", category))
+        .metric_data_queries(metric_query("throttles", "ThrottleCount", category))
         .start_time(DateTime::from(start))
         .end_time(DateTime::from(now))
         .scan_by(ScanBy::TimestampAscending)

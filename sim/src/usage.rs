@@ -60,12 +60,7 @@ impl Usage {
         unix_secs: u64,
         throttled: bool,
     ) {
-        let mut m = self.minutes.lock().unwrap_or_else(|e| e.into_inner());
-        let e = m
-            .entry((bucket.clone(), category, unix_secs / 60))
-            .or_default();
-        e.calls += 1;
-        e.throttles += u64::from(throttled);
+        self.add(bucket, category, unix_secs / 60, 1, u64::from(throttled));
     }
 
     /// Adds `calls` (of which `throttles` throttled) to the minute that

@@ -21,6 +21,12 @@ pub mod summary;
 
 pub use counters::Counters;
 
+pub use export::{
+    export, export_from, rows_from, write_export, write_rows, ExportFormat, ExportRow,
+};
+pub use status::{status, status_from, Status};
+pub use summary::{ProductionSeen, ResolutionSummary, StopReason, Summary};
+
 /// Writes `text` to standard output. A closed terminal or pipe fails the
 /// write: the command's work is done by then, and that must not become a
 /// panic.
@@ -50,11 +56,6 @@ pub(crate) fn write_failed_summary(path: &std::path::Path, e: &anyhow::Error) {
         &serde_json::json!({ "exit_code": code.code(), "error": format!("{e:#}") }),
     );
 }
-pub use export::{
-    export, export_from, rows_from, write_export, write_rows, ExportFormat, ExportRow,
-};
-pub use status::{status, status_from, Status};
-pub use summary::{ProductionSeen, ResolutionSummary, StopReason, Summary};
 
 /// Rows shown by example in a plan or summary, at most.
 pub const SHOWN: usize = 5;

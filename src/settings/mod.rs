@@ -198,11 +198,17 @@ impl AutoRate {
     /// `--leave-for-production` when given, else the headroom's rate; never
     /// above the cap.
     pub fn ceiling(&self, headroom: &crate::usage::Headroom) -> f64 {
-        let rate = match self.leave {
-            Some(n) => (self.quota - n).max(crate::usage::MIN_AUTO_RATE),
-            None => headroom.rate,
-        };
-        rate.min(self.cap)
+        self.fixed().unwrap_or(headroom.rate.min(self.cap))
+    }
+
+    /// The rate an explicit `--leave-for-production` gives, whatever the
+    /// usage: the quota less it (at least the floor), under the cap.
+    pub fn fixed(&self) -> Option<f64> {
+        self.leave.map(|n| {
+            (self.quota - n)
+                .max(crate::usage::MIN_AUTO_RATE)
+                .min(self.cap)
+        })
     }
 }
 
@@ -309,6 +315,12 @@ impl RunSettings {
             cap,
             leave: ask.leave,
         };
+        let explicit = ask.leave.map(|n| {
+            format!(
+                "leaves {quota}/s - --leave-for-production {n}/s = {:.1}/s",
+                quota - n
+            )
+        });
         // What else used the category lately, production included (the
         // account's usage metrics): the job leaves it its busiest recent
         // minute and a reserve, or what --leave-for-production says.
@@ -330,19 +342,15 @@ impl RunSettings {
                 };
                 let rate = auto.ceiling(&h);
                 settings.pace.auto = Some(auto);
-                let leaves = match ask.leave {
-                    Some(n) => format!(
-                        "leaves {quota}/s - --leave-for-production {n}/s = {:.1}/s",
-                        quota - n
-                    ),
-                    None => format!(
+                let leaves = explicit.unwrap_or_else(|| {
+                    format!(
                         "leaves {quota}/s - busiest of the last {} minutes {:.1}/s - reserve {:.1}/s = {:.1}/s",
                         crate::usage::PEAK_WINDOW_MINUTES,
                         h.busiest,
                         h.reserve,
                         h.rate
-                    ),
-                };
+                    )
+                });
                 (
                     rate,
                     format!("{seen}\n  {leaves}{cap_text}; rate {rate:.1}/s"),
@@ -351,12 +359,12 @@ impl RunSettings {
             Err(e) => {
                 tracing::warn!(error = %e, "the account's usage metrics could not be read");
                 let why = format!("the account's {category} use could not be read ({e}); allow cloudwatch:GetMetricData to leave production its share by what it uses, and to see it throttled");
-                match ask.leave {
-                    Some(n) => {
-                        let rate = (quota - n).max(crate::usage::MIN_AUTO_RATE).min(cap);
-                        (rate, format!("{why}\n  leaves {quota}/s - --leave-for-production {n}/s = {:.1}/s{cap_text}; rate {rate:.1}/s", quota - n))
-                    }
-                    None => {
+                match (auto.fixed(), explicit) {
+                    (Some(rate), Some(leaves)) => (
+                        rate,
+                        format!("{why}\n  {leaves}{cap_text}; rate {rate:.1}/s"),
+                    ),
+                    _ => {
                         let share = ask.share.unwrap_or(DEFAULT_QUOTA_SHARE);
                         let rate = quota * share;
                         (

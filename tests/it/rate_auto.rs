@@ -87,16 +87,7 @@ async fn auto_rate_follows_the_enforced_quota() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leave_for_production_is_what_the_job_leaves() {
     let t = Scratch::new();
-    let sim = sim(
-        40,
-        Behaviour {
-            metrics_delay_secs: 0,
-            production_rate: 10.0,
-            ..unlimited()
-        },
-    )
-    .await;
-    sim.backfill_production(5, 10.0);
+    let sim = with_production(40, 1).await;
     let input = t.users_csv(resettable(40));
     let ledger = t.path("l.jsonl");
     let mut args = with(run_args(&sim, &input, &ledger), "--rate", "auto");

@@ -7,9 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_sdk_cloudwatch::types::MetricDataQuery;
 use aws_sdk_cloudwatch::Client;
-use cognito_sim::{self as sim, Behaviour, SimConfig, SimHandle};
+use cognito_bulk_reset::usage::metric_query;
+use cognito_sim::{self as sim, Behaviour, SimHandle};
 
 use crate::support::*;
 
@@ -23,37 +24,18 @@ async fn cloudwatch(sim: &SimHandle) -> Client {
     Client::new(&conf)
 }
 
-fn query(id: &str, metric: &str, category: &str) -> MetricDataQuery {
-    let dim = |n: &str, v: &str| Dimension::builder().name(n).value(v).build();
-    MetricDataQuery::builder()
-        .id(id)
-        .metric_stat(
-            MetricStat::builder()
-                .metric(
-                    Metric::builder()
-                        .namespace("AWS/Usage")
-                        .metric_name(metric)
-                        .dimensions(dim("Service", "Cognito User Pools"))
-                        .dimensions(dim("Type", "API"))
-                        .dimensions(dim("Resource", category))
-                        .dimensions(dim("Class", "None"))
-                        .build(),
-                )
-                .period(60)
-                .stat("Sum")
-                .build(),
-        )
-        .build()
-}
-
 /// The last `minutes` minutes of CallCount and ThrottleCount for
 /// UserAccountRecovery: (timestamps, calls, throttles), newest first.
 async fn usage(cw: &Client, minutes: u64) -> (Vec<i64>, Vec<f64>, Vec<f64>) {
     let now = SystemTime::now();
     let out = cw
         .get_metric_data()
-        .metric_data_queries(query("calls", "CallCount", "UserAccountRecovery"))
-        .metric_data_queries(query("throttles", "ThrottleCount", "UserAccountRecovery"))
+        .metric_data_queries(metric_query("calls", "CallCount", "UserAccountRecovery"))
+        .metric_data_queries(metric_query(
+            "throttles",
+            "ThrottleCount",
+            "UserAccountRecovery",
+        ))
         .start_time(DateTime::from(now - Duration::from_secs(minutes * 60)))
         .end_time(DateTime::from(now))
         .send()
@@ -72,18 +54,16 @@ async fn usage(cw: &Client, minutes: u64) -> (Vec<i64>, Vec<f64>, Vec<f64>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_metrics_over_rpc_v2_cbor_count_production_and_jobs() {
-    let sim = sim::start_local(SimConfig {
-        users: 200,
-        behaviour: Behaviour {
+    let sim = sim(
+        200,
+        Behaviour {
             production_rate: 10.0,
             metrics_delay_secs: 0,
             reset_attempts_per_hour: 0,
             ..Behaviour::default()
         },
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    )
+    .await;
     // Five minutes of production before now, at 10/s.
     sim.backfill_production(5, 10.0);
     let cw = cloudwatch(&sim).await;
@@ -125,7 +105,7 @@ async fn usage_metrics_over_rpc_v2_cbor_count_production_and_jobs() {
     // Another category has no data; an Expression query is refused.
     let out = cw
         .get_metric_data()
-        .metric_data_queries(query("reads", "CallCount", "UserRead"))
+        .metric_data_queries(metric_query("reads", "CallCount", "UserRead"))
         .start_time(DateTime::from(SystemTime::now() - Duration::from_secs(600)))
         .end_time(DateTime::from(SystemTime::now()))
         .send()
@@ -153,18 +133,16 @@ async fn usage_metrics_over_rpc_v2_cbor_count_production_and_jobs() {
 async fn production_bursts_meet_a_job_at_the_quota_and_are_throttled() {
     // Production at 10/s in bursts of 30 every 3 s, a job at 21/s on a
     // 30/s quota: production's bursts find the bucket drained.
-    let sim = sim::start_local(SimConfig {
-        users: 2000,
-        behaviour: Behaviour {
+    let sim = sim(
+        2000,
+        Behaviour {
             production_rate: 10.0,
             production_burst: 30,
             reset_attempts_per_hour: 0,
             ..Behaviour::default()
         },
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    )
+    .await;
     let t = Scratch::new();
     let input = t.users_csv(resettable(400));
     let mut cmd = t.bin();
