@@ -19,7 +19,7 @@ use std::path::Path;
 
 use cognito_bulk_reset::identity::{self, Case, ListedUser, NameKind, NameRule};
 use cognito_bulk_reset::ledger::{
-    self, Action, Entry, Header, IntentRecord, LedgerWriter, Outcome, UserRecord,
+    self, writer::FileSink, Action, Entry, Header, IntentRecord, LedgerWriter, Outcome, UserRecord,
 };
 use cognito_bulk_reset::resolve::index::{Hit, PoolIndex};
 use cognito_bulk_reset::source::csv::{CsvOptions, CsvSource};
@@ -113,7 +113,8 @@ fn ledger(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let (writer, thread) = {
         let _guard = runtime.enter();
-        LedgerWriter::open(file, &path, None, &header(), Box::new(|_| {})).expect("writer")
+        LedgerWriter::open_sink(Box::new(FileSink(file)), &path, &header(), Box::new(|_| {}))
+            .expect("writer")
     };
     g.throughput(Throughput::Elements(1));
     g.bench_function("append_durable_64_in_flight", |b| {

@@ -42,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
         pipeline::run_with(&LoopbackSimulator, &settings, std::future::pending(), None).await?;
     print!("{}", summary.render());
     println!("exit code would be {}", summary.exit_code().code());
-    print!("{}", report::status(&settings.ledger)?.render());
+    print!("{}", report::status(&settings.ledger).await?.render());
     pool.stop().await;
     Ok(())
 }

@@ -59,6 +59,16 @@ pub async fn load(how: Load<'_>) -> Result<SdkConfig, UsageError> {
     })
 }
 
+/// The region the SDK's own chain gives (AWS_REGION, the profile's,
+/// instance metadata), for `profile`; `None` where none is set.
+pub async fn default_region(profile: Option<&str>) -> Option<String> {
+    let mut chain = aws_config::default_provider::region::DefaultRegionChain::builder();
+    if let Some(p) = profile {
+        chain = chain.profile_name(p);
+    }
+    chain.build().region().await.map(|r| r.to_string())
+}
+
 /// The account the credentials `how` describes belong to: STS
 /// GetCallerIdentity at STS's own endpoint (never `endpoint_url`), which
 /// needs no permission.

@@ -13,6 +13,7 @@ use crate::cognito::Aws;
 use crate::drill::{self, DrillArgs};
 use crate::error::ExitCode;
 use crate::error::UsageError;
+use crate::ledger::location::{Location, TableAccess};
 use crate::report::{say, write_summary};
 use crate::settings::{Input, RunSettings};
 use crate::settings::{RunArgs, DEFAULT_RECOVERY_QUOTA};
@@ -86,22 +87,27 @@ pub struct StatusArgs {
 /// How to reach a DynamoDB ledger table.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct TableArgs {
-    /// For a DynamoDB ledger: the table's region [default: AWS_REGION or
-    /// the profile's]. Its endpoint follows AWS_ENDPOINT_URL_DYNAMODB (or
-    /// AWS_ENDPOINT_URL).
-    #[arg(long)]
-    pub region: Option<String>,
+    /// For a DynamoDB ledger: the table's region, found the way `run`
+    /// finds it: this, else AWS_REGION, else the profile's. Its endpoint
+    /// follows AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL).
+    #[arg(long, visible_alias = "region", value_name = "REGION")]
+    pub ledger_region: Option<String>,
     /// For a DynamoDB ledger: the named AWS profile.
     #[arg(long)]
     pub profile: Option<String>,
 }
 
 impl TableArgs {
-    fn access(&self) -> ledger::copy::TableAccess {
-        ledger::copy::TableAccess {
-            region: self.region.clone(),
+    fn access(&self) -> TableAccess {
+        TableAccess {
+            region: self.ledger_region.clone(),
             profile: self.profile.clone(),
         }
+    }
+
+    /// `--ledger` (or a copy's side) as a [`Location`].
+    fn location(&self, value: &std::path::Path) -> Result<Location, UsageError> {
+        Location::parse(value, &self.access())
     }
 }
 
@@ -150,20 +156,15 @@ pub struct FleetArgs {
 
 impl FleetArgs {
     /// The run settings that find a fleet's ledgers.
-    fn run_args(&self, ledger: Option<PathBuf>, table: &TableArgs) -> Result<RunArgs, UsageError> {
-        if table.region.is_some() {
-            return Err(UsageError::Value {
-                flag: "--region",
-                reason: "with --fleet, each target's region is its pool's, and a ledger table's is the SDK's (AWS_REGION); drop --region".into(),
-            });
-        }
-        Ok(RunArgs {
+    fn run_args(&self, ledger: Option<PathBuf>, table: &TableArgs) -> RunArgs {
+        RunArgs {
             fleet: self.fleet.clone(),
             ledger_dir: self.ledger_dir.clone(),
             ledger,
+            ledger_region: table.ledger_region.clone(),
             profile: table.profile.clone(),
             ..RunArgs::default()
-        })
+        }
     }
 }
 
@@ -235,11 +236,11 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
             result
         }
         Command::Status(args) if args.fleet.fleet.is_some() => {
-            let cli = args.fleet.run_args(args.ledger.clone(), &args.table)?;
+            let cli = args.fleet.run_args(args.ledger.clone(), &args.table);
             crate::fleet::status(cli, args.json).await
         }
         Command::Export(args) if args.fleet.fleet.is_some() => {
-            let cli = args.fleet.run_args(args.ledger.clone(), &args.table)?;
+            let cli = args.fleet.run_args(args.ledger.clone(), &args.table);
             crate::fleet::export(cli, args.format, args.output.clone()).await
         }
         Command::Status(args) => {
@@ -250,15 +251,7 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
                 )
                 .into());
             };
-            let status = match ledger::location::Location::parse(ledger)? {
-                ledger::location::Location::File(path) => report::status(&path)?,
-                table @ ledger::location::Location::Table { .. } => {
-                    let reader = table_lines(&table, &args.table).await?;
-                    let name = table.as_path();
-                    tokio::task::spawn_blocking(move || report::status_from(reader, &name))
-                        .await??
-                }
-            };
+            let status = report::status(&args.table.location(ledger)?).await?;
             if args.json {
                 say(&(serde_json::to_string_pretty(&status)? + "\n"));
             } else {
@@ -276,16 +269,12 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
                     flag: "TABLE",
                     reason,
                 })?;
-                let t = ledger::table::LedgerTable::connect(
-                    &table,
-                    table_args.region.as_deref(),
-                    table_args.profile.as_deref(),
-                )
-                .await?;
+                let t = ledger::table::LedgerTable::connect(&table, &table_args.access()).await?;
+                let region = t.region().to_string();
                 if t.create().await? {
-                    say(&format!("created table {table} (on demand); use it as --ledger dynamodb://{table}/JOB\n"));
+                    say(&format!("created table {table} in {region} (on demand); use it as --ledger dynamodb://{table}/JOB\n"));
                 } else {
-                    say(&format!("table {table} already exists, with the ledger's keys; use it as --ledger dynamodb://{table}/JOB\n"));
+                    say(&format!("table {table} already exists in {region}, with the ledger's keys; use it as --ledger dynamodb://{table}/JOB\n"));
                 }
                 Ok(ExitCode::Success)
             }
@@ -294,9 +283,9 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
                 to,
                 table_args,
             } => {
-                let from = ledger::location::Location::parse(&from)?;
-                let to = ledger::location::Location::parse(&to)?;
-                let copied = ledger::copy::copy(&from, &to, &table_args.access()).await?;
+                let from = table_args.location(&from)?;
+                let to = table_args.location(&to)?;
+                let copied = ledger::copy::copy(&from, &to).await?;
                 say(&format!("copied {copied} records from {from} to {to}\n"));
                 Ok(ExitCode::Success)
             }
@@ -313,21 +302,6 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
     }
 }
 
-/// A DynamoDB ledger's records as text, to read on a blocking thread.
-async fn table_lines(
-    location: &ledger::location::Location,
-    args: &TableArgs,
-) -> anyhow::Result<Box<dyn std::io::BufRead + Send>> {
-    let ledger::location::Location::Table { table, job } = location else {
-        anyhow::bail!("{location} is no table");
-    };
-    let t =
-        ledger::table::LedgerTable::connect(table, args.region.as_deref(), args.profile.as_deref())
-            .await?;
-    t.check_exists().await?;
-    Ok(Box::new(t.lines(job, tokio::runtime::Handle::current())))
-}
-
 /// `export`: one row per user, to a new private file or to stdout.
 async fn export(args: ExportArgs) -> anyhow::Result<()> {
     let Some(ledger) = args.ledger.clone() else {
@@ -335,33 +309,14 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
             UsageError::Missing("--ledger", "name the ledger to read (or --fleet FILE)").into(),
         );
     };
-    let location = ledger::location::Location::parse(&ledger)?;
-    let table = match &location {
-        ledger::location::Location::Table { .. } => {
-            Some(table_lines(&location, &args.table).await?)
-        }
-        ledger::location::Location::File(_) => None,
-    };
-    let name = location.as_path();
-    let format = args.format;
-    let write = move |out: &mut dyn std::io::Write| -> anyhow::Result<()> {
-        match table {
-            Some(reader) => report::export_from(reader, &name, format, out),
-            None => report::export(&name, format, out),
-        }
-        .map(|_| ())
-    };
-    let output = args.output.clone();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        if let Some(path) = &output {
-            crate::files::check_distinct(&[
-                (crate::files::Role::Ledger, ledger.as_path()),
-                (crate::files::Role::Export, path.as_path()),
-            ])?;
-        }
-        report::write_export(output.as_deref(), write)
-    })
-    .await?
+    let location = args.table.location(&ledger)?;
+    if let (Some(path), Some(file)) = (&args.output, location.file()) {
+        crate::files::check_distinct(&[
+            (crate::files::Role::Ledger, file),
+            (crate::files::Role::Export, path.as_path()),
+        ])?;
+    }
+    report::export(&location, args.format, args.output.clone()).await
 }
 
 /// `run`: the plan and confirmation when asked for, the run, its summary.
@@ -375,7 +330,7 @@ async fn run(mut settings: RunSettings, shutdown: &CancellationToken) -> anyhow:
     };
     let prepared = match prepared {
         Ahead::DryRun => return Ok(ExitCode::Success),
-        Ahead::Go(prepared) => prepared,
+        Ahead::Go(prepared) => prepared.map(|p| *p),
     };
     if settings.pace.rate > DEFAULT_RECOVERY_QUOTA && settings.aws.endpoint_url.is_none() {
         warn!(
@@ -399,7 +354,7 @@ enum Ahead {
     /// `--dry-run`: the plan was shown; nothing more.
     DryRun,
     /// Go ahead, with the confirmed plan's work when there was one.
-    Go(Option<crate::job::Prepared>),
+    Go(Option<Box<crate::job::Prepared>>),
 }
 
 /// What comes before the first call of `run`: `--rate auto`, and the plan
@@ -443,7 +398,7 @@ async fn before_calls(
     let (report, ready) = plan::plan_with(&Aws, settings, shutdown).await?;
     let confirm = settings.clone();
     tokio::task::spawn_blocking(move || confirm_on_terminal(&confirm, &report)).await??;
-    Ok(Ahead::Go(Some(ready)))
+    Ok(Ahead::Go(Some(Box::new(ready))))
 }
 
 /// Shows the blast radius (`report`) and asks the operator, on the

@@ -111,7 +111,7 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
     }
     std::fs::write(&input, csv).with_context(|| format!("could not write {}", input.display()))?;
 
-    let settings = RunArgs {
+    let mut settings = RunArgs {
         user_pool_id: Some(sim.pool_id().to_string()),
         input: Some(input.clone()),
         ledger: Some(ledger.clone()),
@@ -122,6 +122,8 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
         ..RunArgs::default()
     }
     .check()?;
+    // The simulated pool's claims stay with the drill, not this host's.
+    settings.claim_dir = Some(dir.join("claims"));
 
     let mut out = std::io::stdout();
     writeln!(
@@ -164,7 +166,7 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
         pipeline::run_with(&LoopbackSimulator, &settings, shutdown.cancelled(), None).await?;
     write!(out, "{}", second.render())?;
 
-    let total = report::status(&ledger)?;
+    let total = report::status(&settings.ledger).await?;
     let stats = sim.stats();
     let mut not_reset = 0;
     let mut twice = 0;

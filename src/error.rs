@@ -124,8 +124,12 @@ pub enum UsageError {
         reason: String,
     },
 
-    #[error("DynamoDB table {table}: {reason}")]
-    LedgerTable { table: String, reason: String },
+    #[error("DynamoDB table {table} in {region}: {reason}")]
+    LedgerTable {
+        table: String,
+        region: String,
+        reason: String,
+    },
 
     #[error("ledger {ledger} is held by a run on host {host} (pid {pid}) until {expires}; wait for that run to end, or for its lease to expire, then run this command again")]
     LeaseHeld {
@@ -143,6 +147,13 @@ pub enum UsageError {
 
     #[error("ledger {path} is in use by {holder}; wait for that run to end (or stop it), then run this command again")]
     LedgerBusy { path: PathBuf, holder: String },
+
+    #[error("another job is running {action} on pool {pool} now ({holders}); two jobs would call the same people twice. Wait for it to end or stop it, then run this command again; if the two jobs' users surely differ, add --allow-concurrent-jobs; nothing was sent")]
+    PoolBusy {
+        pool: String,
+        action: &'static str,
+        holders: String,
+    },
 
     #[error("{0}; nothing was sent")]
     NotConfirmed(String),

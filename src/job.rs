@@ -2,11 +2,14 @@
 //! function, [`open`], in the order that refuses what can be refused
 //! soonest and sends nothing that changes a user. First what is local:
 //! the run's paths checked ([`check_paths`]), the input opened (a bad
-//! header refused), the ledger read (for `run`, locked) and held to be
-//! this job's. Then the pool: reached (a [`Connect`]), read before the
-//! first call, its listing opened (`--from-pool`), and the [`Resolver`]
-//! set up, with the ledger's earlier records mapped to the people they
-//! name.
+//! header refused), the ledger opened through its store
+//! (`ledger::store`), read (for `run`, held: a file locked, a table's
+//! lease taken and kept from that moment) and held to be this job's. Then
+//! the pool: reached (a [`Connect`]), read before the first call, claimed
+//! for this job (`ledger::claim`: a second live job on the same pool and
+//! action is refused), its listing opened (`--from-pool`), and the
+//! [`Resolver`] set up, with the ledger's earlier records mapped to the
+//! people they name. A held ledger is given back on every way out.
 //!
 //! One DescribeUserPool (UserPoolRead quota) gives the pool's facts
 //! ([`PoolFacts`]). What they rule out is refused here, before anything is
@@ -19,7 +22,6 @@
 //!
 //! Then the [`Resolver`] is set up the way [`resolve::choose`] picks.
 
-use std::fs::File;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -30,9 +32,9 @@ use crate::cognito::{CallError, Cognito, Connect, ErrorClass};
 use crate::error::UsageError;
 use crate::files::{self, Role};
 use crate::identity::PoolFacts;
-use crate::ledger::location::Location;
-use crate::ledger::table::{Holder, Lease, LedgerTable};
-use crate::ledger::{self, fingerprint, unresolved_names, Action, Replay};
+use crate::ledger::claim::{self, Claimant, HostClaim, PoolKey};
+use crate::ledger::store::{self, Held, LedgerStore, Reader};
+use crate::ledger::{fingerprint, unresolved_names, Action, Replay};
 use crate::limiter::Limits;
 use crate::passwords::PasswordsOut;
 use crate::resolve::{self, Choice, Resolver};
@@ -46,26 +48,13 @@ use crate::triage::Triage;
 /// How [`open`] takes the job's ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LedgerAccess {
-    /// `run`: locked (one writer per ledger), read from the locked file,
-    /// made private once it proves a ledger; the passwords file
-    /// (`--generate-passwords`) is opened too.
+    /// `run`: held (one writer per ledger: a file locked, a table's job
+    /// under its lease, kept from that moment), read under the hold; the
+    /// pool claimed for the job (`ledger::claim`); the passwords file
+    /// (`--generate-passwords`) opened too.
     Lock,
-    /// `plan`: only read, if it exists.
+    /// `plan`: only read, if it exists; who else claims the pool is found.
     Read,
-}
-
-/// A ledger held by `run`: one writer at a time.
-pub enum LedgerHold {
-    /// The ledger file, locked.
-    File(File),
-    /// The job's lease on the table, taken at `taken`, and the number of
-    /// the next record.
-    Table {
-        table: LedgerTable,
-        lease: Lease,
-        taken: std::time::Instant,
-        next_seq: u64,
-    },
 }
 
 /// A job opened: all a command needs before the first call that changes a
@@ -79,8 +68,16 @@ pub struct Opened {
     /// What the ledger holds (nothing, for a new one), with the records of
     /// runs that did not resolve rows mapped to people.
     pub replay: Replay,
+    /// The ledger in messages (a table's with its region).
+    pub ledger_name: String,
     /// [`LedgerAccess::Lock`]: the ledger held for the writer.
-    pub ledger: Option<LedgerHold>,
+    pub held: Option<Held>,
+    /// [`LedgerAccess::Lock`]: this host's claim on the pool, held until
+    /// dropped.
+    pub host_claim: Option<HostClaim>,
+    /// Other live jobs running the action on the pool: for `plan`, or
+    /// those a run was let go on beside (`--allow-concurrent-jobs`).
+    pub other_jobs: Vec<Claimant>,
     /// [`LedgerAccess::Lock`] with `--generate-passwords`.
     pub passwords_out: Option<PasswordsOut>,
     /// An S3 input's version id or ETag.
@@ -107,137 +104,188 @@ pub async fn open(
     // choose how users are resolved, and to size the user table once) is
     // counted while the ledger is read.
     let input_rows = count_input_rows(settings);
-    let location = Location::parse(&settings.ledger)?;
-    let (mut replay, ledger) = match (&location, access) {
-        (Location::File(path), LedgerAccess::Lock) => {
-            let file = ledger::lock(path)?;
-            let replay = ledger::replay_file(&file, path)?;
-            check_same_job(settings, &replay)?;
-            ledger::make_private(&file, path)?;
-            resuming(settings, &replay);
-            (replay, Some(LedgerHold::File(file)))
+    let store = store::open(&settings.ledger).await?;
+    let (held, replay) = match access {
+        LedgerAccess::Lock => {
+            let (held, replay) = store.hold(settings.lease_seconds).await?;
+            (Some(held), replay)
         }
-        (Location::File(path), LedgerAccess::Read) => {
-            let replay = ledger::replay_path(path)?.unwrap_or_default();
-            check_same_job(settings, &replay)?;
-            (replay, None)
+        LedgerAccess::Read => (None, store.replay().await?),
+    };
+    // From here on a held ledger is given back if the job cannot be
+    // opened.
+    match open_held(
+        connect,
+        settings,
+        store.as_ref(),
+        held.as_ref(),
+        replay,
+        csv,
+        input_rows,
+        prepared,
+        limits,
+    )
+    .await
+    {
+        Ok(mut opened) => {
+            opened.held = held;
+            Ok(opened)
         }
-        (Location::Table { table, job }, access) => {
-            let (region, profile) = match &settings.ledger_table {
-                Some(access) => (access.region.as_deref(), access.profile.as_deref()),
-                None => (
-                    Some(settings.aws.region.as_str()),
-                    settings.aws.profile.as_deref(),
-                ),
-            };
-            let t = LedgerTable::connect(table, region, profile).await?;
-            t.check_exists().await?;
-            let held = match access {
-                LedgerAccess::Lock => {
-                    let taken = std::time::Instant::now();
-                    let lease = t
-                        .acquire(job, &Holder::this_process(), settings.lease_seconds)
-                        .await?;
-                    Some((lease, taken))
-                }
-                LedgerAccess::Read => None,
-            };
-            let replay = match read_table(&t, job, &location)
-                .await
-                .and_then(|replay| check_same_job(settings, &replay).map(|()| replay))
-            {
-                Ok(replay) => replay,
-                Err(e) => {
-                    if let Some((lease, _)) = &held {
-                        let _ = t.release(lease).await;
-                    }
-                    return Err(e.into());
-                }
-            };
-            match held {
-                Some((lease, taken)) => {
-                    resuming(settings, &replay);
-                    let next_seq = t.last_seq(job).await?.map_or(1, |s| s + 1);
-                    (
-                        replay,
-                        Some(LedgerHold::Table {
-                            table: t,
-                            lease,
-                            taken,
-                            next_seq,
-                        }),
-                    )
-                }
-                None => (replay, None),
+        Err(e) => {
+            if let Some(held) = held {
+                held.release().await;
             }
+            Err(e)
+        }
+    }
+}
+
+/// [`open`] once the ledger is read (and, for `run`, held).
+#[allow(clippy::too_many_arguments)]
+async fn open_held(
+    connect: &dyn Connect,
+    settings: &RunSettings,
+    store: &dyn LedgerStore,
+    held: Option<&Held>,
+    mut replay: Replay,
+    csv: Option<CsvSource<Box<dyn io::Read + Send>>>,
+    input_rows: tokio::task::JoinHandle<Option<u64>>,
+    prepared: Option<Prepared>,
+    limits: &Limits,
+) -> anyhow::Result<Opened> {
+    let access = if held.is_some() {
+        LedgerAccess::Lock
+    } else {
+        LedgerAccess::Read
+    };
+    check_same_job(settings, &replay, store.name())?;
+    if held.is_some() {
+        resuming(store.name(), &replay);
+    }
+    let (csv, input_version, input_change) = match &settings.input {
+        Input::S3 { bucket, key } => {
+            let (source, version, change) = open_s3(settings, bucket, key, &replay, access).await?;
+            (Some(source), Some(version), change)
+        }
+        _ => (csv, None, None),
+    };
+    let passwords_out = match (&settings.steps.generate_passwords, access) {
+        (Some(path), LedgerAccess::Lock) => Some(PasswordsOut::open(path)?),
+        _ => None,
+    };
+
+    let cognito = connect.connect(&settings.aws, &settings.pool_id).await?;
+    let (pool, prepared) = match prepared {
+        Some(p) => (p.pool, Some(p.resolver)),
+        None => (read_pool(settings, &cognito, limits).await?, None),
+    };
+    // One job per pool: claimed before the pool is listed, so a second
+    // job is refused before it spends anything more.
+    let (host_claim, other_jobs) = claim_pool(settings, &pool, store, held).await?;
+    if let Some(lease) = held.and_then(Held::lease) {
+        cognito.fence(Arc::new(move || lease.valid()));
+    }
+    let source = match csv {
+        Some(csv) => Source::Csv(csv),
+        None => open_pool(settings, &cognito, limits).await?,
+    };
+    let input_rows = input_rows.await.ok().flatten();
+    let resolver = match prepared {
+        Some(resolver) => resolver,
+        None => {
+            let choice = choose(settings, &pool, input_rows, &replay)?;
+            Arc::new(open_resolver(settings, &cognito, &pool, choice, limits).await?)
         }
     };
-    // A lease taken above is given back if the job cannot be opened.
-    let opened = async {
-        let (csv, input_version, input_change) = match &settings.input {
-            Input::S3 { bucket, key } => {
-                let (source, version, change) =
-                    open_s3(settings, bucket, key, &replay, access).await?;
-                (Some(source), Some(version), change)
-            }
-            _ => (csv, None, None),
+    if replay.unresolved > 0 && resolver.resolves() {
+        let text = match held {
+            Some(held) => held.reread()?,
+            None => store::read_existing(store).await?,
         };
-        let passwords_out = match (&settings.steps.generate_passwords, access) {
-            (Some(path), LedgerAccess::Lock) => Some(PasswordsOut::open(path)?),
-            _ => None,
-        };
-
-        let cognito = connect.connect(&settings.aws, &settings.pool_id).await?;
-        let (pool, prepared) = match prepared {
-            Some(p) => (p.pool, Some(p.resolver)),
-            None => (read_pool(settings, &cognito, limits).await?, None),
-        };
-        let source = match csv {
-            Some(csv) => Source::Csv(csv),
-            None => open_pool(settings, &cognito, limits).await?,
-        };
-        let input_rows = input_rows.await.ok().flatten();
-        let resolver = match prepared {
-            Some(resolver) => resolver,
-            None => {
-                let choice = choose(settings, &pool, input_rows, &replay)?;
-                Arc::new(open_resolver(settings, &cognito, &pool, choice, limits).await?)
-            }
-        };
-        adopt_unresolved(&resolver, &mut replay, &location, &settings.aws).await?;
-        Ok::<_, anyhow::Error>((
-            passwords_out,
-            cognito,
-            pool,
-            source,
-            input_rows,
-            resolver,
-            (input_version, input_change),
-        ))
+        adopt_unresolved(&resolver, &mut replay, text, store.name()).await?;
     }
-    .await;
-    let (passwords_out, cognito, pool, source, input_rows, resolver, (input_version, input_change)) =
-        match opened {
-            Ok(parts) => parts,
-            Err(e) => {
-                if let Some(LedgerHold::Table { table, lease, .. }) = &ledger {
-                    let _ = table.release(lease).await;
-                }
-                return Err(e);
-            }
-        };
     Ok(Opened {
         cognito,
         pool,
         source,
         input_rows,
         replay,
-        ledger,
+        ledger_name: store.name().to_string(),
+        held: None,
+        host_claim,
+        other_jobs,
         passwords_out,
         input_version,
         input_change,
         resolver,
     })
+}
+
+/// Claims the pool for a held job, on this host and in the ledger's own
+/// store (`ledger::claim`); for `plan`, only finds who holds it. Another
+/// live job running the action on the pool refuses the run, unless
+/// `--allow-concurrent-jobs`, which lets it go on saying so. Returns this
+/// host's claim, and the other jobs found.
+async fn claim_pool(
+    settings: &RunSettings,
+    pool: &PoolView,
+    store: &dyn LedgerStore,
+    held: Option<&Held>,
+) -> Result<(Option<HostClaim>, Vec<Claimant>), UsageError> {
+    let regional = format!("https://cognito-idp.{}.amazonaws.com", settings.aws.region);
+    let key = PoolKey {
+        account: pool.facts().and_then(PoolFacts::account),
+        pool_id: settings.pool_id.clone(),
+        action: settings.steps.action,
+        endpoint: Some(settings.aws.endpoint_name()).filter(|e| *e != regional),
+    };
+    let mut others = Vec::new();
+    let Some(held) = held else {
+        others.extend(
+            settings
+                .claim_dir
+                .as_deref()
+                .and_then(|dir| claim::probe_host(dir, &key)),
+        );
+        others.extend(store.claimed(&key).await?);
+        return Ok((None, others));
+    };
+    let me = Claimant::this_run(held.name());
+    let host = match &settings.claim_dir {
+        Some(dir) => match claim::take_host(dir, &key, &me) {
+            Ok(Ok(claim)) => Some(claim),
+            // This job's own earlier runner, fenced off by the lease this
+            // run now holds (a process paused past its lease).
+            Ok(Err(other)) if other.ledger == me.ledger && held.lease().is_some() => None,
+            Ok(Err(other)) => {
+                others.push(other);
+                None
+            }
+            Err(why) => {
+                warn!(%why, "could not take this host's claim on the pool, so a second job on this host would not be seen; going on");
+                None
+            }
+        },
+        None => None,
+    };
+    others.extend(held.claim(&key, &me).await?);
+    if others.is_empty() {
+        return Ok((host, others));
+    }
+    let holders = others
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if !settings.allow_concurrent_jobs {
+        return Err(UsageError::PoolBusy {
+            pool: settings.pool_id.clone(),
+            action: settings.steps.action.as_str(),
+            holders,
+        });
+    }
+    warn!(pool = %settings.pool_id, action = settings.steps.action.as_str(), %holders, "another job is running this action on this pool; going on (--allow-concurrent-jobs): a person in both jobs' inputs is called by both");
+    Ok((host, others))
 }
 
 impl Opened {
@@ -303,27 +351,11 @@ async fn open_s3(
     Ok((source, version, change))
 }
 
-/// Replays a job's records from its table.
-async fn read_table(
-    table: &LedgerTable,
-    job: &str,
-    location: &Location,
-) -> Result<Replay, UsageError> {
-    let lines = table.lines(job, tokio::runtime::Handle::current());
-    let name = location.as_path();
-    tokio::task::spawn_blocking(move || ledger::replay_reader(lines, &name))
-        .await
-        .map_err(|e| UsageError::LedgerRead {
-            path: location.as_path(),
-            reason: e.to_string(),
-        })?
-}
-
 /// Says what a resumed ledger holds, and that a torn last line is cut off.
-fn resuming(settings: &RunSettings, replay: &Replay) {
+fn resuming(ledger: &str, replay: &Replay) {
     if replay.torn_bytes > 0 {
         warn!(
-            ledger = %settings.ledger.display(),
+            %ledger,
             bytes = replay.torn_bytes,
             "the ledger's last line is torn (a crash mid-write); cutting it off: that record was never acknowledged"
         );
@@ -331,7 +363,7 @@ fn resuming(settings: &RunSettings, replay: &Replay) {
     if replay.runs > 0 {
         let c = replay.counts();
         info!(
-            ledger = %settings.ledger.display(),
+            %ledger,
             succeeded = c.succeeded,
             failed = c.failed_total(),
             invalid = c.invalid,
@@ -361,8 +393,8 @@ impl PoolView {
 /// [`crate::files`]).
 pub fn check_paths(settings: &RunSettings) -> Result<(), UsageError> {
     let mut paths: Vec<(Role, &Path)> = Vec::new();
-    if let Ok(Location::File(_)) = Location::parse(&settings.ledger) {
-        paths.push((Role::Ledger, settings.ledger.as_path()));
+    if let Some(ledger) = settings.ledger.file() {
+        paths.push((Role::Ledger, ledger));
     }
     if let Input::Path(p) = &settings.input {
         paths.push((Role::Input, p));
@@ -506,35 +538,22 @@ fn listing_refused(settings: &RunSettings, e: CallError) -> UsageError {
 /// Maps the records of runs that did not resolve rows to people (ledgers of
 /// earlier versions, `--resolve exact`) to the people their rows name, so
 /// that a person such a run finished as `ALICE` is not called again as
-/// `alice` or by their email. The ledger at `path` is read again for their
+/// `alice` or by their email. The ledger's `text` is read again for their
 /// names, one at a time. With an index this costs nothing more; with
 /// lookups, one per such record.
 async fn adopt_unresolved(
     resolver: &Resolver,
     replay: &mut Replay,
-    location: &Location,
-    aws: &crate::cognito::AwsSettings,
+    text: Reader,
+    ledger: &str,
 ) -> Result<(), UsageError> {
-    if replay.unresolved == 0 || !resolver.resolves() {
-        return Ok(());
-    }
     info!(
         records = replay.unresolved,
         "mapping the records of a run that did not resolve rows to the people they name"
     );
-    let path = location.as_path();
     let read_err = |e: std::io::Error| UsageError::LedgerRead {
-        path: path.clone(),
+        path: ledger.into(),
         reason: e.to_string(),
-    };
-    let text: Box<dyn io::BufRead + Send> = match location {
-        Location::File(path) => Box::new(io::BufReader::new(
-            std::fs::File::open(path).map_err(read_err)?,
-        )),
-        Location::Table { table, job } => {
-            let t = LedgerTable::connect(table, Some(&aws.region), aws.profile.as_deref()).await?;
-            Box::new(t.lines(job, tokio::runtime::Handle::current()))
-        }
     };
     let (tx, mut names) = tokio::sync::mpsc::channel(1024);
     let reader = tokio::task::spawn_blocking(move || {
@@ -628,14 +647,14 @@ fn count_input_rows(settings: &RunSettings) -> tokio::task::JoinHandle<Option<u6
 }
 
 /// Refuses a ledger written for another pool or action, or not a ledger.
-fn check_same_job(settings: &RunSettings, replay: &Replay) -> Result<(), UsageError> {
-    replay.check_ledger(&settings.ledger)?;
+fn check_same_job(settings: &RunSettings, replay: &Replay, ledger: &str) -> Result<(), UsageError> {
+    replay.check_ledger(Path::new(ledger))?;
     let Some(h) = &replay.header else {
         return Ok(()); // empty: a fresh ledger
     };
     if h.pool_id != settings.pool_id {
         return Err(UsageError::LedgerMismatch {
-            path: settings.ledger.clone(),
+            path: ledger.into(),
             what: "pool",
             found: h.pool_id.clone(),
             wanted: settings.pool_id.clone(),
@@ -643,7 +662,7 @@ fn check_same_job(settings: &RunSettings, replay: &Replay) -> Result<(), UsageEr
     }
     if h.action != settings.steps.action {
         return Err(UsageError::LedgerMismatch {
-            path: settings.ledger.clone(),
+            path: ledger.into(),
             what: "action",
             found: h.action.as_str().to_string(),
             wanted: settings.steps.action.as_str().to_string(),

@@ -27,7 +27,9 @@
 //! - [`ledger`]: the append-only JSON Lines ledger: record types, the writer
 //!   (group-committed fsync; a user counts as done only once its record is
 //!   durable) and replay (what a re-run may skip); the same records kept in
-//!   a DynamoDB table (`dynamodb://TABLE/JOB`) and `ledger copy`.
+//!   a DynamoDB table (`dynamodb://TABLE/JOB`) and `ledger copy`; one seam
+//!   for both kinds (`ledger::store`), and one job per pool
+//!   (`ledger::claim`).
 //! - [`progress`] and [`report`]: the progress bar or plain log lines, the
 //!   end-of-run summary, the `status` command.
 //! - `files`: every path the tool reads or writes, and its rules: private

@@ -29,7 +29,7 @@ fn main() -> std::process::ExitCode {
     let code = runtime.block_on(async {
         let shutdown = CancellationToken::new();
         cognito_bulk_reset::signals::watch(shutdown.clone());
-        match execute(cli.command, shutdown).await {
+        let code = match execute(cli.command, shutdown).await {
             Ok(code) => code,
             // Errors come back only from set-up, before anything is sent:
             // a UsageError, or a file that could not be opened.
@@ -38,7 +38,11 @@ fn main() -> std::process::ExitCode {
                 let _ = writeln!(std::io::stderr(), "error: {e:#}");
                 cognito_bulk_reset::error::exit_code_of(&e)
             }
-        }
+        };
+        // A DynamoDB ledger's lease dropped on the way out is given back
+        // before the process ends (or expires by itself).
+        cognito_bulk_reset::ledger::store::settle(std::time::Duration::from_secs(5)).await;
+        code
     });
     // Nothing left on the runtime matters (the ledger is closed): a
     // confirmation prompt still waiting on the terminal must not hold the

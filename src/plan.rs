@@ -42,6 +42,9 @@ pub struct PlanReport {
     pub action: String,
     pub input: String,
     pub ledger: String,
+    /// Other live jobs running this action on this pool now (a run would
+    /// be refused unless `--allow-concurrent-jobs`).
+    pub other_jobs: Vec<String>,
     /// An S3 input's version when the job began and now, if they differ.
     pub input_changed: Option<(String, String)>,
     /// The pool's settings; `None` when they could not be read.
@@ -126,6 +129,8 @@ pub(crate) async fn plan_in(
         input_rows: _rows,
         resolver,
         input_change,
+        ledger_name,
+        other_jobs,
         ..
     } = opened;
     let (tx, raw) = tokio::sync::mpsc::channel(1024);
@@ -154,7 +159,8 @@ pub(crate) async fn plan_in(
         region: settings.aws.region.clone(),
         action: settings.steps.action.as_str().to_string(),
         input: settings.input.name(),
-        ledger: settings.ledger.display().to_string(),
+        ledger: ledger_name,
+        other_jobs: other_jobs.iter().map(ToString::to_string).collect(),
         input_changed: input_change,
         pool: pool.facts().cloned(),
         pool_unreadable: pool.facts.as_ref().err().cloned(),
@@ -276,6 +282,13 @@ impl PlanReport {
             );
         }
         let _ = writeln!(s, "  ledger               {}", self.ledger);
+        for other in &self.other_jobs {
+            let _ = writeln!(
+                s,
+                "  ANOTHER JOB          is running {} on this pool now ({other}); a run is refused while it does (--allow-concurrent-jobs goes on)",
+                self.action
+            );
+        }
         self.render_pool(&mut s);
         let _ = write!(s, "  users to do          {}", self.to_do);
         if self.read_back_first > 0 {

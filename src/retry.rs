@@ -119,7 +119,8 @@ pub fn retry_kind(class: ErrorClass) -> Option<RetryKind> {
         ErrorClass::UserFailed
         | ErrorClass::UserLimited
         | ErrorClass::Pause
-        | ErrorClass::StopRun => None,
+        | ErrorClass::StopRun
+        | ErrorClass::Fenced => None,
     }
 }
 
@@ -131,7 +132,7 @@ fn feedback<T>(limiter: &Limiter, ticket: Ticket, result: &Result<T, CallError>)
     match result.as_ref().map_err(|e| e.class) {
         Ok(_) => limiter.answered(ticket, false),
         Err(ErrorClass::Throttled) => limiter.answered(ticket, true),
-        Err(ErrorClass::Transient | ErrorClass::Unreachable) => {}
+        Err(ErrorClass::Transient | ErrorClass::Unreachable | ErrorClass::Fenced) => {}
         Err(_) => limiter.answered(ticket, false),
     }
 }

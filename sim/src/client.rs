@@ -18,6 +18,7 @@ const HOST_AWS_VARS: &[&str] = &[
     "AWS_ENDPOINT_URL_CLOUDWATCH",
     "AWS_SESSION_TOKEN",
     "RUST_LOG",
+    "XDG_STATE_HOME",
 ];
 
 /// Gives `cmd` placeholder credentials (the simulated pool checks none)
@@ -25,12 +26,15 @@ const HOST_AWS_VARS: &[&str] = &[
 /// from the environment, config and credentials files that do not exist
 /// (under `scratch`), no instance metadata, and STS and CloudWatch at a
 /// closed loopback port. Cognito's endpoint is the caller's to give
-/// (`--endpoint-url`).
+/// (`--endpoint-url`). Its home is `scratch` too, so that what a tool keeps
+/// in the home folder (state, claims) stays with the process's own test
+/// or benchmark.
 pub fn isolate_aws_env(cmd: &mut Command, scratch: &Path) {
     for var in HOST_AWS_VARS {
         cmd.env_remove(var);
     }
-    cmd.env("AWS_ACCESS_KEY_ID", "test")
+    cmd.env("HOME", scratch)
+        .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_CONFIG_FILE", scratch.join("no-aws-config"))
         .env(

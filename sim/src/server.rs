@@ -299,7 +299,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
             "ListUsers" => pool.list_users(&input),
             "AdminUserGlobalSignOut" => pool.admin_user_global_sign_out(&input),
             "AdminCreateUser" => pool.admin_create_user(&input),
-            "DescribeUserPool" => pool.describe_user_pool(&input, b.password_history),
+            "DescribeUserPool" => {
+                pool.describe_user_pool(&input, b.password_history, &bucket.account)
+            }
             _ => unreachable!("operations were matched above"),
         },
     };

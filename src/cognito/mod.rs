@@ -91,6 +91,9 @@ pub enum ErrorClass {
     /// local limit (open files) stopped it. Safe to retry, since nothing
     /// was sent; if it persists, the run stops naming the endpoint.
     Unreachable,
+    /// Not sent: the run's [`Fence`] was down (a DynamoDB ledger's lease
+    /// may have passed to another runner). The run stops.
+    Fenced,
 }
 
 /// A failed call, reduced to what the pipeline and the ledger need.
@@ -108,6 +111,19 @@ pub struct CallError {
 }
 
 impl CallError {
+    /// A call the run's [`Fence`] kept from being sent.
+    pub fn fenced() -> CallError {
+        CallError {
+            class: ErrorClass::Fenced,
+            code: "LeaseLost".into(),
+            message:
+                "not sent: the job's lease on its DynamoDB ledger may have passed to another runner"
+                    .into(),
+            request_id: None,
+            outcome_unknown: false,
+        }
+    }
+
     /// LimitExceededException: a limit that clears later (retried as
     /// transient); when it outlasts a user's attempts the user is deferred,
     /// not failed.
@@ -250,7 +266,17 @@ pub trait PoolApi: Send + Sync {
 
     /// A user's status and when it last changed (AdminGetUser).
     fn user_state<'a>(&'a self, username: &'a str) -> Answer<'a, Result<UserState, CallError>>;
+
+    /// From now on, checks `fence` as late as the client can before each
+    /// request leaves, and sends nothing while it is down. Without it, the
+    /// [`Cognito`] handle's own check, made just before each call, is the
+    /// last.
+    fn fence(&self, _fence: Fence) {}
 }
+
+/// Whether a call may still be sent: `false` once a DynamoDB ledger's
+/// lease may have passed to another runner.
+pub type Fence = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// How a run reaches its pool: builds the [`Cognito`] handle once, before
 /// the first call, sending nothing.
@@ -267,6 +293,8 @@ pub trait Connect: Send + Sync {
 pub struct Cognito {
     api: Arc<dyn PoolApi>,
     pool_id: String,
+    /// Set once the run holds a lease; clones share it.
+    fence: Arc<std::sync::OnceLock<Fence>>,
 }
 
 impl Cognito {
@@ -275,6 +303,24 @@ impl Cognito {
         Cognito {
             api,
             pool_id: pool_id.to_string(),
+            fence: Arc::default(),
+        }
+    }
+
+    /// No call of this handle (or its clones) is sent from now on while
+    /// `fence` is down: checked before each call and, through the SDK,
+    /// again just before the request is transmitted.
+    pub fn fence(&self, fence: Fence) {
+        if self.fence.set(fence.clone()).is_ok() {
+            self.api.fence(fence);
+        }
+    }
+
+    /// The error of a call the fence stopped.
+    fn fenced(&self) -> Result<(), CallError> {
+        match self.fence.get() {
+            Some(up) if !up() => Err(CallError::fenced()),
+            _ => Ok(()),
         }
     }
 
@@ -295,6 +341,7 @@ impl Cognito {
         username: &str,
         password: Option<&Password>,
     ) -> CallResult {
+        self.fenced()?;
         self.api.apply(op, username, password).await
     }
 
@@ -305,21 +352,25 @@ impl Cognito {
         filter: Option<&str>,
         token: Option<String>,
     ) -> Result<Page, CallError> {
+        self.fenced()?;
         self.api.list_users_page(filter, token).await
     }
 
     /// The pool's settings (DescribeUserPool).
     pub async fn describe_pool(&self) -> Result<PoolFacts, CallError> {
+        self.fenced()?;
         self.api.describe_pool().await
     }
 
     /// The rate Cognito enforces for an API quota category.
     pub async fn provisioned_limit(&self, category: &str) -> Result<f64, CallError> {
+        self.fenced()?;
         self.api.provisioned_limit(category).await
     }
 
     /// Reads a user's status and when it last changed (AdminGetUser).
     pub async fn user_state(&self, username: &str) -> Result<UserState, CallError> {
+        self.fenced()?;
         self.api.user_state(username).await
     }
 }

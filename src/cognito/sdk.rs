@@ -3,9 +3,13 @@
 //! nothing outside matches on SDK types. Messages that come back from a
 //! call carrying a password are scrubbed of it before they leave.
 
+use aws_sdk_cognitoidentityprovider::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_cognitoidentityprovider::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_cognitoidentityprovider::error::BoxError;
 use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::operation::RequestId;
 use aws_sdk_cognitoidentityprovider::Client;
+use std::sync::{Arc, OnceLock};
 
 use crate::error::UsageError;
 use crate::identity::facts::Case;
@@ -14,7 +18,7 @@ use crate::secret::{redact, Password};
 
 use super::{
     classify_error, Answer, AwsSettings, CallError, CallOk, CallResult, Cognito, Connect,
-    ErrorClass, Operation, Page, PoolApi, UserState,
+    ErrorClass, Fence, Operation, Page, PoolApi, UserState,
 };
 
 /// Connects through the AWS SDK: the profile or the default credential
@@ -125,6 +129,50 @@ pub async fn list_user_pools(aws: &AwsSettings) -> Result<Vec<PoolSummary>, Usag
 struct SdkPool {
     client: Client,
     pool_id: String,
+    /// Checked by [`FenceCheck`] before every request leaves.
+    fence: Arc<OnceLock<Fence>>,
+}
+
+/// Stops a request whose [`Fence`] is down at the last moment the SDK
+/// offers, once it is signed and just before the HTTP client sends it
+/// ("read before transmit"), so that a process paused mid-call sends
+/// nothing once its lease may have passed on.
+struct FenceCheck(Arc<OnceLock<Fence>>);
+
+impl std::fmt::Debug for FenceCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FenceCheck")
+    }
+}
+
+/// What [`FenceCheck`] fails a request with.
+#[derive(Debug)]
+struct Fenced;
+
+impl std::fmt::Display for Fenced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not sent: the job's lease may have passed to another runner")
+    }
+}
+
+impl std::error::Error for Fenced {}
+
+impl Intercept for FenceCheck {
+    fn name(&self) -> &'static str {
+        "FenceCheck"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        match self.0.get() {
+            Some(up) if !up() => Err(Box::new(Fenced)),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl SdkPool {
@@ -146,11 +194,18 @@ impl SdkPool {
             role: aws.role.as_ref(),
         })
         .await?;
+        let fence: Arc<OnceLock<Fence>> = Arc::default();
+        let client = Client::from_conf(
+            aws_sdk_cognitoidentityprovider::config::Builder::from(&config)
+                .interceptor(FenceCheck(fence.clone()))
+                .build(),
+        );
         let pool = SdkPool {
-            client: Client::new(&config),
+            client,
             pool_id: pool_id.to_string(),
+            fence,
         };
-        Ok(Cognito::with_api(std::sync::Arc::new(pool), pool_id))
+        Ok(Cognito::with_api(Arc::new(pool), pool_id))
     }
 
     /// Carries out `op` for one user. `password` is required for
@@ -331,6 +386,7 @@ impl SdkPool {
                 .and_then(|n| usize::try_from(n).ok()),
             triggers,
             estimated_users: u64::try_from(pool.estimated_number_of_users()).unwrap_or(0),
+            arn: pool.arn().map(str::to_string),
         })
     }
 
@@ -429,6 +485,10 @@ impl PoolApi for SdkPool {
 
     fn user_state<'a>(&'a self, username: &'a str) -> Answer<'a, Result<UserState, CallError>> {
         Box::pin(SdkPool::user_state(self, username))
+    }
+
+    fn fence(&self, fence: Fence) {
+        let _ = self.fence.set(fence);
     }
 }
 
@@ -534,6 +594,9 @@ where
                 None => (ErrorClass::UserFailed, format!("HttpStatus{status}"), false),
             }
         }
+        SdkError::DispatchFailure(d) if is_fenced(d.as_connector_error()) => {
+            return CallError::fenced();
+        }
         SdkError::TimeoutError(_) => (ErrorClass::Transient, "Timeout".to_string(), true),
         SdkError::DispatchFailure(d) if d.is_timeout() => {
             (ErrorClass::Transient, "Timeout".to_string(), true)
@@ -577,6 +640,18 @@ where
         request_id,
         outcome_unknown,
     }
+}
+
+/// Whether [`FenceCheck`] stopped the request.
+fn is_fenced(connector: Option<&aws_sdk_cognitoidentityprovider::error::ConnectorError>) -> bool {
+    let mut e: Option<&(dyn std::error::Error + 'static)> = connector.map(|e| e as _);
+    while let Some(err) = e {
+        if err.is::<Fenced>() {
+            return true;
+        }
+        e = err.source();
+    }
+    false
 }
 
 /// The innermost cause of a connector error, as text.

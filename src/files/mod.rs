@@ -40,6 +40,8 @@ pub enum Role {
     SummaryJson,
     Config,
     Export,
+    /// This host's claim on a pool (`ledger::claim`).
+    PoolClaim,
 }
 
 impl Role {
@@ -51,6 +53,7 @@ impl Role {
             Role::SummaryJson => "--summary-json",
             Role::Config => "--config",
             Role::Export => "--output",
+            Role::PoolClaim => "pool claim",
         }
     }
 }

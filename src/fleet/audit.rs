@@ -3,38 +3,24 @@
 //! STS, discover tables expanded), read as a single ledger is.
 
 use std::fmt::Write as _;
-use std::io::BufRead;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::error::ExitCode;
-use crate::ledger::location::Location;
-use crate::ledger::table::LedgerTable;
+use crate::ledger::store::{self, Reader};
 use crate::report::{self, say, ExportFormat, ExportRow, Status};
 use crate::settings::RunArgs;
 
 use super::{open, Purpose, Target};
 
-/// A target's ledger, for reading on a blocking thread; `None` when the
-/// target has not started (no file, or a table job with no records).
-async fn reader(t: &Target) -> anyhow::Result<Option<Box<dyn BufRead + Send>>> {
-    Ok(match Location::parse(&t.settings.ledger)? {
-        Location::File(path) => crate::ledger::lines::open(&path)?
-            .map(|f| Box::new(std::io::BufReader::new(f)) as Box<dyn BufRead + Send>),
-        Location::Table { table, job } => {
-            let access = t.settings.ledger_table.clone().unwrap_or_default();
-            let lt =
-                LedgerTable::connect(&table, access.region.as_deref(), access.profile.as_deref())
-                    .await?;
-            lt.check_exists().await?;
-            if lt.last_seq(&job).await?.is_none() {
-                None
-            } else {
-                Some(Box::new(lt.lines(&job, tokio::runtime::Handle::current())))
-            }
-        }
-    })
+/// A target's ledger, for reading on a blocking thread, and its name;
+/// `None` when the target has not started (no file, or a table job with
+/// no records).
+async fn reader(t: &Target) -> anyhow::Result<Option<(Reader, PathBuf)>> {
+    let store = store::open(&t.settings.ledger).await?;
+    let name = PathBuf::from(store.name());
+    Ok(store.read().await?.map(|r| (r, name)))
 }
 
 /// One target's row of `status --fleet`.
@@ -56,8 +42,7 @@ pub async fn status(cli: RunArgs, json: bool) -> anyhow::Result<ExitCode> {
     for t in &fleet.targets {
         let status = match reader(t).await? {
             None => None,
-            Some(r) => {
-                let name = t.settings.ledger.clone();
+            Some((r, name)) => {
                 Some(tokio::task::spawn_blocking(move || report::status_from(r, &name)).await??)
             }
         };
@@ -66,7 +51,7 @@ pub async fn status(cli: RunArgs, json: bool) -> anyhow::Result<ExitCode> {
             account: t.bucket.account.clone(),
             region: t.bucket.region.clone(),
             pool_id: t.settings.pool_id.clone(),
-            ledger: t.settings.ledger.display().to_string(),
+            ledger: t.settings.ledger.to_string(),
             status,
         });
     }
@@ -155,10 +140,9 @@ pub async fn export(
     let fleet = open(cli, Purpose::Read).await?;
     let mut all: Vec<ExportRow> = Vec::new();
     for t in &fleet.targets {
-        let Some(r) = reader(t).await? else {
+        let Some((r, name)) = reader(t).await? else {
             continue;
         };
-        let name = t.settings.ledger.clone();
         let rows = tokio::task::spawn_blocking(move || report::rows_from(r, &name)).await??;
         all.extend(rows.into_iter().map(|row| ExportRow {
             account: Some(t.bucket.account.clone()),

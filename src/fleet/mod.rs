@@ -31,8 +31,7 @@ use tracing::{info, warn};
 
 use crate::cognito::{AssumeRole, AwsSettings};
 use crate::error::{ExitCode, UsageError};
-use crate::ledger::copy::TableAccess;
-use crate::ledger::location::{Location, SCHEME};
+use crate::ledger::location::{Location, TableAccess, TableJob};
 use crate::limiter::Limits;
 use crate::settings::{RunArgs, RunSettings};
 
@@ -222,7 +221,7 @@ pub async fn open(cli: RunArgs, purpose: Purpose) -> anyhow::Result<Fleet> {
                     account,
                     region: settings.aws.region.clone(),
                 };
-                ledgers.place(&mut settings, &bucket);
+                ledgers.place(&mut settings, &bucket)?;
                 targets.push(Target {
                     at: draft.at,
                     bucket,
@@ -318,14 +317,11 @@ fn check_shared_files(manifest: &Path, targets: &[Target]) -> Result<(), UsageEr
 enum Ledgers {
     /// `DIR/ACCOUNT/REGION/POOL-ACTION.jsonl`.
     Dir(PathBuf),
-    /// Jobs `PREFIX/ACCOUNT/REGION/POOL-ACTION` of one DynamoDB table, in
-    /// the region of the SDK's settings (AWS_REGION, the profile's), as the
+    /// Jobs `PREFIX/ACCOUNT/REGION/POOL-ACTION` of one DynamoDB table (the
+    /// job of this location is the prefix), found by the ledger's one rule
+    /// (`--ledger-region`, else AWS_REGION, else the profile's) with the
     /// credentials the fleet runs with.
-    Table {
-        table: String,
-        prefix: String,
-        profile: Option<String>,
-    },
+    Table(TableJob),
 }
 
 impl Ledgers {
@@ -336,49 +332,39 @@ impl Ledgers {
             path: manifest.to_owned(),
             reason: reason.to_string(),
         };
+        let access = TableAccess {
+            region: top.ledger_region.clone(),
+            profile: top.profile.clone(),
+        };
         match &top.ledger {
             None => Ok(Ledgers::Dir(
                 top.ledger_dir
                     .clone()
                     .unwrap_or_else(|| default_ledger_dir(manifest)),
             )),
-            Some(ledger) => match Location::parse(ledger)? {
+            Some(ledger) => match Location::parse(ledger, &access)? {
                 Location::File(_) => Err(fail("--ledger names one job's file; a fleet keeps one ledger per target: give --ledger-dir DIR, or --ledger dynamodb://TABLE/PREFIX")),
                 Location::Table { .. } if top.ledger_dir.is_some() => Err(fail("give ledger (a DynamoDB table) or ledger-dir (files), not both")),
-                Location::Table { table, job } => Ok(Ledgers::Table {
-                    table,
-                    prefix: job,
-                    profile: top.profile.clone(),
-                }),
+                Location::Table(at) => Ok(Ledgers::Table(at)),
             },
         }
     }
 
     /// Sets a target's ledger.
-    fn place(&self, settings: &mut RunSettings, bucket: &Bucket) {
+    fn place(&self, settings: &mut RunSettings, bucket: &Bucket) -> Result<(), UsageError> {
         let name = format!("{}-{}", settings.pool_id, settings.steps.action.as_str());
-        match self {
-            Ledgers::Dir(dir) => {
-                settings.ledger = dir
-                    .join(&bucket.account)
+        settings.ledger = match self {
+            Ledgers::Dir(dir) => Location::File(
+                dir.join(&bucket.account)
                     .join(&bucket.region)
-                    .join(format!("{name}.jsonl"));
-            }
-            Ledgers::Table {
-                table,
-                prefix,
-                profile,
-            } => {
-                settings.ledger = PathBuf::from(format!(
-                    "{SCHEME}{table}/{prefix}/{}/{}/{name}",
-                    bucket.account, bucket.region
-                ));
-                settings.ledger_table = Some(TableAccess {
-                    region: None,
-                    profile: profile.clone(),
-                });
-            }
-        }
+                    .join(format!("{name}.jsonl")),
+            ),
+            Ledgers::Table(at) => Location::Table(at.with_job(format!(
+                "{}/{}/{}/{name}",
+                at.job, bucket.account, bucket.region
+            ))?),
+        };
+        Ok(())
     }
 }
 
@@ -386,7 +372,7 @@ impl std::fmt::Display for Ledgers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Ledgers::Dir(dir) => write!(f, "{}", dir.display()),
-            Ledgers::Table { table, prefix, .. } => write!(f, "{SCHEME}{table}/{prefix}"),
+            Ledgers::Table(at) => write!(f, "{at}"),
         }
     }
 }
@@ -585,7 +571,7 @@ fn default_ledger_dir(manifest: &Path) -> PathBuf {
 fn make_dirs(root: &Path, targets: &[Target]) -> Result<(), UsageError> {
     use std::os::unix::fs::DirBuilderExt;
     for t in targets {
-        if let Some(dir) = t.settings.ledger.parent() {
+        if let Some(dir) = t.settings.ledger.file().and_then(Path::parent) {
             std::fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)

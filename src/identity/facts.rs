@@ -158,9 +158,17 @@ pub struct PoolFacts {
     pub triggers: Vec<String>,
     /// Cognito's estimate of the users in the pool.
     pub estimated_users: u64,
+    /// The pool's ARN, `arn:aws:cognito-idp:REGION:ACCOUNT:userpool/ID`.
+    pub arn: Option<String>,
 }
 
 impl PoolFacts {
+    /// The pool's account, from its ARN.
+    pub fn account(&self) -> Option<String> {
+        let account = self.arn.as_deref()?.split(':').nth(4)?;
+        (!account.is_empty()).then(|| account.to_string())
+    }
+
     /// Account recovery is admin-only: AdminResetUserPassword cannot be used.
     pub fn admin_only_recovery(&self) -> bool {
         self.recovery.iter().any(|r| r == "admin_only")

@@ -22,13 +22,18 @@
 //! whose result the run never learnt: to be reconciled before any new call),
 //! repairs a torn last line left by a crash mid-write, and refuses a corrupt
 //! line anywhere else. One process at a time may write a ledger
-//! ([`lock()`]). Records never hold a password.
+//! ([`lock()`] for a file, a lease for a table), and one job at a time may
+//! run an action on a pool ([`claim`]). Every command reaches a ledger
+//! through [`store`], which alone knows whether it is a file or a table.
+//! Records never hold a password.
 
+pub mod claim;
 pub mod copy;
 pub mod lines;
 pub mod location;
 pub mod lock;
 pub mod replay;
+pub mod store;
 pub mod table;
 pub mod users;
 pub mod writer;

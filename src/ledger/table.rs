@@ -14,7 +14,17 @@
 //!   pid), when it expires, and a fence that grows with every new holder.
 //!   Every write of records is one transaction that also checks that the
 //!   writer still holds the lease it took (holder and fence), so a writer
-//!   that lost it writes nothing.
+//!   that lost it writes nothing. The lease is kept ([`KeptLease`]) from
+//!   the moment it is taken: renewed every third of its length until it is
+//!   released or dropped.
+//! - A job's claim on a pool (`job` = `#pool/ACCOUNT/POOL/ACTION`, `k` =
+//!   `claim`): which job of the table is running that action on that pool
+//!   now, renewed and released with the job's lease, so that a second job
+//!   of the table on the same pool is refused (see `ledger::claim`).
+//! - An unfinished copy (`k` = `copying`): put by `ledger copy` before the
+//!   first record it writes into a job and deleted after the last, so that
+//!   a copy that stopped part-way is never resumed as if it were the
+//!   whole ledger.
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, Read};
@@ -28,6 +38,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use crate::error::UsageError;
+use crate::ledger::claim::Claimant;
+use crate::ledger::location::TableAccess;
 
 /// The partition key: the job.
 const JOB: &str = "job";
@@ -37,6 +49,11 @@ const KEY: &str = "k";
 const LINE: &str = "l";
 const RECORD_PREFIX: &str = "r#";
 const LEASE: &str = "lease";
+const CLAIM: &str = "claim";
+const COPYING: &str = "copying";
+/// The partition of pool claims: no job's items have the sort key
+/// [`CLAIM`], so a job named like one cannot collide with it.
+const CLAIM_PREFIX: &str = "#pool/";
 
 /// Pages one write carries. A transaction holds at most 100 actions and
 /// 4 MB (API reference, TransactWriteItems); one action checks the lease.
@@ -73,11 +90,12 @@ pub fn pages(text: &str) -> Result<Vec<&str>, String> {
     Ok(pages)
 }
 
-/// A table holding ledgers.
+/// A table holding ledgers, in the region the location's rule resolved.
 #[derive(Clone)]
 pub struct LedgerTable {
     client: Client,
     table: String,
+    region: String,
 }
 
 /// Who takes a lease.
@@ -185,16 +203,24 @@ fn why<E: ProvideErrorMetadata + std::error::Error + 'static>(
 }
 
 impl LedgerTable {
-    /// A client for `table`: the region given, else the SDK's (AWS_REGION,
-    /// the profile); the endpoint from the SDK's settings
-    /// (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL). Sends nothing.
-    pub async fn connect(
-        table: &str,
-        region: Option<&str>,
-        profile: Option<&str>,
-    ) -> Result<LedgerTable, UsageError> {
+    /// A client for `table`, reached by `access`: in the region of the
+    /// location's rule (`--ledger-region`, else AWS_REGION, else the
+    /// profile's; see `ledger::location`), the endpoint from the SDK's
+    /// settings (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL). Sends
+    /// nothing.
+    pub async fn connect(table: &str, access: &TableAccess) -> Result<LedgerTable, UsageError> {
+        let profile = access.profile.as_deref();
+        let region = match &access.region {
+            Some(region) => region.clone(),
+            None => crate::aws::default_region(profile)
+                .await
+                .ok_or(UsageError::Missing(
+                        "--ledger-region",
+                        "a DynamoDB ledger's table is found by its region, and none is set: give --ledger-region REGION (or set AWS_REGION); the pool's region is not used",
+                    ))?,
+        };
         let config = crate::aws::load(crate::aws::Load {
-            region,
+            region: Some(&region),
             profile,
             endpoint_url: None,
             sdk_retries: true,
@@ -206,12 +232,35 @@ impl LedgerTable {
         Ok(LedgerTable {
             client: Client::new(&config),
             table: table.to_string(),
+            region,
         })
+    }
+
+    /// The table's name.
+    pub fn name(&self) -> &str {
+        &self.table
+    }
+
+    /// A job of this table as messages name it:
+    /// `dynamodb://TABLE/JOB (REGION)`.
+    pub fn job_name(&self, job: &str) -> String {
+        format!(
+            "{}{}/{job} ({})",
+            crate::ledger::location::SCHEME,
+            self.table,
+            self.region
+        )
+    }
+
+    /// The region the table was found in.
+    pub fn region(&self) -> &str {
+        &self.region
     }
 
     fn error(&self, reason: String) -> UsageError {
         UsageError::LedgerTable {
             table: self.table.clone(),
+            region: self.region.clone(),
             reason,
         }
     }
@@ -429,7 +478,7 @@ impl LedgerTable {
             .map(|ms| crate::ledger::timestamp(UNIX_EPOCH + Duration::from_millis(ms)))
             .unwrap_or_else(|_| "?".into());
         UsageError::LeaseHeld {
-            ledger: format!("{}{}/{job}", crate::ledger::location::SCHEME, self.table),
+            ledger: self.job_name(job),
             host: text("host"),
             pid: text("pid"),
             expires,
@@ -487,6 +536,171 @@ impl LedgerTable {
                 why(&e)
             ))),
         }
+    }
+
+    /// Takes the claim `key` for `lease`'s job: free, expired, this
+    /// holder's, or this job's (whose earlier runner is fenced off by the
+    /// lease). Another live job's claim is not taken: `Some(its holder)`.
+    async fn take_claim(
+        &self,
+        key: &str,
+        lease: &Lease,
+        me: &Claimant,
+        seconds: u64,
+    ) -> Result<Option<Claimant>, UsageError> {
+        let now = now_ms();
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(JOB, s(&format!("{CLAIM_PREFIX}{key}")))
+            .key(KEY, s(CLAIM))
+            .update_expression(
+                "SET holder = :h, ledger = :l, host = :host, pid = :pid, since = :since, expires_ms = :e",
+            )
+            .condition_expression(
+                "attribute_not_exists(#k) OR expires_ms < :now OR holder = :h OR ledger = :l",
+            )
+            .expression_attribute_names("#k", KEY)
+            .expression_attribute_values(":h", s(&lease.holder.id))
+            .expression_attribute_values(":l", s(&me.ledger))
+            .expression_attribute_values(":host", s(&me.host))
+            .expression_attribute_values(":pid", n(u64::from(me.pid)))
+            .expression_attribute_values(":since", s(&me.since))
+            .expression_attribute_values(":e", n(now + seconds * 1000))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(None),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                Ok(Some(self.claimant(key).await?))
+            }
+            Err(e) => Err(self.error(format!("UpdateItem (the pool claim) failed ({})", why(&e)))),
+        }
+    }
+
+    /// Who holds the claim `key`, if it is live.
+    pub async fn live_claim(&self, key: &str) -> Result<Option<Claimant>, UsageError> {
+        let item = self.claim_item(key).await?;
+        let live = match item.get("expires_ms") {
+            Some(AttributeValue::N(ms)) => ms.parse::<u64>().is_ok_and(|ms| ms >= now_ms()),
+            _ => false,
+        };
+        Ok(live.then(|| claimant_of(&item)))
+    }
+
+    async fn claimant(&self, key: &str) -> Result<Claimant, UsageError> {
+        Ok(claimant_of(&self.claim_item(key).await?))
+    }
+
+    async fn claim_item(&self, key: &str) -> Result<HashMap<String, AttributeValue>, UsageError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(JOB, s(&format!("{CLAIM_PREFIX}{key}")))
+            .key(KEY, s(CLAIM))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error(format!("GetItem (the pool claim) failed ({})", why(&e))))?;
+        Ok(out.item().cloned().unwrap_or_default())
+    }
+
+    /// Sets the claim's expiry, if it is still `lease`'s holder's.
+    async fn set_claim_expiry(
+        &self,
+        key: &str,
+        lease: &Lease,
+        expires_ms: u64,
+    ) -> Result<(), WriteError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(JOB, s(&format!("{CLAIM_PREFIX}{key}")))
+            .key(KEY, s(CLAIM))
+            .update_expression("SET expires_ms = :e")
+            .condition_expression("holder = :h")
+            .expression_attribute_values(":e", n(expires_ms))
+            .expression_attribute_values(":h", s(&lease.holder.id))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| match e.code() {
+                Some("ConditionalCheckFailedException") => WriteError::LeaseLost,
+                _ => WriteError::Failed(why(&e)),
+            })
+    }
+
+    /// Whether `job` holds a copy that `ledger copy` did not finish.
+    pub async fn unfinished_copy(&self, job: &str) -> Result<bool, UsageError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(JOB, s(job))
+            .key(KEY, s(COPYING))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error(format!("GetItem failed ({})", why(&e))))?;
+        Ok(out.item().is_some())
+    }
+
+    /// Marks `lease`'s job as a copy under way (before its first record),
+    /// or, `done`, as whole (after its last).
+    pub async fn mark_copying(&self, lease: &Lease, done: bool) -> Result<(), WriteError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key(JOB, s(&lease.job))
+            .key(KEY, s(LEASE))
+            .condition_expression("holder = :h AND fence = :f")
+            .expression_attribute_values(":h", s(&lease.holder.id))
+            .expression_attribute_values(":f", n(lease.fence))
+            .build()
+            .map_err(|e| WriteError::Failed(e.to_string()))?;
+        let mark = if done {
+            TransactWriteItem::builder()
+                .delete(
+                    aws_sdk_dynamodb::types::Delete::builder()
+                        .table_name(&self.table)
+                        .key(JOB, s(&lease.job))
+                        .key(KEY, s(COPYING))
+                        .build()
+                        .map_err(|e| WriteError::Failed(e.to_string()))?,
+                )
+                .build()
+        } else {
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .item(JOB, s(&lease.job))
+                        .item(KEY, s(COPYING))
+                        .item("holder", s(&lease.holder.id))
+                        .build()
+                        .map_err(|e| WriteError::Failed(e.to_string()))?,
+                )
+                .build()
+        };
+        let items = vec![
+            TransactWriteItem::builder().condition_check(check).build(),
+            mark,
+        ];
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                WriteError::Failed(format!(
+                    "TransactWriteItems on table {} failed ({})",
+                    self.table,
+                    why(&e)
+                ))
+            })
     }
 
     /// Appends ledger `text` (whole lines) as the job's next pages, from
@@ -593,9 +807,10 @@ impl crate::ledger::writer::Sink for TableSink {
     }
 }
 
-/// Keeps a run's lease: renews it every third of its length, and tells the
-/// run whether it may still call (its calls stop before the lease could
-/// have passed to another runner, even if this process was paused).
+/// Keeps a lease: renews it every third of its length, and tells the run
+/// whether it may still call (its calls stop before the lease could have
+/// passed to another runner, even if this process was paused). A pool
+/// claim taken under the lease is renewed and released with it.
 pub struct LeaseKeeper {
     table: LedgerTable,
     lease: std::sync::Mutex<Lease>,
@@ -604,25 +819,11 @@ pub struct LeaseKeeper {
     /// renewal was sent, leaving a third for clock skew between hosts.
     valid_until: std::sync::Mutex<std::time::Instant>,
     lost: std::sync::atomic::AtomicBool,
+    /// The pool claim taken under this lease, if any.
+    claim: std::sync::Mutex<Option<String>>,
 }
 
 impl LeaseKeeper {
-    /// Keeps `lease`, taken for `seconds` just after `taken`.
-    pub fn new(
-        table: LedgerTable,
-        lease: Lease,
-        seconds: u64,
-        taken: std::time::Instant,
-    ) -> LeaseKeeper {
-        LeaseKeeper {
-            table,
-            lease: std::sync::Mutex::new(lease),
-            seconds,
-            valid_until: std::sync::Mutex::new(taken + Self::window(seconds)),
-            lost: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-
     fn window(seconds: u64) -> Duration {
         Duration::from_millis(seconds * 1000 * 2 / 3)
     }
@@ -634,25 +835,39 @@ impl LeaseKeeper {
                 < *self.valid_until.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Renews the lease until `stop` is cancelled or the lease is lost.
-    pub async fn keep(&self, stop: tokio_util::sync::CancellationToken) {
+    /// The lease as last renewed.
+    pub fn lease(&self) -> Lease {
+        self.lease.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The table the lease is in.
+    pub fn table(&self) -> &LedgerTable {
+        &self.table
+    }
+
+    /// Renews the lease (and the claim) until `stop` is cancelled, then
+    /// releases both; returns at once, releasing nothing, once the lease is
+    /// lost.
+    async fn keep(&self, stop: tokio_util::sync::CancellationToken) {
         let mut wait = Duration::from_millis(self.seconds * 1000 / 3);
         loop {
             tokio::select! {
-                _ = stop.cancelled() => return,
+                _ = stop.cancelled() => break,
                 _ = tokio::time::sleep(wait) => {}
             }
             let sent = std::time::Instant::now();
-            let current = self.lease.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let current = self.lease();
             match self.table.renew(&current, self.seconds).await {
                 Ok(lease) => {
                     *self.lease.lock().unwrap_or_else(|e| e.into_inner()) = lease;
                     *self.valid_until.lock().unwrap_or_else(|e| e.into_inner()) =
                         sent + Self::window(self.seconds);
                     wait = Duration::from_millis(self.seconds * 1000 / 3);
+                    self.renew_claim(&current).await;
                 }
                 Err(WriteError::LeaseLost) => {
                     tracing::warn!(
+                        ledger = %self.table.job_name(&current.job),
                         "the job's lease was taken over by another runner; no more calls"
                     );
                     self.lost.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -665,14 +880,102 @@ impl LeaseKeeper {
                 }
             }
         }
-    }
-
-    /// Gives the lease up at the end of the run.
-    pub async fn release(&self) {
-        let lease = self.lease.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let lease = self.lease();
+        let claim = self.claim.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(key) = claim {
+            let _ = self.table.set_claim_expiry(&key, &lease, 0).await;
+        }
         if let Err(e) = self.table.release(&lease).await {
             tracing::warn!(error = %e, "could not release the job's lease; it expires by itself");
         }
+    }
+
+    async fn renew_claim(&self, lease: &Lease) {
+        let claim = self.claim.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(key) = claim {
+            let expires_ms = now_ms() + self.seconds * 1000;
+            if let Err(e) = self.table.set_claim_expiry(&key, lease, expires_ms).await {
+                tracing::warn!(error = %e, pool = %key, "could not renew the job's claim on the pool; another job may now start on it");
+            }
+        }
+    }
+
+    /// Claims `key` (a pool and action) for this lease's job: refused with
+    /// who holds it when another live job of the table does.
+    pub async fn claim(&self, key: &str, me: &Claimant) -> Result<Option<Claimant>, UsageError> {
+        let lease = self.lease();
+        let other = self.table.take_claim(key, &lease, me, self.seconds).await?;
+        if other.is_none() {
+            *self.claim.lock().unwrap_or_else(|e| e.into_inner()) = Some(key.to_string());
+        }
+        Ok(other)
+    }
+}
+
+/// A lease kept from the moment it was taken: a task renews it until
+/// [`KeptLease::release`] (which waits for the release to be sent) or the
+/// drop (which leaves the release to that task; `ledger::store::settle`
+/// waits for such tasks before the process exits).
+pub struct KeptLease {
+    pub keeper: std::sync::Arc<LeaseKeeper>,
+    stop: tokio_util::sync::CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl KeptLease {
+    /// Starts keeping `lease`, taken for `seconds` just after `taken`.
+    pub fn start(
+        table: LedgerTable,
+        lease: Lease,
+        seconds: u64,
+        taken: std::time::Instant,
+    ) -> KeptLease {
+        let keeper = std::sync::Arc::new(LeaseKeeper {
+            table,
+            lease: std::sync::Mutex::new(lease),
+            seconds,
+            valid_until: std::sync::Mutex::new(taken + LeaseKeeper::window(seconds)),
+            lost: std::sync::atomic::AtomicBool::new(false),
+            claim: std::sync::Mutex::new(None),
+        });
+        let stop = tokio_util::sync::CancellationToken::new();
+        let task = {
+            let (keeper, stop) = (keeper.clone(), stop.clone());
+            crate::ledger::store::background().spawn(async move { keeper.keep(stop).await })
+        };
+        KeptLease {
+            keeper,
+            stop,
+            task: Some(task),
+        }
+    }
+
+    /// Stops renewing and gives the lease (and any claim) back.
+    pub async fn release(mut self) {
+        self.stop.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for KeptLease {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// A claim item's holder.
+fn claimant_of(item: &HashMap<String, AttributeValue>) -> Claimant {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(v)) | Some(AttributeValue::N(v)) => v.clone(),
+        _ => "?".into(),
+    };
+    Claimant {
+        ledger: text("ledger"),
+        host: text("host"),
+        pid: text("pid").parse().unwrap_or(0),
+        since: text("since"),
     }
 }
 

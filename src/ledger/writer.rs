@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Entry, Header, Replay, UserRecord};
+use super::{Entry, Header, UserRecord};
 
 /// Records committed by one fsync, at most.
 const MAX_GROUP: usize = 4096;
@@ -73,23 +73,6 @@ pub struct LedgerWriter {
 }
 
 impl LedgerWriter {
-    /// Takes the ledger `file` (opened for appending and locked by
-    /// [`lock`](super::lock())), cuts off a torn last line found by `replay`,
-    /// appends this run's header durably and starts the writer thread.
-    /// Returns the handle and the thread to join at the end.
-    pub fn open(
-        file: File,
-        path: &Path,
-        replay: Option<&Replay>,
-        header: &Header,
-        on_durable: OnDurable,
-    ) -> io::Result<(LedgerWriter, std::thread::JoinHandle<()>)> {
-        if let Some(r) = replay.filter(|r| r.torn_bytes > 0) {
-            file.set_len(r.valid_len)?;
-        }
-        LedgerWriter::open_sink(Box::new(FileSink(file)), path, header, on_durable)
-    }
-
     /// Appends this run's header durably to `sink` and starts the writer
     /// thread; `path` names the ledger in errors.
     pub fn open_sink(
@@ -183,12 +166,12 @@ fn write_loop(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ledger::{lock, replay_path, Action, Outcome};
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    fn header() -> Header {
+    pub(crate) fn header() -> Header {
         Header {
             tool_version: "t".into(),
             pool_id: "us-east-1_T".into(),
@@ -205,7 +188,7 @@ mod tests {
         }
     }
 
-    fn record(name: &str) -> UserRecord {
+    pub(crate) fn record(name: &str) -> UserRecord {
         UserRecord {
             username: name.into(),
             user: None,
@@ -229,10 +212,9 @@ mod tests {
         let path = dir.path().join("l.jsonl");
         let counted = Arc::new(AtomicU64::new(0));
         let c = counted.clone();
-        let (w, thread) = LedgerWriter::open(
-            lock(&path).unwrap(),
+        let (w, thread) = LedgerWriter::open_sink(
+            Box::new(FileSink(lock(&path).unwrap())),
             &path,
-            None,
             &header(),
             Box::new(move |_| {
                 c.fetch_add(1, Ordering::SeqCst);
@@ -261,14 +243,11 @@ mod tests {
             .unwrap();
         let r = replay_path(&path).unwrap().unwrap();
         assert!(r.torn_bytes > 0);
-        let (w, thread) = LedgerWriter::open(
-            lock(&path).unwrap(),
-            &path,
-            Some(&r),
-            &header(),
-            Box::new(|_| {}),
-        )
-        .unwrap();
+        let file = lock(&path).unwrap();
+        file.set_len(r.valid_len).unwrap();
+        let (w, thread) =
+            LedgerWriter::open_sink(Box::new(FileSink(file)), &path, &header(), Box::new(|_| {}))
+                .unwrap();
         w.record(record("late")).await.unwrap();
         drop(w);
         thread.join().unwrap();

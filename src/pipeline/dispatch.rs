@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use crate::cognito::ErrorClass;
 use crate::ledger::{self, Outcome, UserRecord};
 use crate::report::StopReason;
 use crate::resolve::{ResolveError, Resolver, Strategy};
@@ -91,6 +92,9 @@ async fn feed(
         let row = match item {
             Err(e) => {
                 let reason = match e.get_ref().and_then(|e| e.downcast_ref::<ResolveError>()) {
+                    Some(ResolveError(err)) if err.class == ErrorClass::Fenced => {
+                        StopReason::LeaseLost
+                    }
                     Some(ResolveError(err)) => StopReason::Service {
                         code: err.code.clone(),
                         message: format!("ListUsers (resolving users): {}", err.message),

@@ -32,8 +32,7 @@ use tracing::{info, warn};
 use crate::cognito::{Aws, Connect};
 use crate::error::UsageError;
 use crate::job;
-use crate::ledger::table::{LeaseKeeper, TableSink};
-use crate::ledger::{self, Header, LedgerWriter};
+use crate::ledger::{self, Header};
 use crate::limiter::Limits;
 use crate::passwords::{self, PasswordsOut};
 use crate::progress::Progress;
@@ -124,9 +123,15 @@ pub(crate) async fn run_in(
         r = job::open(connect, settings, job::LedgerAccess::Lock, prepared, limits) => r?,
     };
     let mut opened = opened;
-    let generate = generated_passwords(settings, &mut opened).await?;
-    let Some(hold) = opened.ledger.take() else {
-        anyhow::bail!("the ledger was not locked");
+    let Some(mut held) = opened.held.take() else {
+        anyhow::bail!("the ledger was not held");
+    };
+    let generate = match generated_passwords(settings, &mut opened).await {
+        Ok(generate) => generate,
+        Err(e) => {
+            held.release().await;
+            return Err(e);
+        }
     };
     let input_rows = opened.input_rows;
     let resolver = opened.resolver.clone();
@@ -148,63 +153,22 @@ pub(crate) async fn run_in(
     };
     let durable = counters.clone();
     let on_durable: ledger::writer::OnDurable = Box::new(move |entry| durable.on_durable(entry));
-    let mut lease = None;
-    let opened_writer = match hold {
-        job::LedgerHold::File(file) => LedgerWriter::open(
-            file,
-            &settings.ledger,
-            Some(&opened.replay),
-            &header,
-            on_durable,
-        ),
-        job::LedgerHold::Table {
-            table,
-            lease: held,
-            taken,
-            next_seq,
-        } => {
-            let keeper = Arc::new(LeaseKeeper::new(
-                table.clone(),
-                held.clone(),
-                settings.lease_seconds,
-                taken,
-            ));
-            lease = Some(keeper);
-            let sink = TableSink {
-                table,
-                lease: held,
-                next_seq,
-                handle: tokio::runtime::Handle::current(),
-            };
-            // The header's write blocks on the runtime: off its threads.
-            let (path, header) = (settings.ledger.clone(), header.clone());
-            tokio::task::spawn_blocking(move || {
-                LedgerWriter::open_sink(Box::new(sink), &path, &header, on_durable)
-            })
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
-        }
-    };
-    let (writer, writer_thread) = match opened_writer {
+    let (writer, writer_thread) = match held.writer(&header, on_durable).await {
         Ok(opened) => opened,
         Err(e) => {
-            if let Some(keeper) = &lease {
-                keeper.release().await;
-            }
-            return Err(anyhow::Error::new(e).context(format!(
-                "could not open ledger {}",
-                settings.ledger.display()
-            )));
+            let name = held.name().to_string();
+            held.release().await;
+            return Err(anyhow::Error::new(e).context(format!("could not open ledger {name}")));
         }
     };
-    let keeping = CancellationToken::new();
-    if let Some(keeper) = &lease {
-        let (keeper, keeping) = (keeper.clone(), keeping.clone());
-        tokio::spawn(async move { keeper.keep(keeping).await });
-    }
+    let lease = held.lease();
     let triage = Arc::new(Mutex::new(opened.triage(settings)));
+    let ledger_name = opened.ledger_name.clone();
     let job::Opened {
-        cognito, source, ..
+        cognito,
+        source,
+        host_claim,
+        ..
     } = opened;
 
     let limiter = limits.recovery.clone();
@@ -260,7 +224,7 @@ pub(crate) async fn run_in(
         rate = settings.pace.rate,
         adaptive = settings.pace.adaptive,
         concurrency = settings.pace.concurrency,
-        ledger = %settings.ledger.display(),
+        ledger = %ledger_name,
         "starting"
     );
 
@@ -293,15 +257,13 @@ pub(crate) async fn run_in(
         .ok()
         .and_then(Result::ok)
         .context("the ledger writer thread failed")?;
-    keeping.cancel();
-    if let Some(keeper) = &lease {
-        keeper.release().await;
-    }
+    held.release().await;
+    drop(host_claim);
 
     let mut summary = Summary::from_counters(&counters, started.elapsed());
     summary.pool_id = settings.pool_id.clone();
     summary.action = settings.steps.action.as_str().to_string();
-    summary.ledger = settings.ledger.clone();
+    summary.ledger = ledger_name.into();
     summary.interrupted = interrupted;
     summary.stopped = stopped;
     summary.rate = Some(limiter.state());

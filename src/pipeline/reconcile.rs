@@ -138,6 +138,10 @@ impl Worker {
                 Some(Next::RetryAfter(_)) if tries.calls >= RECONCILE_READS => Next::GiveUp,
                 Some(next) => next,
                 None if err.class == ErrorClass::UserFailed => return Some(Read::Failed(err)),
+                None if err.class == ErrorClass::Fenced => {
+                    self.stop_run(StopReason::LeaseLost);
+                    return None;
+                }
                 None => {
                     self.stop_run(StopReason::Service {
                         code: err.code,

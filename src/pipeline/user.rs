@@ -6,8 +6,9 @@
 //!   ReadBack (a lost answer)  ──landed──► end │           Backoff (sleep)
 //!            │ not landed                     │                  ▲
 //!            ▼                                ▼                  │
-//!   Prepare (precheck, password, intent) ──► Call ──retry────────┘
-//!                                             │ ok / final error / gave up
+//!   Prepare (precheck, password) ──────────► Call ──retry────────┘
+//!                     (the limiter's permit, │
+//!                      then the intent once) │ ok / final error / gave up
 //!                                             ▼
 //!                                        the user's Ending
 //! ```
@@ -41,10 +42,10 @@ enum Phase {
     Resume,
     /// Read the user back: did a call whose answer was lost land?
     ReadBack(LostAnswer),
-    /// Once, before the first call: the precheck, a generated password,
-    /// the intent record.
+    /// Once, before the first call: the precheck, a generated password.
     Prepare,
-    /// One attempt, paced by the limiter.
+    /// One attempt, paced by the limiter; before the first, once the
+    /// limiter lets it go, the intent record.
     Call,
     /// Wait before the next attempt.
     Backoff(Duration),
@@ -73,6 +74,8 @@ pub(super) struct UserJob<'a> {
     /// refused as a repeat of a recent password shows that it did.
     maybe_landed: bool,
     prepared: bool,
+    /// This run's intent for the user is durable.
+    intended: bool,
     /// The password generated for this user (`--generate-passwords`).
     pub(super) generated: Option<Password>,
     /// A call's answer was lost (the passwords file says so).
@@ -104,6 +107,7 @@ impl<'a> UserJob<'a> {
             lost: lost_answer.filter(|_| read_back),
             gave_up: None,
             prepared: false,
+            intended: false,
             generated: None,
             answer_lost: false,
         }
@@ -164,9 +168,9 @@ impl<'a> UserJob<'a> {
         })
     }
 
-    /// Before the first call: whether the user is to be skipped, the
+    /// Before the first call: whether the user is to be skipped, and the
     /// generated password (durable in its file before the call that sets
-    /// it), and the intent (durable before the first password call).
+    /// it).
     async fn prepare(&mut self) -> Option<Flow> {
         let w = self.worker;
         self.prepared = true;
@@ -189,22 +193,32 @@ impl<'a> UserJob<'a> {
             }
             self.generated = Some(password);
         }
-        if self.op.target_status().is_some() {
-            let intent = Entry::Intent(IntentRecord {
-                username: self.row.username.clone(),
-                user: canonical(self.row),
-                line: Some(self.row.line),
-                at: ledger::now(),
-                before: before(self.row),
-            });
-            if let Err(e) = w.writer.append(intent).await {
-                w.stop_run(StopReason::Ledger {
-                    message: e.to_string(),
-                });
-                return None;
-            }
-        }
         Some(Flow::Next(Phase::Call))
+    }
+
+    /// Makes the intent durable before the user's first password call of
+    /// the run, once the limiter has let that call go: an intent means
+    /// "this call may have been sent", never "it was waiting its turn".
+    /// `false`: it could not be written, and the run stops.
+    async fn intend(&mut self) -> bool {
+        if self.intended || self.op.target_status().is_none() {
+            return true;
+        }
+        let intent = Entry::Intent(IntentRecord {
+            username: self.row.username.clone(),
+            user: canonical(self.row),
+            line: Some(self.row.line),
+            at: ledger::now(),
+            before: before(self.row),
+        });
+        if let Err(e) = self.worker.writer.append(intent).await {
+            self.worker.stop_run(StopReason::Ledger {
+                message: e.to_string(),
+            });
+            return false;
+        }
+        self.intended = true;
+        true
     }
 
     /// One attempt, and what its answer leads to.
@@ -212,7 +226,9 @@ impl<'a> UserJob<'a> {
         let w = self.worker;
         let row = self.row;
         let ticket = w.until_stopped(self.limiter.acquire()).await?;
-        if !w.may_call() {
+        // Once the intent is durable the call goes out (unless the lease
+        // lapsed meanwhile): a stop now lets it finish and be recorded.
+        if !w.may_call() || !self.intend().await || !w.may_call() {
             return None;
         }
         let sent = SystemTime::now();
@@ -288,6 +304,10 @@ impl<'a> UserJob<'a> {
                         err,
                         per_user: false,
                     })
+                }
+                ErrorClass::Fenced => {
+                    w.stop_run(StopReason::LeaseLost);
+                    return None;
                 }
                 _ => {
                     w.stop_run(StopReason::Service {

@@ -51,18 +51,22 @@ pub struct ExportRow {
     pub at: String,
 }
 
-/// Writes one row per user of the ledger at `path` to `out`, in the order
-/// users first appear.
-pub fn export(
-    path: &Path,
+/// `export`: one row per user of the ledger at `location`, in the order
+/// users first appear, to `output` (a new private file) or stdout.
+pub async fn export(
+    location: &crate::ledger::location::Location,
     format: ExportFormat,
-    out: &mut dyn std::io::Write,
-) -> anyhow::Result<u64> {
-    let file = ledger::lines::open(path)?.ok_or_else(|| UsageError::LedgerRead {
-        path: path.to_owned(),
-        reason: "no such file".into(),
-    })?;
-    export_from(std::io::BufReader::new(file), path, format, out)
+    output: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let store = ledger::store::open(location).await?;
+    let reader = ledger::store::read_existing(store.as_ref()).await?;
+    let name = std::path::PathBuf::from(store.name());
+    tokio::task::spawn_blocking(move || {
+        write_export(output.as_deref(), |out| {
+            export_from(reader, &name, format, out).map(|_| ())
+        })
+    })
+    .await?
 }
 
 /// [`export`] of a ledger read from `reader` (a table's records, see

@@ -15,6 +15,9 @@ use crate::ledger::{self};
 #[derive(Debug, Serialize)]
 pub struct Status {
     pub ledger: PathBuf,
+    /// A DynamoDB ledger's table's region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger_region: Option<String>,
     pub pool_id: String,
     pub action: String,
     pub region: String,
@@ -37,13 +40,15 @@ pub struct Status {
     pub torn_tail_bytes: u64,
 }
 
-/// Reads a ledger file for the `status` command.
-pub fn status(path: &Path) -> Result<Status, UsageError> {
-    let replay = ledger::replay_path(path)?.ok_or_else(|| UsageError::LedgerRead {
-        path: path.to_owned(),
-        reason: "no such file".into(),
-    })?;
-    status_of(replay, path)
+/// The `status` command: reads the ledger at `location`.
+pub async fn status(location: &crate::ledger::location::Location) -> anyhow::Result<Status> {
+    let store = ledger::store::open(location).await?;
+    let reader = ledger::store::read_existing(store.as_ref()).await?;
+    let name = PathBuf::from(location.to_string());
+    let region = store.region().map(str::to_string);
+    let mut status = tokio::task::spawn_blocking(move || status_from(reader, &name)).await??;
+    status.ledger_region = region;
+    Ok(status)
 }
 
 /// `status` of a ledger read from `reader` (a table's records, see
@@ -71,6 +76,7 @@ fn status_of(replay: ledger::Replay, path: &Path) -> Result<Status, UsageError> 
     };
     Ok(Status {
         ledger: path.to_owned(),
+        ledger_region: None,
         pool_id: header.pool_id,
         action: header.action.as_str().to_string(),
         region: header.region,
@@ -93,7 +99,14 @@ fn status_of(replay: ledger::Replay, path: &Path) -> Result<Status, UsageError> 
 impl Status {
     pub fn render(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "ledger     {}", self.ledger.display());
+        match &self.ledger_region {
+            Some(region) => {
+                let _ = writeln!(s, "ledger     {} ({region})", self.ledger.display());
+            }
+            None => {
+                let _ = writeln!(s, "ledger     {}", self.ledger.display());
+            }
+        }
         let _ = writeln!(s, "pool       {} ({})", self.pool_id, self.region);
         let _ = writeln!(s, "action     {}", self.action);
         let _ = writeln!(s, "input      {}", self.input);

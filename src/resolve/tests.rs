@@ -17,6 +17,7 @@ fn facts(users: u64) -> PoolFacts {
         min_password_length: None,
         triggers: vec![],
         estimated_users: users,
+        arn: None,
     }
 }
 

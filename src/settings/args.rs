@@ -177,10 +177,24 @@ pub struct RunArgs {
     #[arg(long, value_enum, value_name = "HOW")]
     pub resolve: Option<ResolveMode>,
 
-    /// The run's ledger (JSON Lines). Re-running with the same ledger resumes.
-    /// Default: `cognito-bulk-reset-<pool>-<action>.jsonl` in the current directory.
+    /// The run's ledger (JSON Lines), or `dynamodb://TABLE/JOB` for a job in a
+    /// DynamoDB table. Re-running with the same ledger resumes. Default:
+    /// `cognito-bulk-reset-<pool>-<action>.jsonl` in the current directory.
     #[arg(long, value_name = "PATH")]
     pub ledger: Option<PathBuf>,
+
+    /// With a DynamoDB ledger: the table's region. Every command finds the
+    /// table the same way: this, else AWS_REGION, else the profile's; never
+    /// the pool's. [default: AWS_REGION or the profile's]
+    #[arg(long, value_name = "REGION")]
+    pub ledger_region: Option<String>,
+
+    /// Go ahead even when another live job is running the same action on
+    /// the same pool (seen on this host, or in the same ledger table); a
+    /// person in both inputs is then called by both. Without it, such a
+    /// run is refused before any change.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub allow_concurrent_jobs: Option<bool>,
 
     /// reset: AdminResetUserPassword (Cognito sends a code). set-password:
     /// AdminSetUserPassword with the input's password column. [default: reset]

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crate::cognito::{AwsSettings, Operation};
 use crate::error::UsageError;
+use crate::ledger::location::{Location, TableAccess};
 use crate::ledger::Action;
 use crate::limiter::default_burst;
 use crate::resolve::ResolveMode;
@@ -57,7 +58,13 @@ impl RunArgs {
                 steps.action.as_str()
             ))
         });
-        crate::ledger::location::Location::parse(&ledger)?;
+        let ledger = Location::parse(
+            &ledger,
+            &TableAccess {
+                region: self.ledger_region.clone(),
+                profile: self.profile.clone(),
+            },
+        )?;
         let lease_seconds = self.lease_seconds.unwrap_or(DEFAULT_LEASE_SECONDS);
         if !(3..=3600).contains(&lease_seconds) {
             return Err(UsageError::Value {
@@ -104,7 +111,8 @@ impl RunArgs {
             config: None,
             lease_seconds,
             input_changed: self.input_changed.unwrap_or(false),
-            ledger_table: None,
+            claim_dir: crate::ledger::claim::host_dir(),
+            allow_concurrent_jobs: self.allow_concurrent_jobs.unwrap_or(false),
         })
     }
 }

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cognito::{AwsSettings, Connect, Operation};
+use crate::ledger::location::Location;
 use crate::ledger::Action;
 use crate::limiter::{default_burst, Limiter, Limits, POOL_READ_RATE};
 use crate::resolve::ResolveMode;
@@ -99,7 +100,9 @@ pub struct RunSettings {
     pub pool_id: String,
     pub aws: AwsSettings,
     pub input: Input,
-    pub ledger: PathBuf,
+    /// The ledger: a file, or a job in a DynamoDB table (with how the
+    /// table is reached), parsed once here.
+    pub ledger: Location,
     pub csv: CsvOptions,
     pub steps: Steps,
     pub pace: Pace,
@@ -120,10 +123,11 @@ pub struct RunSettings {
     pub lease_seconds: u64,
     /// Resume over an S3 input that changed since the job began.
     pub input_changed: bool,
-    /// A DynamoDB ledger's table: where and as whom. `None`: the pool's
-    /// region and profile (a single run); a fleet's targets share one
-    /// table, wherever their pools are.
-    pub ledger_table: Option<crate::ledger::copy::TableAccess>,
+    /// Where this host's claims on pools are kept (`ledger::claim`);
+    /// `None`: no host claim (no home folder to keep them in).
+    pub claim_dir: Option<PathBuf>,
+    /// Go ahead beside another live job on the same pool and action.
+    pub allow_concurrent_jobs: bool,
 }
 
 /// What is done to each user.
@@ -647,7 +651,9 @@ mod tests {
         let s = args().check().unwrap();
         assert_eq!(
             s.ledger,
-            PathBuf::from("cognito-bulk-reset-us-east-1_Abc-reset.jsonl")
+            Location::File(PathBuf::from(
+                "cognito-bulk-reset-us-east-1_Abc-reset.jsonl"
+            ))
         );
         assert_eq!(s.input, Input::Path("users.csv".into()));
         assert!(s.csv.header);

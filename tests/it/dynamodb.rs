@@ -71,6 +71,8 @@ async fn ledger_copy_round_trips_and_tables_read_like_files() {
     let mut file_json: serde_json::Value = serde_json::from_str(&from_file).unwrap();
     let mut table_json: serde_json::Value = serde_json::from_str(&from_table).unwrap();
     assert_eq!(table_json["ledger"], table);
+    assert_eq!(table_json["ledger_region"], "us-east-1");
+    table_json.as_object_mut().unwrap().remove("ledger_region");
     file_json["ledger"] = serde_json::Value::Null;
     table_json["ledger"] = serde_json::Value::Null;
     assert_eq!(file_json, table_json);
@@ -175,6 +177,171 @@ async fn make_table(t: &Scratch, moto: &Moto) {
     ok(create).await;
 }
 
+/// The binary reaching moto's DynamoDB with no region of its own set.
+fn no_region(t: &Scratch, moto: &Moto) -> Command {
+    let mut cmd = t.bin();
+    cmd.env("AWS_ENDPOINT_URL_DYNAMODB", &moto.url);
+    cmd
+}
+
+/// One rule finds a ledger's table for every command: --ledger-region,
+/// else AWS_REGION, never the pool's. With a table of the same name in two
+/// regions, a job copied into eu-west-1 and run there (the pool in
+/// us-east-1) is resumed, not redone: status and run agree, nobody is
+/// messaged twice; the same table is reached from anywhere with
+/// --ledger-region; an empty job says which region was read; no region at
+/// all stops before any call, naming the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_is_found_by_one_region_rule() {
+    let t = Scratch::new();
+    let sim = sim(
+        120,
+        cognito_sim::Behaviour {
+            latency_ms: 2,
+            ..unlimited()
+        },
+    )
+    .await;
+    let names = resettable(120);
+    let moto = Moto::start(&t);
+    for region in ["us-east-1", "eu-west-1"] {
+        let mut create = with_table(&t, &moto);
+        create.args([
+            "ledger",
+            "create-table",
+            "ledgers",
+            "--ledger-region",
+            region,
+        ]);
+        assert!(ok(create).await.stdout.contains(region));
+    }
+    // Half the job done with a file ledger, then copied into eu-west-1.
+    let half = t.users_csv(names[..names.len() / 2].to_vec());
+    let file = t.path("half.jsonl");
+    let mut first = t.bin();
+    first.args(run_args(&sim, &half, &file));
+    ok(first).await;
+    let job = "dynamodb://ledgers/two-regions";
+    let in_eu = |mut cmd: Command| {
+        cmd.env("AWS_REGION", "eu-west-1");
+        cmd
+    };
+    let mut copy = in_eu(with_table(&t, &moto));
+    copy.args(["ledger", "copy"]).arg(&file).arg(job);
+    ok(copy).await;
+
+    // Run the whole list in eu-west-1: the half done is done before.
+    let input = t.users_csv(names.clone());
+    let calls_before = sim.stats().mutating_requests;
+    let out = ok(in_eu(table_run(&t, &moto, &sim, &input, job, &[]))).await;
+    assert_eq!(
+        sim.stats().mutating_requests - calls_before,
+        (names.len() - names.len() / 2) as u64,
+        "only the other half was called: {out:?}"
+    );
+    messaged_once(&sim, &names);
+    let status = |cmd: Command, extra: &[&str]| {
+        let mut cmd = cmd;
+        cmd.args(["status", "--json", "--ledger", job]).args(extra);
+        cmd
+    };
+    let eu: serde_json::Value =
+        serde_json::from_str(&ok(status(in_eu(with_table(&t, &moto)), &[])).await.stdout).unwrap();
+    assert_eq!(eu["succeeded"], names.len(), "{eu}");
+    assert_eq!(eu["ledger_region"], "eu-west-1", "{eu}");
+    // From us-east-1, --ledger-region reaches the same table.
+    let flag: serde_json::Value = serde_json::from_str(
+        &ok(status(
+            with_table(&t, &moto),
+            &["--ledger-region", "eu-west-1"],
+        ))
+        .await
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(flag["succeeded"], names.len(), "{flag}");
+    // us-east-1's table of the same name holds no such job, and says where
+    // it looked.
+    let out = finish(status(with_table(&t, &moto), &[])).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("holds no records in table ledgers in us-east-1")
+            && out.stderr.contains("--ledger-region"),
+        "{out:?}"
+    );
+    // Run again from us-east-1 with the flag: nothing to do, nobody twice.
+    let calls_before = sim.stats().mutating_requests;
+    let mut again = table_run(
+        &t,
+        &moto,
+        &sim,
+        &input,
+        job,
+        &["--ledger-region", "eu-west-1"],
+    );
+    again.env("AWS_REGION", "us-east-1");
+    ok(again).await;
+    assert_eq!(sim.stats().mutating_requests, calls_before);
+    messaged_once(&sim, &names);
+    // No region at all: stopped before any call, naming the flag.
+    let requests = sim.stats().requests;
+    let mut none = no_region(&t, &moto);
+    none.args(run_args(&sim, &input, std::path::Path::new(job)));
+    let out = finish(none).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--ledger-region"), "{out:?}");
+    assert_eq!(sim.stats().requests, requests, "nothing sent");
+    sim.stop().await;
+}
+
+/// The lease is kept from the moment it is taken: a run whose opening
+/// (a pool index at a slow list rate) outlasts two thirds of a short lease
+/// renews it meanwhile and finishes the job, instead of fencing itself
+/// off as if another runner had taken it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_open_keeps_its_lease() {
+    let t = Scratch::new();
+    let sim = sim(
+        720,
+        cognito_sim::Behaviour {
+            latency_ms: 2,
+            ..unlimited()
+        },
+    )
+    .await;
+    let names = resettable(100);
+    let input = t.users_csv(names.clone());
+    let moto = Moto::start(&t);
+    make_table(&t, &moto).await;
+    let job = "dynamodb://ledgers/slow-open";
+    // 12 pages at 2 a second: about 5 s of opening, a 3 s lease.
+    let out = finish(table_run(
+        &t,
+        &moto,
+        &sim,
+        &input,
+        job,
+        &[
+            "--resolve",
+            "index",
+            "--list-rate",
+            "2",
+            "--lease-seconds",
+            "3",
+            "--rate",
+            "200",
+        ],
+    ))
+    .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    // The premise: the index took 12 pages, which at 2 a second (a burst
+    // of 2 aside) outlast the 2 s a lease not renewed allows calls for.
+    assert!(sim.stats().applied["ListUsers"] >= 12);
+    messaged_once(&sim, &names);
+    sim.stop().await;
+}
+
 /// A run keeps its ledger in the table: a second runner is refused while
 /// the first holds the job (exit 2, naming host, pid and expiry); a runner
 /// killed with SIGKILL is taken over once its lease expires, and the
@@ -252,7 +419,12 @@ async fn a_paused_runner_is_fenced_off() {
     let moto = Moto::start(&t);
     make_table(&t, &moto).await;
     let job = "dynamodb://ledgers/fenced";
-    let flags = ["--rate", "40", "--lease-seconds", "3"];
+    // The fence is checked just before each request is transmitted; a
+    // process stopped in the microseconds between that check and the
+    // send still sends that one request once resumed, which no client can
+    // rule out (docs/dynamodb-ledger.md). A slow rate keeps that window
+    // from landing under the test's SIGSTOP by chance.
+    let flags = ["--rate", "10", "--lease-seconds", "3"];
 
     let paused = table_run(&t, &moto, &sim, &input, job, &flags)
         .spawn()
@@ -307,32 +479,39 @@ async fn a_paused_runner_is_fenced_off() {
     sim.stop().await;
 }
 
-/// The job's records, copied out of the table into a file to read.
+/// The job's records, copied out of the table into a file to read (an
+/// empty file while the job holds none: a run killed while opening).
 async fn table_to_file(t: &Scratch, moto: &Moto, job: &str, name: &str) -> std::path::PathBuf {
     let file = t.path(name);
     let _ = std::fs::remove_file(&file);
     let mut copy = with_table(t, moto);
     copy.args(["ledger", "copy", job]).arg(&file);
-    ok(copy).await;
+    let out = finish(copy).await;
+    if out.code == 2 && out.stderr.contains("it holds no records") {
+        std::fs::write(&file, "").unwrap();
+    } else {
+        assert_eq!(out.code, 0, "{out:?}");
+    }
     file
 }
 
-/// Killed with SIGKILL at 10 random moments of a run with throttling,
-/// faults, lost answers and slow replies, each time taken over once the
-/// lease expires, then run to the end: every user has exactly one final
-/// outcome, no user done before a run is called by it, nobody gets two
-/// messages.
+/// Killed with SIGKILL at 6 random moments of a run with throttling,
+/// faults, lost answers and slow replies, each run opening slower (a pool
+/// index at a low list rate) than its short lease would last unrenewed,
+/// each time taken over once the lease expires, then run to the end with
+/// the same lease: every user has exactly one final outcome, no user done
+/// before a run is called by it, nobody gets two messages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_random_moments_with_a_table_ledger() {
     use cognito_sim as sim;
-    const USERS: usize = 3000;
-    const KILLS: usize = 10;
+    const USERS: usize = 1000;
+    const KILLS: usize = 6;
     let t = Scratch::new();
     let sim = sim(
         USERS,
         cognito_sim::Behaviour {
             // Under --rate, so every run throttles.
-            quota_recovery: 120.0,
+            quota_recovery: 40.0,
             latency_ms: 3,
             fail_rate: 0.02,
             drop_rate: 0.02,
@@ -346,17 +525,21 @@ async fn killed_at_random_moments_with_a_table_ledger() {
     let moto = Moto::start(&t);
     make_table(&t, &moto).await;
     let job = "dynamodb://ledgers/kills";
+    // 17 pages of index at 4 a second: nearly 4 s of opening, longer than
+    // the 2.7 s a 4 s lease allows calls for without a renewal.
     let extra = [
         "--rate",
-        "200",
+        "60",
         "--read-rate",
         "300",
+        "--resolve",
+        "index",
         "--list-rate",
-        "2000",
+        "4",
         "--attempt-timeout",
         "0.5",
         "--lease-seconds",
-        "3",
+        "4",
     ];
     let calls = |sim: &cognito_sim::SimHandle| -> std::collections::HashMap<String, u32> {
         (0..USERS)
@@ -374,9 +557,9 @@ async fn killed_at_random_moments_with_a_table_ledger() {
         let mut cmd = table_run(&t, &moto, &sim, &input, job, &extra);
         cmd.stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        kill_after(cmd, std::time::Duration::from_millis(rng.u64(500..2500))).await;
+        kill_after(cmd, std::time::Duration::from_millis(rng.u64(2000..7000))).await;
         // The killed runner's lease expires within --lease-seconds.
-        tokio::time::sleep(std::time::Duration::from_millis(3300)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(4300)).await;
         let file = table_to_file(&t, &moto, job, "kills.jsonl").await;
         let done_after = outcomes(&file); // panics if a user has two final outcomes
         assert!(
@@ -393,15 +576,26 @@ async fn killed_at_random_moments_with_a_table_ledger() {
         done_before = done_after.into_keys().collect();
     }
     assert!(
-        done_before.len() > 200,
+        !done_before.is_empty(),
         "the killed runs made progress ({})",
         done_before.len()
     );
 
-    // The last run keeps a long lease: on a loaded machine a 3 s lease can
-    // lapse between renewals, which stops a run (as it should).
-    let last = [&extra[..8], &["--lease-seconds", "30"]].concat();
-    let out = finish(table_run(&t, &moto, &sim, &input, job, &last)).await;
+    // The last run opens as slowly, with the same lease. On a loaded
+    // machine a renewal slower than a third of a 4 s lease stops a run
+    // (exit 3, as it should); the operator's answer is to run it again.
+    let mut out = finish(table_run(&t, &moto, &sim, &input, job, &extra)).await;
+    for _ in 0..2 {
+        if out.code != 3 {
+            break;
+        }
+        assert!(
+            out.stdout.contains("lease") || out.stderr.contains("lease"),
+            "{out:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(4300)).await;
+        out = finish(table_run(&t, &moto, &sim, &input, job, &extra)).await;
+    }
     assert_eq!(
         out.code, 1,
         "ineligible users fail, the rest succeed: {out:?}"
@@ -418,5 +612,72 @@ async fn killed_at_random_moments_with_a_table_ledger() {
             assert_eq!(u.messages, 1, "{name} was reset");
         }
     }
+    sim.stop().await;
+}
+
+/// Two hosts, one table: a job's claim on its pool lives in the table
+/// beside its lease, so a second job of the table on the same pool and
+/// action is refused from another host (whose own host claims cannot see
+/// the first), and plan there names it; nobody is messaged twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_job_in_the_table_is_refused_from_another_host() {
+    let t = Scratch::new();
+    let sim = sim(
+        150,
+        cognito_sim::Behaviour {
+            latency_ms: 5,
+            ..unlimited()
+        },
+    )
+    .await;
+    let names = resettable(150);
+    let input = t.users_csv(names.clone());
+    let moto = Moto::start(&t);
+    make_table(&t, &moto).await;
+    let host = |name: &str| {
+        let home = t.path(name);
+        std::fs::create_dir_all(&home).unwrap();
+        home
+    };
+    let (host_a, host_b) = (host("host-a"), host("host-b"));
+    let mut first = table_run(
+        &t,
+        &moto,
+        &sim,
+        &input,
+        "dynamodb://ledgers/job-a",
+        &["--rate", "20"],
+    );
+    first.env("HOME", &host_a);
+    let first = first.spawn().unwrap();
+    while sim.stats().messages < 5 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let mut second = table_run(&t, &moto, &sim, &input, "dynamodb://ledgers/job-b", &[]);
+    second.env("HOME", &host_b);
+    let out = finish(second).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("another job is running reset on pool")
+            && out.stderr.contains("dynamodb://ledgers/job-a")
+            && out.stderr.contains(&format!("pid {}", first.id())),
+        "{out:?}"
+    );
+    let mut plan = with_table(&t, &moto);
+    plan.env("HOME", &host_b)
+        .args(run_args(
+            &sim,
+            &input,
+            std::path::Path::new("dynamodb://ledgers/job-b"),
+        ))
+        .arg("--dry-run");
+    let out = ok(plan).await;
+    assert!(
+        out.stdout.contains("ANOTHER JOB") && out.stdout.contains("job-a"),
+        "{out:?}"
+    );
+    let out = finish_child(first).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    messaged_once(&sim, &names);
     sim.stop().await;
 }

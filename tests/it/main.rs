@@ -19,6 +19,7 @@ mod identity;
 mod input;
 mod ledger;
 pub mod moto;
+mod one_job;
 mod plan;
 mod precheck;
 mod rate_auto;

@@ -163,6 +163,7 @@ impl PoolApi for ScriptedPool {
                 min_password_length: Some(8),
                 triggers: vec![],
                 estimated_users: self.users.len() as u64,
+                arn: None,
             })
         })
     }
@@ -223,6 +224,11 @@ fn settings(dir: &Path, users: &[&str], more: RunArgs) -> RunSettings {
         ..more
     }
     .check()
+    .map(|mut s| {
+        // This test's own claims, not the host's: tests run side by side.
+        s.claim_dir = Some(dir.join("claims"));
+        s
+    })
     .unwrap()
 }
 
@@ -341,6 +347,10 @@ async fn set_password_lost_answers_and_lasting_limits() {
         ..RunArgs::default()
     }
     .check()
+    .map(|mut s| {
+        s.claim_dir = Some(dir.path().join("claims"));
+        s
+    })
     .unwrap();
     let summary = pipeline::run_with(&Scripted(pool.clone()), &s, std::future::pending(), None)
         .await

@@ -174,3 +174,65 @@ async fn under_nohup_the_run_outlives_its_terminal() {
     let nohup_out = std::fs::read_to_string(t.path("nohup.out")).unwrap_or_default();
     assert!(nohup_out.contains("succeeded"), "{nohup_out}");
 }
+
+/// An intent means "this call may have been sent": SIGTERM at a low rate, with many users waiting for the limiter, leaves an outcome for every intent (none pending), and the resume reads no one back (0 AdminGetUser) and messages each user once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_at_a_low_rate_leaves_no_intent_for_an_unsent_call() {
+    let t = Scratch::new();
+    let sim = sim(
+        40,
+        Behaviour {
+            latency_ms: 20,
+            ..unlimited()
+        },
+    )
+    .await;
+    let input = t.users_csv(resettable(40));
+    let ledger = t.path("l.jsonl");
+    let args = run_args(&sim, &input, &ledger);
+    let mut cmd = t.bin();
+    // 16 users wait for the limiter at once; about one call a second goes.
+    cmd.args(&args)
+        .args(["--rate", "1", "--burst", "1", "--concurrency", "16"]);
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while sim.stats().messages < 3 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    send_signal(child.id(), "-TERM");
+    let out = finish_child(child).await;
+    assert_eq!(out.code, 143, "{out:?}");
+    let sent = sim.stats().mutating_requests;
+    let intents = std::fs::read_to_string(&ledger)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(r#""record":"intent""#))
+        .count() as u64;
+    assert_eq!(
+        intents, sent,
+        "one intent per call sent, none for users still waiting for the limiter"
+    );
+    let mut status = t.bin();
+    status.args(["status", "--json", "--ledger"]).arg(&ledger);
+    let status: Value = serde_json::from_str(&finish(status).await.stdout).unwrap();
+    assert_eq!(status["pending"], 0, "{status}");
+
+    let reads_before = sim
+        .stats()
+        .applied
+        .get("AdminGetUser")
+        .copied()
+        .unwrap_or(0);
+    every_user_once_after_a_rerun(&t, &sim, &args, &ledger, 40).await;
+    let reads = sim
+        .stats()
+        .applied
+        .get("AdminGetUser")
+        .copied()
+        .unwrap_or(0)
+        - reads_before;
+    assert_eq!(reads, 0, "the resume read no one back");
+}

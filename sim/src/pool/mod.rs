@@ -481,11 +481,14 @@ impl Pool {
     }
 
     /// DescribeUserPool: the pool's settings, as the API reference's
-    /// UserPoolType names them.
+    /// UserPoolType names them; its `Arn` ("The Amazon Resource Name (ARN)
+    /// for the user pool", `arn:aws:cognito-idp:REGION:ACCOUNT:userpool/ID`)
+    /// names `account`, the pool's.
     pub fn describe_user_pool(
         &self,
         input: &Value,
         password_history: bool,
+        account: &str,
     ) -> Result<Value, ApiError> {
         self.check_pool(input)?;
         let s = &self.settings;
@@ -500,6 +503,11 @@ impl Pool {
         };
         let mut pool = json!({
             "Id": self.pool_id,
+            "Arn": format!(
+                "arn:aws:cognito-idp:{}:{account}:userpool/{}",
+                super::pool_region(&self.pool_id),
+                self.pool_id
+            ),
             "Name": self.name,
             "Policies": { "PasswordPolicy": {
                 "MinimumLength": 8, "RequireUppercase": true, "RequireLowercase": true,
