@@ -112,21 +112,16 @@ pub async fn open(
         }
         LedgerAccess::Read => (None, store.replay().await?),
     };
-    // From here on a held ledger is given back if the job cannot be
-    // opened.
-    match open_held(
-        connect,
-        settings,
-        store.as_ref(),
-        held.as_ref(),
+    let local = Local {
+        store: store.as_ref(),
+        held: held.as_ref(),
         replay,
         csv,
         input_rows,
-        prepared,
-        limits,
-    )
-    .await
-    {
+    };
+    // From here on a held ledger is given back if the job cannot be
+    // opened.
+    match open_pool_side(connect, settings, local, prepared, limits).await {
         Ok(mut opened) => {
             opened.held = held;
             Ok(opened)
@@ -140,19 +135,35 @@ pub async fn open(
     }
 }
 
-/// [`open`] once the ledger is read (and, for `run`, held).
-#[allow(clippy::too_many_arguments)]
-async fn open_held(
+/// What [`open`] has before it reaches the pool.
+struct Local<'a> {
+    store: &'a dyn LedgerStore,
+    /// For `run`: the ledger, held.
+    held: Option<&'a Held>,
+    /// What the ledger holds.
+    replay: Replay,
+    /// The input, opened (`None` for S3 and the pool's listing).
+    csv: Option<CsvSource<Box<dyn io::Read + Send>>>,
+    /// The input's rows, being counted.
+    input_rows: tokio::task::JoinHandle<Option<u64>>,
+}
+
+/// [`open`] once the ledger is read (and, for `run`, held): the job held
+/// to be this one, then the pool.
+async fn open_pool_side(
     connect: &dyn Connect,
     settings: &RunSettings,
-    store: &dyn LedgerStore,
-    held: Option<&Held>,
-    mut replay: Replay,
-    csv: Option<CsvSource<Box<dyn io::Read + Send>>>,
-    input_rows: tokio::task::JoinHandle<Option<u64>>,
+    local: Local<'_>,
     prepared: Option<Prepared>,
     limits: &Limits,
 ) -> anyhow::Result<Opened> {
+    let Local {
+        store,
+        held,
+        mut replay,
+        csv,
+        input_rows,
+    } = local;
     let access = if held.is_some() {
         LedgerAccess::Lock
     } else {

@@ -633,6 +633,21 @@ impl LedgerTable {
             })
     }
 
+    /// A transaction's first action: it holds only while `lease` is still
+    /// this writer's (holder and fence).
+    fn lease_check(&self, lease: &Lease) -> Result<TransactWriteItem, WriteError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key(JOB, s(&lease.job))
+            .key(KEY, s(LEASE))
+            .condition_expression("holder = :h AND fence = :f")
+            .expression_attribute_values(":h", s(&lease.holder.id))
+            .expression_attribute_values(":f", n(lease.fence))
+            .build()
+            .map_err(|e| WriteError::Failed(e.to_string()))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
     /// Whether `job` holds a copy that `ledger copy` did not finish.
     pub async fn unfinished_copy(&self, job: &str) -> Result<bool, UsageError> {
         let out = self
@@ -651,15 +666,6 @@ impl LedgerTable {
     /// Marks `lease`'s job as a copy under way (before its first record),
     /// or, `done`, as whole (after its last).
     pub async fn mark_copying(&self, lease: &Lease, done: bool) -> Result<(), WriteError> {
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .key(JOB, s(&lease.job))
-            .key(KEY, s(LEASE))
-            .condition_expression("holder = :h AND fence = :f")
-            .expression_attribute_values(":h", s(&lease.holder.id))
-            .expression_attribute_values(":f", n(lease.fence))
-            .build()
-            .map_err(|e| WriteError::Failed(e.to_string()))?;
         let mark = if done {
             TransactWriteItem::builder()
                 .delete(
@@ -684,10 +690,7 @@ impl LedgerTable {
                 )
                 .build()
         };
-        let items = vec![
-            TransactWriteItem::builder().condition_check(check).build(),
-            mark,
-        ];
+        let items = vec![self.lease_check(lease)?, mark];
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))
@@ -730,16 +733,7 @@ impl LedgerTable {
         first_seq: u64,
         lines: &[&str],
     ) -> Result<(), WriteError> {
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .key(JOB, s(&lease.job))
-            .key(KEY, s(LEASE))
-            .condition_expression("holder = :h AND fence = :f")
-            .expression_attribute_values(":h", s(&lease.holder.id))
-            .expression_attribute_values(":f", n(lease.fence))
-            .build()
-            .map_err(|e| WriteError::Failed(e.to_string()))?;
-        let mut items = vec![TransactWriteItem::builder().condition_check(check).build()];
+        let mut items = vec![self.lease_check(lease)?];
         for (i, line) in lines.iter().enumerate() {
             let put = Put::builder()
                 .table_name(&self.table)

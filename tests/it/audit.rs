@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cognito_sim::{self as sim, Behaviour};
+use cognito_sim as sim;
 
 use crate::support::*;
 
@@ -106,14 +106,7 @@ async fn summary_json_and_export_match_the_ledger() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_what_remains() {
     let t = Scratch::new();
-    let sim = sim(
-        200,
-        Behaviour {
-            latency_ms: 5,
-            ..unlimited()
-        },
-    )
-    .await;
+    let sim = sim_answering_after(200, 5).await;
     let input = t.users_csv(resettable(200));
     let ledger = t.path("l.jsonl");
     let mut cmd = t.bin();

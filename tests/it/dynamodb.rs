@@ -177,6 +177,23 @@ async fn make_table(t: &Scratch, moto: &Moto) {
     ok(create).await;
 }
 
+/// A test's directory, a simulated pool of `users` answering after
+/// `latency_ms`, and moto with the table `ledgers` in us-east-1.
+async fn with_a_table(users: usize, latency_ms: u64) -> (Scratch, cognito_sim::SimHandle, Moto) {
+    let t = Scratch::new();
+    let sim = sim(
+        users,
+        cognito_sim::Behaviour {
+            latency_ms,
+            ..unlimited()
+        },
+    )
+    .await;
+    let moto = Moto::start(&t);
+    make_table(&t, &moto).await;
+    (t, sim, moto)
+}
+
 /// The binary reaching moto's DynamoDB with no region of its own set.
 fn no_region(t: &Scratch, moto: &Moto) -> Command {
     let mut cmd = t.bin();
@@ -194,14 +211,7 @@ fn no_region(t: &Scratch, moto: &Moto) -> Command {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_is_found_by_one_region_rule() {
     let t = Scratch::new();
-    let sim = sim(
-        120,
-        cognito_sim::Behaviour {
-            latency_ms: 2,
-            ..unlimited()
-        },
-    )
-    .await;
+    let sim = sim_answering_after(120, 2).await;
     let names = resettable(120);
     let moto = Moto::start(&t);
     for region in ["us-east-1", "eu-west-1"] {
@@ -301,19 +311,9 @@ async fn a_table_is_found_by_one_region_rule() {
 /// off as if another runner had taken it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_open_keeps_its_lease() {
-    let t = Scratch::new();
-    let sim = sim(
-        720,
-        cognito_sim::Behaviour {
-            latency_ms: 2,
-            ..unlimited()
-        },
-    )
-    .await;
+    let (t, sim, moto) = with_a_table(720, 2).await;
     let names = resettable(100);
     let input = t.users_csv(names.clone());
-    let moto = Moto::start(&t);
-    make_table(&t, &moto).await;
     let job = "dynamodb://ledgers/slow-open";
     // 12 pages at 2 a second: about 5 s of opening, a 3 s lease.
     let out = finish(table_run(
@@ -348,19 +348,9 @@ async fn a_slow_open_keeps_its_lease() {
 /// resumed run finishes the job with nobody messaged twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_runner_per_job_and_takeover_after_a_kill() {
-    let t = Scratch::new();
-    let sim = sim(
-        400,
-        cognito_sim::Behaviour {
-            latency_ms: 20,
-            ..unlimited()
-        },
-    )
-    .await;
+    let (t, sim, moto) = with_a_table(400, 20).await;
     let names = resettable(400);
     let input = t.users_csv(names.clone());
-    let moto = Moto::start(&t);
-    make_table(&t, &moto).await;
     let job = "dynamodb://ledgers/takeover";
     let flags = ["--rate", "60", "--lease-seconds", "6"];
 
@@ -405,19 +395,9 @@ async fn one_runner_per_job_and_takeover_after_a_kill() {
 /// once resumed (SIGCONT), and says why; nobody is messaged twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_runner_is_fenced_off() {
-    let t = Scratch::new();
-    let sim = sim(
-        300,
-        cognito_sim::Behaviour {
-            latency_ms: 20,
-            ..unlimited()
-        },
-    )
-    .await;
+    let (t, sim, moto) = with_a_table(300, 20).await;
     let names = resettable(300);
     let input = t.users_csv(names.clone());
-    let moto = Moto::start(&t);
-    make_table(&t, &moto).await;
     let job = "dynamodb://ledgers/fenced";
     // The fence is checked just before each request is transmitted; a
     // process stopped in the microseconds between that check and the
@@ -621,19 +601,9 @@ async fn killed_at_random_moments_with_a_table_ledger() {
 /// the first), and plan there names it; nobody is messaged twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_job_in_the_table_is_refused_from_another_host() {
-    let t = Scratch::new();
-    let sim = sim(
-        150,
-        cognito_sim::Behaviour {
-            latency_ms: 5,
-            ..unlimited()
-        },
-    )
-    .await;
+    let (t, sim, moto) = with_a_table(150, 5).await;
     let names = resettable(150);
     let input = t.users_csv(names.clone());
-    let moto = Moto::start(&t);
-    make_table(&t, &moto).await;
     let host = |name: &str| {
         let home = t.path(name);
         std::fs::create_dir_all(&home).unwrap();

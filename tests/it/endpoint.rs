@@ -140,14 +140,7 @@ async fn endpoint_dying_mid_run_stops_and_resumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_open_files_is_no_lost_answer() {
     let t = Scratch::new();
-    let sim = sim(
-        400,
-        Behaviour {
-            latency_ms: 20,
-            ..unlimited()
-        },
-    )
-    .await;
+    let sim = sim_answering_after(400, 20).await;
     let input = t.users_csv(resettable(400));
     // An earlier run (another ledger) reset them all a moment ago.
     let mut cmd = t.bin();

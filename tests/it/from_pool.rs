@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cognito_sim::{self as sim, Behaviour, SimHandle};
+use cognito_sim::{self as sim, SimHandle};
 
 use crate::support::*;
 
@@ -57,14 +57,7 @@ async fn filtered_listing_resets_only_matching_users() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listing_resumes_after_a_kill() {
     let t = Scratch::new();
-    let sim = sim(
-        600,
-        Behaviour {
-            latency_ms: 3,
-            ..unlimited()
-        },
-    )
-    .await;
+    let sim = sim_answering_after(600, 3).await;
     let ledger = t.path("l.jsonl");
     let args = pool_args(&sim, &ledger);
     let mut cmd = t.bin();

@@ -4,8 +4,6 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use cognito_sim::Behaviour;
-
 use crate::support::*;
 
 /// A second run on a ledger in use is refused (exit 2) naming the holder's pid and host; after the holder is killed with SIGKILL its lock is gone and a re-run finishes.
@@ -54,14 +52,7 @@ async fn one_writer_per_ledger_and_no_stale_lock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_ledger_writes_stop_the_run() {
     let t = Scratch::new();
-    let sim = sim(
-        400,
-        Behaviour {
-            latency_ms: 2,
-            ..unlimited()
-        },
-    )
-    .await;
+    let sim = sim_answering_after(400, 2).await;
     let names = resettable(400);
     let input = t.users_csv(names.clone());
     let ledger = t.path("l.jsonl");

@@ -8,22 +8,13 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use cognito_sim::Behaviour;
-
 use crate::support::*;
 
 /// A second job on the pool is refused (exit 2, before any change, naming the first's ledger and the flag), plan shows the first, --allow-concurrent-jobs goes on, sign-out on the same pool is another job; once the first ends a new job goes ahead, and nobody got two messages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_job_on_the_same_pool_is_refused() {
     let t = Scratch::new();
-    let sim = sim(
-        300,
-        Behaviour {
-            latency_ms: 5,
-            ..unlimited()
-        },
-    )
-    .await;
+    let sim = sim_answering_after(300, 5).await;
     let names = resettable(300);
     let (first_half, second_half) = names.split_at(names.len() / 2);
     let input = t.users_csv(first_half.to_vec());
@@ -119,14 +110,7 @@ async fn a_second_job_on_the_same_pool_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_job_leaves_no_claim() {
     let t = Scratch::new();
-    let sim = sim(
-        100,
-        Behaviour {
-            latency_ms: 5,
-            ..unlimited()
-        },
-    )
-    .await;
+    let sim = sim_answering_after(100, 5).await;
     let input = t.users_csv(resettable(100));
     let mut cmd = t.bin();
     cmd.args(run_args(&sim, &input, &t.path("killed.jsonl")))

@@ -137,14 +137,7 @@ async fn killed_at_random_moments_nothing_lost_nothing_twice() {
 async fn interrupt_is_graceful_and_resumable() {
     const USERS: usize = 800;
     let t = Scratch::new();
-    let sim = sim(
-        USERS,
-        Behaviour {
-            latency_ms: 20,
-            ..unlimited()
-        },
-    )
-    .await;
+    let sim = sim_answering_after(USERS, 20).await;
     let input = t.users_csv(resettable(USERS));
     let ledger = t.path("l.jsonl");
     let args = run_args(&sim, &input, &ledger);
@@ -192,14 +185,7 @@ async fn interrupt_is_graceful_and_resumable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_143() {
     let t = Scratch::new();
-    let sim = sim(
-        400,
-        Behaviour {
-            latency_ms: 20,
-            ..unlimited()
-        },
-    )
-    .await;
+    let sim = sim_answering_after(400, 20).await;
     let input = t.users_csv(resettable(400));
     let ledger = t.path("l.jsonl");
     let mut cmd = t.bin();
@@ -225,14 +211,7 @@ async fn sigterm_exits_143() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_interrupt_exits_at_once() {
     let t = Scratch::new();
-    let sim = sim(
-        100,
-        Behaviour {
-            latency_ms: 5,
-            ..unlimited()
-        },
-    )
-    .await;
+    let sim = sim_answering_after(100, 5).await;
     let names = resettable(100);
     let input = t.users_csv(names.clone());
     let ledger = t.path("l.jsonl");

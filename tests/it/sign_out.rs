@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use cognito_sim::{self as sim, Behaviour};
+use cognito_sim as sim;
 
 use crate::support::*;
 
@@ -65,14 +65,7 @@ async fn reset_then_sign_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_picks_up_each_step() {
     let t = Scratch::new();
-    let sim = sim(
-        400,
-        Behaviour {
-            latency_ms: 3,
-            ..unlimited()
-        },
-    )
-    .await;
+    let sim = sim_answering_after(400, 3).await;
     let names = resettable(400);
     let first = t.users_csv(names[..100].to_vec());
     let ledger = t.path("l.jsonl");

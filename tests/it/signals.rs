@@ -7,7 +7,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use cognito_sim::Behaviour;
 use serde_json::Value;
 
 use crate::support::*;
@@ -49,14 +48,7 @@ async fn a_signal_before_the_first_call_ends_the_run_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_mid_run_is_like_sigterm() {
     let t = Scratch::new();
-    let sim = sim(
-        400,
-        Behaviour {
-            latency_ms: 20,
-            ..unlimited()
-        },
-    )
-    .await;
+    let sim = sim_answering_after(400, 20).await;
     let input = t.users_csv(resettable(400));
     let ledger = t.path("l.jsonl");
     let summary = t.path("summary.json");
@@ -107,14 +99,7 @@ async fn every_user_once_after_a_rerun(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_terminal_stops_the_run_cleanly() {
     let t = Scratch::new();
-    let sim = sim(
-        400,
-        Behaviour {
-            latency_ms: 20,
-            ..unlimited()
-        },
-    )
-    .await;
+    let sim = sim_answering_after(400, 20).await;
     let input = t.users_csv(resettable(400));
     let ledger = t.path("l.jsonl");
     let summary = t.path("summary.json");
@@ -145,14 +130,7 @@ async fn a_closed_terminal_stops_the_run_cleanly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_nohup_the_run_outlives_its_terminal() {
     let t = Scratch::new();
-    let sim = sim(
-        200,
-        Behaviour {
-            latency_ms: 20,
-            ..unlimited()
-        },
-    )
-    .await;
+    let sim = sim_answering_after(200, 20).await;
     let input = t.users_csv(resettable(200));
     let ledger = t.path("l.jsonl");
     let summary = t.path("summary.json");
@@ -179,14 +157,7 @@ async fn under_nohup_the_run_outlives_its_terminal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_at_a_low_rate_leaves_no_intent_for_an_unsent_call() {
     let t = Scratch::new();
-    let sim = sim(
-        40,
-        Behaviour {
-            latency_ms: 20,
-            ..unlimited()
-        },
-    )
-    .await;
+    let sim = sim_answering_after(40, 20).await;
     let input = t.users_csv(resettable(40));
     let ledger = t.path("l.jsonl");
     let args = run_args(&sim, &input, &ledger);

@@ -1,6 +1,6 @@
 //! Mistakes refused before any call (exit 2).
 
-use cognito_sim::{self as sim, Behaviour};
+use cognito_sim as sim;
 
 use crate::support::*;
 
@@ -8,14 +8,7 @@ use crate::support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_pool_stops_the_run() {
     let t = Scratch::new();
-    let sim = sim(
-        200,
-        Behaviour {
-            latency_ms: 5,
-            ..unlimited()
-        },
-    )
-    .await;
+    let sim = sim_answering_after(200, 5).await;
     let input = t.users_csv((0..200).map(sim::population_name));
     let ledger = t.path("l.jsonl");
     let mut cmd = t.bin();

@@ -120,6 +120,19 @@ pub async fn sim(users: usize, behaviour: Behaviour) -> SimHandle {
     sim_pool(users, PoolSettings::default(), behaviour).await
 }
 
+/// Starts a simulated pool with `users` generated users, no quota or
+/// faults, answering each call after `latency_ms`.
+pub async fn sim_answering_after(users: usize, latency_ms: u64) -> SimHandle {
+    sim(
+        users,
+        Behaviour {
+            latency_ms,
+            ..unlimited()
+        },
+    )
+    .await
+}
+
 /// Starts a simulated pool with these settings and `users` generated users.
 pub async fn sim_pool(users: usize, pool: PoolSettings, behaviour: Behaviour) -> SimHandle {
     sim::start_local(SimConfig::with(users, pool, behaviour))
