@@ -138,6 +138,43 @@ async fn ledger_copy_round_trips_and_tables_read_like_files() {
         "{out:?}"
     );
     assert_eq!(sim.stats().requests, before, "nothing sent");
+
+    // A copy that stopped part-way leaves its job marked `copying` (put
+    // here by hand, as `ledger copy` puts it before its first record): a
+    // run, status and export refuse the job, before any call.
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&moto.url)
+        .test_credentials()
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&conf)
+        .put_item()
+        .table_name("ledgers")
+        .item(
+            "job",
+            aws_sdk_dynamodb::types::AttributeValue::S("incident-42".into()),
+        )
+        .item(
+            "k",
+            aws_sdk_dynamodb::types::AttributeValue::S("copying".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let out = finish(status(table)).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("did not finish"), "{out:?}");
+    let mut resume = with_table(&t, &moto);
+    resume.args(run_args(&sim, &input, std::path::Path::new(table)));
+    let before = sim.stats().requests;
+    let out = finish(resume).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("copy the ledger again into a new job"),
+        "{out:?}"
+    );
+    assert_eq!(sim.stats().requests, before, "nothing sent");
     sim.stop().await;
 }
 

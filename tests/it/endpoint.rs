@@ -173,3 +173,49 @@ async fn too_many_open_files_is_no_lost_answer() {
         "nothing read back: {out:?}"
     );
 }
+
+/// The lease's fence holds at the last moment the SDK offers: a call whose fence goes down after the handle's own check, before the request is transmitted, is not sent (the pool receives nothing) and comes back LeaseLost, known not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fence_down_at_transmit_sends_nothing() {
+    use cognito_bulk_reset::cognito::{
+        AwsSettings, Connect, ErrorClass, LoopbackSimulator, Operation,
+    };
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+    use std::sync::Arc;
+    let sim = sim(10, unlimited()).await;
+    let aws = AwsSettings {
+        region: "us-east-1".into(),
+        profile: None,
+        endpoint_url: Some(sim.endpoint_url()),
+        attempt_timeout: Duration::from_secs(5),
+        role: None,
+    };
+    let cognito = LoopbackSimulator
+        .connect(&aws, sim.pool_id())
+        .await
+        .unwrap();
+    let checks = Arc::new(AtomicU32::new(0));
+    let counted = checks.clone();
+    // Up for the handle's check, down from the next one on.
+    cognito.fence(Arc::new(move || counted.fetch_add(1, SeqCst) == 0));
+    let before = sim.stats().requests;
+    let reset = Operation::Reset {
+        client_metadata: Default::default(),
+    };
+    let err = cognito
+        .apply(&reset, &resettable(1)[0], None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.class, err.code.as_str(), err.outcome_unknown),
+        (ErrorClass::Fenced, "LeaseLost", false),
+        "{err:?}"
+    );
+    assert_eq!(sim.stats().requests, before, "nothing reached the pool");
+    assert_eq!(
+        checks.load(SeqCst),
+        2,
+        "checked by the handle, then before transmit"
+    );
+    sim.stop().await;
+}
