@@ -73,6 +73,7 @@ fn csv(c: &mut Criterion) {
         password_column: None,
         regular_file: true,
         header_check: true,
+        delimiter: b',',
     };
     let mut g = c.benchmark_group("csv");
     g.throughput(Throughput::Elements(USERS as u64));

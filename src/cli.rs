@@ -180,7 +180,8 @@ pub struct ExportArgs {
     pub table: TableArgs,
     #[arg(long, value_enum, default_value_t = report::ExportFormat::Csv)]
     pub format: report::ExportFormat,
-    /// Write here instead of standard output (refuses to overwrite).
+    /// Write here instead of standard output (`-`: standard output); a
+    /// new file only, never one that exists.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -310,10 +311,14 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
         );
     };
     let location = args.table.location(&ledger)?;
-    if let (Some(path), Some(file)) = (&args.output, location.file()) {
+    let to_file = args
+        .output
+        .as_deref()
+        .filter(|p| *p != std::path::Path::new("-"));
+    if let (Some(path), Some(file)) = (to_file, location.file()) {
         crate::files::check_distinct(&[
             (crate::files::Role::Ledger, file),
-            (crate::files::Role::Export, path.as_path()),
+            (crate::files::Role::Export, path),
         ])?;
     }
     report::export(&location, args.format, args.output.clone()).await

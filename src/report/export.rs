@@ -188,14 +188,16 @@ pub fn rows_from(reader: impl std::io::BufRead, path: &Path) -> anyhow::Result<V
 }
 
 /// Writes an export with `write`: to `output`, a new private file, or to
-/// standard output. Usernames are personal data: the file is created 0600,
-/// written whole, and put in place only if nothing is there (an export
-/// never overwrites). Blocking.
+/// standard output when `output` is `None` or `-`. Usernames are personal
+/// data: the file is created 0600, written whole, and put in place only if
+/// nothing is there (an export never overwrites). A reader that closes the
+/// pipe early (`export | head`) ends the export quietly: it had what it
+/// wanted. Blocking.
 pub fn write_export(
     output: Option<&Path>,
     write: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    match output {
+    match output.filter(|p| *p != Path::new("-")) {
         Some(path) => {
             crate::files::check_output(crate::files::Role::Export, path, false)?;
             let mut out = crate::files::NewFile::create(path, 0o600)
@@ -209,11 +211,43 @@ pub fn write_export(
             })
         }
         None => {
-            let mut out = std::io::stdout().lock();
-            write(&mut out)?;
-            std::io::Write::flush(&mut out)?;
-            Ok(())
+            let mut out = ClosedPipe {
+                out: std::io::stdout().lock(),
+                closed: false,
+            };
+            let written = write(&mut out).and_then(|()| Ok(std::io::Write::flush(&mut out)?));
+            match written {
+                Err(_) if out.closed => Ok(()),
+                other => other,
+            }
         }
+    }
+}
+
+/// Standard output that remembers whether its reader went away (EPIPE).
+struct ClosedPipe<W> {
+    out: W,
+    closed: bool,
+}
+
+impl<W: std::io::Write> ClosedPipe<W> {
+    fn note<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe) {
+            self.closed = true;
+        }
+        r
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for ClosedPipe<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.out.write(buf);
+        self.note(r)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.out.flush();
+        self.note(r)
     }
 }
 

@@ -236,6 +236,12 @@ pub struct RunArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub no_header_check: Option<bool>,
 
+    /// The character between fields: `;` for the CSV spreadsheets export in
+    /// locales whose decimal mark is a comma, `\t` (or `tab`) for tabs.
+    /// [default: ,]
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+
     /// set-password: make the password permanent (CONFIRMED) instead of
     /// temporary (FORCE_CHANGE_PASSWORD, the user must change it at sign-in).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]

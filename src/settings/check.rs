@@ -88,6 +88,7 @@ impl RunArgs {
             // Known once the input is open.
             regular_file: false,
             header_check: !self.no_header_check.unwrap_or(false),
+            delimiter: check_delimiter(self.delimiter.as_deref().unwrap_or(DEFAULT_DELIMITER))?,
         };
         Ok(RunSettings {
             aws,
@@ -113,6 +114,27 @@ impl RunArgs {
             input_changed: self.input_changed.unwrap_or(false),
             claim_dir: crate::ledger::claim::host_dir(),
             allow_concurrent_jobs: self.allow_concurrent_jobs.unwrap_or(false),
+        })
+    }
+}
+
+/// `--delimiter`: one ASCII character that cannot begin a value's quoting
+/// or end a line; `\t` and `tab` mean a tab.
+fn check_delimiter(given: &str) -> Result<u8, UsageError> {
+    let byte = match given {
+        "\\t" | "tab" => b'\t',
+        one if one.len() == 1 => one.as_bytes()[0],
+        _ => 0,
+    };
+    if byte.is_ascii() && byte != 0 && !matches!(byte, b'"' | b'\n' | b'\r') {
+        Ok(byte)
+    } else {
+        Err(UsageError::Value {
+            flag: "--delimiter",
+            reason: format!(
+                "'{}' is not one character between fields; give e.g. --delimiter ';' or --delimiter tab",
+                crate::source::shown(given)
+            ),
         })
     }
 }

@@ -38,6 +38,7 @@ pub use args::{load_config, Rate, RunArgs};
 pub const DEFAULT_ACTION: Action = Action::Reset;
 pub const DEFAULT_USERNAME_COLUMN: &str = "username";
 pub const DEFAULT_PASSWORD_COLUMN: &str = "password";
+pub const DEFAULT_DELIMITER: &str = ",";
 pub const DEFAULT_RATE: f64 = 20.0;
 pub const DEFAULT_LEASE_SECONDS: u64 = 60;
 /// Minutes of the account's usage metrics `--rate auto` reads.

@@ -99,7 +99,45 @@ async fn summary_json_and_export_match_the_ledger() {
         let out = finish(again).await;
         assert_eq!(out.code, 2, "{out:?}");
         assert!(out.stderr.contains("never overwrites"), "{out:?}");
+        // `--output -` is standard output, not a file named `-`.
+        let mut dash = t.bin();
+        dash.args(["export", "--format", format, "--output", "-", "--ledger"])
+            .arg(&ledger);
+        let out = finish(dash).await;
+        assert_eq!(out.code, 0, "{out:?}");
+        assert_eq!(out.stdout, std::fs::read_to_string(&path).unwrap());
+        assert!(!t.path("-").exists(), "no file named '-'");
     }
+    // A reader that closes the pipe early ends the export quietly.
+    let mut many = String::from("username\n");
+    // Rows past a pipe's 64 KiB buffer.
+    for i in 0..2_000 {
+        many.push_str(&format!("ghost-{i}\n"));
+    }
+    let wide = t.path("wide.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(run_args(&sim, &t.write("many.csv", many), &wide))
+        .args([
+            "--resolve",
+            "exact",
+            "--rate",
+            "100000",
+            "--stop-after-failures",
+            "0",
+        ]);
+    finish(cmd).await;
+    let mut head = t.wrapped("bash");
+    head.arg("-c")
+        .arg("set -o pipefail; \"$0\" export --ledger \"$1\" | head -n 1")
+        .arg(bin_path())
+        .arg(&wide);
+    let out = finish(head).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.starts_with("username,"), "{out:?}");
+    assert!(
+        !out.stderr.contains("Broken pipe") && !out.stderr.contains("error"),
+        "{out:?}"
+    );
 }
 
 /// status on an unfinished run says what remains and the time left at its rate.

@@ -202,7 +202,7 @@ const CORPUS: &[(&str, Expect)] = &[
         },
     ),
     ("semicolon-delimited.csv", Usage("'username;email'")),
-    ("tab-separated.csv", Usage("'username\temail'")),
+    ("tab-separated.csv", Usage("add --delimiter '\\t'")),
     ("binary-junk.csv", Usage("username")),
     (
         "long-header.csv",

@@ -227,6 +227,43 @@ async fn a_csv_given_to_no_header_is_refused() {
     assert_eq!(sim.stats().mutating_requests, 2, "{out:?}");
 }
 
+/// A semicolon-separated export of a spreadsheet is refused before any call naming --delimiter (not --no-header, which would send each line whole as a username); `--no-header` over it is refused the same way; with `--delimiter ';'` each user is reset once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_semicolon_csv_names_its_delimiter() {
+    let t = Scratch::new();
+    let sim = sim(20, unlimited()).await;
+    let users = resettable(20);
+    let mut text = String::from("username;email;group\n");
+    for u in &users {
+        text.push_str(&format!("{u};{u}@example.com;ops\n"));
+    }
+    let input = t.write("users.csv", text);
+    for extra in [&[][..], &["--no-header"][..]] {
+        let mut cmd = t.bin();
+        cmd.args(run_args(&sim, &input, &t.path("refused.jsonl")))
+            .args(extra);
+        let out = finish(cmd).await;
+        assert_eq!(out.code, 2, "{extra:?}: {out:?}");
+        assert!(out.stderr.contains("--delimiter ';'"), "{extra:?}: {out:?}");
+        assert_eq!(sim.stats().mutating_requests, 0, "{extra:?}");
+    }
+    let ledger = t.path("l.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(run_args(&sim, &input, &ledger))
+        .args(["--delimiter", ";", "--rate", "2000"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    for u in &users {
+        assert_eq!(sim.user(u).unwrap().messages, 1, "{u}");
+    }
+    let mut bad = t.bin();
+    bad.args(run_args(&sim, &input, &ledger))
+        .args(["--delimiter", "::"]);
+    let out = finish(bad).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--delimiter"), "{out:?}");
+}
+
 /// On a terminal, `run --input -` without --yes is refused before reading anything (before: it showed a plan, took the typed pool id, then read stdin again and reset users never in the plan).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdin_on_a_terminal_cannot_be_confirmed() {

@@ -17,7 +17,7 @@
 
 use std::io::{self, BufRead, Read};
 
-use super::{excerpt, SourceItem, UserRow};
+use super::{excerpt, shown, SourceItem, UserRow};
 use crate::error::UsageError;
 use crate::secret::Password;
 use crate::validate::{check_password, check_username};
@@ -53,6 +53,9 @@ pub struct CsvOptions {
     /// names the username or the password column), and record invalid any
     /// later line that does. Off with `--no-header-check`.
     pub header_check: bool,
+    /// The byte between fields (`--delimiter`): `,` unless the file says
+    /// otherwise (a spreadsheet's `;`, a tab).
+    pub delimiter: u8,
 }
 
 /// Streams [`SourceItem`]s out of CSV text.
@@ -84,6 +87,7 @@ struct CsvRows<R: Read> {
     password_idx: Option<usize>,
     username_column: String,
     password_column: String,
+    delimiter: u8,
     /// Lines and bytes the guard had passed when this parser started (one
     /// starts again after each line over [`MAX_LINE`]).
     line_base: u64,
@@ -133,9 +137,15 @@ impl<R: Read> CsvSource<R> {
                 first = reader.next_line(first.bytes).map_err(io_err)?;
             }
             if let Some(names) = &header_names {
-                if let Some(name) = names_a_column(&first.bytes, names).filter(|_| !first.cut) {
+                if let Some((name, sep)) =
+                    names_a_column(&first.bytes, names).filter(|_| !first.cut)
+                {
+                    let delimiter = match sep {
+                        b',' => String::new(),
+                        other => format!(" and add --delimiter '{}'", shown_byte(other)),
+                    };
                     return Err(refused(format!(
-                        "its first line names the column '{name}', so it looks like a header and the file like a CSV: drop --no-header (with --username-column if that column is not 'username'), or add --no-header-check if that line really is a username"
+                        "its first line names the column '{name}', so it looks like a header and the file like a CSV: drop --no-header (with --username-column if that column is not 'username'){delimiter}, or add --no-header-check if that line really is a username"
                     )));
                 }
             }
@@ -152,7 +162,7 @@ impl<R: Read> CsvSource<R> {
         }
 
         let byte_base = reader.delivered;
-        let mut reader = csv_reader(reader, true);
+        let mut reader = csv_reader(reader, true, opts.delimiter);
         let headers = reader.byte_headers().cloned();
         if reader.get_ref().cut.is_some() {
             return Err(refused(format!(
@@ -183,12 +193,24 @@ impl<R: Read> CsvSource<R> {
                     input: opts.input_name.clone(),
                 });
             }
+            if first.is_none() {
+                if let Some(sep) = other_delimiter(&names, column, opts.delimiter) {
+                    return Err(refused(format!(
+                        "its header '{}' holds the column '{column}' between '{}' characters, so its fields are separated by '{}', not '{}' (as spreadsheets export CSV in many locales): add --delimiter '{}'",
+                        shown(&names.join(",")),
+                        shown_byte(sep),
+                        shown_byte(sep),
+                        shown_byte(opts.delimiter),
+                        shown_byte(sep),
+                    )));
+                }
+            }
             first.ok_or_else(|| UsageError::MissingColumn {
                 column: column.to_string(),
                 input: opts.input_name.clone(),
                 found: names
                     .iter()
-                    .map(|n| format!("'{}'", excerpt(n)))
+                    .map(|n| format!("'{}'", shown(n)))
                     .collect::<Vec<_>>()
                     .join(", "),
                 hint,
@@ -212,6 +234,7 @@ impl<R: Read> CsvSource<R> {
                 password_idx,
                 username_column: opts.username_column.clone(),
                 password_column: opts.password_column.clone().unwrap_or_default(),
+                delimiter: opts.delimiter,
                 line_base: 0,
                 byte_base,
             }),
@@ -285,6 +308,7 @@ impl<R: Read> CsvRows<R> {
             password_column,
             line_base,
             byte_base,
+            ..
         } = self;
         loop {
             let read = reader.read_byte_record(record);
@@ -378,7 +402,7 @@ impl<R: Read> CsvRows<R> {
         CsvRows {
             line_base: guard.lines,
             byte_base: guard.delivered,
-            reader: csv_reader(guard, false),
+            reader: csv_reader(guard, false, self.delimiter),
             ..self
         }
     }
@@ -426,7 +450,7 @@ fn next_line<R: Read>(
             if !terminated && !regular_file {
                 break 'item invalid(number, &text, CUT_OFF.into());
             }
-            if let Some(name) = header_names.and_then(|n| names_a_column(&text, n)) {
+            if let Some((name, _)) = header_names.and_then(|n| names_a_column(&text, n)) {
                 break 'item invalid(
                     number,
                     b"",
@@ -454,13 +478,46 @@ fn is_blank(line: &[u8]) -> bool {
     matches!(line, b"\n" | b"\r\n" | b"\r")
 }
 
+/// The separators a header may come with: a CSV's comma, a spreadsheet's
+/// semicolon (Excel and LibreOffice in locales whose decimal mark is a
+/// comma), a tab.
+const SEPARATORS: [u8; 3] = [b',', b';', b'\t'];
+
 /// Which of `names` (lowercase column names) a line holds as one of its
-/// comma-separated fields (trimmed, quotes aside), if any.
-fn names_a_column<'n>(line: &[u8], names: &'n [String; 2]) -> Option<&'n str> {
+/// fields (trimmed, quotes aside) when split at one of [`SEPARATORS`], if
+/// any, and that separator.
+fn names_a_column<'n>(line: &[u8], names: &'n [String; 2]) -> Option<(&'n str, u8)> {
     let text = String::from_utf8_lossy(line);
-    text.split(',')
-        .map(|f| f.trim().trim_matches('"').trim().to_lowercase())
-        .find_map(|f| names.iter().find(|n| **n == f).map(String::as_str))
+    SEPARATORS.iter().find_map(|&sep| {
+        text.split(char::from(sep))
+            .map(|f| f.trim().trim_matches('"').trim().to_lowercase())
+            .find_map(|f| names.iter().find(|n| **n == f).map(|n| (n.as_str(), sep)))
+    })
+}
+
+/// The separator other than `delimiter` at which the header's fields
+/// (`names`, split at `delimiter`) hold `column`, if one does: a
+/// semicolon-separated file read as a comma-separated one.
+fn other_delimiter(names: &[String], column: &str, delimiter: u8) -> Option<u8> {
+    let joined = names.join(&char::from(delimiter).to_string());
+    SEPARATORS
+        .iter()
+        .copied()
+        .filter(|&sep| sep != delimiter)
+        .find(|&sep| {
+            joined
+                .split(char::from(sep))
+                .any(|f| f.trim().trim_matches('"').trim() == column)
+        })
+}
+
+/// A separator as a message shows it, and `--delimiter` takes it (a tab
+/// as `\t`).
+fn shown_byte(b: u8) -> String {
+    match b {
+        b'\t' => "\\t".to_string(),
+        other => shown(&char::from(other).to_string()),
+    }
 }
 
 fn lossy(bytes: &[u8]) -> String {
@@ -504,9 +561,10 @@ fn user_item(line: u64, user: &[u8], password: Option<&[u8]>) -> SourceItem {
 /// terminator a CRLF file reports each record one line early, because the
 /// `\n` is consumed as the start of the next record.) The `\r` of a CRLF
 /// line is then removed by [`field`].
-fn csv_reader<R: io::Read>(reader: R, headers: bool) -> csv::Reader<R> {
+fn csv_reader<R: io::Read>(reader: R, headers: bool, delimiter: u8) -> csv::Reader<R> {
     csv::ReaderBuilder::new()
         .has_headers(headers)
+        .delimiter(delimiter)
         .flexible(true)
         .terminator(csv::Terminator::Any(b'\n'))
         .from_reader(reader)

@@ -10,6 +10,7 @@ fn opts(header: bool, password: bool) -> CsvOptions {
         password_column: password.then(|| "password".into()),
         regular_file: true,
         header_check: true,
+        delimiter: b',',
     }
 }
 
@@ -36,6 +37,70 @@ fn view(items: &[SourceItem]) -> Vec<String> {
 fn header_picks_the_username_column() {
     let items = read(b"id,username,email\n1,alice,a@x\n2,bob,b@x\n", true, false);
     assert_eq!(view(&items), ["2:alice", "3:bob"]);
+}
+
+/// A spreadsheet's semicolon-separated file read as commas is refused naming --delimiter ';' (not --no-header); with it, or with --delimiter tab for tabs, the columns are found; --no-header over such a header is refused naming it too.
+#[test]
+fn other_delimiters_are_named_and_read() {
+    let semicolons = b"username;email;group\nalice;alice@x;ops\nbob;b@x;dev\n";
+    let e = CsvSource::new(&semicolons[..], &opts(true, false))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("add --delimiter ';'") && !e.contains("--no-header"),
+        "{e}"
+    );
+    let with = CsvOptions {
+        delimiter: b';',
+        ..opts(true, false)
+    };
+    let items: Vec<_> = CsvSource::new(&semicolons[..], &with)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(view(&items), ["2:alice", "3:bob"]);
+    let tabs = b"id\tusername\n1\talice\n";
+    let e = CsvSource::new(&tabs[..], &opts(true, false))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("add --delimiter '\\t'"), "{e}");
+    let tabbed = CsvOptions {
+        delimiter: b'\t',
+        ..opts(true, false)
+    };
+    let items: Vec<_> = CsvSource::new(&tabs[..], &tabbed)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(view(&items), ["2:alice"]);
+    let e = CsvSource::new(&semicolons[..], &opts(false, false))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("drop --no-header") && e.contains("--delimiter ';'"),
+        "{e}"
+    );
+}
+
+/// A header's terminal escapes (a title set, the screen cleared) and bidirectional overrides are shown escaped in the error, never as the bytes themselves.
+#[test]
+fn header_bytes_are_shown_escaped() {
+    let input = b"user\x1b]0;pwned\x07name,\x1b[2J\xe2\x80\xaemail\n";
+    let e = CsvSource::new(&input[..], &opts(true, false))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        !e.contains('\u{1b}') && !e.contains('\u{7}') && !e.contains('\u{202e}'),
+        "{e:?}"
+    );
+    assert!(
+        e.contains("\\u{1b}]0;pwned\\u{7}name") && e.contains("\\u{202e}"),
+        "{e}"
+    );
 }
 
 /// BOM, CRLF and quoted fields (with commas, quotes and newlines) are handled.
@@ -296,6 +361,7 @@ mod properties {
                 password_column: password.then(|| "password".into()),
                 regular_file: true,
                 header_check: true,
+                delimiter: b',',
             };
             if let Ok(source) = CsvSource::new(&input[..], &opts) {
                 let mut last_line = 0;
