@@ -15,9 +15,7 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 COPY . .
-# No debug info in the image's binary (the repository's release profile
-# keeps line tables for benchmarks): about a tenth of the size.
-ENV CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo
+# The release profile ships no debug info (symbols kept for backtraces).
 RUN cargo build --release --locked --bin cognito-bulk-reset \
  && cp target/release/cognito-bulk-reset /cognito-bulk-reset
 

@@ -140,16 +140,29 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
         input.display()
     )?;
 
-    // First run, interrupted part-way as Ctrl-C would.
-    let cut = Duration::from_secs_f64(0.4 * args.users as f64 / args.rate);
+    // First run, interrupted part-way as Ctrl-C would: once the pool has
+    // had calls for about 40% of its users (whatever the opening took).
+    let cut = (args.users as u64 * 2 / 5).max(1);
     let first_stop = shutdown.child_token();
-    let timer = first_stop.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(cut).await;
-        timer.cancel();
-    });
-    let first =
-        pipeline::run_with(&LoopbackSimulator, &settings, first_stop.cancelled(), None).await?;
+    let ended = CancellationToken::new();
+    let run = async {
+        let first =
+            pipeline::run_with(&LoopbackSimulator, &settings, first_stop.cancelled(), None).await;
+        ended.cancel();
+        first
+    };
+    let watch = async {
+        tokio::select! {
+            _ = ended.cancelled() => {}
+            _ = async {
+                while sim.stats().mutating_requests < cut {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            } => first_stop.cancel(),
+        }
+    };
+    let (first, ()) = tokio::join!(run, watch);
+    let first = first?;
     writeln!(
         out,
         "\ndrill: run 1 interrupted after {:.1} s with {} users recorded; running the same command again resumes from the ledger\n",
