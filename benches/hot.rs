@@ -40,6 +40,7 @@ fn header() -> Header {
         rate: Some(20.0),
         input_rows: Some(USERS as u64),
         resolves: true,
+        sign_out: false,
         input_version: None,
     }
 }

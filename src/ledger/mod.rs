@@ -93,6 +93,9 @@ pub struct Header {
     /// An S3 input's version id or ETag when the run began.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_version: Option<String>,
+    /// This run signed each user out after the action (`--sign-out`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sign_out: bool,
     /// This run keys users by the canonical username their rows resolve to
     /// (`user` in its records). Runs of versions before resolution did not
     /// write it: their records are keyed by the row's text alone.

@@ -184,6 +184,7 @@ pub(crate) mod tests {
             rate: None,
             input_rows: None,
             resolves: true,
+            sign_out: false,
             input_version: None,
         }
     }

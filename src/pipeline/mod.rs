@@ -149,6 +149,7 @@ pub(crate) async fn run_in(
         rate: Some(settings.pace.rate),
         input_rows,
         resolves: resolver.choice().strategy != Strategy::Exact,
+        sign_out: settings.steps.sign_out,
         input_version: opened.input_version.clone(),
     };
     let durable = counters.clone();

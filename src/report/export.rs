@@ -38,6 +38,11 @@ pub struct ExportRow {
     pub code: Option<String>,
     pub message: Option<String>,
     pub detail: Option<String>,
+    /// The sign-out step's outcome (`--sign-out`): `succeeded`, `failed`,
+    /// `deferred`; empty where none was recorded.
+    pub sign_out: Option<String>,
+    /// Its error code, when it did not succeed.
+    pub sign_out_code: Option<String>,
     /// Records about this user (intents and outcomes, across runs).
     pub steps: u32,
     /// Calls made for the user, across runs.
@@ -166,13 +171,21 @@ pub fn rows_from(reader: impl std::io::BufRead, path: &Path) -> anyhow::Result<V
         }
         if let Entry::User(u) = entry {
             row.user = row.user.take().or(u.user);
-            row.outcome = serde_json::to_value(u.outcome)?
+            let outcome = serde_json::to_value(u.outcome)?
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            row.code = u.code;
-            row.message = u.message;
-            row.detail = u.detail;
+            if u.step == Some(ledger::Step::SignOut) {
+                // The sign-out step has a column of its own: the action's
+                // outcome stays the user's.
+                row.sign_out = Some(outcome);
+                row.sign_out_code = u.code;
+            } else {
+                row.outcome = outcome;
+                row.code = u.code;
+                row.message = u.message;
+                row.detail = u.detail;
+            }
             row.attempts += u.attempts;
             row.throttled += u.throttled;
             if let Some(id) = u.request_id {

@@ -32,6 +32,12 @@ pub struct Status {
     pub skipped: u64,
     /// Calls whose result is unknown; the next run reads them back first.
     pub pending: u64,
+    /// With `--sign-out` (in the latest run, or signed out by an earlier
+    /// one): users signed out, and users whose action succeeded but who are
+    /// not signed out: their sessions live on. `None` for a job that signs
+    /// no one out.
+    pub signed_out: Option<u64>,
+    pub not_signed_out: Option<u64>,
     /// Rows of the latest run's input not yet recorded (at most; duplicate
     /// rows are never recorded), when the input was a file.
     pub remaining: Option<u64>,
@@ -68,6 +74,7 @@ fn status_of(replay: ledger::Replay, path: &Path) -> Result<Status, UsageError> 
         })?;
     let counts = replay.counts();
     let last = replay.last_header.clone().unwrap_or_else(|| header.clone());
+    let signs_out = last.sign_out || counts.signed_out > 0;
     let recorded = counts.succeeded + counts.failed_total() + counts.invalid + counts.skipped;
     let remaining = last.input_rows.map(|rows| rows.saturating_sub(recorded));
     let time_left_secs = match (remaining, last.rate) {
@@ -90,6 +97,8 @@ fn status_of(replay: ledger::Replay, path: &Path) -> Result<Status, UsageError> 
         deferred: counts.deferred,
         skipped: counts.skipped,
         pending: counts.pending,
+        signed_out: signs_out.then_some(counts.signed_out),
+        not_signed_out: signs_out.then_some(counts.not_signed_out),
         remaining,
         time_left_secs,
         torn_tail_bytes: replay.torn_bytes,
@@ -122,6 +131,17 @@ impl Status {
         }
         if self.deferred > 0 {
             let _ = writeln!(s, "deferred   {} (a re-run does them)", self.deferred);
+        }
+        if let (Some(done), Some(left)) = (self.signed_out, self.not_signed_out) {
+            let _ = write!(s, "signed out {done}");
+            if left > 0 {
+                let _ = write!(
+                    s,
+                    " ({left} {} succeeded but not signed out: their sessions live on until a run with --sign-out)",
+                    self.action
+                );
+            }
+            let _ = writeln!(s);
         }
         if self.pending > 0 {
             let _ = writeln!(

@@ -80,12 +80,58 @@ async fn resume_picks_up_each_step() {
     cmd.args(&args)
         .args(["--sign-out", "--rate", "200", "--sign-out-rate", "200"]);
     kill_after(cmd, Duration::from_millis(900)).await;
+    // Who is still signed in is what an incident is about: status counts
+    // it, and export has a column for it.
+    let status = |t: &Scratch| {
+        let mut cmd = t.bin();
+        cmd.args(["status", "--json", "--ledger"]).arg(&ledger);
+        cmd
+    };
+    let mid: serde_json::Value = serde_json::from_str(&finish(status(&t)).await.stdout).unwrap();
+    let (done, left) = (
+        mid["signed_out"].as_u64().unwrap(),
+        mid["not_signed_out"].as_u64().unwrap(),
+    );
+    assert_eq!(done + left, mid["succeeded"].as_u64().unwrap(), "{mid}");
+    assert!(
+        left > 0,
+        "the kill left users reset and not signed out: {mid}"
+    );
 
     let mut cmd = t.bin();
     cmd.args(&args)
         .args(["--sign-out", "--rate", "2000", "--sign-out-rate", "2000"]);
     let out = finish(cmd).await;
     assert_eq!(out.code, 0, "{out:?}");
+    let end: serde_json::Value = serde_json::from_str(&finish(status(&t)).await.stdout).unwrap();
+    assert_eq!(
+        (end["signed_out"].as_u64(), end["not_signed_out"].as_u64()),
+        (Some(names.len() as u64), Some(0)),
+        "{end}"
+    );
+    let mut text = t.bin();
+    text.args(["status", "--ledger"]).arg(&ledger);
+    let text = finish(text).await.stdout;
+    assert!(
+        text.contains(&format!("signed out {}", names.len())),
+        "{text}"
+    );
+    let mut export = t.bin();
+    export
+        .args(["export", "--format", "jsonl", "--ledger"])
+        .arg(&ledger);
+    let rows = finish(export).await.stdout;
+    for row in rows.lines() {
+        let row: serde_json::Value = serde_json::from_str(row).unwrap();
+        assert_eq!(
+            (&row["outcome"], &row["sign_out"]),
+            (
+                &serde_json::json!("succeeded"),
+                &serde_json::json!("succeeded")
+            ),
+            "{row}"
+        );
+    }
     for name in &names {
         let u = sim.user(name).unwrap();
         assert_eq!(u.messages, 1, "{name}: reset once");

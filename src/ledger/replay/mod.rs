@@ -73,6 +73,11 @@ pub struct Counts {
     pub skipped: u64,
     /// Calls whose result is unknown (intent without outcome).
     pub pending: u64,
+    /// Users the sign-out step (`--sign-out`) signed out.
+    pub signed_out: u64,
+    /// Users whose action succeeded and who are not signed out (yet): no
+    /// sign-out record, or one that failed or was deferred.
+    pub not_signed_out: u64,
 }
 
 impl Counts {
@@ -101,6 +106,11 @@ impl Replay {
             let Some(outcome) = state.last() else {
                 continue;
             };
+            match state.signed_out() {
+                Some(Outcome::Succeeded) => c.signed_out += 1,
+                _ if outcome == Outcome::Succeeded => c.not_signed_out += 1,
+                _ => {}
+            }
             match outcome {
                 Outcome::Succeeded => c.succeeded += 1,
                 Outcome::Deferred => c.deferred += 1,

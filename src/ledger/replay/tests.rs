@@ -16,6 +16,7 @@ pub(super) fn header() -> String {
         rate: None,
         input_rows: None,
         resolves: true,
+        sign_out: false,
         input_version: None,
     }))
     .unwrap()
