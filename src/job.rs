@@ -243,12 +243,11 @@ async fn claim_pool(
     store: &dyn LedgerStore,
     held: Option<&Held>,
 ) -> Result<(Option<HostClaim>, Vec<Claimant>), UsageError> {
-    let regional = format!("https://cognito-idp.{}.amazonaws.com", settings.aws.region);
     let key = PoolKey {
         account: pool.facts().and_then(PoolFacts::account),
         pool_id: settings.pool_id.clone(),
         action: settings.steps.action,
-        endpoint: Some(settings.aws.endpoint_name()).filter(|e| *e != regional),
+        endpoint: settings.aws.custom_endpoint(),
     };
     let mut others = Vec::new();
     let Some(held) = held else {

@@ -47,11 +47,17 @@ impl AwsSettings {
     /// The endpoint the calls go to, for messages: `--endpoint-url`, else
     /// the SDK's environment settings, else Cognito's regional endpoint.
     pub fn endpoint_name(&self) -> String {
+        self.custom_endpoint()
+            .unwrap_or_else(|| format!("https://cognito-idp.{}.amazonaws.com", self.region))
+    }
+
+    /// The endpoint when it is not Cognito's regional one: `--endpoint-url`,
+    /// else the SDK's environment settings.
+    pub fn custom_endpoint(&self) -> Option<String> {
         self.endpoint_url
             .clone()
             .or_else(|| std::env::var("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER").ok())
             .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
-            .unwrap_or_else(|| format!("https://cognito-idp.{}.amazonaws.com", self.region))
     }
 }
 

@@ -74,14 +74,6 @@ impl Location {
         }))
     }
 
-    /// The path for messages and for readers that name their source.
-    pub fn as_path(&self) -> PathBuf {
-        match self {
-            Location::File(p) => p.clone(),
-            Location::Table { .. } => PathBuf::from(self.to_string()),
-        }
-    }
-
     /// The file, for a file ledger.
     pub fn file(&self) -> Option<&Path> {
         match self {

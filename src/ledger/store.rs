@@ -493,7 +493,7 @@ impl LedgerStore for TableStore {
                 if self.table.last_seq(&self.job).await?.is_some()
                     || self.table.unfinished_copy(&self.job).await?
                 {
-                    return Err(self.table_error(format!(
+                    return Err(self.table.error(format!(
                         "job {} already holds records; copy to a job of its own, e.g. dynamodb://{}/{}-copy",
                         self.job,
                         self.table.name(),
@@ -504,7 +504,7 @@ impl LedgerStore for TableStore {
                 self.table
                     .mark_copying(&lease, false)
                     .await
-                    .map_err(|e| self.table_error(e.to_string()))
+                    .map_err(|e| self.table.error(e.to_string()))
             }
             .await;
             match start {
@@ -530,16 +530,6 @@ impl LedgerStore for TableStore {
                 self.table.name(),
                 self.table.region()
             ),
-        }
-    }
-}
-
-impl TableStore {
-    fn table_error(&self, reason: String) -> UsageError {
-        UsageError::LedgerTable {
-            table: self.table.name().to_string(),
-            region: self.table.region().to_string(),
-            reason,
         }
     }
 }
@@ -618,10 +608,10 @@ impl NewLedger for NewTableLedger {
             let table = kept.keeper.table().clone();
             let done = table.mark_copying(&kept.keeper.lease(), true).await;
             kept.release().await;
-            done.map_err(|e| UsageError::LedgerTable {
-                table: table.name().to_string(),
-                region: table.region().to_string(),
-                reason: format!("the copy is written but could not be marked whole ({e}); copy it again into a new job"),
+            done.map_err(|e| {
+                table.error(format!(
+                    "the copy is written but could not be marked whole ({e}); copy it again into a new job"
+                ))
             })
         })
     }

@@ -257,7 +257,8 @@ impl LedgerTable {
         &self.region
     }
 
-    fn error(&self, reason: String) -> UsageError {
+    /// A usage error about this table, naming it and its region.
+    pub fn error(&self, reason: String) -> UsageError {
         UsageError::LedgerTable {
             table: self.table.clone(),
             region: self.region.clone(),
@@ -449,30 +450,36 @@ impl LedgerTable {
         }
     }
 
-    /// The error naming whoever holds the job's lease.
-    async fn held(&self, job: &str) -> UsageError {
-        let item = self
+    /// The item `(job, k)`, strongly consistent; empty if there is none.
+    async fn item(
+        &self,
+        job: &str,
+        k: &str,
+        what: &str,
+    ) -> Result<HashMap<String, AttributeValue>, UsageError> {
+        let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .key(JOB, s(job))
-            .key(KEY, s(LEASE))
+            .key(KEY, s(k))
             .consistent_read(true)
             .send()
-            .await;
-        let item = match item {
-            Ok(out) => out.item().cloned().unwrap_or_default(),
-            Err(e) => {
-                return self.error(format!(
-                    "the job's lease is held, and reading it failed ({})",
-                    why(&e)
-                ))
-            }
+            .await
+            .map_err(|e| self.error(format!("GetItem ({what}) failed ({})", why(&e))))?;
+        Ok(out.item().cloned().unwrap_or_default())
+    }
+
+    /// The error naming whoever holds the job's lease.
+    async fn held(&self, job: &str) -> UsageError {
+        let item = match self
+            .item(job, LEASE, "the job's lease, which is held")
+            .await
+        {
+            Ok(item) => item,
+            Err(e) => return e,
         };
-        let text = |name: &str| match item.get(name) {
-            Some(AttributeValue::S(v)) | Some(AttributeValue::N(v)) => v.clone(),
-            _ => "?".into(),
-        };
+        let text = |name: &str| text_of(&item, name);
         let expires = text("expires_ms")
             .parse::<u64>()
             .map(|ms| crate::ledger::timestamp(UNIX_EPOCH + Duration::from_millis(ms)))
@@ -553,7 +560,7 @@ impl LedgerTable {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(JOB, s(&format!("{CLAIM_PREFIX}{key}")))
+            .key(JOB, s(&claim_partition(key)))
             .key(KEY, s(CLAIM))
             .update_expression(
                 "SET holder = :h, ledger = :l, host = :host, pid = :pid, since = :since, expires_ms = :e",
@@ -595,17 +602,8 @@ impl LedgerTable {
     }
 
     async fn claim_item(&self, key: &str) -> Result<HashMap<String, AttributeValue>, UsageError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(JOB, s(&format!("{CLAIM_PREFIX}{key}")))
-            .key(KEY, s(CLAIM))
-            .consistent_read(true)
-            .send()
+        self.item(&claim_partition(key), CLAIM, "the pool claim")
             .await
-            .map_err(|e| self.error(format!("GetItem (the pool claim) failed ({})", why(&e))))?;
-        Ok(out.item().cloned().unwrap_or_default())
     }
 
     /// Sets the claim's expiry, if it is still `lease`'s holder's.
@@ -618,7 +616,7 @@ impl LedgerTable {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key(JOB, s(&format!("{CLAIM_PREFIX}{key}")))
+            .key(JOB, s(&claim_partition(key)))
             .key(KEY, s(CLAIM))
             .update_expression("SET expires_ms = :e")
             .condition_expression("holder = :h")
@@ -650,17 +648,7 @@ impl LedgerTable {
 
     /// Whether `job` holds a copy that `ledger copy` did not finish.
     pub async fn unfinished_copy(&self, job: &str) -> Result<bool, UsageError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(JOB, s(job))
-            .key(KEY, s(COPYING))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.error(format!("GetItem failed ({})", why(&e))))?;
-        Ok(out.item().is_some())
+        Ok(!self.item(job, COPYING, "the copy mark").await?.is_empty())
     }
 
     /// Marks `lease`'s job as a copy under way (before its first record),
@@ -959,12 +947,22 @@ impl Drop for KeptLease {
     }
 }
 
-/// A claim item's holder.
-fn claimant_of(item: &HashMap<String, AttributeValue>) -> Claimant {
-    let text = |name: &str| match item.get(name) {
+/// The partition key of the pool claim `key`.
+fn claim_partition(key: &str) -> String {
+    format!("{CLAIM_PREFIX}{key}")
+}
+
+/// An item's string or number attribute as text; `?` when absent.
+fn text_of(item: &HashMap<String, AttributeValue>, name: &str) -> String {
+    match item.get(name) {
         Some(AttributeValue::S(v)) | Some(AttributeValue::N(v)) => v.clone(),
         _ => "?".into(),
-    };
+    }
+}
+
+/// A claim item's holder.
+fn claimant_of(item: &HashMap<String, AttributeValue>) -> Claimant {
+    let text = |name: &str| text_of(item, name);
     Claimant {
         ledger: text("ledger"),
         host: text("host"),

@@ -21,6 +21,14 @@ fn read(input: &[u8], header: bool, password: bool) -> Vec<SourceItem> {
         .collect()
 }
 
+/// Why `opts` refuse `input`.
+fn refusal(input: &[u8], opts: &CsvOptions) -> String {
+    CsvSource::new(input, opts)
+        .err()
+        .expect("refused")
+        .to_string()
+}
+
 /// Compact view: "line:username" for users, "line!reason" for invalid rows.
 fn view(items: &[SourceItem]) -> Vec<String> {
     items
@@ -43,10 +51,7 @@ fn header_picks_the_username_column() {
 #[test]
 fn other_delimiters_are_named_and_read() {
     let semicolons = b"username;email;group\nalice;alice@x;ops\nbob;b@x;dev\n";
-    let e = CsvSource::new(&semicolons[..], &opts(true, false))
-        .err()
-        .expect("refused")
-        .to_string();
+    let e = refusal(semicolons, &opts(true, false));
     assert!(
         e.contains("add --delimiter ';'") && !e.contains("--no-header"),
         "{e}"
@@ -55,30 +60,16 @@ fn other_delimiters_are_named_and_read() {
         delimiter: b';',
         ..opts(true, false)
     };
-    let items: Vec<_> = CsvSource::new(&semicolons[..], &with)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(view(&items), ["2:alice", "3:bob"]);
+    assert_eq!(read_with(semicolons, &with), ["2:alice", "3:bob"]);
     let tabs = b"id\tusername\n1\talice\n";
-    let e = CsvSource::new(&tabs[..], &opts(true, false))
-        .err()
-        .expect("refused")
-        .to_string();
+    let e = refusal(tabs, &opts(true, false));
     assert!(e.contains("add --delimiter '\\t'"), "{e}");
     let tabbed = CsvOptions {
         delimiter: b'\t',
         ..opts(true, false)
     };
-    let items: Vec<_> = CsvSource::new(&tabs[..], &tabbed)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(view(&items), ["2:alice"]);
-    let e = CsvSource::new(&semicolons[..], &opts(false, false))
-        .err()
-        .expect("refused")
-        .to_string();
+    assert_eq!(read_with(tabs, &tabbed), ["2:alice"]);
+    let e = refusal(semicolons, &opts(false, false));
     assert!(
         e.contains("drop --no-header") && e.contains("--delimiter ';'"),
         "{e}"
@@ -89,10 +80,7 @@ fn other_delimiters_are_named_and_read() {
 #[test]
 fn header_bytes_are_shown_escaped() {
     let input = b"user\x1b]0;pwned\x07name,\x1b[2J\xe2\x80\xaemail\n";
-    let e = CsvSource::new(&input[..], &opts(true, false))
-        .err()
-        .expect("refused")
-        .to_string();
+    let e = refusal(input, &opts(true, false));
     assert!(
         !e.contains('\u{1b}') && !e.contains('\u{7}') && !e.contains('\u{202e}'),
         "{e:?}"
