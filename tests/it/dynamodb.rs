@@ -142,13 +142,7 @@ async fn ledger_copy_round_trips_and_tables_read_like_files() {
     // A copy that stopped part-way leaves its job marked `copying` (put
     // here by hand, as `ledger copy` puts it before its first record): a
     // run, status and export refuse the job, before any call.
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&moto.url)
-        .test_credentials()
-        .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&conf)
+    aws_sdk_dynamodb::Client::new(&moto.sdk_config().await)
         .put_item()
         .table_name("ledgers")
         .item(

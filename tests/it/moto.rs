@@ -91,13 +91,18 @@ impl Moto {
     }
 
     async fn client(&self) -> Client {
-        let conf = aws_config::defaults(BehaviorVersion::latest())
+        Client::new(&self.sdk_config().await)
+    }
+
+    /// The AWS SDK's configuration for any service of this moto, in
+    /// us-east-1, with placeholder credentials.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .endpoint_url(&self.url)
             .test_credentials()
             .load()
-            .await;
-        Client::new(&conf)
+            .await
     }
 }
 

@@ -6,7 +6,6 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_s3::primitives::ByteStream;
 use cognito_sim as sim;
 
@@ -15,12 +14,7 @@ use crate::support::*;
 
 /// An S3 client for moto (path-style, as on any custom endpoint).
 pub async fn s3_client(moto: &Moto) -> aws_sdk_s3::Client {
-    let conf = aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&moto.url)
-        .test_credentials()
-        .load()
-        .await;
+    let conf = moto.sdk_config().await;
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&conf)
             .force_path_style(true)
