@@ -42,6 +42,7 @@ fn header() -> Header {
         resolves: true,
         sign_out: false,
         input_version: None,
+        run_id: String::new(),
     }
 }
 

@@ -17,6 +17,7 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::error::UsageError;
@@ -83,10 +84,18 @@ pub async fn account(how: Load<'_>) -> Result<String, UsageError> {
         .send()
         .await
         .map_err(|e| {
-            UsageError::Credentials(format!(
-                "STS GetCallerIdentity failed: {}",
-                DisplayErrorContext(&e)
-            ))
+            let at = endpoint_of("STS", "sts", config.region().map_or("", |r| r.as_ref()));
+            if unreachable(&e) {
+                UsageError::Aws(format!(
+                    "STS GetCallerIdentity could not reach {at}: {}; nothing was sent. Check the network, any proxy, and AWS_ENDPOINT_URL_STS (or AWS_ENDPOINT_URL)",
+                    brief(&e)
+                ))
+            } else {
+                UsageError::Credentials(format!(
+                    "STS GetCallerIdentity at {at} refused them ({})",
+                    brief(&e)
+                ))
+            }
         })?;
     out.account()
         .map(str::to_string)
@@ -141,11 +150,152 @@ async fn base(how: &Load<'_>) -> Result<SdkConfig, UsageError> {
         .credentials_provider()
         .ok_or_else(|| UsageError::Credentials("no credentials provider is configured".into()))?;
     provider.provide_credentials().await.map_err(|e| {
-        let e = DisplayErrorContext(&e).to_string();
-        UsageError::Credentials(match how.role {
-            Some(role) => format!("could not assume role {}: {e}", role.arn),
-            None => e,
-        })
+        tracing::debug!(error = %DisplayErrorContext(&e), "the credentials chain's error in full");
+        let why = capped(&causes(&e));
+        match how.role {
+            Some(role) => UsageError::Aws(format!(
+                "could not assume role {}: {why}; check that the credentials may assume it (its trust policy, the external id) and that STS is reachable (AWS_ENDPOINT_URL_STS)",
+                role.arn
+            )),
+            None => UsageError::NoCredentials(no_credentials(how.profile, &why)),
+        }
     })?;
     Ok(config)
+}
+
+/// Why no credentials were found, from what the environment and the AWS
+/// files hold, with the fix; `why` is the SDK's last answer.
+fn no_credentials(profile: Option<&str>, why: &str) -> String {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        (Some(_), None) => return "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not; set both (and AWS_SESSION_TOKEN for temporary keys), or unset AWS_ACCESS_KEY_ID to use a profile".into(),
+        (None, Some(_)) => return "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not; set both (and AWS_SESSION_TOKEN for temporary keys), or unset AWS_SECRET_ACCESS_KEY to use a profile".into(),
+        _ => {}
+    }
+    let home = env("HOME").unwrap_or_default();
+    let config = env("AWS_CONFIG_FILE").unwrap_or_else(|| format!("{home}/.aws/config"));
+    let creds =
+        env("AWS_SHARED_CREDENTIALS_FILE").unwrap_or_else(|| format!("{home}/.aws/credentials"));
+    let (name, from) = match (profile, env("AWS_PROFILE")) {
+        (Some(p), _) => (p.to_string(), "--profile"),
+        (None, Some(p)) => (p, "AWS_PROFILE"),
+        (None, None) => ("default".to_string(), ""),
+    };
+    let defined = profile_defined(&name, &config, &creds);
+    let shown = crate::text::shown(&name);
+    match (from, defined) {
+        ("", false) => format!(
+            "none in the environment (AWS_ACCESS_KEY_ID), no profile named (AWS_PROFILE, --profile) and no default one in {config} or {creds}, no web identity token, and no container or instance role answered ({why}); set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (-v shows each source's answer)"
+        ),
+        (from, false) => format!(
+            "the profile '{shown}' ({from}) is in neither {config} nor {creds}; name one they define (aws configure list-profiles), or unset {from}"
+        ),
+        (_, true) => format!(
+            "the profile '{shown}' gave none ({why}); check it with `aws sts get-caller-identity --profile {shown}` (for single sign-on: aws sso login --profile {shown})"
+        ),
+    }
+}
+
+/// Whether the AWS config file (`[profile NAME]`, or `[default]`) or the
+/// credentials file (`[NAME]`) defines the profile `name`. A file that
+/// cannot be read defines nothing.
+fn profile_defined(name: &str, config: &str, creds: &str) -> bool {
+    let sections = |path: &str| -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim();
+                l.strip_prefix('[')?
+                    .strip_suffix(']')
+                    .map(|s| s.trim().to_string())
+            })
+            .collect()
+    };
+    let in_config = sections(config).iter().any(|s| {
+        s == &format!("profile {name}")
+            || (name == "default" && s == "default")
+            || s.strip_prefix("profile")
+                .is_some_and(|rest| rest.trim() == name)
+    });
+    in_config || sections(creds).iter().any(|s| s == name)
+}
+
+/// Where a service's calls go: its endpoint variable's value when set
+/// (`AWS_ENDPOINT_URL_<SERVICE>`, else AWS_ENDPOINT_URL), else its
+/// regional host.
+pub fn endpoint_of(service: &str, host: &str, region: &str) -> String {
+    let var = format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase());
+    [var.as_str(), "AWS_ENDPOINT_URL"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| format!("{host}.{region}.amazonaws.com"))
+}
+
+/// `text` as a message shows it: shortened, control characters escaped.
+fn capped(text: &str) -> String {
+    crate::text::shown(text)
+}
+
+/// An AWS SDK error, as the SDK crates all share it.
+pub type SdkError<E> = aws_smithy_runtime_api::client::result::SdkError<E, HttpResponse>;
+
+/// An SDK error as one line for a person: the service's error code and
+/// message when it answered one; else what came back (an HTTP status and
+/// content type that are no AWS error: a wrong endpoint, a proxy's page),
+/// or why nothing did (the chain of causes' own messages, no debug
+/// structure: "dns error: failed to lookup address information"),
+/// shortened and with control characters escaped (`text::shown`). The whole
+/// structure goes to the debug log (`-v`).
+pub fn brief<E>(e: &SdkError<E>) -> String
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
+    tracing::debug!(error = %DisplayErrorContext(e), "the SDK's error in full");
+    let text = match (e.code(), e) {
+        (Some(code), _) => match e.message() {
+            Some(m) => format!("{code}: {m}"),
+            None => code.to_string(),
+        },
+        (None, SdkError::ServiceError(ctx)) => answer_text(ctx.raw()),
+        (None, SdkError::ResponseError(ctx)) => answer_text(ctx.raw()),
+        (None, SdkError::TimeoutError(_)) => "no answer in time".to_string(),
+        (None, other) => causes(other),
+    };
+    capped(&text)
+}
+
+/// Whether the call never reached the service (no connection, no DNS
+/// answer, a timeout before any answer), as opposed to an answer.
+pub fn unreachable<E>(e: &SdkError<E>) -> bool {
+    matches!(e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_))
+}
+
+/// An HTTP answer that is no AWS error: its status and what it holds.
+fn answer_text(raw: &HttpResponse) -> String {
+    let kind = raw
+        .headers()
+        .get("content-type")
+        .map_or("no content type", |v| v.split(';').next().unwrap_or(v));
+    format!(
+        "HTTP {} with no AWS error in it ({kind}); is the endpoint an AWS service's?",
+        raw.status().as_u16()
+    )
+}
+
+/// The messages of an error and its causes, each once, joined by ": ".
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(e) = next {
+        let text = e.to_string();
+        // Causes often repeat their inner message in their own.
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.retain(|p| !text.contains(p.as_str()));
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }

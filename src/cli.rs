@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -29,15 +29,21 @@ pub struct Cli {
     pub command: Command,
 
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Output")]
     pub verbose: u8,
 
     /// Only warnings and errors in the log.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Output"
+    )]
     pub quiet: bool,
 
-    /// Log line format on stderr.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    /// Log line format on stderr: logfmt text, or one JSON object a line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true, help_heading = "Output")]
     pub log_format: LogFormat,
 }
 
@@ -47,12 +53,40 @@ pub enum LogFormat {
     Json,
 }
 
+/// Shown at the end of `run -h` and `plan -h`.
+const SEE_LONG_HELP: &str = "Every flag, its details and examples: --help";
+
+/// Shown at the end of `run --help`: what an operator types, by task.
+/// Each line is parsed by a unit test, so it cannot drift from the flags.
+pub const RUN_EXAMPLES: &str = "\
+Examples:
+  # Incident: see what would happen, then reset and sign out everyone in a file
+  cognito-bulk-reset plan --user-pool-id us-east-1_AbCdEfGhI --input leaked.csv --sign-out
+  cognito-bulk-reset run --user-pool-id us-east-1_AbCdEfGhI --input leaked.csv --sign-out
+
+  # Cron migration: passwords from a file, unattended, a JSON summary for the scheduler
+  cognito-bulk-reset run --user-pool-id us-east-1_AbCdEfGhI --action set-password \\
+    --input passwords.csv --permanent --yes --summary-json summary.json
+
+  # Resume after any stop: the same command again; then what the ledger holds
+  cognito-bulk-reset run --user-pool-id us-east-1_AbCdEfGhI --input leaked.csv --sign-out
+  cognito-bulk-reset status --ledger cognito-bulk-reset-us-east-1_AbCdEfGhI-reset.jsonl
+
+  # Fleet: many pools, accounts and regions from one manifest
+  cognito-bulk-reset plan --fleet fleet.toml
+  cognito-bulk-reset run --fleet fleet.toml --ledger-dir ledgers --yes
+
+  # Practise first on the built-in simulated pool
+  cognito-bulk-reset drill";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Reset (or set) the password of every user in the input.
+    #[command(after_help = SEE_LONG_HELP, after_long_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// Report what `run` with the same arguments would do: users to do,
     /// already done, invalid rows, duplicates, rate and time. Sends nothing.
+    #[command(after_help = SEE_LONG_HELP, after_long_help = RUN_EXAMPLES)]
     Plan(RunArgs),
     /// Show what a ledger records: the job, its counts, what remains.
     Status(StatusArgs),
@@ -67,6 +101,20 @@ pub enum Command {
     Drill(DrillArgs),
     /// Serve a simulated user pool on loopback until stopped.
     Sim(SimArgs),
+    /// Print a shell completion script, e.g. `completions bash >
+    /// ~/.local/share/bash-completion/completions/cognito-bulk-reset`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, or with --dir write one page per command
+    /// (cognito-bulk-reset.1, cognito-bulk-reset-run.1, ...) into DIR.
+    Man {
+        /// Write every command's page into this existing folder.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -292,6 +340,26 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
             }
         },
         Command::Drill(args) => drill::run(args, shutdown).await,
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), env!("CARGO_PKG_NAME"), &mut out);
+            say(&String::from_utf8_lossy(&out));
+            Ok(ExitCode::Success)
+        }
+        Command::Man { dir: None } => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            say(&String::from_utf8_lossy(&out));
+            Ok(ExitCode::Success)
+        }
+        Command::Man { dir: Some(dir) } => {
+            let n = man_pages(&dir)?;
+            say(&format!(
+                "wrote {n} man pages into {}\n",
+                crate::text::shown(&dir.display().to_string())
+            ));
+            Ok(ExitCode::Success)
+        }
         Command::Sim(args) => {
             if !args.listen.ip().is_loopback() {
                 warn!(listen = %args.listen, "the simulated pool listens beyond loopback");
@@ -301,6 +369,45 @@ pub async fn execute(command: Command, shutdown: CancellationToken) -> anyhow::R
             Ok(ExitCode::Success)
         }
     }
+}
+
+/// `man --dir`: a page per command (and per `ledger` command) into `dir`,
+/// each written whole and never through a link. Returns how many.
+fn man_pages(dir: &std::path::Path) -> anyhow::Result<usize> {
+    let shown = || crate::text::shown(&dir.display().to_string());
+    if !dir.is_dir() {
+        return Err(UsageError::Value {
+            flag: "--dir",
+            reason: format!("{} is not a folder; create it first", shown()),
+        }
+        .into());
+    }
+    let mut cli = Cli::command();
+    cli.build();
+    let name = cli.get_name().to_string();
+    let mut pages = vec![(name.clone(), cli.clone())];
+    for sub in cli
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set() && c.get_name() != "help")
+    {
+        let sub_name = format!("{name}-{}", sub.get_name());
+        for nested in sub
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set() && c.get_name() != "help")
+        {
+            let nested_name = format!("{sub_name}-{}", nested.get_name());
+            pages.push((nested_name.clone(), nested.clone().name(nested_name)));
+        }
+        pages.push((sub_name.clone(), sub.clone().name(sub_name)));
+    }
+    for (page, cmd) in &pages {
+        let mut out = Vec::new();
+        clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
+        let path = dir.join(format!("{page}.1"));
+        crate::files::write_atomically(&path, &out, 0o644, true)
+            .map_err(|e| anyhow::anyhow!("could not write {}: {e}", path.display()))?;
+    }
+    Ok(pages.len())
 }
 
 /// `export`: one row per user, to a new private file or to stdout.
@@ -346,9 +453,11 @@ async fn run(mut settings: RunSettings, shutdown: &CancellationToken) -> anyhow:
     let summary = pipeline::run_with(&Aws, &settings, shutdown.cancelled(), prepared).await?;
     say(&summary.render());
     let code = crate::signals::exit_code(summary.exit_code());
+    summary.log(code.code());
     if let Some(path) = &settings.summary_json {
         let mut value = serde_json::to_value(&summary)?;
         value["exit_code"] = code.code().into();
+        value["run_id"] = crate::logging::run_id().into();
         write_summary(path, &value);
     }
     Ok(code)
@@ -432,4 +541,32 @@ fn confirm_on_terminal(settings: &RunSettings, report: &plan::PlanReport) -> any
         .into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each command line of `run --help`'s examples parses as it is shown.
+    #[test]
+    fn the_help_examples_parse() {
+        let joined = RUN_EXAMPLES.replace("\\\n", " ");
+        let lines: Vec<&str> = joined
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("cognito-bulk-reset "))
+            .collect();
+        assert!(lines.len() >= 8, "{lines:?}");
+        for line in lines {
+            let words = line.split_whitespace();
+            if let Err(e) = Cli::try_parse_from(words) {
+                panic!("{line}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -46,6 +46,14 @@ pub fn exit_code_of(e: &anyhow::Error) -> ExitCode {
         .map_or(ExitCode::Usage, UsageError::exit_code)
 }
 
+/// The fix for an answer that held no AWS error (a code made of its HTTP
+/// status): the endpoint is not Cognito's.
+fn not_aws(code: &str) -> Option<&'static str> {
+    code.starts_with("HttpStatus").then_some(
+        "the endpoint answered no AWS error: check --endpoint-url and AWS_ENDPOINT_URL (and any proxy)",
+    )
+}
+
 impl UsageError {
     /// The exit code this error ends the tool with: 2 (a mistake to fix,
     /// nothing sent), 3 when the endpoint could not be reached, or the
@@ -158,10 +166,10 @@ pub enum UsageError {
     #[error("{0}; nothing was sent")]
     NotConfirmed(String),
 
-    #[error("ListUsers was refused ({code}: {message}); check --user-pool-id and --filter (e.g. --filter 'cognito:user_status = \"CONFIRMED\"'); nothing was changed")]
+    #[error("ListUsers was refused ({code}: {message}); {}; nothing was changed", not_aws(code).unwrap_or("check --user-pool-id and --filter (e.g. --filter 'cognito:user_status = \"CONFIRMED\"')"))]
     Listing { code: String, message: String },
 
-    #[error("ListUsers was refused while resolving users ({code}: {message}); resolving who each row names needs cognito-idp:ListUsers on the pool: grant it, or use --resolve exact to key rows by their exact text (then a person named two ways, in another case or by an alias, is called twice); nothing was changed")]
+    #[error("ListUsers was refused while resolving users ({code}: {message}); {}; nothing was changed", not_aws(code).unwrap_or("resolving who each row names needs cognito-idp:ListUsers on the pool: grant it, or use --resolve exact to key rows by their exact text (then a person named two ways, in another case or by an alias, is called twice)"))]
     Resolve { code: String, message: String },
 
     #[error("{0}; nothing was sent")]
@@ -198,4 +206,14 @@ pub enum UsageError {
 
     #[error("AWS credentials could not be loaded: {0}; set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")]
     Credentials(String),
+
+    /// No credentials: the string says which source was tried, what is
+    /// missing, and the fix.
+    #[error("no AWS credentials: {0}")]
+    NoCredentials(String),
+
+    /// An AWS service the tool needs before any call could not be reached
+    /// or refused; the string names it, where, what came back and the fix.
+    #[error("{0}")]
+    Aws(String),
 }

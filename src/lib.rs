@@ -31,10 +31,13 @@
 //!   for both kinds (`ledger::store`), and one job per pool
 //!   (`ledger::claim`).
 //! - [`progress`] and [`report`]: the progress bar or plain log lines, the
-//!   end-of-run summary, the `status` command.
+//!   end-of-run summary, the `status` command; [`logging`]: the log lines
+//!   themselves (logfmt or flat JSON, the run id on each).
 //! - `files`: every path the tool reads or writes, and its rules: private
 //!   regular files never reached through a link, whole files replaced
 //!   atomically, no two paths of a run one file.
+//! - `text`: outside text made safe to show (shortened, control
+//!   characters escaped).
 //! - `fptable`: the fingerprint-keyed table behind the ledger's per-user
 //!   state and the pool index.
 //! - `passwords`: generated passwords and the 0600 file they go to.
@@ -61,7 +64,7 @@
 //! commands that read a whole input; `run_with`/`plan_with` take a
 //! [`cognito::Connect`], so a caller chooses how the pool is reached),
 //! [`cognito`] (the seam: [`cognito::PoolApi`] and the handle over it),
-//! [`report`], [`error`], [`signals`], [`progress`], and the data types
+//! [`report`], [`error`], [`signals`], [`progress`], [`logging`], and the data types
 //! these name ([`identity`], [`ledger`], [`resolve`], [`secret`]).
 //! [`source`] is public for the benchmarks of its hot path. The rest is
 //! internal to the crate.
@@ -79,6 +82,7 @@ pub mod identity;
 mod job;
 pub mod ledger;
 mod limiter;
+pub mod logging;
 mod neighbour;
 mod passwords;
 pub mod pipeline;
@@ -91,6 +95,7 @@ pub mod secret;
 pub mod settings;
 pub mod signals;
 pub mod source;
+mod text;
 mod triage;
 pub mod usage;
 mod validate;

@@ -6,9 +6,8 @@ use std::io::Write;
 use clap::Parser;
 use cognito_bulk_reset::cli::{execute, Cli, LogFormat};
 use cognito_bulk_reset::error::ExitCode;
-use cognito_bulk_reset::progress::LogWriter;
+use cognito_bulk_reset::logging;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -53,23 +52,18 @@ fn main() -> std::process::ExitCode {
 }
 
 fn init_tracing(cli: &Cli) {
-    let level = match (cli.quiet, cli.verbose) {
-        (true, _) => "warn",
-        (false, 0) => "info",
-        (false, 1) => "debug",
-        (false, _) => "trace",
+    // The tool's own lines at the level asked for; the SDK's and other
+    // crates' only from -v on (their warnings repeat, at length, what the
+    // tool's error already says in a line).
+    let directives = match (cli.quiet, cli.verbose) {
+        (true, _) => "error,cognito_bulk_reset=warn",
+        (false, 0) => "error,cognito_bulk_reset=info",
+        (false, 1) => "warn,cognito_bulk_reset=debug",
+        (false, _) => "info,cognito_bulk_reset=trace",
     };
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("warn,cognito_bulk_reset={level}")));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(|| LogWriter)
-        // A closed terminal fails every write; LogWriter drops those, and
-        // the subscriber must not print about them either.
-        .log_internal_errors(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match cli.log_format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    let format = match cli.log_format {
+        LogFormat::Text => logging::Format::Text,
+        LogFormat::Json => logging::Format::Json,
+    };
+    logging::init(directives, format);
 }

@@ -77,7 +77,10 @@ pub struct PlanReport {
     pub ambiguous: u64,
     pub first_ambiguous: Vec<(u64, String)>,
     pub rate: f64,
-    /// Seconds the calls take at the rate, retries aside.
+    /// The limit that sets the pace of users: `rate`, or with `--sign-out`
+    /// a lower `--sign-out-rate`.
+    pub pace: crate::settings::Bottleneck,
+    /// Seconds the calls take at the pace, retries aside.
     pub estimated_secs: f64,
     /// Users the run's calls would bill as monthly active users, and which
     /// calls.
@@ -165,6 +168,7 @@ pub(crate) async fn plan_in(
         pool: pool.facts().cloned(),
         pool_unreadable: pool.facts.as_ref().err().cloned(),
         rate: settings.pace.rate,
+        pace: settings.bottleneck(),
         precheck: settings.steps.precheck,
         ..PlanReport::default()
     };
@@ -217,7 +221,7 @@ pub(crate) async fn plan_in(
     }
     let calls = report.to_do - report.would_skip;
     report.estimated_secs =
-        calls as f64 / settings.pace.rate + report.read_back_first as f64 / settings.pace.read_rate;
+        calls as f64 / report.pace.rate + report.read_back_first as f64 / settings.pace.read_rate;
     report.resolution = Some(ResolutionPlan {
         choice: resolver.choice().clone(),
         list_rate: settings.pace.list_rate,
@@ -333,10 +337,13 @@ impl PlanReport {
         if self.invalid > self.first_invalid.len() as u64 {
             let _ = writeln!(s, "    ...");
         }
+        let _ = write!(s, "  rate                 {}/s", self.rate);
+        if self.pace.flag != "--rate" {
+            let _ = write!(s, "; {} {}/s sets the pace", self.pace.flag, self.pace.rate);
+        }
         let _ = writeln!(
             s,
-            "  rate                 {}/s: about {} (retries and throttling aside)",
-            self.rate,
+            ": about {} (retries and throttling aside)",
             duration(self.estimated_secs)
         );
         if self.billed_by.is_empty() {

@@ -1,12 +1,20 @@
 //! The one progress-display factory.
 //!
 //! On a terminal: an indicatif bar on stderr (done/total, achieved rate,
-//! ETA, the limiter's current rate, failures, retries, throttled calls),
+//! ETA, the limit that sets the pace, failures, retries, throttled calls),
 //! redrawn a few times a second from the run's [`Counters`] and
-//! [`Limiter`]. Elsewhere (cron, CI, a pipe): no bar, and one plain
+//! [`Limiter`]s. Elsewhere (cron, CI, a pipe): no bar, and one plain
 //! log line every `log_interval`. Log lines go through [`LogWriter`], which
 //! suspends the bar while it writes so the two never tear each other.
+//!
+//! The rate and the ETA count only users this run dealt with (called or
+//! skipped by a rule), over the last [`RATE_WINDOW`]: users a resume finds
+//! done in the ledger pass at the speed of reading, and counting them would
+//! show a rate the quota never allows and an ETA that ends too soon. The
+//! limit shown is the lowest of the run's limiters (with `--sign-out`, the
+//! sign-out rate may be the one that sets the pace), named by its flag.
 
+use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -24,6 +32,12 @@ static ACTIVE_BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
 /// A fleet's bars being shown, if any, likewise.
 static ACTIVE_BARS: Mutex<Option<MultiProgress>> = Mutex::new(None);
 
+/// How far back the achieved rate looks.
+pub const RATE_WINDOW: Duration = Duration::from_secs(10);
+
+/// A limiter a run's users pass through, and the flag that sets it.
+pub type Paced = (&'static str, Arc<Limiter>);
+
 /// A running progress display; [`Progress::finish`] clears it.
 pub struct Progress {
     bar: ProgressBar,
@@ -34,9 +48,10 @@ pub struct Progress {
 impl Progress {
     /// Starts showing the progress of `counters`. `total` may arrive later
     /// through [`Progress::set_total`].
+    /// `limiters` are those a user passes through, the action's first.
     pub fn start(
         counters: Arc<Counters>,
-        limiter: Arc<Limiter>,
+        limiters: Vec<Paced>,
         log_interval: Duration,
     ) -> Progress {
         let on_terminal = io::stderr().is_terminal();
@@ -44,12 +59,9 @@ impl Progress {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4));
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} {elapsed_precise} [{wide_bar}] {human_pos}/{human_len} {rate} ETA {eta} {msg}",
+                    "{spinner} {elapsed_precise} [{wide_bar}] {human_pos}/{human_len} {msg}",
                 )
                 .expect("the template is valid")
-                .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{:.1}/s", state.per_sec());
-                })
                 .progress_chars("=> "),
             );
             *ACTIVE_BAR.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar.clone());
@@ -61,7 +73,7 @@ impl Progress {
         let task = tokio::spawn(update_loop(
             bar.clone(),
             counters,
-            limiter,
+            limiters,
             on_terminal,
             log_interval,
             stop.clone(),
@@ -95,7 +107,7 @@ impl Progress {
 async fn update_loop(
     bar: ProgressBar,
     counters: Arc<Counters>,
-    limiter: Arc<Limiter>,
+    limiters: Vec<Paced>,
     on_terminal: bool,
     log_interval: Duration,
     stop: CancellationToken,
@@ -107,7 +119,7 @@ async fn update_loop(
     };
     let mut interval = tokio::time::interval(tick);
     interval.tick().await;
-    let (mut last_done, mut last_at) = (0u64, tokio::time::Instant::now());
+    let mut meter = Meter::default();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -118,33 +130,126 @@ async fn update_loop(
         let failed = counters.failed.load(Relaxed);
         let retries = counters.retries.load(Relaxed);
         let throttled = counters.throttled.load(Relaxed);
-        let (limit, max) = (limiter.current(), limiter.rate());
+        let rate = meter.rate(std::time::Instant::now(), counters.dealt_with());
+        let eta = match (rate, bar.length()) {
+            (Some(r), Some(total)) if r > 0.0 => Some(total.saturating_sub(done) as f64 / r),
+            _ => None,
+        };
+        let pace = Pace::of(&limiters);
         if on_terminal {
             bar.set_message(format!(
-                "limit {} · failed {failed} · retries {retries} · throttled {throttled}",
-                limit_text(limit, max)
+                "{} ETA {} · limit {pace} · failed {failed} · retries {retries} · throttled {throttled}",
+                rate.map_or_else(|| "-/s".to_string(), |r| format!("{r:.1}/s")),
+                eta.map_or_else(|| "-".to_string(), short_duration),
             ));
         } else {
-            let total = bar
-                .length()
-                .map_or_else(|| "?".to_string(), |t| t.to_string());
-            let now = tokio::time::Instant::now();
-            let rate =
-                (done - last_done) as f64 / now.duration_since(last_at).as_secs_f64().max(1e-3);
-            (last_done, last_at) = (done, now);
-            tracing::info!(
-                done,
-                total = %total,
-                succeeded = counters.succeeded.load(Relaxed),
-                failed,
-                invalid = counters.invalid.load(Relaxed),
-                retries,
-                throttled,
-                rate = format_args!("{rate:.1}/s"),
-                limit = %limit_text(limit, max),
-                "progress"
+            let rate = rate.map_or(0.0, |r| (r * 10.0).round() / 10.0);
+            let fields = (
+                counters.succeeded.load(Relaxed),
+                counters.invalid.load(Relaxed),
+                (pace.current * 10.0).round() / 10.0,
             );
+            match bar.length() {
+                Some(total) => tracing::info!(
+                    done,
+                    total,
+                    succeeded = fields.0,
+                    failed,
+                    invalid = fields.1,
+                    retries,
+                    throttled,
+                    rate,
+                    eta_secs = eta.map_or(0, |s| s.ceil() as u64),
+                    limit = fields.2,
+                    limited_by = pace.flag,
+                    "progress"
+                ),
+                None => tracing::info!(
+                    done,
+                    succeeded = fields.0,
+                    failed,
+                    invalid = fields.1,
+                    retries,
+                    throttled,
+                    rate,
+                    limit = fields.2,
+                    limited_by = pace.flag,
+                    "progress"
+                ),
+            }
         }
+    }
+}
+
+/// The achieved rate over the last [`RATE_WINDOW`] of a count that only
+/// grows; time before its first step does not count.
+#[derive(Debug, Default)]
+struct Meter {
+    samples: VecDeque<(std::time::Instant, u64)>,
+}
+
+impl Meter {
+    /// Adds `count` at `now`; the rate per second, once a second of
+    /// counting has passed.
+    fn rate(&mut self, now: std::time::Instant, count: u64) -> Option<f64> {
+        if self.samples.back().is_some_and(|&(_, c)| c == count) && count == 0 {
+            self.samples.clear();
+        }
+        self.samples.push_back((now, count));
+        while self.samples.len() > 2 && now.duration_since(self.samples[1].0) >= RATE_WINDOW {
+            self.samples.pop_front();
+        }
+        let &(since, from) = self.samples.front()?;
+        let secs = now.duration_since(since).as_secs_f64();
+        (secs >= 1.0 && count > 0).then(|| (count - from) as f64 / secs)
+    }
+}
+
+/// The limit that sets the pace now: the lowest current rate of the
+/// run's limiters, and its flag.
+struct Pace {
+    current: f64,
+    max: f64,
+    flag: &'static str,
+    /// More than one limiter paces the run (its flag is worth naming).
+    several: bool,
+}
+
+impl Pace {
+    fn of(limiters: &[Paced]) -> Pace {
+        let mut pace = Pace {
+            current: f64::INFINITY,
+            max: f64::INFINITY,
+            flag: "--rate",
+            several: limiters.len() > 1,
+        };
+        for (flag, limiter) in limiters {
+            let current = limiter.current();
+            if current < pace.current {
+                (pace.current, pace.max, pace.flag) = (current, limiter.rate(), flag);
+            }
+        }
+        pace
+    }
+}
+
+impl std::fmt::Display for Pace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&limit_text(self.current, self.max))?;
+        if self.several {
+            write!(f, " ({})", self.flag)?;
+        }
+        Ok(())
+    }
+}
+
+/// A duration as a person reads it at a glance: 45s, 3m 05s, 2h 10m.
+pub fn short_duration(secs: f64) -> String {
+    let s = secs.ceil().max(0.0) as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
     }
 }
 
@@ -262,8 +367,8 @@ async fn fleet_loop(
                         done,
                         failed,
                         throttled,
-                        rate = format_args!("{rate:.1}/s"),
-                        limit = %limit_text(limit, max),
+                        rate = (rate * 10.0).round() / 10.0,
+                        limit = (limit * 10.0).round() / 10.0,
                         "fleet progress"
                     );
                 }

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_cloudwatch::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_cloudwatch::error::ProvideErrorMetadata;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
 use aws_sdk_cloudwatch::Client;
@@ -174,10 +174,16 @@ pub async fn read(aws: &AwsSettings, category: &str, window_minutes: u64) -> Res
         .send()
         .await
         .map_err(|e| {
+            let at = crate::aws::endpoint_of("CLOUDWATCH", "monitoring", &aws.region);
+            let fix = match e.code() {
+                _ if crate::aws::unreachable(&e) => "check the network, any proxy, DNS and AWS_ENDPOINT_URL_CLOUDWATCH (or AWS_ENDPOINT_URL)",
+                Some("AccessDenied" | "AccessDeniedException") => "allow cloudwatch:GetMetricData",
+                _ => "see the answer",
+            };
+            let what = if crate::aws::unreachable(&e) { "could not reach" } else { "at" };
             format!(
-                "CloudWatch GetMetricData answered {}: {}",
-                e.code().unwrap_or("no code"),
-                DisplayErrorContext(&e)
+                "CloudWatch GetMetricData {what} {at}: {}; {fix}",
+                crate::aws::brief(&e)
             )
         })?;
     let series = |id: &str| -> Vec<(i64, f64)> {

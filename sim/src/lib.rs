@@ -877,14 +877,18 @@ pub async fn serve_until(
     listen: SocketAddr,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<SimStats> {
+    let users = config.users;
     let handle = start(config, listen).await?;
+    let (pool, url) = (handle.pool_id(), handle.endpoint_url());
+    println!("simulated user pool {pool} listening on {url}");
     println!(
-        "simulated user pool {} listening on {}",
-        handle.pool_id(),
-        handle.endpoint_url()
+        "  its users:  (echo username; seq -f 'user-%06g' 0 {}) > users.csv",
+        users.saturating_sub(1)
     );
-    println!("  try: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test cognito-bulk-reset run --user-pool-id {} --endpoint-url {} --input users.csv --yes", handle.pool_id(), handle.endpoint_url());
-    println!("  counters: GET {}/sim/stats", handle.endpoint_url());
+    println!("  any key:    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test");
+    println!("  look first: cognito-bulk-reset plan --user-pool-id {pool} --endpoint-url {url} --input users.csv");
+    println!("  then run:   the same with `run`: it shows the plan and asks you to type the pool id; Ctrl-C stops it, the same command resumes, `status` and `export` read the ledger");
+    println!("  counters:   GET {url}/sim/stats");
     shutdown.await;
     let stats = handle.stats();
     handle.stop().await;

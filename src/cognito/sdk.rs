@@ -6,7 +6,7 @@
 use aws_sdk_cognitoidentityprovider::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_cognitoidentityprovider::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_cognitoidentityprovider::error::BoxError;
-use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::operation::RequestId;
 use aws_sdk_cognitoidentityprovider::Client;
 use std::sync::{Arc, OnceLock};
@@ -103,12 +103,18 @@ pub async fn list_user_pools(aws: &AwsSettings) -> Result<Vec<PoolSummary>, Usag
             .send()
             .await
             .map_err(|e| {
-                let code = e.code().unwrap_or("no code").to_string();
-                UsageError::Credentials(format!(
-                    "ListUserPools in {} failed ({code}): {}",
-                    aws.region,
-                    DisplayErrorContext(&e)
-                ))
+                let at = crate::aws::endpoint_of("COGNITO_IDENTITY_PROVIDER", "cognito-idp", &aws.region);
+                if crate::aws::unreachable(&e) {
+                    UsageError::Aws(format!(
+                        "ListUserPools could not reach {at}: {}; nothing was sent. Check the network, any proxy and the endpoint (AWS_ENDPOINT_URL)",
+                        crate::aws::brief(&e)
+                    ))
+                } else {
+                    UsageError::Aws(format!(
+                        "ListUserPools at {at} answered {}; allow cognito-idp:ListUserPools for the credentials, or name the pools in the manifest",
+                        crate::aws::brief(&e)
+                    ))
+                }
             })?;
         for p in out.user_pools() {
             if let Some(id) = p.id() {
@@ -577,7 +583,7 @@ where
     let request_id = err.request_id().map(str::to_string);
     let message = match err.message() {
         Some(m) => m.to_string(),
-        None => DisplayErrorContext(&err).to_string(),
+        None => crate::aws::brief(&err),
     };
     let (class, code, outcome_unknown) = match &err {
         SdkError::ServiceError(ctx) => {

@@ -101,6 +101,9 @@ pub struct Header {
     /// write it: their records are keyed by the row's text alone.
     #[serde(default, skip_serializing_if = "is_false")]
     pub resolves: bool,
+    /// The run id on this run's log lines (see `logging`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub run_id: String,
 }
 
 fn is_false(b: &bool) -> bool {

@@ -186,6 +186,7 @@ pub(crate) mod tests {
             resolves: true,
             sign_out: false,
             input_version: None,
+            run_id: String::new(),
         }
     }
 

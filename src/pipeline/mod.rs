@@ -36,7 +36,7 @@ use crate::ledger::{self, Header};
 use crate::limiter::Limits;
 use crate::passwords::{self, PasswordsOut};
 use crate::progress::Progress;
-use crate::report::{Counters, ResolutionSummary, StopReason, Summary};
+use crate::report::{Counters, JobSoFar, ResolutionSummary, StopReason, Summary};
 use crate::resolve::Strategy;
 use crate::settings::RunSettings;
 
@@ -135,6 +135,7 @@ pub(crate) async fn run_in(
     };
     let input_rows = opened.input_rows;
     let resolver = opened.resolver.clone();
+    let resumed = opened.replay.runs > 0;
 
     let counters = shared.counters.clone();
     let header = Header {
@@ -151,6 +152,7 @@ pub(crate) async fn run_in(
         resolves: resolver.choice().strategy != Strategy::Exact,
         sign_out: settings.steps.sign_out,
         input_version: opened.input_version.clone(),
+        run_id: crate::logging::run_id().to_string(),
     };
     let durable = counters.clone();
     let on_durable: ledger::writer::OnDurable = Box::new(move |entry| durable.on_durable(entry));
@@ -174,7 +176,11 @@ pub(crate) async fn run_in(
 
     let limiter = limits.recovery.clone();
     let progress = if shared.progress {
-        Progress::start(counters.clone(), limiter.clone(), settings.log_interval)
+        let mut paced = vec![("--rate", limiter.clone())];
+        if settings.steps.sign_out {
+            paced.push(("--sign-out-rate", limits.sign_out.clone()));
+        }
+        Progress::start(counters.clone(), paced, settings.log_interval)
     } else {
         Progress::silent()
     };
@@ -258,6 +264,11 @@ pub(crate) async fn run_in(
         .ok()
         .and_then(Result::ok)
         .context("the ledger writer thread failed")?;
+    let job = if resumed {
+        job_so_far(&held).await
+    } else {
+        None
+    };
     held.release().await;
     drop(host_claim);
 
@@ -268,6 +279,8 @@ pub(crate) async fn run_in(
     summary.interrupted = interrupted;
     summary.stopped = stopped;
     summary.rate = Some(limiter.state());
+    summary.pace = Some(settings.bottleneck());
+    summary.job = job;
     summary.production = production;
     summary.resolution = Some(ResolutionSummary {
         strategy: resolver.choice().strategy,
@@ -275,6 +288,31 @@ pub(crate) async fn run_in(
         index_bytes: resolver.index_bytes() as u64,
     });
     Ok(summary)
+}
+
+/// The whole job as the held ledger holds it now, read again from its
+/// start (a resume read it all before its first call, so this costs what
+/// that did). `None`, with a warning, when it cannot be read: the summary
+/// then shows this run alone.
+async fn job_so_far(held: &ledger::store::Held) -> Option<JobSoFar> {
+    let name = std::path::PathBuf::from(held.name());
+    let reader = match held.reread() {
+        Ok(reader) => reader,
+        Err(e) => {
+            warn!(error = %e, "could not read the ledger again for the whole job's figures");
+            return None;
+        }
+    };
+    let status = tokio::task::spawn_blocking(move || crate::report::status_from(reader, &name))
+        .await
+        .ok()?;
+    match status {
+        Ok(status) => Some(JobSoFar::from(&status)),
+        Err(e) => {
+            warn!(error = %e, "could not read the ledger again for the whole job's figures");
+            None
+        }
+    }
 }
 
 /// `--generate-passwords`: the file and the length of the passwords (the

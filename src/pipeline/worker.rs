@@ -165,8 +165,14 @@ impl Worker {
             if let Some((attempts, ending)) =
                 self.decide(&row, None, &Operation::SignOut, limiter).await
             {
-                self.finish(&row, Some(Step::SignOut), attempts, ending)
+                let recorded = self
+                    .finish(&row, Some(Step::SignOut), attempts, ending)
                     .await;
+                if recorded && sign_out_only {
+                    self.counters
+                        .sign_out_only
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
             }
         }
     }

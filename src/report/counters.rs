@@ -42,6 +42,9 @@ pub struct Counters {
     /// Sign-out steps (`--sign-out`) that succeeded and failed.
     pub signed_out: AtomicU64,
     pub sign_out_failed: AtomicU64,
+    /// Users whose action an earlier run did, that this run only signed
+    /// out (or tried to): their sign-out record is their row's record.
+    pub sign_out_only: AtomicU64,
     /// Users whose call's result stayed unknown (reconciling failed); the
     /// next run reconciles them before any call.
     pub unresolved: AtomicU64,
@@ -110,6 +113,19 @@ impl Counters {
             + self.skipped_precheck.load(Relaxed)
             + self.skipped_federated.load(Relaxed)
             + self.ambiguous.load(Relaxed)
+            + self.sign_out_only.load(Relaxed)
+    }
+
+    /// Users this run dealt with itself: called, or skipped by a rule
+    /// (not rows the ledger had finished, duplicates or invalid rows, which
+    /// pass at the speed of reading). The progress rate counts these.
+    pub fn dealt_with(&self) -> u64 {
+        self.succeeded.load(Relaxed)
+            + self.failed.load(Relaxed)
+            + self.deferred.load(Relaxed)
+            + self.skipped_precheck.load(Relaxed)
+            + self.skipped_federated.load(Relaxed)
+            + self.sign_out_only.load(Relaxed)
     }
 
     /// Counts a row whom the pool's rules could not tell, and why.

@@ -41,7 +41,11 @@ pub struct Status {
     /// Rows of the latest run's input not yet recorded (at most; duplicate
     /// rows are never recorded), when the input was a file.
     pub remaining: Option<u64>,
-    /// `remaining` at the latest run's rate, seconds.
+    /// Users the latest run recorded per second, from its start to its
+    /// last record (`None` when it recorded too few to tell).
+    pub achieved_rate: Option<f64>,
+    /// `remaining` at the latest run's achieved rate (its configured rate
+    /// when none was achieved), seconds.
     pub time_left_secs: Option<f64>,
     pub torn_tail_bytes: u64,
 }
@@ -77,7 +81,8 @@ fn status_of(replay: ledger::Replay, path: &Path) -> Result<Status, UsageError> 
     let signs_out = last.sign_out || counts.signed_out > 0;
     let recorded = counts.succeeded + counts.failed_total() + counts.invalid + counts.skipped;
     let remaining = last.input_rows.map(|rows| rows.saturating_sub(recorded));
-    let time_left_secs = match (remaining, last.rate) {
+    let achieved_rate = achieved(&last.started_at, &replay);
+    let time_left_secs = match (remaining, achieved_rate.or(last.rate)) {
         (Some(n), Some(rate)) if rate > 0.0 => Some(n as f64 / rate),
         _ => None,
     };
@@ -100,9 +105,21 @@ fn status_of(replay: ledger::Replay, path: &Path) -> Result<Status, UsageError> 
         signed_out: signs_out.then_some(counts.signed_out),
         not_signed_out: signs_out.then_some(counts.not_signed_out),
         remaining,
+        achieved_rate,
         time_left_secs,
         torn_tail_bytes: replay.torn_bytes,
     })
+}
+
+/// The latest run's users per second, from its header's time to its last
+/// record: `None` for a run that recorded fewer than two users or lasted
+/// under a second (too little to tell).
+fn achieved(started_at: &str, replay: &ledger::Replay) -> Option<f64> {
+    let start = humantime::parse_rfc3339(started_at).ok()?;
+    let end = humantime::parse_rfc3339(&replay.last_run_end).ok()?;
+    let secs = end.duration_since(start).ok()?.as_secs_f64();
+    (replay.last_run_users >= 2 && secs >= 1.0)
+        .then(|| (replay.last_run_users as f64 / secs * 10.0).round() / 10.0)
 }
 
 impl Status {
@@ -151,9 +168,13 @@ impl Status {
             );
         }
         if let (Some(n), Some(secs)) = (self.remaining.filter(|n| *n > 0), self.time_left_secs) {
+            let at = match self.achieved_rate {
+                Some(rate) => format!("the {rate} users/s the last run achieved"),
+                None => "the last run's configured rate".to_string(),
+            };
             let _ = writeln!(
                 s,
-                "remaining  up to {n} rows of the input, about {} at the last run's rate",
+                "remaining  up to {n} rows of the input, about {} at {at}",
                 humantime::format_duration(Duration::from_secs(secs.ceil() as u64))
             );
         }

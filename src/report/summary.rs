@@ -150,6 +150,66 @@ pub struct ResolutionSummary {
     pub index_bytes: u64,
 }
 
+/// The whole job as its ledger holds it at the end of a run that resumed
+/// it: every run's users, not this run's alone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobSoFar {
+    /// Runs that wrote to the ledger, this one included.
+    pub runs: u32,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub invalid: u64,
+    pub deferred: u64,
+    pub skipped: u64,
+    /// Calls whose result is unknown (the next run reads them back first).
+    pub pending: u64,
+    /// With `--sign-out`: users signed out, and users whose action
+    /// succeeded who are not signed out yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_out: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_signed_out: Option<u64>,
+}
+
+impl From<&super::Status> for JobSoFar {
+    fn from(s: &super::Status) -> JobSoFar {
+        JobSoFar {
+            runs: s.runs,
+            succeeded: s.succeeded,
+            failed: s.failed,
+            invalid: s.invalid,
+            deferred: s.deferred,
+            skipped: s.skipped,
+            pending: s.pending,
+            signed_out: s.signed_out,
+            not_signed_out: s.not_signed_out,
+        }
+    }
+}
+
+impl std::fmt::Display for JobSoFar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} succeeded, {} failed, {} invalid",
+            self.succeeded, self.failed, self.invalid
+        )?;
+        for (n, what) in [
+            (self.skipped, "skipped"),
+            (self.deferred, "deferred"),
+            (self.pending, "result unknown"),
+        ] {
+            if n > 0 {
+                write!(f, ", {n} {what}")?;
+            }
+        }
+        if let (Some(out), Some(not)) = (self.signed_out, self.not_signed_out) {
+            write!(f, "; {out} signed out, {not} not signed out yet")?;
+        }
+        write!(f, " (over {} runs)", self.runs)
+    }
+}
+
 /// The end of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -176,6 +236,9 @@ pub struct Summary {
     pub unresolved: u64,
     pub signed_out: u64,
     pub sign_out_failed: u64,
+    /// Of those, users whose action an earlier run did (only signed out
+    /// by this one).
+    pub sign_out_only: u64,
     pub skipped_precheck: u64,
     pub skipped_federated: u64,
     pub calls: u64,
@@ -184,6 +247,12 @@ pub struct Summary {
     pub reads: u64,
     /// The main call's rate: configured, and where adaptation took it.
     pub rate: Option<crate::limiter::RateState>,
+    /// The limit that set the pace of users (with `--sign-out`, a lower
+    /// sign-out rate).
+    pub pace: Option<crate::settings::Bottleneck>,
+    /// The whole job, when this run resumed one: what the ledger holds
+    /// of every run. This run's figures are the fields above.
+    pub job: Option<JobSoFar>,
     pub resolution: Option<ResolutionSummary>,
     /// With `--rate auto`: the quota's other callers, as the run saw them.
     pub production: Option<ProductionSeen>,
@@ -221,6 +290,7 @@ impl Summary {
             unresolved: c.unresolved.load(Relaxed),
             signed_out: c.signed_out.load(Relaxed),
             sign_out_failed: c.sign_out_failed.load(Relaxed),
+            sign_out_only: c.sign_out_only.load(Relaxed),
             skipped_precheck: c.skipped_precheck.load(Relaxed),
             skipped_federated: c.skipped_federated.load(Relaxed),
             reads: c.reads.load(Relaxed),
@@ -228,6 +298,8 @@ impl Summary {
             throttled: c.throttled.load(Relaxed),
             retries: c.retries.load(Relaxed),
             rate: None,
+            pace: None,
+            job: None,
             resolution: None,
             production: None,
             elapsed_secs: elapsed.as_secs_f64(),
@@ -258,6 +330,42 @@ impl Summary {
         }
     }
 
+    /// The summary as one final log event, for log aggregators: this run's
+    /// figures (numbers as numbers) and the exit code.
+    pub fn log(&self, exit_code: i32) {
+        let round = |x: f64| (x * 10.0).round() / 10.0;
+        let stopped = match &self.stopped {
+            Some(reason) => serde_json::to_value(reason)
+                .ok()
+                .and_then(|v| v["kind"].as_str().map(str::to_string))
+                .unwrap_or_default(),
+            None if self.interrupted => "interrupted".to_string(),
+            None => String::new(),
+        };
+        tracing::info!(
+            pool = %self.pool_id,
+            action = %self.action,
+            succeeded = self.succeeded,
+            failed = self.failed,
+            invalid = self.invalid,
+            skipped_done = self.skipped_done,
+            duplicates = self.duplicates,
+            deferred = self.deferred,
+            unresolved = self.unresolved,
+            signed_out = self.signed_out,
+            sign_out_failed = self.sign_out_failed,
+            calls = self.calls,
+            throttled = self.throttled,
+            retries = self.retries,
+            elapsed_secs = round(self.elapsed_secs),
+            users_per_sec = round(self.users_per_sec()),
+            job_succeeded = self.job.as_ref().map_or(self.succeeded, |j| j.succeeded),
+            stopped = %stopped,
+            exit_code,
+            "summary"
+        );
+    }
+
     /// Users recorded by this run per second of run time.
     pub fn users_per_sec(&self) -> f64 {
         per_sec(self.succeeded + self.failed, self.elapsed_secs)
@@ -279,6 +387,10 @@ impl Summary {
             self.action,
             self.pool_id
         );
+        if let Some(job) = &self.job {
+            let _ = writeln!(s, "  whole job            {job}");
+            let _ = writeln!(s, "  this run:");
+        }
         let _ = write!(s, "  succeeded            {}", self.succeeded);
         if self.reconciled > 0 {
             let _ = write!(
@@ -300,11 +412,19 @@ impl Summary {
             );
         }
         if self.signed_out + self.sign_out_failed > 0 {
-            let _ = writeln!(
+            let _ = write!(
                 s,
-                "  signed out           {} ({} sign-outs failed)",
+                "  signed out           {} ({} sign-outs failed",
                 self.signed_out, self.sign_out_failed
             );
+            if self.sign_out_only > 0 {
+                let _ = write!(
+                    s,
+                    "; {} of the users had their action done by an earlier run",
+                    self.sign_out_only
+                );
+            }
+            let _ = writeln!(s, ")");
         }
         let _ = writeln!(s, "  invalid rows         {}", self.invalid);
         let _ = write!(s, "  skipped, done before {}", self.skipped_done);
@@ -381,13 +501,21 @@ impl Summary {
                 100.0 * self.throttled as f64 / self.calls.max(1) as f64
             );
         }
-        let _ = writeln!(
+        let _ = write!(
             s,
             "  elapsed              {:.1} s, {:.1} users/s, {:.1} calls/s",
             self.elapsed_secs,
             self.users_per_sec(),
             per_sec(self.calls, self.elapsed_secs)
         );
+        match &self.pace {
+            Some(pace) if pace.flag != "--rate" => {
+                let _ = writeln!(s, " ({} {}/s set the pace)", pace.flag, pace.rate);
+            }
+            _ => {
+                let _ = writeln!(s);
+            }
+        }
         let _ = writeln!(s, "  ledger               {}", self.ledger.display());
         if let Some(reason) = &self.stopped {
             let _ = writeln!(s, "stopped: {reason}");

@@ -104,258 +104,378 @@ impl clap::ValueEnum for ResolveMode {
 #[derive(Debug, Default, Clone, PartialEq, clap::Args, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RunArgs {
-    /// TOML file with any of these settings (keys spelled like the flags,
-    /// e.g. `rate = 20`); flags override it.
+    /// TOML file of any of these settings; flags override it.
+    ///
+    /// Its keys are spelled like the flags, e.g. `rate = 20`
+    /// (config/default.toml lists them all with their defaults).
     #[arg(long, value_name = "FILE")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
 
-    /// Go ahead without asking the operator to type the pool id. Required
-    /// when standard input is not a terminal (cron, CI, a pipe).
-    #[arg(long, short = 'y', num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    /// Go ahead without typing the pool id (cron, CI, a pipe).
+    ///
+    /// Without it, a run on a terminal shows the plan and asks the operator
+    /// to type the pool id; where standard input is not a terminal it is
+    /// required.
+    #[arg(long, short = 'y', num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
     pub yes: Option<bool>,
-
-    /// Write the end-of-run summary as JSON to this file (for scripts).
-    #[arg(long, value_name = "FILE")]
-    pub summary_json: Option<PathBuf>,
 
     /// Only report what the run would do (as `plan`); send nothing.
     #[arg(long)]
     #[serde(skip)]
     pub dry_run: bool,
 
-    /// Many pools, accounts and regions as one job: a TOML manifest whose
-    /// top-level keys are these settings (every target's defaults; flags
-    /// override them) and whose [[target]] tables name the pools
+    /// The user pool, e.g. us-east-1_AbCdEfGhI. Its prefix is the region.
+    #[arg(help_heading = "Target", long, value_name = "ID")]
+    pub user_pool_id: Option<String>,
+
+    /// Many pools, accounts and regions as one job: a TOML manifest.
+    ///
+    /// Its top-level keys are these settings (every target's defaults;
+    /// flags override them) and its [[target]] tables name the pools
     /// (docs/fleet.md).
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Target", long, value_name = "FILE")]
     #[serde(skip)]
     pub fleet: Option<PathBuf>,
 
-    /// With --fleet: the folder of the targets' ledgers, one per target
-    /// (ACCOUNT/REGION/POOL-ACTION.jsonl); re-running the fleet resumes
-    /// each.
-    #[arg(long, value_name = "DIR")]
-    pub ledger_dir: Option<PathBuf>,
-
-    /// The user pool, e.g. us-east-1_AbCdEfGhI. Its prefix is the region.
-    #[arg(long, value_name = "ID")]
-    pub user_pool_id: Option<String>,
-
-    /// CSV file listing the users; `-` reads standard input;
-    /// `s3://BUCKET/KEY` streams an S3 object (its endpoint follows
-    /// AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL; its region is the pool's).
-    #[arg(long, value_name = "PATH", conflicts_with = "from_pool")]
+    /// CSV of users: a file, `-` (standard input) or s3://BUCKET/KEY.
+    ///
+    /// An S3 object is streamed (its endpoint follows AWS_ENDPOINT_URL_S3,
+    /// else AWS_ENDPOINT_URL; its region is the pool's).
+    #[arg(
+        help_heading = "Input",
+        long,
+        value_name = "PATH",
+        conflicts_with = "from_pool"
+    )]
     pub input: Option<PathBuf>,
 
     /// Resume over an S3 input (--input s3://...) that changed since the
     /// job's first run (its version id or ETag differs); without it such a
     /// resume is refused, since rows may have moved.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(help_heading = "Input", hide_short_help = true, long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
     pub input_changed: Option<bool>,
 
     /// Take the users from the pool itself (ListUsers) instead of --input.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(help_heading = "Input", long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
     pub from_pool: Option<bool>,
 
-    /// With --from-pool: a ListUsers filter, e.g. 'cognito:user_status = "CONFIRMED"'
-    /// or 'email ^= "admin"'.
-    #[arg(long, value_name = "EXPR")]
+    /// With --from-pool: a ListUsers filter.
+    ///
+    /// For example 'cognito:user_status = "CONFIRMED"' or 'email ^= "admin"'.
+    #[arg(help_heading = "Input", long, value_name = "EXPR")]
     pub filter: Option<String>,
-
-    /// ListUsers calls per second: pages of 60 users with --from-pool, and
-    /// the calls that resolve who each row names (--resolve). Its own quota
-    /// category, UserList (30/s by default); it bills no one. [default: 15]
-    #[arg(long, value_name = "PER_SECOND")]
-    pub list_rate: Option<f64>,
 
     /// How each row's value is resolved to the person Cognito would resolve
     /// it to (case, aliases, sub), so one person named two ways is called
     /// once: `index` pages through the whole pool, `lookup` makes one
     /// filtered ListUsers per row, `auto` takes the cheaper (plan shows
     /// which), `exact` keys rows by their exact text. [default: auto]
-    #[arg(long, value_enum, value_name = "HOW")]
+    #[arg(
+        help_heading = "Input",
+        hide_short_help = true,
+        long,
+        value_enum,
+        value_name = "HOW"
+    )]
     pub resolve: Option<ResolveMode>,
 
-    /// The run's ledger (JSON Lines), or `dynamodb://TABLE/JOB` for a job in a
-    /// DynamoDB table. Re-running with the same ledger resumes. Default:
-    /// `cognito-bulk-reset-<pool>-<action>.jsonl` in the current directory.
-    #[arg(long, value_name = "PATH")]
-    pub ledger: Option<PathBuf>,
-
-    /// With a DynamoDB ledger: the table's region. Every command finds the
-    /// table the same way: this, else AWS_REGION, else the profile's; never
-    /// the pool's. [default: AWS_REGION or the profile's]
-    #[arg(long, value_name = "REGION")]
-    pub ledger_region: Option<String>,
-
-    /// Go ahead even when another live job is running the same action on
-    /// the same pool (seen on this host, or in the same ledger table); a
-    /// person in both inputs is then called by both. Without it, such a
-    /// run is refused before any change.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    pub allow_concurrent_jobs: Option<bool>,
-
-    /// reset: AdminResetUserPassword (Cognito sends a code). set-password:
-    /// AdminSetUserPassword with the input's password column. [default: reset]
-    #[arg(long, value_enum)]
-    pub action: Option<Action>,
-
-    /// reset: after each user's reset succeeds, also end their sessions
-    /// (AdminUserGlobalSignOut revokes refresh tokens; a reset alone does not).
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    pub sign_out: Option<bool>,
-
-    /// reset: record as `skipped`, with the reason, users a reset cannot
-    /// work for (disabled, no verified email or phone, federated,
-    /// FORCE_CHANGE_PASSWORD), from what ListUsers says of them, without
-    /// spending password-reset quota on them or billing anyone.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    pub precheck: Option<bool>,
-
-    /// Sign-outs per second (their own quota category, UserUpdate, 25/s by
-    /// default). [default: 10]
-    #[arg(long, value_name = "PER_SECOND")]
-    pub sign_out_rate: Option<f64>,
-
     /// Header of the column holding usernames. [default: username]
-    #[arg(long, value_name = "NAME")]
+    #[arg(
+        help_heading = "Input",
+        hide_short_help = true,
+        long,
+        value_name = "NAME"
+    )]
     pub username_column: Option<String>,
 
     /// Header of the column holding passwords (set-password). [default: password]
-    #[arg(long, value_name = "NAME")]
+    #[arg(
+        help_heading = "Input",
+        hide_short_help = true,
+        long,
+        value_name = "NAME"
+    )]
     pub password_column: Option<String>,
 
     /// The input has no header row: one username per line, no CSV quoting.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(help_heading = "Input", long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
     pub no_header: Option<bool>,
 
     /// With --no-header, read a first line that names the username or
     /// password column (it looks like a CSV header) as a username, instead
     /// of refusing the input.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(help_heading = "Input", hide_short_help = true, long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
     pub no_header_check: Option<bool>,
 
-    /// The character between fields: `;` for the CSV spreadsheets export in
-    /// locales whose decimal mark is a comma, `\t` (or `tab`) for tabs.
-    /// [default: ,]
-    #[arg(long, value_name = "CHAR")]
+    /// The character between fields: `;` or `\t`.
+    ///
+    /// `;` for the CSV spreadsheets export in locales whose decimal mark is
+    /// a comma, `\t` (or `tab`) for tabs. [default: ,]
+    #[arg(help_heading = "Input", long, value_name = "CHAR")]
     pub delimiter: Option<String>,
 
-    /// set-password: make the password permanent (CONFIRMED) instead of
-    /// temporary (FORCE_CHANGE_PASSWORD, the user must change it at sign-in).
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    /// What to do to each user. [default: reset]
+    #[arg(help_heading = "Action", long, value_enum)]
+    pub action: Option<Action>,
+
+    /// reset: also end each user's sessions (AdminUserGlobalSignOut).
+    ///
+    /// After each user's reset succeeds, AdminUserGlobalSignOut revokes
+    /// their refresh tokens (a reset alone does not). It has its own rate,
+    /// --sign-out-rate, which sets the pace when it is the lower.
+    #[arg(help_heading = "Action", long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
+    pub sign_out: Option<bool>,
+
+    /// reset: skip, with the reason, users a reset cannot work for.
+    ///
+    /// Users a reset cannot work for (disabled, no verified email or
+    /// phone, federated, FORCE_CHANGE_PASSWORD) are recorded `skipped`,
+    /// from what ListUsers says of them, without spending password-reset
+    /// quota on them or billing anyone.
+    #[arg(help_heading = "Action", long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
+    pub precheck: Option<bool>,
+
+    /// set-password: make the password permanent, not temporary.
+    ///
+    /// The user is CONFIRMED; without it the password is temporary
+    /// (FORCE_CHANGE_PASSWORD: the user must change it at sign-in).
+    #[arg(help_heading = "Action", long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
     pub permanent: Option<bool>,
 
-    /// set-password: make a random password per user meeting the pool's
-    /// policy (instead of reading a password column), written only to
-    /// --passwords-out.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    /// set-password: a random password per user, written to --passwords-out.
+    ///
+    /// Each meets the pool's policy; no password column is read.
+    #[arg(help_heading = "Action", long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
     pub generate_passwords: Option<bool>,
 
     /// set-password: also set passwords for federated (EXTERNAL_PROVIDER)
     /// users, which turns each into a password user. By default they are
     /// skipped, with the reason in the ledger.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(help_heading = "Action", hide_short_help = true, long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
     pub include_federated: Option<bool>,
 
-    /// With --generate-passwords: the `username,password` CSV (created 0600,
+    /// With --generate-passwords: the file the passwords go to.
+    ///
+    /// A `username,password` CSV (created 0600,
     /// only appended to; each line durable before its call).
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Action", long, value_name = "FILE")]
     pub passwords_out: Option<PathBuf>,
 
     /// reset: KEY=VALUE passed as ClientMetadata to the pool's Lambda
     /// triggers (repeatable).
-    #[arg(long = "client-metadata", value_name = "KEY=VALUE")]
+    #[arg(
+        help_heading = "Action",
+        hide_short_help = true,
+        long = "client-metadata",
+        value_name = "KEY=VALUE"
+    )]
     #[serde(default)]
     pub client_metadata: Vec<String>,
 
-    /// Requests per second, retries included, or `auto`: a share
-    /// (--quota-share) of the quota Cognito enforces for the action's
-    /// category (GetProvisionedLimit). Keep well under the account's quota
-    /// (30/s by default for password resets), which the production app
-    /// shares. [default: 20]
-    #[arg(long, value_name = "PER_SECOND|auto")]
+    /// Also redo users the ledger records as failed.
+    ///
+    /// After fixing what made them fail. Users that succeeded are never
+    /// redone.
+    #[arg(help_heading = "Action", long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
+    pub retry_failed: Option<bool>,
+
+    /// ListUsers calls per second: pages of 60 users with --from-pool, and
+    /// the calls that resolve who each row names (--resolve). Its own quota
+    /// category, UserList (30/s by default); it bills no one. [default: 15]
+    #[arg(
+        help_heading = "Rate and retries",
+        hide_short_help = true,
+        long,
+        value_name = "PER_SECOND"
+    )]
+    pub list_rate: Option<f64>,
+
+    /// Requests per second, retries included, or `auto`.
+    ///
+    /// `auto` takes a share (--quota-share) of the quota Cognito enforces
+    /// for the action's category (GetProvisionedLimit). Keep well under the
+    /// account's quota (30/s by default for password resets), which the
+    /// production app shares. [default: 20]
+    #[arg(
+        help_heading = "Rate and retries",
+        long,
+        value_name = "PER_SECOND|auto"
+    )]
     pub rate: Option<Rate>,
+
+    /// Sign-outs per second.
+    ///
+    /// Their own quota category, UserUpdate (25/s by default). With
+    /// --sign-out each user takes one, so a sign-out rate below --rate sets
+    /// the pace. [default: 10]
+    #[arg(help_heading = "Rate and retries", long, value_name = "PER_SECOND")]
+    pub sign_out_rate: Option<f64>,
 
     /// With --rate auto: the most of the enforced quota the job takes, as a
     /// share. Unset: 0.7 where the account's usage cannot be read
     /// (CloudWatch); 0.8 where it can (and none with an explicit
     /// --leave-for-production).
-    #[arg(long, value_name = "SHARE")]
+    #[arg(
+        help_heading = "Rate and retries",
+        hide_short_help = true,
+        long,
+        value_name = "SHARE"
+    )]
     pub quota_share: Option<f64>,
 
     /// With --rate auto: what the job leaves the production app, calls per
     /// second of the quota, or `auto`: production's busiest minute of the
     /// last 15 (CloudWatch usage metrics) and a reserve. [default: auto]
-    #[arg(long, value_name = "PER_SECOND|auto")]
+    #[arg(
+        help_heading = "Rate and retries",
+        hide_short_help = true,
+        long,
+        value_name = "PER_SECOND|auto"
+    )]
     pub leave_for_production: Option<Rate>,
 
     /// Calls that may go out back to back before the rate applies; it also
     /// absorbs timer lateness so the rate is held. [default: rate/50, at least 2]
-    #[arg(long, value_name = "N")]
+    #[arg(
+        help_heading = "Rate and retries",
+        hide_short_help = true,
+        long,
+        value_name = "N"
+    )]
     pub burst: Option<u32>,
 
     /// Adapt to throttling: on TooManyRequests cut the rate (to 85%, at most
     /// once per 100 ms), then climb back by 2% of --rate a second while calls
     /// go through, never above --rate. `--adaptive=false` (or --no-adaptive)
     /// keeps the rate fixed. [default: true]
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(help_heading = "Rate and retries", hide_short_help = true, long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
     pub adaptive: Option<bool>,
 
     /// Keep the rate fixed at --rate even when throttled (--adaptive=false).
-    #[arg(long, conflicts_with = "adaptive")]
+    #[arg(
+        help_heading = "Rate and retries",
+        hide_short_help = true,
+        long,
+        conflicts_with = "adaptive"
+    )]
     #[serde(skip)]
     pub no_adaptive: bool,
 
     /// Calls in flight at once, at most. [default: 16]
-    #[arg(long, value_name = "N")]
+    #[arg(
+        help_heading = "Rate and retries",
+        hide_short_help = true,
+        long,
+        value_name = "N"
+    )]
     pub concurrency: Option<usize>,
 
     /// Attempts per user on transient errors; throttled calls do not count.
     /// [default: 8]
-    #[arg(long, value_name = "N")]
+    #[arg(
+        help_heading = "Rate and retries",
+        hide_short_help = true,
+        long,
+        value_name = "N"
+    )]
     pub max_attempts: Option<u32>,
 
     /// Seconds one attempt may take, connection included. [default: 10]
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(
+        help_heading = "Rate and retries",
+        hide_short_help = true,
+        long,
+        value_name = "SECONDS"
+    )]
     pub attempt_timeout: Option<f64>,
 
     /// Stop the run (exit 3) when this many users in a row fail with the
     /// same error code: every user would likely fail the same way. 0: never.
     /// [default: 50]
-    #[arg(long, value_name = "N")]
+    #[arg(
+        help_heading = "Rate and retries",
+        hide_short_help = true,
+        long,
+        value_name = "N"
+    )]
     pub stop_after_failures: Option<u32>,
-
-    /// Also redo users the ledger records as failed (after fixing what made
-    /// them fail). Users that succeeded are never redone.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    pub retry_failed: Option<bool>,
 
     /// Requests per second for AdminGetUser, used to learn whether a call
     /// whose answer was lost was carried out (its own quota category,
     /// UserRead, 120/s by default). [default: 20]
-    #[arg(long, value_name = "PER_SECOND")]
+    #[arg(
+        help_heading = "Rate and retries",
+        hide_short_help = true,
+        long,
+        value_name = "PER_SECOND"
+    )]
     pub read_rate: Option<f64>,
+
+    /// With --fleet: the folder of the targets' ledgers, one per target
+    /// (ACCOUNT/REGION/POOL-ACTION.jsonl); re-running the fleet resumes
+    /// each.
+    #[arg(
+        help_heading = "Ledger",
+        hide_short_help = true,
+        long,
+        value_name = "DIR"
+    )]
+    pub ledger_dir: Option<PathBuf>,
+
+    /// The ledger: a file or dynamodb://TABLE/JOB; the same ledger resumes.
+    ///
+    /// A file holds JSON Lines; `dynamodb://TABLE/JOB` is a job in a
+    /// DynamoDB table. Default: `cognito-bulk-reset-<pool>-<action>.jsonl`
+    /// in the current directory.
+    #[arg(help_heading = "Ledger", long, value_name = "PATH")]
+    pub ledger: Option<PathBuf>,
+
+    /// With a DynamoDB ledger: the table's region. Every command finds the
+    /// table the same way: this, else AWS_REGION, else the profile's; never
+    /// the pool's. [default: AWS_REGION or the profile's]
+    #[arg(
+        help_heading = "Ledger",
+        hide_short_help = true,
+        long,
+        value_name = "REGION"
+    )]
+    pub ledger_region: Option<String>,
+
+    /// Go ahead even when another live job is running the same action on
+    /// the same pool (seen on this host, or in the same ledger table); a
+    /// person in both inputs is then called by both. Without it, such a
+    /// run is refused before any change.
+    #[arg(help_heading = "Ledger", hide_short_help = true, long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
+    pub allow_concurrent_jobs: Option<bool>,
 
     /// With a DynamoDB ledger (dynamodb://TABLE/JOB): how long the job's
     /// lease lasts, seconds. It is renewed every third of that; a runner
     /// that died is taken over once it expires, and calls stop two thirds
     /// of the way through an unrenewed lease. [default: 60]
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(
+        help_heading = "Ledger",
+        hide_short_help = true,
+        long,
+        value_name = "SECONDS"
+    )]
     pub lease_seconds: Option<u64>,
 
+    /// Write the end-of-run summary as JSON to this file (for scripts).
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+
     /// AWS region; defaults to the pool id's prefix.
-    #[arg(long)]
+    #[arg(help_heading = "AWS", hide_short_help = true, long)]
     pub region: Option<String>,
 
     /// Named AWS profile (otherwise AWS_PROFILE or the default chain).
-    #[arg(long)]
+    #[arg(help_heading = "AWS", long)]
     pub profile: Option<String>,
 
     /// Send requests to this endpoint (a simulated pool, moto); otherwise
     /// AWS_ENDPOINT_URL or the real regional endpoint.
-    #[arg(long, value_name = "URL")]
+    #[arg(help_heading = "AWS", hide_short_help = true, long, value_name = "URL")]
     pub endpoint_url: Option<String>,
 }
 

@@ -133,7 +133,7 @@ fn check_delimiter(given: &str) -> Result<u8, UsageError> {
             flag: "--delimiter",
             reason: format!(
                 "'{}' is not one character between fields; give e.g. --delimiter ';' or --delimiter tab",
-                crate::source::shown(given)
+                crate::text::shown(given)
             ),
         })
     }

@@ -261,8 +261,50 @@ impl Pace {
     }
 }
 
+/// The limit that sets how many users a second a run can do: the action's
+/// rate, or with `--sign-out` the sign-out rate when that is lower (each
+/// user takes one call of each, through its own limiter).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Bottleneck {
+    /// Users per second at most.
+    pub rate: f64,
+    /// The flag that sets it: `--rate` or `--sign-out-rate`.
+    pub flag: &'static str,
+}
+
+impl Default for Bottleneck {
+    fn default() -> Bottleneck {
+        Bottleneck {
+            rate: DEFAULT_RATE,
+            flag: "--rate",
+        }
+    }
+}
+
+impl std::fmt::Display for Bottleneck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/s ({})", self.rate, self.flag)
+    }
+}
+
 impl RunSettings {
     /// The API quota category of the action, with its documented default.
+    /// What sets the pace of users (see [`Bottleneck`]).
+    pub fn bottleneck(&self) -> Bottleneck {
+        let signs_out = self.steps.sign_out && self.steps.action != Action::SignOut;
+        if signs_out && self.pace.sign_out_rate < self.pace.rate {
+            Bottleneck {
+                rate: self.pace.sign_out_rate,
+                flag: "--sign-out-rate",
+            }
+        } else {
+            Bottleneck {
+                rate: self.pace.rate,
+                flag: "--rate",
+            }
+        }
+    }
+
     pub fn quota_category(&self) -> (&'static str, f64) {
         match self.steps.action {
             Action::SignOut => ("UserUpdate", DEFAULT_UPDATE_QUOTA),
@@ -363,7 +405,7 @@ impl RunSettings {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "the account's usage metrics could not be read");
-                let why = format!("the account's {category} use could not be read ({e}); allow cloudwatch:GetMetricData to leave production its share by what it uses, and to see it throttled");
+                let why = format!("the account's {category} use could not be read ({e}), so the job cannot leave production its share by what it uses, nor see it throttled");
                 match (auto.fixed(), explicit) {
                     (Some(rate), Some(leaves)) => (
                         rate,

@@ -11,7 +11,7 @@
 use std::io::{self, BufRead, Read};
 use std::time::Duration;
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
@@ -85,7 +85,7 @@ pub async fn open(
         .key(key)
         .send()
         .await
-        .map_err(|e| refused("GetObject", &e, DisplayErrorContext(&e).to_string()))?;
+        .map_err(|e| refused("GetObject", &e, crate::aws::brief(&e)))?;
     let version = match (out.version_id(), out.e_tag()) {
         (Some(v), _) if v != "null" => format!("version {v}"),
         (_, Some(etag)) => format!("etag {etag}"),

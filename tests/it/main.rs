@@ -20,6 +20,7 @@ mod input;
 mod ledger;
 pub mod moto;
 mod one_job;
+mod operator;
 mod plan;
 mod precheck;
 mod rate_auto;

@@ -64,11 +64,17 @@ async fn auto_rate_follows_the_enforced_quota() {
     );
     assert!(out.stdout.contains("rate                 140/s"), "{out:?}");
     // CloudWatch is not reachable here (the test environment's closed
-    // port): said, and the rate stands.
+    // port): said as that, with the network to check (not a permission
+    // to grant), in one line, and the rate stands.
     assert!(
         out.stdout
             .contains("the account's UserAccountRecovery use could not be read")
-            && out.stdout.contains("allow cloudwatch:GetMetricData"),
+            && out
+                .stdout
+                .contains("CloudWatch GetMetricData could not reach")
+            && out.stdout.contains("check the network")
+            && !out.stdout.contains("allow cloudwatch:GetMetricData")
+            && !out.stdout.contains("DispatchFailure("),
         "{out:?}"
     );
 
@@ -112,7 +118,8 @@ async fn leave_for_production_is_what_the_job_leaves() {
             "{out:?}"
         );
         assert_eq!(
-            out.stdout.contains("allow cloudwatch:GetMetricData"),
+            out.stdout
+                .contains("CloudWatch GetMetricData could not reach"),
             !cloudwatch,
             "{out:?}"
         );

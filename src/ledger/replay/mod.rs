@@ -56,6 +56,11 @@ pub struct Replay {
     /// The first header of another job than the first header's (its line),
     /// if any: such a ledger is refused.
     pub other_job: Option<(u64, Header)>,
+    /// The latest run's users recorded (outcomes of its action: not
+    /// invalid rows or sign-out steps), and when the last of them was
+    /// (RFC 3339, as written): with the run's start, its achieved pace.
+    pub last_run_users: u64,
+    pub last_run_end: String,
     /// Byte length up to the end of the last complete line.
     pub valid_len: u64,
     /// The file ended in a torn (incomplete) line of this many bytes.
@@ -322,6 +327,8 @@ fn replay_sized<R: BufRead>(reader: R, path: &Path, ledger_len: u64) -> Result<R
                     return Err(corrupt("not a header".into()));
                 };
                 replay.runs += 1;
+                replay.last_run_users = 0;
+                replay.last_run_end.clear();
                 resolving = h.resolves;
                 match &replay.header {
                     None => replay.header = Some(h.clone()),
@@ -343,7 +350,7 @@ fn replay_sized<R: BufRead>(reader: R, path: &Path, ledger_len: u64) -> Result<R
                     .insert(fingerprint(name), (at.into_owned(), before));
                 replay.unresolved += u64::from(!resolving);
             }
-            ("user", Some(username), Some(_)) => {
+            ("user", Some(username), Some(at)) => {
                 let Some(outcome) = line.outcome else {
                     return Err(corrupt("missing field `outcome`".into()));
                 };
@@ -366,6 +373,9 @@ fn replay_sized<R: BufRead>(reader: R, path: &Path, ledger_len: u64) -> Result<R
                     continue;
                 }
                 replay.pending.remove(&key);
+                replay.last_run_users += 1;
+                replay.last_run_end.clear();
+                replay.last_run_end.push_str(&at);
                 let code = if outcome == Outcome::Failed {
                     replay.intern(line.code.as_deref())
                 } else {

@@ -18,6 +18,7 @@ pub(super) fn header() -> String {
         resolves: true,
         sign_out: false,
         input_version: None,
+        run_id: String::new(),
     }))
     .unwrap()
 }
