@@ -249,3 +249,18 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
         ExitCode::SomeFailed
     })
 }
+
+/// The `sim` command: serves a simulated pool on `listen` until
+/// `shutdown`, then prints its counters.
+pub async fn serve(
+    config: cognito_sim::SimConfig,
+    listen: std::net::SocketAddr,
+    shutdown: CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    if !listen.ip().is_loopback() {
+        tracing::warn!(%listen, "the simulated pool listens beyond loopback");
+    }
+    let stats = cognito_sim::serve_until(config, listen, shutdown.cancelled()).await?;
+    crate::report::say(&(serde_json::to_string(&stats)? + "\n"));
+    Ok(ExitCode::Success)
+}

@@ -14,6 +14,8 @@
 //!   the input or the pool's listing opened, the pool read before the first
 //!   call (DescribeUserPool), what its settings rule out refused, and the
 //!   resolver set up.
+//! - `action`: what each action is: its quota category, whom it bills,
+//!   and the one rule that skips a user it must not be called for.
 //! - `triage`: the verdict on each row (invalid, duplicate, already done,
 //!   to do) from the ledger; pure.
 //! - [`plan`]: the `plan` command, which only counts the verdicts.
@@ -43,7 +45,8 @@
 //! - `passwords`: generated passwords and the 0600 file they go to.
 //! - [`signals`]: SIGINT, SIGTERM and SIGHUP, and the exit codes they give.
 //! - [`settings`] and [`cli`]: flags and config file merged once into checked
-//!   settings; [`error`] holds the mistakes a user can fix and the exit codes.
+//!   settings; [`commands`]: what each command does with them; [`error`]
+//!   holds the mistakes a user can fix and the exit codes.
 //! - `aws`: the AWS SDK's configuration for every client (credentials
 //!   resolved once up front).
 //! - `usage`: the account's recent use of a quota category, production
@@ -59,20 +62,23 @@
 //!
 //! # The API
 //!
-//! Public, for the binary and for embedding: [`cli`], [`settings`] (flags
-//! and config into checked settings), [`pipeline`] and [`plan`] (the two
-//! commands that read a whole input; `run_with`/`plan_with` take a
-//! [`cognito::Connect`], so a caller chooses how the pool is reached),
-//! [`cognito`] (the seam: [`cognito::PoolApi`] and the handle over it),
-//! [`report`], [`error`], [`signals`], [`progress`], [`logging`], and the data types
-//! these name ([`identity`], [`ledger`], [`resolve`], [`secret`]).
+//! Public, for the binary and for embedding: [`cli`] and [`commands`],
+//! [`settings`] (flags and config into checked settings), [`pipeline`] and
+//! [`plan`] (the two commands that read a whole input;
+//! `run_with`/`plan_with` take a [`cognito::Connect`], so a caller chooses
+//! how the pool is reached), [`cognito`] (the seam: [`cognito::PoolApi`]
+//! and the handle over it), [`report`], [`error`], [`signals`],
+//! [`progress`], [`logging`], and the data types these name ([`identity`],
+//! [`ledger`], [`resolve`], [`secret`]).
 //! [`source`] is public for the benchmarks of its hot path. The rest is
 //! internal to the crate.
 
+mod action;
 mod aws;
 mod bufio;
 pub mod cli;
 pub mod cognito;
+pub mod commands;
 mod drill;
 pub mod error;
 mod files;

@@ -171,14 +171,26 @@ struct State {
 pub struct Limits {
     /// AdminResetUserPassword, AdminSetUserPassword (UserAccountRecovery).
     pub recovery: Arc<Limiter>,
-    /// AdminUserGlobalSignOut (UserUpdate).
-    pub sign_out: Arc<Limiter>,
+    /// AdminUserGlobalSignOut (UserUpdate): the sign-out action's calls and
+    /// the sign-outs that follow a reset alike, so one quota is never spent
+    /// through two limiters.
+    pub update: Arc<Limiter>,
     /// AdminGetUser (UserRead).
     pub read: Arc<Limiter>,
     /// ListUsers (UserList).
     pub list: Arc<Limiter>,
     /// DescribeUserPool (UserPoolRead).
     pub pool_read: Arc<Limiter>,
+}
+
+impl Limits {
+    /// The limiter of an action's quota category.
+    pub fn of(&self, category: crate::action::QuotaCategory) -> &Arc<Limiter> {
+        match category {
+            crate::action::QuotaCategory::UserAccountRecovery => &self.recovery,
+            crate::action::QuotaCategory::UserUpdate => &self.update,
+        }
+    }
 }
 
 /// DescribeUserPool calls per second: one per job, retries included, in

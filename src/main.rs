@@ -4,7 +4,8 @@
 use std::io::Write;
 
 use clap::Parser;
-use cognito_bulk_reset::cli::{execute, Cli, LogFormat};
+use cognito_bulk_reset::cli::{Cli, LogFormat};
+use cognito_bulk_reset::commands::execute;
 use cognito_bulk_reset::error::ExitCode;
 use cognito_bulk_reset::logging;
 use tokio_util::sync::CancellationToken;

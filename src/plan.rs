@@ -11,11 +11,10 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::cognito::{Aws, Connect, Operation};
+use crate::cognito::{Aws, Connect};
 use crate::identity::facts::DEFAULT_EMAIL_DAILY_CAP;
 use crate::identity::PoolFacts;
 use crate::job;
-use crate::ledger::Action;
 use crate::limiter::Limits;
 use crate::report::SHOWN;
 use crate::resolve::{Choice, Strategy};
@@ -108,7 +107,7 @@ pub async fn plan_with(
     settings: &RunSettings,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(PlanReport, job::Prepared)> {
-    plan_in(connect, settings, shutdown, &settings.pace.limits()).await
+    plan_in(connect, settings, shutdown, &settings.limits()).await
 }
 
 /// [`plan_with`], pacing its reads with `limits` (a fleet's, shared by the
@@ -227,16 +226,8 @@ pub(crate) async fn plan_in(
         list_rate: settings.pace.list_rate,
         calls_made: resolver.calls(),
     });
-    // Quotas page, "Monthly active users": an admin password set and a
-    // global sign-out each bill the user for the month; a reset and
-    // ListUsers do not.
-    match settings.steps.action {
-        Action::SetPassword => report.billed_by.push("AdminSetUserPassword".into()),
-        Action::SignOut => report.billed_by.push("AdminUserGlobalSignOut".into()),
-        Action::Reset if settings.steps.sign_out => report
-            .billed_by
-            .push("AdminUserGlobalSignOut (--sign-out)".into()),
-        Action::Reset => {}
+    if let Some(call) = crate::action::billed_by(settings.steps.action, settings.steps.sign_out) {
+        report.billed_by.push(call.into());
     }
     if !report.billed_by.is_empty() {
         report.billed = calls;
@@ -244,17 +235,17 @@ pub(crate) async fn plan_in(
     Ok((report, job::Prepared { pool, resolver }))
 }
 
-/// Whether the run would skip this row rather than call (the same rule as
-/// the pipeline's, from the facts ListUsers gave).
+/// Whether the run would skip this row rather than call (the run's own
+/// rule, [`crate::action::skip`], from the facts ListUsers gave).
 fn would_skip(settings: &RunSettings, row: &UserRow) -> bool {
     let Some(facts) = row.identity.facts() else {
         return false;
     };
-    match settings.steps.operation {
-        Operation::Reset { .. } => settings.steps.precheck && facts.reset_blocker().is_some(),
-        Operation::SetPassword { .. } => !settings.steps.include_federated && facts.federated(),
-        Operation::SignOut => false,
-    }
+    let rules = crate::action::SkipRules {
+        precheck: settings.steps.precheck,
+        include_federated: settings.steps.include_federated,
+    };
+    crate::action::skip(&settings.steps.operation, facts, rules).is_some()
 }
 
 /// Locks the triage, whatever a panicking holder left.

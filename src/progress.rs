@@ -143,40 +143,22 @@ async fn update_loop(
                 eta.map_or_else(|| "-".to_string(), short_duration),
             ));
         } else {
-            let rate = rate.map_or(0.0, |r| (r * 10.0).round() / 10.0);
-            let fields = (
-                counters.succeeded.load(Relaxed),
-                counters.invalid.load(Relaxed),
-                (pace.current * 10.0).round() / 10.0,
+            // An unknown total or ETA is left out of the line (a None
+            // field records nothing).
+            tracing::info!(
+                done,
+                total = bar.length(),
+                succeeded = counters.succeeded.load(Relaxed),
+                failed,
+                invalid = counters.invalid.load(Relaxed),
+                retries,
+                throttled,
+                rate = rate.map_or(0.0, |r| (r * 10.0).round() / 10.0),
+                eta_secs = eta.map(|s| s.ceil() as u64),
+                limit = (pace.current * 10.0).round() / 10.0,
+                limited_by = pace.flag,
+                "progress"
             );
-            match bar.length() {
-                Some(total) => tracing::info!(
-                    done,
-                    total,
-                    succeeded = fields.0,
-                    failed,
-                    invalid = fields.1,
-                    retries,
-                    throttled,
-                    rate,
-                    eta_secs = eta.map_or(0, |s| s.ceil() as u64),
-                    limit = fields.2,
-                    limited_by = pace.flag,
-                    "progress"
-                ),
-                None => tracing::info!(
-                    done,
-                    succeeded = fields.0,
-                    failed,
-                    invalid = fields.1,
-                    retries,
-                    throttled,
-                    rate,
-                    limit = fields.2,
-                    limited_by = pace.flag,
-                    "progress"
-                ),
-            }
         }
     }
 }

@@ -26,6 +26,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tracing::{info, warn};
 
@@ -123,12 +124,30 @@ impl Fleet {
         out
     }
 
-    /// One set of limiters per bucket, at the fleet's pace.
+    /// One set of limiters per bucket, at the fleet's pace, for the
+    /// actions of the bucket's targets (one limiter per quota category,
+    /// whichever targets spend it).
     pub fn limits(&self) -> HashMap<Bucket, Limits> {
         self.buckets()
             .into_iter()
-            .map(|(b, targets)| (b, targets[0].settings.pace.limits()))
+            .map(|(b, targets)| {
+                let actions: Vec<_> = targets
+                    .iter()
+                    .map(|t| (t.settings.steps.action, t.settings.steps.sign_out))
+                    .collect();
+                (b, targets[0].settings.pace.limits(&actions))
+            })
             .collect()
+    }
+
+    /// The limiter of the quota category of a bucket's first target, the
+    /// one `--rate` (and `--rate auto`) sets.
+    pub fn main_limiter(targets: &[&Target], limits: &Limits) -> Arc<crate::limiter::Limiter> {
+        limits
+            .of(crate::action::quota_category(
+                targets[0].settings.steps.action,
+            ))
+            .clone()
     }
 }
 

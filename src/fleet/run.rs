@@ -161,6 +161,7 @@ async fn run_fleet(
     let mut tasks = JoinSet::new();
     for (bucket, targets) in fleet.buckets() {
         let limits: Limits = limits[&bucket].clone();
+        let main = Fleet::main_limiter(&targets, &limits);
         let account = accounts.entry(bucket.account.clone()).or_default().clone();
         let gate = Arc::new(Semaphore::new(TARGETS_AT_ONCE));
         let mut counters = Vec::new();
@@ -196,7 +197,7 @@ async fn run_fleet(
         }
         progress.push(BucketView {
             name: bucket.to_string(),
-            limiter: limits.recovery.clone(),
+            limiter: main,
             pools: counters,
         });
     }
@@ -209,8 +210,11 @@ async fn run_fleet(
         .filter_map(|(bucket, targets)| {
             let settings = &targets[0].settings;
             let auto = settings.pace.auto?;
-            let watch =
-                crate::neighbour::Watch::of(&settings.aws, &auto, limits[&bucket].recovery.clone());
+            let watch = crate::neighbour::Watch::of(
+                &settings.aws,
+                &auto,
+                Fleet::main_limiter(&targets, &limits[&bucket]),
+            );
             let watching = watching.clone();
             Some(tokio::spawn(async move {
                 (bucket, crate::neighbour::keep(watch, watching).await)

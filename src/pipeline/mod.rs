@@ -74,7 +74,7 @@ pub async fn run_with(
     prepared: Option<job::Prepared>,
 ) -> anyhow::Result<Summary> {
     let shared = Shared {
-        limits: settings.pace.limits(),
+        limits: settings.limits(),
         counters: Arc::new(Counters::default()),
         progress: true,
         account: None,
@@ -174,11 +174,13 @@ pub(crate) async fn run_in(
         ..
     } = opened;
 
-    let limiter = limits.recovery.clone();
+    let limiter = limits
+        .of(crate::action::quota_category(settings.steps.action))
+        .clone();
     let progress = if shared.progress {
         let mut paced = vec![("--rate", limiter.clone())];
         if settings.steps.sign_out {
-            paced.push(("--sign-out-rate", limits.sign_out.clone()));
+            paced.push(("--sign-out-rate", limits.update.clone()));
         }
         Progress::start(counters.clone(), paced, settings.log_interval)
     } else {
@@ -194,7 +196,7 @@ pub(crate) async fn run_in(
         endpoint: settings.aws.endpoint_name(),
         operation: settings.steps.operation.clone(),
         limiter: limiter.clone(),
-        sign_out: settings.steps.sign_out.then(|| limits.sign_out.clone()),
+        sign_out: settings.steps.sign_out.then(|| limits.update.clone()),
         read_limiter: limits.read.clone(),
         retry: settings.retry,
         writer,
@@ -238,7 +240,7 @@ pub(crate) async fn run_in(
     let watching = CancellationToken::new();
     let watcher = match (&settings.pace.auto, shared.watch) {
         (Some(auto), true) => Some(tokio::spawn(crate::neighbour::keep(
-            crate::neighbour::Watch::of(&settings.aws, auto, limits.recovery.clone()),
+            crate::neighbour::Watch::of(&settings.aws, auto, limiter.clone()),
             watching.clone(),
         ))),
         _ => None,

@@ -283,29 +283,17 @@ impl Worker {
         true
     }
 
-    /// Whether `op` must not be called for this user, and why: with
-    /// `--precheck`, a reset that cannot work (disabled, federated, no
-    /// password yet, nothing verified to send a code to); without
-    /// `--include-federated`, a password for a federated user, which would
-    /// turn them into a password user (AdminSetUserPassword, API
-    /// reference). Both from what ListUsers said of the user; no reads.
+    /// Whether `op` must not be called for this user, and why (the rule
+    /// `plan` uses too: [`crate::action::skip`]).
     pub(super) fn skip(&self, row: &UserRow, op: &Operation) -> Option<Ending> {
-        let facts = row.identity.facts()?;
-        match op {
-            Operation::Reset { .. } if self.precheck => {
-                facts.reset_blocker().map(|reason| Ending::Skipped {
-                    reason: reason.to_string(),
-                    detail: Detail::Precheck,
-                })
-            }
-            Operation::SetPassword { .. } if !self.include_federated && facts.federated() => {
-                Some(Ending::Skipped {
-                    reason: "the user signs in through an external identity provider (EXTERNAL_PROVIDER); a password would make them a password user; --include-federated sets one anyway".into(),
-                    detail: Detail::Federated,
-                })
-            }
-            _ => None,
-        }
+        let rules = crate::action::SkipRules {
+            precheck: self.precheck,
+            include_federated: self.include_federated,
+        };
+        crate::action::skip(op, row.identity.facts()?, rules).map(|skip| Ending::Skipped {
+            reason: skip.reason.to_string(),
+            detail: skip.detail,
+        })
     }
 }
 

@@ -104,16 +104,11 @@ impl Counters {
 
     /// Rows dealt with so far: recorded, skipped or duplicate.
     pub fn processed(&self) -> u64 {
-        self.succeeded.load(Relaxed)
-            + self.failed.load(Relaxed)
+        self.dealt_with()
             + self.invalid.load(Relaxed)
             + self.skipped_done.load(Relaxed)
             + self.duplicates.load(Relaxed)
-            + self.deferred.load(Relaxed)
-            + self.skipped_precheck.load(Relaxed)
-            + self.skipped_federated.load(Relaxed)
             + self.ambiguous.load(Relaxed)
-            + self.sign_out_only.load(Relaxed)
     }
 
     /// Users this run dealt with itself: called, or skipped by a rule

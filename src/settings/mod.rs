@@ -57,10 +57,7 @@ pub const DEFAULT_QUOTA_SHARE: f64 = 0.7;
 /// minute and a reserve, and this keeps a fifth of the quota for a surge
 /// the next minute's reading has not seen yet.
 pub const SEEN_QUOTA_SHARE: f64 = 0.8;
-/// The UserUpdate category's default quota (AdminUserGlobalSignOut).
-pub const DEFAULT_UPDATE_QUOTA: f64 = 25.0;
-/// The UserAccountRecovery category's default quota, requests per second.
-pub const DEFAULT_RECOVERY_QUOTA: f64 = 30.0;
+pub use crate::action::{DEFAULT_RECOVERY_QUOTA, DEFAULT_UPDATE_QUOTA};
 
 /// The slowest rate a flag may give: one call per 1000 s. (Below it a
 /// limiter's period would overflow; no job is that slow.)
@@ -218,9 +215,15 @@ impl AutoRate {
 }
 
 impl Pace {
-    /// A limiter per quota category, at these rates: adaptive ones when
-    /// `adaptive` (ListUsers with a burst of one).
-    pub fn limits(&self) -> Limits {
+    /// A limiter per quota category for jobs doing `actions` (the action,
+    /// and whether it signs users out after it; a fleet's bucket passes
+    /// every target's), adaptive ones when `adaptive` (ListUsers with a
+    /// burst of one). The first action's category gets `--rate` with the
+    /// burst and `--rate auto`'s room to climb; UserUpdate carries both the
+    /// sign-out action (at `--rate`) and the sign-outs after a reset (at
+    /// `--sign-out-rate`): where a bucket has both, the lower.
+    pub fn limits(&self, actions: &[(Action, bool)]) -> Limits {
+        use crate::action::{quota_category, QuotaCategory};
         let secondary = |rate| {
             Arc::new(if self.adaptive {
                 Limiter::adaptive(rate, None)
@@ -228,19 +231,46 @@ impl Pace {
                 Limiter::with_default_burst(rate)
             })
         };
+        let main = actions
+            .first()
+            .map_or(QuotaCategory::UserAccountRecovery, |(a, _)| {
+                quota_category(*a)
+            });
+        let update_rate = actions
+            .iter()
+            .flat_map(|&(action, sign_out)| {
+                let own =
+                    (quota_category(action) == QuotaCategory::UserUpdate).then_some(self.rate);
+                own.into_iter()
+                    .chain(sign_out.then_some(self.sign_out_rate))
+            })
+            .fold(f64::INFINITY, f64::min);
+        let update_rate = if update_rate.is_finite() {
+            update_rate
+        } else {
+            self.sign_out_rate
+        };
+        let rate = match main {
+            QuotaCategory::UserAccountRecovery => self.rate,
+            QuotaCategory::UserUpdate => update_rate,
+        };
         // Following what others leave, the rate may climb to the cap.
-        let top = self.auto.map_or(self.rate, |a| a.cap.max(self.rate));
-        let recovery = Arc::new(if self.adaptive {
+        let top = self.auto.map_or(rate, |a| a.cap.max(rate));
+        let first = Arc::new(if self.adaptive {
             Limiter::adaptive(top, self.burst_given.then_some(self.burst))
         } else {
             Limiter::new(top, self.burst)
         });
-        if top > self.rate {
-            recovery.set_ceiling(self.rate);
+        if top > rate {
+            first.set_ceiling(rate);
         }
+        let (recovery, update) = match main {
+            QuotaCategory::UserAccountRecovery => (first, secondary(update_rate)),
+            QuotaCategory::UserUpdate => (secondary(self.rate), first),
+        };
         Limits {
             recovery,
-            sign_out: secondary(self.sign_out_rate),
+            update,
             read: secondary(self.read_rate),
             list: Arc::new(if self.adaptive {
                 Limiter::adaptive(self.list_rate, Some(NonZeroU32::MIN))
@@ -289,6 +319,12 @@ impl std::fmt::Display for Bottleneck {
 
 impl RunSettings {
     /// The API quota category of the action, with its documented default.
+    /// The limiters of this run alone.
+    pub fn limits(&self) -> Limits {
+        self.pace
+            .limits(&[(self.steps.action, self.steps.sign_out)])
+    }
+
     /// What sets the pace of users (see [`Bottleneck`]).
     pub fn bottleneck(&self) -> Bottleneck {
         let signs_out = self.steps.sign_out && self.steps.action != Action::SignOut;
@@ -306,10 +342,8 @@ impl RunSettings {
     }
 
     pub fn quota_category(&self) -> (&'static str, f64) {
-        match self.steps.action {
-            Action::SignOut => ("UserUpdate", DEFAULT_UPDATE_QUOTA),
-            Action::Reset | Action::SetPassword => ("UserAccountRecovery", DEFAULT_RECOVERY_QUOTA),
-        }
+        let category = crate::action::quota_category(self.steps.action);
+        (category.as_str(), category.default_quota())
     }
 
     /// `--rate auto`: sets the rate to a share of the quota Cognito enforces

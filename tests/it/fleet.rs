@@ -766,3 +766,50 @@ async fn sigterm_mid_fleet_finishes_the_calls_in_flight_then_the_rerun_the_rest(
     rerun_to_the_end(&t, &sim, &fleet, users).await;
     sim.stop().await;
 }
+
+/// A pool signed out as the action and a pool reset with --sign-out, in one
+/// account and region, spend the one UserUpdate quota through one limiter
+/// (at the lower of --rate and --sign-out-rate), not one each: with the
+/// rate fixed and the quota between that limiter's rate and what two would
+/// send, almost nothing is throttled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_outs_of_two_actions_share_one_limiter() {
+    let users = 300;
+    let sim = grid(
+        1,
+        2,
+        users,
+        Behaviour {
+            reset_attempts_per_hour: 0,
+            quota_recovery: 0.0,
+            quota_update: 110.0,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let t = Scratch::new();
+    let manifest = format!(
+        "from-pool = true\nyes = true\nrate = 200\nsign-out-rate = 100\nadaptive = false\nledger-dir = \"ledgers\"\nendpoint-url = \"{}\"\n\n[[target]]\nuser-pool-id = \"{}\"\naction = \"sign-out\"\n\n[[target]]\nuser-pool-id = \"{}\"\nsign-out = true\n",
+        sim.endpoint_url(),
+        pool_id(0, 0, 0),
+        pool_id(0, 0, 1)
+    );
+    let fleet = t.write("fleet.toml", manifest);
+    let out = finish_within(
+        fleet_cmd(&t, &sim, &["run", "--fleet", fleet.to_str().unwrap()]),
+        120,
+    )
+    .await;
+    assert!(out.code == 0 || out.code == 1, "{out:?}");
+    let stats = sim.stats();
+    let update_calls = stats.requests - stats.recovery_requests;
+    assert!(update_calls > users as u64, "{stats:?}");
+    // Two limiters (the sign-out action's, beside the resets', and the
+    // sign-outs after them at 100/s) send about 200/s against 110/s: a
+    // quarter or more throttled. One limiter at 100/s stays under.
+    assert!(
+        stats.throttled * 20 < update_calls,
+        "{} of {update_calls} UserUpdate-ish calls throttled",
+        stats.throttled
+    );
+}
