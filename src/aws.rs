@@ -251,8 +251,17 @@ pub fn brief<E>(e: &SdkError<E>) -> String
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
     tracing::debug!(error = %DisplayErrorContext(e), "the SDK's error in full");
+    brief_unlogged(e)
+}
+
+/// [`brief`] without the debug line: for the answer to a call that
+/// carried a password, whose text is redacted before anything shows it.
+pub fn brief_unlogged<E>(e: &SdkError<E>) -> String
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
     let text = match (e.code(), e) {
         (Some(code), _) => match e.message() {
             Some(m) => format!("{code}: {m}"),

@@ -581,9 +581,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let request_id = err.request_id().map(str::to_string);
+    // Not logged here: a set-password call's message is redacted by the
+    // caller before it is shown or recorded.
     let message = match err.message() {
         Some(m) => m.to_string(),
-        None => crate::aws::brief(&err),
+        None => crate::aws::brief_unlogged(&err),
     };
     let (class, code, outcome_unknown) = match &err {
         SdkError::ServiceError(ctx) => {
