@@ -151,7 +151,7 @@ async fn base(how: &Load<'_>) -> Result<SdkConfig, UsageError> {
         .ok_or_else(|| UsageError::Credentials("no credentials provider is configured".into()))?;
     provider.provide_credentials().await.map_err(|e| {
         tracing::debug!(error = %DisplayErrorContext(&e), "the credentials chain's error in full");
-        let why = capped(&causes(&e));
+        let why = crate::text::shown(&causes(&e));
         match how.role {
             Some(role) => UsageError::Aws(format!(
                 "could not assume role {}: {why}; check that the credentials may assume it (its trust policy, the external id) and that STS is reachable (AWS_ENDPOINT_URL_STS)",
@@ -213,9 +213,8 @@ fn profile_defined(name: &str, config: &str, creds: &str) -> bool {
             .collect()
     };
     let in_config = sections(config).iter().any(|s| {
-        s == &format!("profile {name}")
-            || (name == "default" && s == "default")
-            || s.strip_prefix("profile")
+        (name == "default" && s == "default")
+            || s.strip_prefix("profile ")
                 .is_some_and(|rest| rest.trim() == name)
     });
     in_config || sections(creds).iter().any(|s| s == name)
@@ -230,11 +229,6 @@ pub fn endpoint_of(service: &str, host: &str, region: &str) -> String {
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
         .unwrap_or_else(|| format!("{host}.{region}.amazonaws.com"))
-}
-
-/// `text` as a message shows it: shortened, control characters escaped.
-fn capped(text: &str) -> String {
-    crate::text::shown(text)
 }
 
 /// An AWS SDK error, as the SDK crates all share it.
@@ -272,7 +266,7 @@ where
         (None, SdkError::TimeoutError(_)) => "no answer in time".to_string(),
         (None, other) => causes(other),
     };
-    capped(&text)
+    crate::text::shown(&text)
 }
 
 /// Whether the call never reached the service (no connection, no DNS

@@ -175,12 +175,13 @@ pub async fn read(aws: &AwsSettings, category: &str, window_minutes: u64) -> Res
         .await
         .map_err(|e| {
             let at = crate::aws::endpoint_of("CLOUDWATCH", "monitoring", &aws.region);
+            let unreachable = crate::aws::unreachable(&e);
             let fix = match e.code() {
-                _ if crate::aws::unreachable(&e) => "check the network, any proxy, DNS and AWS_ENDPOINT_URL_CLOUDWATCH (or AWS_ENDPOINT_URL)",
+                _ if unreachable => "check the network, any proxy, DNS and AWS_ENDPOINT_URL_CLOUDWATCH (or AWS_ENDPOINT_URL)",
                 Some("AccessDenied" | "AccessDeniedException") => "allow cloudwatch:GetMetricData",
                 _ => "see the answer",
             };
-            let what = if crate::aws::unreachable(&e) { "could not reach" } else { "at" };
+            let what = if unreachable { "could not reach" } else { "at" };
             format!(
                 "CloudWatch GetMetricData {what} {at}: {}; {fix}",
                 crate::aws::brief(&e)

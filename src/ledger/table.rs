@@ -191,17 +191,6 @@ fn record_key(seq: u64) -> String {
     format!("{RECORD_PREFIX}{seq:012}")
 }
 
-/// The text of an SDK error, with its code when there is one.
-fn why<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    e: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> String {
-    match (e.code(), e.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_string(),
-        _ => crate::aws::brief(e),
-    }
-}
-
 impl LedgerTable {
     /// A client for `table`, reached by `access`: in the region of the
     /// location's rule (`--ledger-region`, else AWS_REGION, else the
@@ -297,7 +286,9 @@ impl LedgerTable {
         let created = match created {
             Ok(_) => true,
             Err(e) if e.code() == Some("ResourceInUseException") => false,
-            Err(e) => return Err(self.error(format!("CreateTable failed ({})", why(&e)))),
+            Err(e) => {
+                return Err(self.error(format!("CreateTable failed ({})", crate::aws::brief(&e))))
+            }
         };
         // CreateTable answers while the table is CREATING.
         for _ in 0..120 {
@@ -327,7 +318,7 @@ impl LedgerTable {
         {
             Ok(out) => Ok(out.table().cloned()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
-            Err(e) => Err(self.error(format!("DescribeTable failed ({})", why(&e)))),
+            Err(e) => Err(self.error(format!("DescribeTable failed ({})", crate::aws::brief(&e)))),
         }
     }
 
@@ -374,7 +365,7 @@ impl LedgerTable {
             .limit(1)
             .send()
             .await
-            .map_err(|e| self.error(format!("Query failed ({})", why(&e))))?;
+            .map_err(|e| self.error(format!("Query failed ({})", crate::aws::brief(&e))))?;
         Ok(out.items().first().and_then(|item| match item.get(KEY) {
             Some(AttributeValue::S(k)) => k.strip_prefix(RECORD_PREFIX)?.parse().ok(),
             _ => None,
@@ -446,7 +437,10 @@ impl LedgerTable {
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
                 Err(self.held(job).await)
             }
-            Err(e) => Err(self.error(format!("UpdateItem (the lease) failed ({})", why(&e)))),
+            Err(e) => Err(self.error(format!(
+                "UpdateItem (the lease) failed ({})",
+                crate::aws::brief(&e)
+            ))),
         }
     }
 
@@ -466,7 +460,12 @@ impl LedgerTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| self.error(format!("GetItem ({what}) failed ({})", why(&e))))?;
+            .map_err(|e| {
+                self.error(format!(
+                    "GetItem ({what}) failed ({})",
+                    crate::aws::brief(&e)
+                ))
+            })?;
         Ok(out.item().cloned().unwrap_or_default())
     }
 
@@ -540,7 +539,7 @@ impl LedgerTable {
             Err(e) => Err(WriteError::Failed(format!(
                 "UpdateItem ({doing}) on table {} failed ({})",
                 self.table,
-                why(&e)
+                crate::aws::brief(&e)
             ))),
         }
     }
@@ -583,7 +582,10 @@ impl LedgerTable {
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
                 Ok(Some(self.claimant(key).await?))
             }
-            Err(e) => Err(self.error(format!("UpdateItem (the pool claim) failed ({})", why(&e)))),
+            Err(e) => Err(self.error(format!(
+                "UpdateItem (the pool claim) failed ({})",
+                crate::aws::brief(&e)
+            ))),
         }
     }
 
@@ -627,7 +629,7 @@ impl LedgerTable {
             .map(|_| ())
             .map_err(|e| match e.code() {
                 Some("ConditionalCheckFailedException") => WriteError::LeaseLost,
-                _ => WriteError::Failed(why(&e)),
+                _ => WriteError::Failed(crate::aws::brief(&e)),
             })
     }
 
@@ -689,7 +691,7 @@ impl LedgerTable {
                 WriteError::Failed(format!(
                     "TransactWriteItems on table {} failed ({})",
                     self.table,
-                    why(&e)
+                    crate::aws::brief(&e)
                 ))
             })
     }
@@ -743,7 +745,7 @@ impl LedgerTable {
         {
             Ok(_) => Ok(()),
             Err(e) => {
-                let text = why(&e);
+                let text = crate::aws::brief(&e);
                 // The first action is the lease check; its reason comes
                 // first in the cancellation reasons.
                 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -992,7 +994,7 @@ impl TableLines {
             io::Error::other(format!(
                 "Query on table {} failed ({})",
                 self.table,
-                why(&e)
+                crate::aws::brief(&e)
             ))
         })?;
         self.buf.clear();

@@ -11,7 +11,6 @@
 use std::io::{self, BufRead, Read};
 use std::time::Duration;
 
-use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
@@ -70,12 +69,11 @@ pub async fn open(
             .build(),
     );
     let name = format!("{SCHEME}{bucket}/{key}");
-    let refused = |op: &str, e: &dyn ProvideErrorMetadata, text: String| {
+    let refused = |op: &str, text: String| {
         UsageError::Input {
         path: name.clone(),
         reason: format!(
-            "{op} failed ({}); check the bucket, the key, the region (--region) and s3:GetObject on it",
-            e.code().map_or(text, |c| format!("{c}: {}", e.message().unwrap_or("")))
+            "{op} failed ({text}); check the bucket, the key, the region (--region) and s3:GetObject on it"
         ),
     }
     };
@@ -85,7 +83,7 @@ pub async fn open(
         .key(key)
         .send()
         .await
-        .map_err(|e| refused("GetObject", &e, crate::aws::brief(&e)))?;
+        .map_err(|e| refused("GetObject", crate::aws::brief(&e)))?;
     let version = match (out.version_id(), out.e_tag()) {
         (Some(v), _) if v != "null" => format!("version {v}"),
         (_, Some(etag)) => format!("etag {etag}"),
