@@ -17,7 +17,7 @@ fn calls(sim: &cognito_sim::SimHandle) -> HashMap<String, u32> {
     m
 }
 
-/// Killed with SIGKILL at 22 random moments of a 4,000-user run with throttling, 5xx, dropped connections and slow replies past the attempt timeout, re-run after each kill: every resettable user ends with exactly one `succeeded`, no user gets two messages, no user the ledger had finished is called again, and the ledger's counts match the pool's.
+/// Killed with SIGKILL at 22 random moments (half counted from the start, half from the run's first reset) of a 4,000-user run with throttling, 5xx, dropped connections and slow replies past the attempt timeout, re-run after each kill: every resettable user ends with exactly one `succeeded`, no user gets two messages, no user the ledger had finished is called again, and the ledger's counts match the pool's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_random_moments_nothing_lost_nothing_twice() {
     const USERS: usize = 4000;
@@ -66,8 +66,17 @@ async fn killed_at_random_moments_nothing_lost_nothing_twice() {
         let mut cmd = t.bin();
         cmd.args(&args).args(extra);
         // Each run first resolves the input against an index of the pool
-        // (67 ListUsers pages), then calls: kill anywhere in either.
-        kill_after(cmd, Duration::from_millis(rng.u64(300..2000))).await;
+        // (67 ListUsers pages), then calls. Even rounds kill at a moment
+        // counted from the start, which may land anywhere in either phase;
+        // odd rounds at a moment counted from the run's first reset, so
+        // the job makes progress however slowly a loaded machine starts it.
+        let after = Duration::from_millis(rng.u64(300..2000));
+        if round % 2 == 0 {
+            kill_after(cmd, after).await;
+        } else {
+            let sent = sim.stats().recovery_requests;
+            kill_when(cmd, || sim.stats().recovery_requests > sent, after).await;
+        }
 
         let done_after = outcomes(&ledger); // panics if a user has two final outcomes
         assert!(
@@ -127,7 +136,7 @@ async fn killed_at_random_moments_nothing_lost_nothing_twice() {
         "throttling and faults were injected: {stats:?}"
     );
     eprintln!(
-        "kill test: {KILLS} kills, {USERS} users, {succeeded} reset, {} reconciled after lost answers, duplicates: 0; pool stats {stats:?}",
+        "kill test: {KILLS} kills, {USERS} users, {killed_done} done by the killed runs, {succeeded} reset, {} reconciled after lost answers, duplicates: 0; pool stats {stats:?}",
         o.values().filter(|r| r["detail"].is_string()).count()
     );
 }

@@ -221,6 +221,35 @@ pub async fn kill_after(mut cmd: Command, after: std::time::Duration) {
         .expect("wait");
 }
 
+/// Starts `cmd`, waits until `started()` holds (polled every 5 ms; at most
+/// 60 s), then for `after`, and kills it with SIGKILL. A kill at a moment
+/// counted from an event the test can see, not from the process's start,
+/// so a slow start on a loaded machine does not eat the window.
+pub async fn kill_when(mut cmd: Command, started: impl Fn() -> bool, after: std::time::Duration) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !started() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the awaited event did not happen within 60 s"
+        );
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before the awaited event");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(after).await;
+    child.kill().expect("SIGKILL");
+    tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+}
+
 /// Sends `signal` (e.g. "-INT") to process `pid`.
 pub fn send_signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
