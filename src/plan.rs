@@ -57,9 +57,12 @@ pub struct PlanReport {
     pub to_do: u64,
     /// Of those, users whose earlier call's answer was lost (read back first).
     pub read_back_first: u64,
-    /// Of those, users that would be skipped, not called: a reset the
-    /// precheck rules out, a federated user's password.
+    /// Of those, users that would not be called, by the action's skip
+    /// rule: a reset the precheck rules out, a federated user's password,
+    /// a user disabled (or enabled) already.
     pub would_skip: u64,
+    /// The skip rule's reasons, with their counts.
+    pub not_called: std::collections::BTreeMap<&'static str, u64>,
     /// Users the ledger already finished.
     pub done_before: u64,
     /// Of those, how many did not succeed (failed; redo with --retry-failed).
@@ -212,8 +215,9 @@ pub(crate) async fn plan_in(
             } => {
                 report.to_do += 1;
                 report.read_back_first += u64::from(lost_answer.is_some());
-                if !sign_out_only && would_skip(settings, &row) {
+                if let Some(reason) = would_skip(settings, &row).filter(|_| !sign_out_only) {
                     report.would_skip += 1;
+                    *report.not_called.entry(reason).or_default() += 1;
                 }
             }
         }
@@ -227,7 +231,7 @@ pub(crate) async fn plan_in(
         calls_made: resolver.calls(),
     });
     if let Some(call) = crate::action::billed_by(settings.steps.action, settings.steps.sign_out) {
-        report.billed_by.push(call.into());
+        report.billed_by.push(call);
     }
     if !report.billed_by.is_empty() {
         report.billed = calls;
@@ -235,17 +239,15 @@ pub(crate) async fn plan_in(
     Ok((report, job::Prepared { pool, resolver }))
 }
 
-/// Whether the run would skip this row rather than call (the run's own
-/// rule, [`crate::action::skip`], from the facts ListUsers gave).
-fn would_skip(settings: &RunSettings, row: &UserRow) -> bool {
-    let Some(facts) = row.identity.facts() else {
-        return false;
-    };
+/// Why the run would not call for this row, if it would not (the run's
+/// own rule, [`crate::action::skip`], from the facts ListUsers gave).
+fn would_skip(settings: &RunSettings, row: &UserRow) -> Option<&'static str> {
     let rules = crate::action::SkipRules {
         precheck: settings.steps.precheck,
         include_federated: settings.steps.include_federated,
     };
-    crate::action::skip(&settings.steps.operation, facts, rules).is_some()
+    crate::action::skip(&settings.steps.operation, row.identity.facts()?, rules)
+        .map(|skip| skip.reason)
 }
 
 /// Locks the triage, whatever a panicking holder left.
@@ -294,13 +296,12 @@ impl PlanReport {
             );
         }
         if self.would_skip > 0 {
-            let _ = write!(
-                s,
-                " ({} of them skipped, not called: see --precheck, --include-federated)",
-                self.would_skip
-            );
+            let _ = write!(s, " ({} of them not called)", self.would_skip);
         }
         let _ = writeln!(s);
+        for (reason, n) in &self.not_called {
+            let _ = writeln!(s, "    not called         {n}: {reason}");
+        }
         let _ = write!(s, "  done before          {}", self.done_before);
         if self.done_unsuccessful > 0 {
             let _ = write!(

@@ -7,7 +7,8 @@
 //! `__type` errors, `x-amzn-RequestId`), so the real SDK client is what gets
 //! exercised, for the operations the tool uses: AdminResetUserPassword,
 //! AdminSetUserPassword, AdminGetUser, AdminCreateUser, ListUsers and
-//! AdminUserGlobalSignOut (and GetProvisionedLimit, answering its quotas).
+//! AdminUserGlobalSignOut, AdminDisableUser, AdminEnableUser (and
+//! GetProvisionedLimit, answering its quotas).
 //! On top of the behaviour of a pool ([`pool`]) it
 //! enforces a token-bucket quota per API category and answers
 //! TooManyRequestsException above it, can add latency and inject faults (5xx,

@@ -162,7 +162,8 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         "AdminResetUserPassword" | "AdminSetUserPassword" => Category::Recovery,
         "AdminGetUser" => Category::Read,
         "ListUsers" => Category::List,
-        "AdminUserGlobalSignOut" => Category::Update,
+        // Quotas page, "API operation categories": the three are UserUpdate.
+        "AdminUserGlobalSignOut" | "AdminDisableUser" | "AdminEnableUser" => Category::Update,
         "AdminCreateUser" => Category::Create,
         "DescribeUserPool" | "ListUserPools" => Category::PoolRead,
         "GetProvisionedLimit" => {
@@ -298,6 +299,8 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
             "AdminGetUser" => pool.admin_get_user(&input),
             "ListUsers" => pool.list_users(&input),
             "AdminUserGlobalSignOut" => pool.admin_user_global_sign_out(&input),
+            "AdminDisableUser" => pool.admin_set_enabled(&input, false),
+            "AdminEnableUser" => pool.admin_set_enabled(&input, true),
             "AdminCreateUser" => pool.admin_create_user(&input),
             "DescribeUserPool" => {
                 pool.describe_user_pool(&input, b.password_history, &bucket.account)

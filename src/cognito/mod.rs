@@ -72,6 +72,10 @@ pub enum Operation {
     SetPassword { permanent: bool },
     /// AdminUserGlobalSignOut: revokes the user's refresh tokens.
     SignOut,
+    /// AdminDisableUser: the user cannot sign in; access tokens revoked.
+    Disable,
+    /// AdminEnableUser: the user can sign in again.
+    Enable,
 }
 
 /// How the pipeline should treat a failed call.
@@ -153,26 +157,6 @@ pub struct UserState {
     pub enabled: bool,
     /// A verified email or phone number a code can be sent to.
     pub verified_contact: bool,
-}
-
-impl Operation {
-    /// The status a user has once this operation was carried out; `None`
-    /// for sign-out, which leaves no trace to read back (and is safe to
-    /// repeat).
-    pub fn target_status(&self) -> Option<&'static str> {
-        match self {
-            Operation::Reset { .. } => Some("RESET_REQUIRED"),
-            Operation::SetPassword { permanent: true } => Some("CONFIRMED"),
-            Operation::SetPassword { permanent: false } => Some("FORCE_CHANGE_PASSWORD"),
-            Operation::SignOut => None,
-        }
-    }
-
-    /// Whether carrying it out sends the user a message (so a repeat would
-    /// send a second one).
-    pub fn sends_message(&self) -> bool {
-        matches!(self, Operation::Reset { .. })
-    }
 }
 
 /// A successful call.

@@ -266,6 +266,22 @@ impl SdkPool {
                     .send()
                     .await,
             ),
+            Operation::Disable => answered(
+                self.client
+                    .admin_disable_user()
+                    .user_pool_id(&self.pool_id)
+                    .username(username)
+                    .send()
+                    .await,
+            ),
+            Operation::Enable => answered(
+                self.client
+                    .admin_enable_user()
+                    .user_pool_id(&self.pool_id)
+                    .username(username)
+                    .send()
+                    .await,
+            ),
         }
     }
 

@@ -144,9 +144,7 @@ impl Fleet {
     /// one `--rate` (and `--rate auto`) sets.
     pub fn main_limiter(targets: &[&Target], limits: &Limits) -> Arc<crate::limiter::Limiter> {
         limits
-            .of(crate::action::quota_category(
-                targets[0].settings.steps.action,
-            ))
+            .of(targets[0].settings.steps.action.category())
             .clone()
     }
 }

@@ -58,16 +58,10 @@ pub enum Action {
     /// AdminUserGlobalSignOut only: ends the users' sessions (revokes
     /// refresh tokens).
     SignOut,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Reset => "reset",
-            Action::SetPassword => "set-password",
-            Action::SignOut => "sign-out",
-        }
-    }
+    /// AdminDisableUser: the user cannot sign in; access tokens revoked.
+    Disable,
+    /// AdminEnableUser: the user can sign in again.
+    Enable,
 }
 
 /// The first line of a ledger, and the first line each later run appends.
@@ -150,6 +144,12 @@ pub enum Detail {
     /// Skipped: a federated user, whom a password would turn into a
     /// password user (without `--include-federated`).
     Federated,
+    /// Succeeded, not called: `disable` for a user the pool's listing
+    /// shows disabled already.
+    AlreadyDisabled,
+    /// Succeeded, not called: `enable` for a user the pool's listing shows
+    /// enabled already.
+    AlreadyEnabled,
 }
 
 impl Detail {
@@ -159,6 +159,8 @@ impl Detail {
             Detail::AlreadyResetRequired => "already_reset_required",
             Detail::Precheck => "precheck",
             Detail::Federated => "federated",
+            Detail::AlreadyDisabled => "already_disabled",
+            Detail::AlreadyEnabled => "already_enabled",
         }
     }
 }

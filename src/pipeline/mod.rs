@@ -174,9 +174,7 @@ pub(crate) async fn run_in(
         ..
     } = opened;
 
-    let limiter = limits
-        .of(crate::action::quota_category(settings.steps.action))
-        .clone();
+    let limiter = limits.of(settings.steps.action.category()).clone();
     let progress = if shared.progress {
         let mut paced = vec![("--rate", limiter.clone())];
         if settings.steps.sign_out {

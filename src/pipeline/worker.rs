@@ -290,9 +290,16 @@ impl Worker {
             precheck: self.precheck,
             include_federated: self.include_federated,
         };
-        crate::action::skip(op, row.identity.facts()?, rules).map(|skip| Ending::Skipped {
-            reason: skip.reason.to_string(),
-            detail: skip.detail,
+        crate::action::skip(op, row.identity.facts()?, rules).map(|skip| match skip.already {
+            true => Ending::Succeeded {
+                request_id: None,
+                detail: Some(skip.detail),
+                evidence: Some(skip.reason.to_string()),
+            },
+            false => Ending::Skipped {
+                reason: skip.reason.to_string(),
+                detail: skip.detail,
+            },
         })
     }
 }

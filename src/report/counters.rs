@@ -37,6 +37,9 @@ pub struct Counters {
     pub skipped_precheck: AtomicU64,
     /// Federated users set-password skipped.
     pub skipped_federated: AtomicU64,
+    /// Successes not called: the pool's listing showed the user in the
+    /// action's state already (disable, enable).
+    pub already: AtomicU64,
     /// Rows not called because whom they name could not be told.
     pub ambiguous: AtomicU64,
     /// Sign-out steps (`--sign-out`) that succeeded and failed.
@@ -72,8 +75,17 @@ impl Counters {
         match record.outcome {
             Outcome::Succeeded => {
                 self.succeeded.fetch_add(1, Relaxed);
-                if record.detail.is_some() {
-                    self.reconciled.fetch_add(1, Relaxed);
+                match record.detail.as_deref() {
+                    None => {}
+                    Some(d)
+                        if d == Detail::AlreadyDisabled.as_str()
+                            || d == Detail::AlreadyEnabled.as_str() =>
+                    {
+                        self.already.fetch_add(1, Relaxed);
+                    }
+                    Some(_) => {
+                        self.reconciled.fetch_add(1, Relaxed);
+                    }
                 }
             }
             Outcome::Deferred => {

@@ -241,6 +241,9 @@ pub struct Summary {
     pub sign_out_only: u64,
     pub skipped_precheck: u64,
     pub skipped_federated: u64,
+    /// Of the successes, users not called: the pool's listing showed them
+    /// in the action's state already (disable, enable).
+    pub already: u64,
     pub calls: u64,
     pub throttled: u64,
     pub retries: u64,
@@ -293,6 +296,7 @@ impl Summary {
             sign_out_only: c.sign_out_only.load(Relaxed),
             skipped_precheck: c.skipped_precheck.load(Relaxed),
             skipped_federated: c.skipped_federated.load(Relaxed),
+            already: c.already.load(Relaxed),
             reads: c.reads.load(Relaxed),
             calls: c.calls.load(Relaxed),
             throttled: c.throttled.load(Relaxed),
@@ -399,6 +403,13 @@ impl Summary {
                 self.reconciled
             );
         }
+        if self.already > 0 {
+            let _ = write!(
+                s,
+                " ({} already so in the pool's listing, not called)",
+                self.already
+            );
+        }
         let _ = writeln!(s);
         let _ = writeln!(s, "  failed               {}", self.failed);
         for (code, n) in &self.failed_by_code {
@@ -440,6 +451,7 @@ impl Summary {
                 self.skipped_federated
             );
         }
+
         if self.deferred > 0 {
             let _ = writeln!(
                 s,

@@ -61,15 +61,11 @@ impl<'de> Deserialize<'de> for Rate {
 
 impl clap::ValueEnum for Action {
     fn value_variants<'a>() -> &'a [Self] {
-        &[Action::Reset, Action::SetPassword, Action::SignOut]
+        &crate::action::ALL
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
-        Some(PossibleValue::new(self.as_str()).help(match self {
-            Action::Reset => "AdminResetUserPassword: the user must choose a new password; Cognito sends them a code",
-            Action::SetPassword => "AdminSetUserPassword with the password from the input",
-            Action::SignOut => "AdminUserGlobalSignOut only: ends the users' sessions (revokes refresh tokens)",
-        }))
+        Some(PossibleValue::new(self.as_str()).help(self.facts().help))
     }
 }
 

@@ -83,7 +83,11 @@ impl RunArgs {
                     self.password_column
                         .unwrap_or_else(|| DEFAULT_PASSWORD_COLUMN.into()),
                 ),
-                Action::SetPassword | Action::Reset | Action::SignOut => None,
+                Action::SetPassword
+                | Action::Reset
+                | Action::SignOut
+                | Action::Disable
+                | Action::Enable => None,
             },
             // Known once the input is open.
             regular_file: false,
@@ -239,21 +243,30 @@ impl Steps {
     /// action is refused.
     fn check(args: &RunArgs) -> Result<Steps, UsageError> {
         let action = args.action.unwrap_or(DEFAULT_ACTION);
+        // A flag of one action's given with another: the action's facts
+        // say which flags apply to it.
+        if let Some(flag) = action_flags(args)
+            .into_iter()
+            .find(|flag| !action.facts().flags.contains(flag))
+        {
+            let hint = match flag {
+                "--sign-out" if action == Action::SignOut => {
+                    "; --action sign-out signs users out already"
+                }
+                "--sign-out" => "; to only end sessions use --action sign-out",
+                _ => "",
+            };
+            return Err(UsageError::Value {
+                flag,
+                reason: format!(
+                    "it applies to {} only, not to --action {}{hint}",
+                    crate::action::taking(flag),
+                    action.as_str()
+                ),
+            });
+        }
         let sign_out = args.sign_out.unwrap_or(false);
-        if sign_out && action != Action::Reset {
-            return Err(UsageError::Value {
-                flag: "--sign-out",
-                reason: "it follows a reset (--action reset); to only end sessions use --action sign-out".into(),
-            });
-        }
         let precheck = args.precheck.unwrap_or(false);
-        if precheck && action != Action::Reset {
-            return Err(UsageError::Value {
-                flag: "--precheck",
-                reason: "it checks whether a reset can work, so it applies to --action reset only"
-                    .into(),
-            });
-        }
         let resolve = args.resolve.unwrap_or_default();
         if resolve == ResolveMode::Exact && precheck {
             return Err(UsageError::Value {
@@ -262,12 +275,6 @@ impl Steps {
             });
         }
         let include_federated = args.include_federated.unwrap_or(false);
-        if include_federated && action != Action::SetPassword {
-            return Err(UsageError::Value {
-                flag: "--include-federated",
-                reason: "it applies to --action set-password only".into(),
-            });
-        }
         if resolve == ResolveMode::Exact && action == Action::SetPassword && !include_federated {
             return Err(UsageError::Value {
                 flag: "--resolve exact",
@@ -278,12 +285,6 @@ impl Steps {
             args.generate_passwords.unwrap_or(false),
             &args.passwords_out,
         ) {
-            (true, _) if action != Action::SetPassword => {
-                return Err(UsageError::Value {
-                    flag: "--generate-passwords",
-                    reason: "it applies to --action set-password only".into(),
-                })
-            }
             (true, None) => {
                 return Err(UsageError::Missing(
                     "--passwords-out",
@@ -300,37 +301,15 @@ impl Steps {
             (false, None) => None,
         };
         let operation = match action {
-            Action::Reset => {
-                if args.permanent.is_some() {
-                    return Err(UsageError::Value {
-                        flag: "--permanent",
-                        reason: "it applies to --action set-password only".into(),
-                    });
-                }
-                Operation::Reset {
-                    client_metadata: parse_metadata(&args.client_metadata)?,
-                }
-            }
-            Action::SignOut => {
-                if args.permanent.is_some() || !args.client_metadata.is_empty() {
-                    return Err(UsageError::Value {
-                        flag: "--action sign-out",
-                        reason: "--permanent and --client-metadata do not apply to it".into(),
-                    });
-                }
-                Operation::SignOut
-            }
-            Action::SetPassword => {
-                if !args.client_metadata.is_empty() {
-                    return Err(UsageError::Value {
-                        flag: "--client-metadata",
-                        reason: "it applies to --action reset only".into(),
-                    });
-                }
-                Operation::SetPassword {
-                    permanent: args.permanent.unwrap_or(false),
-                }
-            }
+            Action::Reset => Operation::Reset {
+                client_metadata: parse_metadata(&args.client_metadata)?,
+            },
+            Action::SignOut => Operation::SignOut,
+            Action::SetPassword => Operation::SetPassword {
+                permanent: args.permanent.unwrap_or(false),
+            },
+            Action::Disable => Operation::Disable,
+            Action::Enable => Operation::Enable,
         };
         Ok(Steps {
             action,
@@ -343,6 +322,27 @@ impl Steps {
             retry_failed: args.retry_failed.unwrap_or(false),
         })
     }
+}
+
+/// The flags given that apply to some actions only (each action's
+/// `Facts::flags` names those that apply to it). A flag set to false, as a
+/// config file may, is not given.
+fn action_flags(args: &RunArgs) -> Vec<&'static str> {
+    let given = [
+        ("--client-metadata", !args.client_metadata.is_empty()),
+        ("--sign-out", args.sign_out == Some(true)),
+        ("--precheck", args.precheck == Some(true)),
+        ("--permanent", args.permanent.is_some()),
+        ("--include-federated", args.include_federated == Some(true)),
+        (
+            "--generate-passwords",
+            args.generate_passwords == Some(true),
+        ),
+    ];
+    given
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
 }
 
 impl Pace {

@@ -223,7 +223,7 @@ impl Pace {
     /// sign-out action (at `--rate`) and the sign-outs after a reset (at
     /// `--sign-out-rate`): where a bucket has both, the lower.
     pub fn limits(&self, actions: &[(Action, bool)]) -> Limits {
-        use crate::action::{quota_category, QuotaCategory};
+        use crate::action::QuotaCategory;
         let secondary = |rate| {
             Arc::new(if self.adaptive {
                 Limiter::adaptive(rate, None)
@@ -233,14 +233,11 @@ impl Pace {
         };
         let main = actions
             .first()
-            .map_or(QuotaCategory::UserAccountRecovery, |(a, _)| {
-                quota_category(*a)
-            });
+            .map_or(QuotaCategory::UserAccountRecovery, |(a, _)| a.category());
         let update_rate = actions
             .iter()
             .flat_map(|&(action, sign_out)| {
-                let own =
-                    (quota_category(action) == QuotaCategory::UserUpdate).then_some(self.rate);
+                let own = (action.category() == QuotaCategory::UserUpdate).then_some(self.rate);
                 own.into_iter()
                     .chain(sign_out.then_some(self.sign_out_rate))
             })
@@ -342,7 +339,7 @@ impl RunSettings {
     }
 
     pub fn quota_category(&self) -> (&'static str, f64) {
-        let category = crate::action::quota_category(self.steps.action);
+        let category = self.steps.action.category();
         (category.as_str(), category.default_quota())
     }
 

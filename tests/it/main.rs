@@ -5,6 +5,7 @@
 mod architecture;
 mod audit;
 mod bad_input;
+mod contain;
 mod corpus;
 mod docs;
 mod dynamodb;

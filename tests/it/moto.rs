@@ -471,6 +471,70 @@ async fn moto_sign_out_revokes_refresh_tokens() {
     );
 }
 
+/// Whether the user may sign in (AdminGetUser's Enabled).
+async fn enabled(c: &Client, pool: &str, name: &str) -> bool {
+    c.admin_get_user()
+        .user_pool_id(pool)
+        .username(name)
+        .send()
+        .await
+        .expect("AdminGetUser")
+        .enabled()
+}
+
+/// Containment against moto: --action disable leaves the listed users unable to sign in (AdminInitiateAuth refused) with their status as it was; a user disabled already is recorded succeeded without a call; --action enable lets them sign in again. Where moto differs: the simulated pool models AdminDisableUser's revocation of access tokens; moto's only observable effect is Enabled and the refused sign-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_disable_then_enable() {
+    let t = Scratch::new();
+    let (moto, c, pool) = moto_pool(&t).await;
+    let client_id = password_app(&c, &pool).await;
+    let users = [
+        ("olga", Seed::Confirmed),
+        ("pete", Seed::Confirmed),
+        ("quin", Seed::Disabled),
+        ("bystander", Seed::Confirmed),
+    ];
+    seed_all(&c, &pool, &users).await;
+    let input = t.users_csv(["olga", "pete", "quin"].map(String::from));
+    let ledger = t.path("disable.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(moto_args(&moto, &pool, &input, &ledger))
+        .args(["--action", "disable"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let o = outcomes(&ledger);
+    for name in ["olga", "pete", "quin"] {
+        assert_eq!(o[name]["outcome"], "succeeded", "{name}: {}", o[name]);
+        assert!(!enabled(&c, &pool, name).await, "{name} is disabled");
+        assert_eq!(status(&c, &pool, name).await, "CONFIRMED", "{name}");
+    }
+    assert_eq!(o["quin"]["detail"], "already_disabled");
+    assert_eq!(o["quin"]["attempts"], 0);
+    let refused = c
+        .admin_initiate_auth()
+        .user_pool_id(&pool)
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+        .auth_parameters("USERNAME", "olga")
+        .auth_parameters("PASSWORD", "Seed-Passw0rd!")
+        .send()
+        .await;
+    assert!(refused.is_err(), "a disabled user cannot sign in");
+    assert!(enabled(&c, &pool, "bystander").await);
+    sign_in(&c, &pool, &client_id, "bystander", "Seed-Passw0rd!").await;
+
+    let back = t.path("enable.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(moto_args(&moto, &pool, &input, &back))
+        .args(["--action", "enable"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    for name in ["olga", "pete", "quin"] {
+        assert!(enabled(&c, &pool, name).await, "{name} is enabled again");
+    }
+    sign_in(&c, &pool, &client_id, "olga", "Seed-Passw0rd!").await;
+}
+
 /// --precheck against moto: disabled, unverified and FORCE_CHANGE_PASSWORD users are skipped with a reason and left untouched; the others are reset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_precheck_skips() {

@@ -173,6 +173,9 @@ pub struct SimUser {
     /// Messages Cognito would have sent (reset codes), by email or SMS.
     pub messages: u32,
     pub sign_outs: u32,
+    /// Times AdminDisableUser revoked the user's access tokens (it took an
+    /// enabled user to disabled).
+    pub access_revocations: u32,
     /// Billed as a monthly active user by an admin read or write.
     pub billed: bool,
     /// When this user's recent reset attempts came (seconds since the epoch).
@@ -197,6 +200,7 @@ impl SimUser {
             mutations: 0,
             messages: 0,
             sign_outs: 0,
+            access_revocations: 0,
             billed: false,
             reset_attempts: Vec::new(),
         }

@@ -1,0 +1,168 @@
+//! Containing an incident beyond a reset: `--action disable` (and `enable`,
+//! the way back) against the simulated pool, with its quota, faults and
+//! lost answers; the flags that do not apply to an action refused before
+//! any call.
+
+use cognito_sim::{self as sim, Behaviour};
+
+use crate::support::*;
+
+/// Users the generated population holds disabled already (i % 50 == 23).
+fn disabled_at_start(i: usize) -> bool {
+    i % 50 == 23
+}
+
+/// --action disable over 300 users with a UserUpdate quota below --rate, 5xx and lost answers: every user ends disabled with exactly one outcome, no message sent and no status changed; users the listing showed disabled already are recorded succeeded with a detail, never called; a re-run calls no one; --action enable brings every user back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disable_then_enable() {
+    const USERS: usize = 300;
+    let t = Scratch::new();
+    let sim = sim(
+        USERS,
+        Behaviour {
+            quota_update: 150.0,
+            fail_rate: 0.03,
+            drop_rate: 0.03,
+            ..unlimited()
+        },
+    )
+    .await;
+    let statuses: Vec<_> = (0..USERS)
+        .map(|i| sim.user(&sim::population_name(i)).unwrap().status)
+        .collect();
+    let input = t.users_csv((0..USERS).map(sim::population_name));
+    let ledger = t.path("disable.jsonl");
+    let args = with(run_args(&sim, &input, &ledger), "--action", "disable");
+    // The plan says who will not be called, and why, from the same rule.
+    let mut plan = args.clone();
+    plan[0] = "plan".into();
+    plan.retain(|a| a != "--yes");
+    let mut cmd = t.bin();
+    cmd.args(&plan);
+    let planned = finish(cmd).await;
+    assert_eq!(planned.code, 0, "{planned:?}");
+    assert!(
+        planned.stdout.contains(&format!(
+            "users to do          {USERS} (6 of them not called)\n    not called         6: the user is disabled already (the pool's listing)"
+        )),
+        "{planned:?}"
+    );
+    assert_eq!(sim.stats().applied.get("AdminDisableUser"), None);
+    let mut cmd = t.bin();
+    cmd.args(&args).args(["--rate", "400"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "already disabled is not a failure: {out:?}");
+    let o = outcomes(&ledger);
+    assert_eq!(o.len(), USERS, "one outcome each");
+    let mut skipped = 0;
+    for (i, before) in statuses.iter().enumerate() {
+        let name = sim::population_name(i);
+        let u = sim.user(&name).unwrap();
+        assert!(!u.enabled, "{name} is disabled");
+        assert_eq!(u.messages, 0, "{name}: disabling sends no message");
+        assert_eq!(&u.status, before, "{name}: the status is left as it was");
+        if disabled_at_start(i) {
+            skipped += 1;
+            assert_eq!(o[&name]["outcome"], "succeeded", "{name}");
+            assert_eq!(o[&name]["detail"], "already_disabled", "{name}");
+            assert_eq!(o[&name]["attempts"], 0, "{name}");
+            assert_eq!(u.calls, 0, "{name} was not called");
+        } else {
+            assert_eq!(o[&name]["outcome"], "succeeded", "{name}: {}", o[&name]);
+            assert_eq!(u.access_revocations, 1, "{name}");
+        }
+    }
+    let stats = sim.stats();
+    assert!(stats.throttled > 0 && stats.faults > 0, "{stats:?}");
+    assert!(
+        out.stdout.contains(&format!(
+            "succeeded            {USERS} ({skipped} already so in the pool's listing, not called)"
+        )),
+        "{out:?}"
+    );
+    assert_eq!(ledger_header(&ledger)["action"], "disable");
+
+    // Again: the ledger finished everyone.
+    let applied = sim.stats().applied.get("AdminDisableUser").copied();
+    let mut cmd = t.bin();
+    cmd.args(&args).args(["--rate", "400"]);
+    let again = finish(cmd).await;
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(
+        sim.stats().applied.get("AdminDisableUser").copied(),
+        applied
+    );
+
+    // The way back, every user (all disabled now) enabled.
+    let back = t.path("enable.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(with(run_args(&sim, &input, &back), "--action", "enable"))
+        .args(["--rate", "400"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    for i in 0..USERS {
+        let name = sim::population_name(i);
+        assert!(sim.user(&name).unwrap().enabled, "{name} is enabled again");
+    }
+    assert_eq!(
+        outcomes(&back)
+            .values()
+            .filter(|r| r["outcome"] == "succeeded")
+            .count(),
+        USERS
+    );
+}
+
+/// A flag of one action given with another stops the run before any call, naming the actions it applies to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flags_of_other_actions_are_refused() {
+    let t = Scratch::new();
+    let sim = sim(10, unlimited()).await;
+    let input = t.users_csv((0..10).map(sim::population_name));
+    let ledger = t.path("l.jsonl");
+    for (action, flags, says) in [
+        (
+            "disable",
+            vec!["--sign-out"],
+            "--sign-out: it applies to --action reset only, not to --action disable",
+        ),
+        (
+            "enable",
+            vec!["--precheck"],
+            "--precheck: it applies to --action reset only",
+        ),
+        (
+            "disable",
+            vec!["--permanent"],
+            "--permanent: it applies to --action set-password only",
+        ),
+        (
+            "sign-out",
+            vec!["--sign-out"],
+            "--action sign-out signs users out already",
+        ),
+        (
+            "reset",
+            vec!["--include-federated"],
+            "--include-federated: it applies to --action set-password only",
+        ),
+        (
+            "set-password",
+            vec!["--client-metadata", "a=b"],
+            "--client-metadata: it applies to --action reset only",
+        ),
+    ] {
+        let mut cmd = t.bin();
+        cmd.args(with(run_args(&sim, &input, &ledger), "--action", action))
+            .args(&flags);
+        let out = finish(cmd).await;
+        assert_eq!(out.code, 2, "{action} {flags:?}: {out:?}");
+        assert!(
+            out.stderr.contains(says),
+            "{action} {flags:?}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(sim.stats().requests, 0, "nothing was called");
+    assert!(!ledger.exists());
+}
