@@ -86,6 +86,8 @@ pub struct Opened {
     /// when they differ.
     pub input_change: Option<(String, String)>,
     pub resolver: Arc<Resolver>,
+    /// People never to touch (`--exclude`), resolved.
+    pub exclusions: crate::exclude::Exclusions,
 }
 
 /// Opens the job `settings` describe (see the module's order). `prepared`
@@ -208,6 +210,15 @@ async fn open_pool_side(
             Arc::new(open_resolver(settings, &cognito, &pool, choice, limits).await?)
         }
     };
+    let exclusions =
+        crate::exclude::Exclusions::load(&settings.exclude, &settings.csv, &resolver).await?;
+    if !settings.exclude.is_empty() {
+        info!(
+            people = exclusions.people(),
+            not_in_pool = exclusions.nobody,
+            "exclusion lists read (--exclude)"
+        );
+    }
     if replay.unresolved > 0 && resolver.resolves() {
         let text = match held {
             Some(held) => held.reread()?,
@@ -229,6 +240,7 @@ async fn open_pool_side(
         input_version,
         input_change,
         resolver,
+        exclusions,
     })
 }
 
@@ -310,6 +322,7 @@ impl Opened {
             self.resolver
                 .dedupe_folded()
                 .then(|| self.resolver.rule().clone()),
+            std::mem::take(&mut self.exclusions),
         )
     }
 }
@@ -408,6 +421,9 @@ pub fn check_paths(settings: &RunSettings) -> Result<(), UsageError> {
     }
     if let Input::Path(p) = &settings.input {
         paths.push((Role::Input, p));
+    }
+    for p in &settings.exclude {
+        paths.push((Role::Exclude, p));
     }
     if let Some(p) = &settings.steps.generate_passwords {
         paths.push((Role::PasswordsOut, p));

@@ -81,6 +81,7 @@ pub mod cognito;
 pub mod commands;
 mod drill;
 pub mod error;
+mod exclude;
 mod files;
 mod fleet;
 mod fptable;

@@ -61,6 +61,10 @@ pub struct PlanReport {
     /// rule: a reset the precheck rules out, a federated user's password,
     /// a user disabled (or enabled) already.
     pub would_skip: u64,
+    /// Rows naming a person on an exclusion list (`--exclude`).
+    pub excluded: u64,
+    /// The exclusion lists: people they name, and names not in the pool.
+    pub exclusion_lists: Option<(usize, u64)>,
     /// The skip rule's reasons, with their counts.
     pub not_called: std::collections::BTreeMap<&'static str, u64>,
     /// Users the ledger already finished.
@@ -127,6 +131,8 @@ pub(crate) async fn plan_in(
         r = job::open(connect, settings, job::LedgerAccess::Read, None, limits) => r?,
     };
     let mut opened = opened;
+    let exclusion_lists = (!settings.exclude.is_empty())
+        .then(|| (opened.exclusions.people(), opened.exclusions.nobody));
     let triage = Arc::new(std::sync::Mutex::new(opened.triage(settings)));
     let job::Opened {
         pool,
@@ -172,6 +178,7 @@ pub(crate) async fn plan_in(
         rate: settings.pace.rate,
         pace: settings.bottleneck(),
         precheck: settings.steps.precheck,
+        exclusion_lists,
         ..PlanReport::default()
     };
     loop {
@@ -209,6 +216,7 @@ pub(crate) async fn plan_in(
                 report.done_before += 1;
                 report.done_unsuccessful += u64::from(!succeeded);
             }
+            Verdict::Excluded { .. } => report.excluded += 1,
             Verdict::ToDo {
                 lost_answer,
                 sign_out_only,
@@ -312,6 +320,17 @@ impl PlanReport {
         }
         let _ = writeln!(s);
         crate::report::render_duplicates(&mut s, self.duplicates, &self.first_duplicates);
+        if let Some((people, nobody)) = self.exclusion_lists {
+            let _ = write!(
+                s,
+                "  excluded             {} of the input's rows (--exclude: never called; the lists name {people} people",
+                self.excluded
+            );
+            if nobody > 0 {
+                let _ = write!(s, "; {nobody} of their names match no one in the pool");
+            }
+            let _ = writeln!(s, ")");
+        }
         if self.ambiguous > 0 {
             let _ = writeln!(
                 s,

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
+use crate::exclude::Exclusions;
 use crate::identity::{Identity, NameRule};
 use crate::ledger::{fingerprint, LostAnswer, Outcome, Replay};
 use crate::source::UserRow;
@@ -20,6 +21,8 @@ pub struct Triage {
     /// With lookups in a case-insensitive pool: the rule, and the first
     /// line each folded name was seen on.
     folded: Option<(NameRule, HashMap<u128, u64>)>,
+    /// People never to touch (`--exclude`).
+    excluded: Exclusions,
 }
 
 /// What to do with a row naming a user (an invalid row is recorded, once:
@@ -31,6 +34,13 @@ pub enum Verdict {
     Duplicate { first_line: u64 },
     /// Finished by an earlier run (`succeeded` says how).
     Done { succeeded: bool },
+    /// On an exclusion list (`why`: which, and its line): not called.
+    /// `recorded`: no record is to be written (the ledger's last record
+    /// says so already, or the action was done before the exclusion).
+    Excluded {
+        why: std::sync::Arc<str>,
+        recorded: bool,
+    },
     /// The pool's rules could not be read to tell whom the row names:
     /// nothing is called, and the run says why (a re-run resolves it again).
     Ambiguous(String),
@@ -47,13 +57,14 @@ pub enum Verdict {
 impl Triage {
     /// `rows`: the input's rows when known, to size the user table once.
     /// `folded`: also de-duplicate names the `rule` folds together (see
-    /// `Resolver::dedupe_folded`).
+    /// `Resolver::dedupe_folded`). `excluded`: people never to call.
     pub fn new(
         mut replay: Replay,
         retry_failed: bool,
         sign_out: bool,
         rows: Option<u64>,
         folded: Option<NameRule>,
+        excluded: Exclusions,
     ) -> Triage {
         // Users the ledger holds are marked seen in their own slot; only the
         // input's new users need room.
@@ -67,6 +78,7 @@ impl Triage {
             retry_failed,
             sign_out,
             folded: folded.map(|rule| (rule, HashMap::new())),
+            excluded,
         }
     }
 
@@ -104,7 +116,7 @@ impl Triage {
         }
         let skip = match last {
             Outcome::Succeeded => true,
-            Outcome::Deferred => false,
+            Outcome::Deferred | Outcome::Excluded => false,
             Outcome::Failed | Outcome::Invalid | Outcome::Skipped => !self.retry_failed,
         };
         skip.then_some(Verdict::Done {
@@ -147,7 +159,32 @@ impl Triage {
                 state = s;
             }
         }
-        if let Some(verdict) = self.settled(state) {
+        let settled = self.settled(state);
+        if let Some(verdict @ Verdict::Done { .. }) = settled {
+            return verdict;
+        }
+        // Done before stays done; anything still to do is asked of the
+        // exclusion lists first.
+        if let Some(why) = self
+            .excluded
+            .why(key)
+            .or_else(|| alt.and_then(|a| self.excluded.why(a)))
+        {
+            // A person whose action an earlier run did (only the sign-out
+            // left) keeps that record: no `excluded` one over it.
+            let sign_out_only = matches!(
+                settled,
+                Some(Verdict::ToDo {
+                    sign_out_only: true,
+                    ..
+                })
+            );
+            return Verdict::Excluded {
+                why: why.clone(),
+                recorded: sign_out_only || state.last() == Some(Outcome::Excluded),
+            };
+        }
+        if let Some(verdict) = settled {
             return verdict;
         }
         let lost_answer = self
@@ -200,7 +237,14 @@ mod tests {
     fn verdicts_from_the_ledger() {
         let ok = outcome("alice", "succeeded");
         let failed = outcome("bob", "failed");
-        let mut t = Triage::new(replay(&[&ok, &failed]), false, false, Some(10), None);
+        let mut t = Triage::new(
+            replay(&[&ok, &failed]),
+            false,
+            false,
+            Some(10),
+            None,
+            Exclusions::default(),
+        );
         assert_eq!(t.user(&row(2, "alice")), Verdict::Done { succeeded: true });
         assert_eq!(t.user(&row(3, "bob")), Verdict::Done { succeeded: false });
         let todo = Verdict::ToDo {
@@ -214,7 +258,14 @@ mod tests {
         );
         assert!(t.finished("alice") && t.finished("bob") && !t.finished("carol"));
 
-        let mut retry = Triage::new(replay(&[&failed]), true, false, None, None);
+        let mut retry = Triage::new(
+            replay(&[&failed]),
+            true,
+            false,
+            None,
+            None,
+            Exclusions::default(),
+        );
         assert_eq!(retry.user(&row(2, "bob")), todo);
     }
 
@@ -222,7 +273,14 @@ mod tests {
     #[test]
     fn sign_out_step_remains() {
         let ok = outcome("alice", "succeeded");
-        let mut t = Triage::new(replay(&[&ok]), false, true, None, None);
+        let mut t = Triage::new(
+            replay(&[&ok]),
+            false,
+            true,
+            None,
+            None,
+            Exclusions::default(),
+        );
         assert_eq!(
             t.user(&row(2, "alice")),
             Verdict::ToDo {
@@ -237,7 +295,14 @@ mod tests {
     fn lost_answers_and_recorded_invalid_rows() {
         let intent = "{\"record\":\"intent\",\"username\":\"dan\",\"at\":\"2026-01-01T00:00:00.000Z\",\"before\":\"CONFIRMED\"}";
         let invalid = "{\"record\":\"user\",\"username\":\"x y\",\"outcome\":\"invalid\",\"line\":7,\"attempts\":0,\"at\":\"2026-01-01T00:00:00.000Z\"}";
-        let mut t = Triage::new(replay(&[intent, invalid]), false, false, None, None);
+        let mut t = Triage::new(
+            replay(&[intent, invalid]),
+            false,
+            false,
+            None,
+            None,
+            Exclusions::default(),
+        );
         match t.user(&row(2, "dan")) {
             Verdict::ToDo {
                 lost_answer: Some(lost),
@@ -255,7 +320,7 @@ mod tests {
     /// A row that might name someone else (the pool's rules unknown) is ambiguous, unless the same text came before.
     #[test]
     fn ambiguous_rows() {
-        let mut t = Triage::new(replay(&[]), false, false, None, None);
+        let mut t = Triage::new(replay(&[]), false, false, None, None, Exclusions::default());
         let mut r = row(2, "Alice");
         r.identity = Identity::Ambiguous("case rule unknown".into());
         assert_eq!(t.user(&r), Verdict::Ambiguous("case rule unknown".into()));

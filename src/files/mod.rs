@@ -35,6 +35,8 @@ pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Input,
+    /// An exclusion list (`--exclude`).
+    Exclude,
     Ledger,
     PasswordsOut,
     SummaryJson,
@@ -48,6 +50,7 @@ impl Role {
     pub fn flag(self) -> &'static str {
         match self {
             Role::Input => "--input",
+            Role::Exclude => "--exclude",
             Role::Ledger => "--ledger",
             Role::PasswordsOut => "--passwords-out",
             Role::SummaryJson => "--summary-json",

@@ -118,12 +118,16 @@ pub enum Outcome {
     /// outlasted the user's attempts, the daily email limit) stopped this
     /// user; a re-run tries again.
     Deferred,
+    /// Not called: the person is on an exclusion list (`--exclude`; the
+    /// file and line are in `message`). Not final either: each run asks
+    /// its own lists, so a person taken off them is done by the next run.
+    Excluded,
 }
 
 impl Outcome {
     /// Final outcomes are skipped by a re-run; `deferred` is not final.
     pub fn is_final(self) -> bool {
-        self != Outcome::Deferred
+        !matches!(self, Outcome::Deferred | Outcome::Excluded)
     }
 }
 

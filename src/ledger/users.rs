@@ -21,12 +21,14 @@ use crate::fptable::FpTable;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UserState(u32);
 
-const OUTCOMES: [Outcome; 5] = [
+// Three bits hold one of these, or none: room for seven.
+const OUTCOMES: [Outcome; 6] = [
     Outcome::Succeeded,
     Outcome::Failed,
     Outcome::Invalid,
     Outcome::Skipped,
     Outcome::Deferred,
+    Outcome::Excluded,
 ];
 
 fn encode(o: Option<Outcome>) -> u32 {

@@ -37,7 +37,7 @@ impl Breaker {
                 *self = Breaker::new(self.stop_after_failures);
                 None
             }
-            Outcome::Invalid | Outcome::Skipped => None,
+            Outcome::Invalid | Outcome::Skipped | Outcome::Excluded => None,
             Outcome::Failed => {
                 self.deferred = 0;
                 if self.failed_code == code {

@@ -155,6 +155,35 @@ async fn feed(
                 }
                 continue;
             }
+            Verdict::Excluded { why, recorded } => {
+                if recorded {
+                    // Counted here; a record written is counted once durable.
+                    ctx.counters.excluded.fetch_add(1, Relaxed);
+                    continue;
+                }
+                debug!(line = row.line, user = %row.username, %why, "excluded; not called");
+                let record = UserRecord {
+                    username: row.username.clone(),
+                    user: super::worker::canonical(&row),
+                    outcome: Outcome::Excluded,
+                    step: None,
+                    line: Some(row.line),
+                    code: None,
+                    message: Some(format!("excluded by {why}")),
+                    detail: None,
+                    attempts: 0,
+                    throttled: 0,
+                    request_id: None,
+                    at: ledger::now(),
+                };
+                if let Err(e) = ctx.writer.record(record).await {
+                    ctx.stop_run(StopReason::Ledger {
+                        message: e.to_string(),
+                    });
+                    return;
+                }
+                continue;
+            }
             Verdict::Ambiguous(reason) => {
                 // Not a user's outcome: the row is resolved again by the
                 // next run, which may be able to tell.

@@ -37,6 +37,8 @@ pub struct Counters {
     pub skipped_precheck: AtomicU64,
     /// Federated users set-password skipped.
     pub skipped_federated: AtomicU64,
+    /// People on an exclusion list (`--exclude`), not called.
+    pub excluded: AtomicU64,
     /// Successes not called: the pool's listing showed the user in the
     /// action's state already (disable, enable).
     pub already: AtomicU64,
@@ -101,6 +103,9 @@ impl Counters {
             Outcome::Invalid => {
                 self.invalid.fetch_add(1, Relaxed);
             }
+            Outcome::Excluded => {
+                self.excluded.fetch_add(1, Relaxed);
+            }
             Outcome::Failed => {
                 self.failed.fetch_add(1, Relaxed);
                 let code = record.code.clone().unwrap_or_else(|| "Unknown".into());
@@ -121,6 +126,7 @@ impl Counters {
             + self.skipped_done.load(Relaxed)
             + self.duplicates.load(Relaxed)
             + self.ambiguous.load(Relaxed)
+            + self.excluded.load(Relaxed)
     }
 
     /// Users this run dealt with itself: called, or skipped by a rule

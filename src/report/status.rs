@@ -30,6 +30,8 @@ pub struct Status {
     pub invalid: u64,
     pub deferred: u64,
     pub skipped: u64,
+    /// People on an exclusion list when last run (`--exclude`).
+    pub excluded: u64,
     /// Calls whose result is unknown; the next run reads them back first.
     pub pending: u64,
     /// With `--sign-out` (in the latest run, or signed out by an earlier
@@ -79,7 +81,11 @@ fn status_of(replay: ledger::Replay, path: &Path) -> Result<Status, UsageError> 
     let counts = replay.counts();
     let last = replay.last_header.clone().unwrap_or_else(|| header.clone());
     let signs_out = last.sign_out || counts.signed_out > 0;
-    let recorded = counts.succeeded + counts.failed_total() + counts.invalid + counts.skipped;
+    let recorded = counts.succeeded
+        + counts.failed_total()
+        + counts.invalid
+        + counts.skipped
+        + counts.excluded;
     let remaining = last.input_rows.map(|rows| rows.saturating_sub(recorded));
     let achieved_rate = achieved(&last.started_at, &replay);
     let time_left_secs = match (remaining, achieved_rate.or(last.rate)) {
@@ -101,6 +107,7 @@ fn status_of(replay: ledger::Replay, path: &Path) -> Result<Status, UsageError> 
         invalid: counts.invalid,
         deferred: counts.deferred,
         skipped: counts.skipped,
+        excluded: counts.excluded,
         pending: counts.pending,
         signed_out: signs_out.then_some(counts.signed_out),
         not_signed_out: signs_out.then_some(counts.not_signed_out),
@@ -144,7 +151,14 @@ impl Status {
         }
         let _ = writeln!(s, "invalid    {}", self.invalid);
         if self.skipped > 0 {
-            let _ = writeln!(s, "skipped    {} (by --precheck)", self.skipped);
+            let _ = writeln!(
+                s,
+                "skipped    {} (by the action's rule: --precheck, federated users)",
+                self.skipped
+            );
+        }
+        if self.excluded > 0 {
+            let _ = writeln!(s, "excluded   {} (--exclude: never called)", self.excluded);
         }
         if self.deferred > 0 {
             let _ = writeln!(s, "deferred   {} (a re-run does them)", self.deferred);

@@ -223,6 +223,8 @@ pub struct Summary {
     pub skipped_done: u64,
     pub skipped_unsuccessful: u64,
     pub duplicates: u64,
+    /// Rows naming a person on an exclusion list (`--exclude`): not called.
+    pub excluded: u64,
     /// The first duplicate rows: (line, the earlier line naming the same
     /// person).
     pub same_person: Vec<(u64, u64)>,
@@ -277,6 +279,7 @@ impl Summary {
             skipped_done: c.skipped_done.load(Relaxed),
             skipped_unsuccessful: c.skipped_unsuccessful.load(Relaxed),
             duplicates: c.duplicates.load(Relaxed),
+            excluded: c.excluded.load(Relaxed),
             same_person: c
                 .same_person
                 .lock()
@@ -354,6 +357,7 @@ impl Summary {
             invalid = self.invalid,
             skipped_done = self.skipped_done,
             duplicates = self.duplicates,
+            excluded = self.excluded,
             deferred = self.deferred,
             unresolved = self.unresolved,
             signed_out = self.signed_out,
@@ -444,6 +448,13 @@ impl Summary {
         }
         let _ = writeln!(s);
         render_duplicates(&mut s, self.duplicates, &self.same_person);
+        if self.excluded > 0 {
+            let _ = writeln!(
+                s,
+                "  excluded             {} (--exclude: never called; the file and line are in the ledger)",
+                self.excluded
+            );
+        }
         if self.skipped_federated > 0 {
             let _ = writeln!(
                 s,

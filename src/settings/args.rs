@@ -146,6 +146,17 @@ pub struct RunArgs {
     )]
     pub input: Option<PathBuf>,
 
+    /// People never to touch: a file of names (a name a line, or a CSV
+    /// with the username column); may be given more than once.
+    ///
+    /// Each name is resolved as input rows are (case, aliases, sub), so a
+    /// row naming an excluded person another way is excluded too. They are
+    /// counted in `plan`, recorded `excluded` with the file and line, and
+    /// never called; an entry whose person cannot be told stops the run.
+    #[arg(help_heading = "Input", long, value_name = "FILE")]
+    #[serde(default)]
+    pub exclude: Vec<PathBuf>,
+
     /// Resume over an S3 input (--input s3://...) that changed since the
     /// job's first run (its version id or ETag differs); without it such a
     /// resume is refused, since rows may have moved.

@@ -100,6 +100,7 @@ impl RunArgs {
             input,
             ledger,
             csv,
+            exclude: self.exclude.clone(),
             steps,
             pace,
             retry: RetryPolicy {

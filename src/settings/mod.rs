@@ -102,6 +102,8 @@ pub struct RunSettings {
     /// table is reached), parsed once here.
     pub ledger: Location,
     pub csv: CsvOptions,
+    /// `--exclude`: files of people never to touch.
+    pub exclude: Vec<std::path::PathBuf>,
     pub steps: Steps,
     pub pace: Pace,
     pub retry: RetryPolicy,

@@ -3,7 +3,7 @@
 //! lost answers; the flags that do not apply to an action refused before
 //! any call.
 
-use cognito_sim::{self as sim, Behaviour};
+use cognito_sim::{self as sim, Behaviour, LoginAttribute, PoolSettings};
 
 use crate::support::*;
 
@@ -165,4 +165,155 @@ async fn flags_of_other_actions_are_refused() {
     }
     assert_eq!(sim.stats().requests, 0, "nothing was called");
     assert!(!ledger.exists());
+}
+
+/// --exclude: people on the lists are never called, however the input names them (another case, the email alias, the sub), and however the list names them (a plain list with a comment, a CSV); plan counts them; each is recorded `excluded` with the file and line once, not again on a re-run; a person taken off the lists is done by the next run; a list entry that cannot be read stops the run before any call, as does a list that is the input itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excluded_people_are_never_touched() {
+    let t = Scratch::new();
+    let sim = sim_pool(
+        120,
+        PoolSettings {
+            case_insensitive: true,
+            alias_attributes: vec![LoginAttribute::Email],
+            ..PoolSettings::default()
+        },
+        unlimited(),
+    )
+    .await;
+    let names = resettable(120);
+    // The input names user 2 by its email; the lists name the others
+    // another way.
+    let mut rows = names.clone();
+    rows[2] = sim::population_email(2);
+    let input = t.users_csv(rows);
+    let sub = sim.user(&sim::population_name(1)).unwrap().sub;
+    let glass = t.write(
+        "break-glass.txt",
+        format!("# break-glass accounts\nUSER-000000\n{sub}\n\nUser-000002@Example.com\nnobody-at-all\n"),
+    );
+    let admins = t.write("admins.csv", "username,team\nuser-000003,ops\n");
+    let ledger = t.path("l.jsonl");
+    let args = run_args(&sim, &input, &ledger);
+    let excluding = |lists: &[&std::path::Path]| {
+        let mut a = args.clone();
+        for l in lists {
+            a.push("--exclude".into());
+            a.push(l.display().to_string());
+        }
+        a
+    };
+    let spared = |sim: &cognito_sim::SimHandle, n: usize| {
+        (0..n).all(|i| sim.user(&sim::population_name(i)).unwrap().calls == 0)
+    };
+
+    let mut plan = excluding(&[&glass, &admins]);
+    plan[0] = "plan".into();
+    plan.retain(|a| a != "--yes");
+    let mut cmd = t.bin();
+    cmd.args(&plan);
+    let planned = finish(cmd).await;
+    assert_eq!(planned.code, 0, "{planned:?}");
+    assert!(
+        planned.stdout.contains(
+            "excluded             4 of the input's rows (--exclude: never called; the lists name 4 people; 1 of their names match no one in the pool)"
+        ),
+        "{planned:?}"
+    );
+
+    let mut cmd = t.bin();
+    cmd.args(excluding(&[&glass, &admins]));
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "an exclusion is no failure: {out:?}");
+    assert!(spared(&sim, 4), "no excluded person was called");
+    assert!(out.stdout.contains("excluded             4"), "{out:?}");
+    let excluded = |ledger: &std::path::Path| {
+        user_records(ledger)
+            .into_iter()
+            .filter(|r| r["outcome"] == "excluded")
+            .collect::<Vec<_>>()
+    };
+    let recorded = excluded(&ledger);
+    assert_eq!(recorded.len(), 4, "{recorded:?}");
+    let by_user: std::collections::HashMap<String, String> = recorded
+        .iter()
+        .map(|r| {
+            (
+                r["user"]
+                    .as_str()
+                    .or(r["username"].as_str())
+                    .unwrap()
+                    .to_string(),
+                r["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        by_user["user-000000"].ends_with("break-glass.txt:2"),
+        "{by_user:?}"
+    );
+    assert!(
+        by_user["user-000001"].ends_with("break-glass.txt:3"),
+        "{by_user:?}"
+    );
+    assert!(
+        by_user["user-000002"].ends_with("break-glass.txt:5"),
+        "{by_user:?}"
+    );
+    assert!(
+        by_user["user-000003"].ends_with("admins.csv:2"),
+        "{by_user:?}"
+    );
+    for name in &names[4..] {
+        assert_eq!(sim.user(name).unwrap().messages, 1, "{name}");
+    }
+
+    // Again: nothing to do, no second record.
+    let mut cmd = t.bin();
+    cmd.args(excluding(&[&glass, &admins]));
+    let again = finish(cmd).await;
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(excluded(&ledger).len(), 4);
+    assert!(spared(&sim, 4));
+
+    // user-000003 taken off the lists: the next run does them.
+    let mut cmd = t.bin();
+    cmd.args(excluding(&[&glass]));
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(sim.user("user-000003").unwrap().messages, 1);
+    assert!(spared(&sim, 3));
+    assert_eq!(
+        outcomes_last(&ledger)["user-000003"]["outcome"],
+        "succeeded"
+    );
+    let mut status = t.bin();
+    status.args(["status", "--ledger"]).arg(&ledger);
+    let shown = finish(status).await;
+    assert!(
+        shown
+            .stdout
+            .contains("excluded   3 (--exclude: never called)"),
+        "{shown:?}"
+    );
+
+    // An entry that cannot be read, or the input named as a list: stopped
+    // before any call.
+    let requests = sim.stats().requests;
+    let bad = t.write("bad.txt", "user-000005\n   \n");
+    for (lists, says) in [
+        (vec![bad.as_path()], "bad.txt: line 2"),
+        (vec![input.as_path()], "--exclude"),
+    ] {
+        let mut cmd = t.bin();
+        cmd.args(excluding(&lists));
+        let out = finish(cmd).await;
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(out.stderr.contains(says), "{}", out.stderr);
+    }
+    assert!(sim.user("user-000005").unwrap().messages == 1);
+    assert!(
+        sim.stats().requests - requests <= 4,
+        "at most the pool's reads before the lists were read"
+    );
 }

@@ -78,6 +78,8 @@ pub struct Counts {
     pub skipped: u64,
     /// Calls whose result is unknown (intent without outcome).
     pub pending: u64,
+    /// Left alone, on an exclusion list when last run.
+    pub excluded: u64,
     /// Users the sign-out step (`--sign-out`) signed out.
     pub signed_out: u64,
     /// Users whose action succeeded and who are not signed out (yet): no
@@ -120,6 +122,7 @@ impl Replay {
                 Outcome::Succeeded => c.succeeded += 1,
                 Outcome::Deferred => c.deferred += 1,
                 Outcome::Skipped => c.skipped += 1,
+                Outcome::Excluded => c.excluded += 1,
                 Outcome::Invalid => c.invalid += 1,
                 Outcome::Failed => {
                     let code = self
