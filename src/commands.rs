@@ -208,7 +208,7 @@ async fn before_calls(
     let once = match &settings.input {
         Input::Stdin => true,
         Input::Path(p) => !std::fs::metadata(p).is_ok_and(|m| m.is_file()),
-        Input::Pool { .. } | Input::S3 { .. } => false,
+        Input::Pool { .. } | Input::Group { .. } | Input::S3 { .. } => false,
     };
     if once {
         return Err(UsageError::NotConfirmed(format!(

@@ -1,10 +1,12 @@
 //! People a run must never touch: `--exclude FILE` (break-glass and admin
-//! accounts, people already handled). Each file's names are resolved the
-//! way input rows are (the pool's case rule, aliases, the sub: the run's
-//! own [`Resolver`]), so a row naming an excluded person another way is
-//! excluded too. Read before the first call; anything that leaves doubt
-//! about whom an entry names stops the run, since a doubtful exclusion
-//! could let the run touch the very person it was meant to spare.
+//! accounts, people already handled) and `--exclude-group NAME` (a group's
+//! members, from ListUsersInGroup, which names each by their canonical
+//! username). Each file's names are resolved the way input rows are (the
+//! pool's case rule, aliases, the sub: the run's own [`Resolver`]), so a
+//! row naming an excluded person another way is excluded too. Read before
+//! the first call; anything that leaves doubt about whom an entry names
+//! stops the run, since a doubtful exclusion could let the run touch the
+//! very person it was meant to spare.
 //!
 //! A file is a plain list (a name a line) or a CSV whose header names the
 //! input's username column; `#` starts a comment line in a plain list.
@@ -14,11 +16,15 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::cognito::Cognito;
 use crate::error::UsageError;
-use crate::identity::Identity;
+use crate::identity::{Identity, Person};
 use crate::ledger::fingerprint;
+use crate::limiter::Limiter;
 use crate::resolve::Resolver;
+use crate::retry::RetryPolicy;
 use crate::source::csv::{CsvOptions, CsvSource};
+use crate::source::pool::{Listing, PoolSource};
 use crate::source::SourceItem;
 
 /// An exclusion file's size, at most: lists of people to spare are short.
@@ -44,16 +50,52 @@ impl Exclusions {
         self.keys.len()
     }
 
-    /// Reads and resolves each `--exclude` file.
+    /// Reads and resolves each `--exclude` file, and lists each
+    /// `--exclude-group` (through `list`, the UserList limiter).
     pub async fn load(
-        files: &[PathBuf],
-        csv: &CsvOptions,
+        lists: &Lists<'_>,
         resolver: &Resolver,
+        cognito: &Cognito,
+        list: &Arc<Limiter>,
+        retry: RetryPolicy,
     ) -> Result<Exclusions, anyhow::Error> {
+        let (files, csv) = (lists.files, lists.csv);
         let mut out = Exclusions::default();
+        for group in lists.groups {
+            let members = PoolSource::open(
+                cognito.clone(),
+                Listing::Group(group.clone()),
+                list.clone(),
+                retry,
+            )
+            .await
+            .map_err(|e| match e {
+                UsageError::Value { reason, .. } => UsageError::Value {
+                    flag: "--exclude-group",
+                    reason,
+                },
+                other => other,
+            })?
+            .collect()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "could not list the group '{}' (--exclude-group): {}: {}",
+                    crate::text::shown(group),
+                    e.code,
+                    e.message
+                )
+            })?;
+            let why: Arc<str> = format!("--exclude-group {group}").into();
+            for user in &members {
+                out.keys
+                    .entry(Person::listed(user).key)
+                    .or_insert_with(|| why.clone());
+            }
+        }
         for path in files {
             for (line, value) in read(path, csv)? {
-                let identity = resolver.resolve(&value).await.map_err(|e| {
+                let identity = resolver.resolve_named(&value).await.map_err(|e| {
                     anyhow::anyhow!(
                         "could not resolve {}:{line} ('{}'), so it cannot be excluded: {}: {}",
                         path.display(),
@@ -88,6 +130,14 @@ impl Exclusions {
         }
         Ok(out)
     }
+}
+
+/// What a run excludes: `--exclude` files (read with the input's CSV
+/// options) and `--exclude-group` names.
+pub struct Lists<'a> {
+    pub files: &'a [PathBuf],
+    pub groups: &'a [String],
+    pub csv: &'a CsvOptions,
 }
 
 /// The names of an exclusion file, with their lines. An invalid row stops

@@ -41,7 +41,7 @@ use crate::resolve::{self, Choice, Resolver};
 use crate::retry::call_with_retry;
 use crate::settings::{Input, RunSettings};
 use crate::source::csv::{count_rows, CsvSource};
-use crate::source::pool::PoolSource;
+use crate::source::pool::{Listing, PoolSource};
 use crate::source::Source;
 use crate::triage::Triage;
 
@@ -210,9 +210,15 @@ async fn open_pool_side(
             Arc::new(open_resolver(settings, &cognito, &pool, choice, limits).await?)
         }
     };
+    let lists = crate::exclude::Lists {
+        files: &settings.exclude,
+        groups: &settings.exclude_group,
+        csv: &settings.csv,
+    };
     let exclusions =
-        crate::exclude::Exclusions::load(&settings.exclude, &settings.csv, &resolver).await?;
-    if !settings.exclude.is_empty() {
+        crate::exclude::Exclusions::load(&lists, &resolver, &cognito, &limits.list, settings.retry)
+            .await?;
+    if !settings.exclude.is_empty() || !settings.exclude_group.is_empty() {
         info!(
             people = exclusions.people(),
             not_in_pool = exclusions.nobody,
@@ -516,7 +522,7 @@ fn choose(
     let unresolved = replay.unresolved;
     resolve::choose(
         settings.steps.resolve,
-        matches!(settings.input, Input::Pool { .. }),
+        matches!(settings.input, Input::Pool { .. } | Input::Group { .. }),
         pool.facts(),
         input_rows.map(|n| n.saturating_sub(finished) + unresolved),
         settings.pace.list_rate,
@@ -622,7 +628,7 @@ fn open_source(
 ) -> Result<Option<CsvSource<Box<dyn io::Read + Send>>>, UsageError> {
     let mut opts = settings.csv.clone();
     let reader: Box<dyn io::Read + Send> = match &settings.input {
-        Input::Pool { .. } | Input::S3 { .. } => return Ok(None),
+        Input::Pool { .. } | Input::Group { .. } | Input::S3 { .. } => return Ok(None),
         Input::Stdin => {
             opts.regular_file = files::stdin_is_regular()?;
             Box::new(io::stdin())
@@ -643,12 +649,21 @@ async fn open_pool(
     cognito: &Cognito,
     limits: &Limits,
 ) -> Result<Source, UsageError> {
-    let filter = match &settings.input {
-        Input::Pool { filter } => filter.clone(),
-        _ => None,
+    let listing = match &settings.input {
+        Input::Group { name } => Listing::Group(name.clone()),
+        Input::Pool { filter } => Listing::Users {
+            filter: filter.clone(),
+        },
+        _ => Listing::Users { filter: None },
     };
     Ok(Source::Pool(
-        PoolSource::open(cognito.clone(), filter, limits.list.clone(), settings.retry).await?,
+        PoolSource::open(
+            cognito.clone(),
+            listing,
+            limits.list.clone(),
+            settings.retry,
+        )
+        .await?,
     ))
 }
 
@@ -659,7 +674,7 @@ async fn open_pool(
 fn count_input_rows(settings: &RunSettings) -> tokio::task::JoinHandle<Option<u64>> {
     let path = match &settings.input {
         Input::Path(path) => Some(path.clone()),
-        Input::Stdin | Input::Pool { .. } | Input::S3 { .. } => None,
+        Input::Stdin | Input::Pool { .. } | Input::Group { .. } | Input::S3 { .. } => None,
     };
     let mut opts = settings.csv.clone();
     opts.regular_file = true;

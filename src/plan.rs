@@ -131,7 +131,7 @@ pub(crate) async fn plan_in(
         r = job::open(connect, settings, job::LedgerAccess::Read, None, limits) => r?,
     };
     let mut opened = opened;
-    let exclusion_lists = (!settings.exclude.is_empty())
+    let exclusion_lists = (!settings.exclude.is_empty() || !settings.exclude_group.is_empty())
         .then(|| (opened.exclusions.people(), opened.exclusions.nobody));
     let triage = Arc::new(std::sync::Mutex::new(opened.triage(settings)));
     let job::Opened {

@@ -7,7 +7,8 @@
 //! `__type` errors, `x-amzn-RequestId`), so the real SDK client is what gets
 //! exercised, for the operations the tool uses: AdminResetUserPassword,
 //! AdminSetUserPassword, AdminGetUser, AdminCreateUser, ListUsers and
-//! AdminUserGlobalSignOut, AdminDisableUser, AdminEnableUser (and
+//! AdminUserGlobalSignOut, AdminDisableUser, AdminEnableUser,
+//! ListUsersInGroup (and
 //! GetProvisionedLimit, answering its quotas).
 //! On top of the behaviour of a pool ([`pool`]) it
 //! enforces a token-bucket quota per API category and answers
@@ -773,6 +774,12 @@ impl SimHandle {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         self.state.pool.resolve(&users, value)
+    }
+
+    /// Adds a group to the main pool with these members (as CreateGroup
+    /// and AdminAddUserToGroup would).
+    pub fn add_group(&self, group: &str, members: &[String]) {
+        self.state.pool.add_group(group, members);
     }
 
     /// Adds or replaces a user.

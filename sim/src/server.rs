@@ -161,7 +161,8 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     let category = match op {
         "AdminResetUserPassword" | "AdminSetUserPassword" => Category::Recovery,
         "AdminGetUser" => Category::Read,
-        "ListUsers" => Category::List,
+        // Quotas page, "API operation categories": both are UserList.
+        "ListUsers" | "ListUsersInGroup" => Category::List,
         // Quotas page, "API operation categories": the three are UserUpdate.
         "AdminUserGlobalSignOut" | "AdminDisableUser" | "AdminEnableUser" => Category::Update,
         "AdminCreateUser" => Category::Create,
@@ -298,6 +299,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
             "AdminSetUserPassword" => pool.admin_set_user_password(&input, b.password_history),
             "AdminGetUser" => pool.admin_get_user(&input),
             "ListUsers" => pool.list_users(&input),
+            "ListUsersInGroup" => pool.list_users_in_group(&input),
             "AdminUserGlobalSignOut" => pool.admin_user_global_sign_out(&input),
             "AdminDisableUser" => pool.admin_set_enabled(&input, false),
             "AdminEnableUser" => pool.admin_set_enabled(&input, true),

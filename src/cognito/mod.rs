@@ -247,6 +247,14 @@ pub trait PoolApi: Send + Sync {
         token: Option<String>,
     ) -> Answer<'a, Result<Page, CallError>>;
 
+    /// One page (up to 60) of a group's users from ListUsersInGroup, and
+    /// the token of the next page.
+    fn list_group_page<'a>(
+        &'a self,
+        group: &'a str,
+        token: Option<String>,
+    ) -> Answer<'a, Result<Page, CallError>>;
+
     /// The pool's settings (DescribeUserPool).
     fn describe_pool(&self) -> Answer<'_, Result<PoolFacts, CallError>>;
 
@@ -344,6 +352,17 @@ impl Cognito {
     ) -> Result<Page, CallError> {
         self.fenced()?;
         self.api.list_users_page(filter, token).await
+    }
+
+    /// One page (up to 60) of a group's users from ListUsersInGroup, and
+    /// the token of the next page.
+    pub async fn list_group_page(
+        &self,
+        group: &str,
+        token: Option<String>,
+    ) -> Result<Page, CallError> {
+        self.fenced()?;
+        self.api.list_group_page(group, token).await
     }
 
     /// The pool's settings (DescribeUserPool).

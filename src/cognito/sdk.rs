@@ -310,6 +310,27 @@ impl SdkPool {
         }
     }
 
+    /// One page (up to 60) of a group's users from ListUsersInGroup, and
+    /// the token of the next page.
+    async fn list_group_page(&self, group: &str, token: Option<String>) -> Result<Page, CallError> {
+        let result = self
+            .client
+            .list_users_in_group()
+            .user_pool_id(&self.pool_id)
+            .group_name(group)
+            .limit(60)
+            .set_next_token(token)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok((
+                out.users().iter().filter_map(listed_user).collect(),
+                out.next_token().map(str::to_string),
+            )),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
     /// The pool's settings (DescribeUserPool).
     async fn describe_pool(&self) -> Result<PoolFacts, CallError> {
         use aws_sdk_cognitoidentityprovider::types::{
@@ -495,6 +516,14 @@ impl PoolApi for SdkPool {
         token: Option<String>,
     ) -> Answer<'a, Result<Page, CallError>> {
         Box::pin(SdkPool::list_users_page(self, filter, token))
+    }
+
+    fn list_group_page<'a>(
+        &'a self,
+        group: &'a str,
+        token: Option<String>,
+    ) -> Answer<'a, Result<Page, CallError>> {
+        Box::pin(SdkPool::list_group_page(self, group, token))
     }
 
     fn describe_pool(&self) -> Answer<'_, Result<PoolFacts, CallError>> {

@@ -381,6 +381,16 @@ impl Resolver {
         })
     }
 
+    /// Resolves `value` to a person even in a run whose own rows need no
+    /// resolving (a listing's are canonical already): such a run looks it
+    /// up. For names from elsewhere, such as an exclusion list.
+    pub async fn resolve_named(&self, value: &str) -> Result<Identity, CallError> {
+        match self.choice.strategy {
+            Strategy::Listing => self.lookup(value).await,
+            _ => self.resolve(value).await,
+        }
+    }
+
     /// Resolves `value`, asking the pool when the index cannot say.
     pub async fn resolve(&self, value: &str) -> Result<Identity, CallError> {
         if let Some(identity) = self.resolve_now(value) {

@@ -157,6 +157,13 @@ pub struct RunArgs {
     #[serde(default)]
     pub exclude: Vec<PathBuf>,
 
+    /// People never to touch: the members of a group of the pool
+    /// (ListUsersInGroup, read before the first call); may be given more
+    /// than once. For break-glass and admin accounts.
+    #[arg(help_heading = "Input", long, value_name = "NAME")]
+    #[serde(default)]
+    pub exclude_group: Vec<String>,
+
     /// Resume over an S3 input (--input s3://...) that changed since the
     /// job's first run (its version id or ETag differs); without it such a
     /// resume is refused, since rows may have moved.
@@ -166,6 +173,11 @@ pub struct RunArgs {
     /// Take the users from the pool itself (ListUsers) instead of --input.
     #[arg(help_heading = "Input", long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
     pub from_pool: Option<bool>,
+
+    /// Take the users from a group of the pool (ListUsersInGroup) instead
+    /// of --input.
+    #[arg(help_heading = "Input", long, value_name = "NAME")]
+    pub from_group: Option<String>,
 
     /// With --from-pool: a ListUsers filter.
     ///

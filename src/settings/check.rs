@@ -35,7 +35,7 @@ impl RunArgs {
         let (pool_id, aws) = AwsSettings::check(&self)?;
         let input = check_input(&self)?;
         let steps = Steps::check(&self)?;
-        if matches!(input, Input::Pool { .. })
+        if matches!(input, Input::Pool { .. } | Input::Group { .. })
             && steps.action == Action::SetPassword
             && steps.generate_passwords.is_none()
         {
@@ -101,6 +101,7 @@ impl RunArgs {
             ledger,
             csv,
             exclude: self.exclude.clone(),
+            exclude_group: self.exclude_group.clone(),
             steps,
             pace,
             retry: RetryPolicy {
@@ -198,10 +199,31 @@ impl AwsSettings {
 }
 
 /// Where the users come from: `--input` (a path, `-` for stdin, or
-/// `s3://BUCKET/KEY`) or
-/// `--from-pool` (with an optional `--filter`), exactly one.
+/// `s3://BUCKET/KEY`), `--from-pool` (with an optional `--filter`) or
+/// `--from-group`, exactly one.
 fn check_input(args: &RunArgs) -> Result<Input, UsageError> {
     let from_pool = args.from_pool.unwrap_or(false);
+    if let Some(name) = &args.from_group {
+        if args.input.is_some() || from_pool {
+            return Err(UsageError::Value {
+                flag: "--from-group",
+                reason: "give one of --input, --from-pool and --from-group".into(),
+            });
+        }
+        if args.filter.is_some() {
+            return Err(UsageError::Value {
+                flag: "--filter",
+                reason: "ListUsersInGroup takes no filter, so it applies to --from-pool only; list the group's members to a file and run with --input".into(),
+            });
+        }
+        if name.is_empty() || name.len() > 128 {
+            return Err(UsageError::Value {
+                flag: "--from-group",
+                reason: "give a group name of 1 to 128 characters".into(),
+            });
+        }
+        return Ok(Input::Group { name: name.clone() });
+    }
     let input = match (&args.input, from_pool) {
         (Some(_), true) => {
             return Err(UsageError::Value {

@@ -77,6 +77,10 @@ pub enum Input {
     Pool {
         filter: Option<String>,
     },
+    /// ListUsersInGroup: a group's members (`--from-group`).
+    Group {
+        name: String,
+    },
 }
 
 impl Input {
@@ -87,6 +91,7 @@ impl Input {
             Input::S3 { bucket, key } => format!("{}{bucket}/{key}", crate::source::s3::SCHEME),
             Input::Pool { filter: None } => "the pool's users (ListUsers)".into(),
             Input::Pool { filter: Some(f) } => format!("the pool's users (ListUsers, filter {f})"),
+            Input::Group { name } => format!("the group {name} (ListUsersInGroup)"),
         }
     }
 }
@@ -104,6 +109,8 @@ pub struct RunSettings {
     pub csv: CsvOptions,
     /// `--exclude`: files of people never to touch.
     pub exclude: Vec<std::path::PathBuf>,
+    /// `--exclude-group`: groups whose members are never touched.
+    pub exclude_group: Vec<String>,
     pub steps: Steps,
     pub pace: Pace,
     pub retry: RetryPolicy,

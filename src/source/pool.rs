@@ -1,7 +1,8 @@
 //! Users from the pool itself: ListUsers, 60 a page, optionally filtered
 //! with Cognito's filter syntax (e.g. `cognito:user_status = "CONFIRMED"`),
-//! paced by its own limiter (the UserList quota category, separate from the
-//! password operations'). So "reset everyone" needs no export.
+//! or a group's members (ListUsersInGroup, 60 a page, no filter), paced by
+//! its own limiter (the UserList quota category, both operations', separate
+//! from the password operations'). So "reset everyone" needs no export.
 //!
 //! The first page is read when the source is opened, before any mutating
 //! call, so a bad filter or a missing pool is refused up front. Each user
@@ -25,10 +26,29 @@ use crate::identity::{Identity, ListedUser, Person};
 use crate::limiter::Limiter;
 use crate::retry::{call_with_retry, RetryPolicy};
 
+/// What a listing pages through.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Listing {
+    /// ListUsers, with an optional filter.
+    Users { filter: Option<String> },
+    /// ListUsersInGroup: a group's members.
+    Group(String),
+}
+
+impl Listing {
+    /// The operation it calls, for messages.
+    pub fn call(&self) -> &'static str {
+        match self {
+            Listing::Users { .. } => "ListUsers",
+            Listing::Group(_) => "ListUsersInGroup",
+        }
+    }
+}
+
 /// A listing in progress.
 pub struct PoolSource {
     cognito: Cognito,
-    filter: Option<String>,
+    listing: Listing,
     limiter: Arc<Limiter>,
     retry: RetryPolicy,
     first: Vec<ListedUser>,
@@ -39,21 +59,31 @@ impl PoolSource {
     /// Reads the first page; a refusal is a [`UsageError`] naming the fix.
     pub async fn open(
         cognito: Cognito,
-        filter: Option<String>,
+        listing: Listing,
         limiter: Arc<Limiter>,
         retry: RetryPolicy,
     ) -> Result<PoolSource, UsageError> {
         let mut source = PoolSource {
             cognito,
-            filter,
+            listing,
             limiter,
             retry,
             first: Vec::new(),
             next_token: None,
         };
-        let (users, token) = source.page(None).await.map_err(|e| UsageError::Listing {
-            code: e.code,
-            message: e.message,
+        let (users, token) = source.page(None).await.map_err(|e| match &source.listing {
+            Listing::Group(group) if e.code == "ResourceNotFoundException" => UsageError::Value {
+                flag: "--from-group",
+                reason: format!(
+                    "the pool has no group '{}' (ListUsersInGroup: {}); group names are case-sensitive",
+                    crate::text::shown(group),
+                    e.message
+                ),
+            },
+            _ => UsageError::Listing {
+                code: e.code,
+                message: e.message,
+            },
         })?;
         source.first = users;
         source.next_token = token;
@@ -62,11 +92,29 @@ impl PoolSource {
 
     /// One page, with retries on throttling and transient errors.
     async fn page(&self, token: Option<String>) -> Result<Page, CallError> {
-        call_with_retry(&self.limiter, &self.retry, || {
-            self.cognito
-                .list_users_page(self.filter.as_deref(), token.clone())
+        call_with_retry(&self.limiter, &self.retry, || async {
+            match &self.listing {
+                Listing::Users { filter } => {
+                    self.cognito
+                        .list_users_page(filter.as_deref(), token.clone())
+                        .await
+                }
+                Listing::Group(group) => self.cognito.list_group_page(group, token.clone()).await,
+            }
         })
         .await
+    }
+
+    /// Every listed user, read to the end (an exclusion group's members).
+    pub async fn collect(mut self) -> Result<Vec<ListedUser>, CallError> {
+        let mut all = std::mem::take(&mut self.first);
+        let mut token = self.next_token.take();
+        while let Some(t) = token.take() {
+            let (next, next_token) = self.page(Some(t)).await?;
+            all.extend(next);
+            token = next_token;
+        }
+        Ok(all)
     }
 
     /// Streams every listed user into `tx`; an error ends the stream with an
@@ -97,8 +145,10 @@ impl PoolSource {
                 Err(e) => {
                     let _ = tx
                         .send(Err(io::Error::other(format!(
-                            "ListUsers failed: {}: {}",
-                            e.code, e.message
+                            "{} failed: {}: {}",
+                            self.listing.call(),
+                            e.code,
+                            e.message
                         ))))
                         .await;
                     return;

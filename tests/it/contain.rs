@@ -317,3 +317,112 @@ async fn excluded_people_are_never_touched() {
         "at most the pool's reads before the lists were read"
     );
 }
+
+/// `run` arguments with the users from a group, not an input file.
+fn group_args(sim: &cognito_sim::SimHandle, group: &str, ledger: &std::path::Path) -> Vec<String> {
+    let mut args = run_args(sim, std::path::Path::new("unused.csv"), ledger);
+    let at = args.iter().position(|a| a == "--input").unwrap();
+    args.drain(at..at + 2);
+    args.extend(["--from-group".into(), group.into()]);
+    args
+}
+
+/// --from-group takes the users from ListUsersInGroup (paged, 60 at a time) and --exclude-group spares a group's members: members of both are recorded `excluded` and never called, users outside the group are never called, the rest are reset once; a group the pool does not have, or --filter with --from-group, stops the run before any call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_as_input_and_as_exclusions() {
+    let t = Scratch::new();
+    let sim = sim(300, unlimited()).await;
+    let members: Vec<String> = (0..150).map(sim::population_name).collect();
+    let admins = vec![sim::population_name(5), sim::population_name(120)];
+    sim.add_group("compromised", &members);
+    sim.add_group("admins", &admins);
+    let ledger = t.path("group.jsonl");
+    let args = group_args(&sim, "compromised", &ledger);
+
+    let mut plan = args.clone();
+    plan[0] = "plan".into();
+    plan.retain(|a| a != "--yes");
+    plan.extend(["--exclude-group".into(), "admins".into()]);
+    let mut cmd = t.bin();
+    cmd.args(&plan);
+    let planned = finish(cmd).await;
+    assert_eq!(planned.code, 0, "{planned:?}");
+    assert!(
+        planned
+            .stdout
+            .contains("users to do          148")
+            && planned.stdout.contains("excluded             2 of the input's rows (--exclude: never called; the lists name 2 people)"),
+        "{planned:?}"
+    );
+
+    let mut cmd = t.bin();
+    cmd.args(&args)
+        .args(["--exclude-group", "admins", "--rate", "500"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 1, "members that cannot be reset fail: {out:?}");
+    let o = outcomes(&ledger);
+    assert_eq!(o.len(), 150, "every member has one outcome");
+    for i in 0..300 {
+        let name = sim::population_name(i);
+        let u = sim.user(&name).unwrap();
+        if admins.contains(&name) {
+            assert_eq!(o[&name]["outcome"], "excluded", "{name}");
+            assert_eq!(o[&name]["message"], "excluded by --exclude-group admins");
+            assert_eq!(u.calls, 0, "{name}");
+        } else if i < 150 {
+            assert_eq!(u.calls, 1, "{name}");
+            assert_eq!(
+                u.messages,
+                u32::from(sim::population_resettable(i)),
+                "{name}"
+            );
+        } else {
+            assert_eq!(u.calls, 0, "{name} is no member");
+        }
+    }
+    assert!(
+        sim.stats().applied["ListUsersInGroup"] >= 4,
+        "{:?}",
+        sim.stats()
+    );
+    assert_eq!(
+        ledger_header(&ledger)["input"],
+        "the group compromised (ListUsersInGroup)"
+    );
+
+    let resets = sim.stats().applied["AdminResetUserPassword"];
+    let other = t.path("other.jsonl");
+    for (extra, says) in [
+        (
+            vec!["--from-group", "nosuch"],
+            "--from-group: the pool has no group 'nosuch'",
+        ),
+        (
+            vec!["--from-group", "compromised", "--exclude-group", "nosuch"],
+            "--exclude-group: the pool has no group 'nosuch'",
+        ),
+        (
+            vec!["--from-group", "compromised", "--filter", "email ^= \"a\""],
+            "ListUsersInGroup takes no filter",
+        ),
+    ] {
+        let mut a = group_args(&sim, "x", &other);
+        a.truncate(a.len() - 2);
+        let mut cmd = t.bin();
+        cmd.args(&a).args(&extra);
+        let out = finish(cmd).await;
+        assert_eq!(out.code, 2, "{extra:?}: {out:?}");
+        assert!(out.stderr.contains(says), "{extra:?}: {}", out.stderr);
+    }
+    assert_eq!(
+        sim.stats().applied["AdminResetUserPassword"],
+        resets,
+        "no reset after the refusals"
+    );
+    assert_eq!(
+        sim.counters()
+            .mutating_requests
+            .load(std::sync::atomic::Ordering::Relaxed),
+        150 - 2
+    );
+}

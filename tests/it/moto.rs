@@ -535,6 +535,55 @@ async fn moto_disable_then_enable() {
     sign_in(&c, &pool, &client_id, "olga", "Seed-Passw0rd!").await;
 }
 
+/// Groups against moto: --from-group resets a group's members (ListUsersInGroup) and --exclude-group spares the members of another group, recorded `excluded` and left CONFIRMED; users outside the group are untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_groups_as_input_and_exclusions() {
+    let t = Scratch::new();
+    let (moto, c, pool) = moto_pool(&t).await;
+    let users = ["rita", "sam", "tess", "admin-uma", "outsider"];
+    for name in users {
+        seed(&c, &pool, name, Seed::Confirmed).await;
+    }
+    for (group, members) in [
+        ("compromised", &["rita", "sam", "tess", "admin-uma"][..]),
+        ("admins", &["admin-uma"][..]),
+    ] {
+        c.create_group()
+            .user_pool_id(&pool)
+            .group_name(group)
+            .send()
+            .await
+            .expect("CreateGroup");
+        for m in members {
+            c.admin_add_user_to_group()
+                .user_pool_id(&pool)
+                .username(*m)
+                .group_name(group)
+                .send()
+                .await
+                .expect("AdminAddUserToGroup");
+        }
+    }
+    let ledger = t.path("group.jsonl");
+    let mut args = moto_args(&moto, &pool, std::path::Path::new("unused.csv"), &ledger);
+    let at = args.iter().position(|a| a == "--input").unwrap();
+    args.drain(at..at + 2);
+    let mut cmd = t.bin();
+    cmd.args(&args)
+        .args(["--from-group", "compromised", "--exclude-group", "admins"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let o = outcomes(&ledger);
+    for name in ["rita", "sam", "tess"] {
+        assert_eq!(o[name]["outcome"], "succeeded", "{name}");
+        assert_eq!(status(&c, &pool, name).await, "RESET_REQUIRED", "{name}");
+    }
+    assert_eq!(o["admin-uma"]["outcome"], "excluded");
+    assert_eq!(status(&c, &pool, "admin-uma").await, "CONFIRMED");
+    assert_eq!(status(&c, &pool, "outsider").await, "CONFIRMED");
+    assert!(!o.contains_key("outsider"));
+}
+
 /// --precheck against moto: disabled, unverified and FORCE_CHANGE_PASSWORD users are skipped with a reason and left untouched; the others are reset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_precheck_skips() {

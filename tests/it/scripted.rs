@@ -120,6 +120,14 @@ impl PoolApi for ScriptedPool {
         })
     }
 
+    fn list_group_page<'a>(
+        &'a self,
+        _group: &'a str,
+        _token: Option<String>,
+    ) -> Answer<'a, Result<Page, CallError>> {
+        Box::pin(async { panic!("the scripted runs read no group") })
+    }
+
     fn list_users_page<'a>(
         &'a self,
         filter: Option<&'a str>,

@@ -49,6 +49,8 @@ pub struct Pool {
     pub name: String,
     pub settings: PoolSettings,
     pub users: Mutex<Users>,
+    /// The pool's groups (CreateGroup); members are in each user's `groups`.
+    pub groups: Mutex<std::collections::BTreeSet<String>>,
     emails: Arc<Mutex<EmailDay>>,
 }
 
@@ -77,6 +79,7 @@ impl Pool {
             name,
             settings,
             users: Mutex::new(Users::default()),
+            groups: Mutex::default(),
             emails: Arc::default(),
         }
     }
@@ -357,6 +360,75 @@ impl Pool {
             u.modified = now();
             Ok(json!({}))
         })
+    }
+
+    /// Adds a group to the pool, as CreateGroup does, with these members
+    /// (AdminAddUserToGroup). Names that are no user are left out.
+    pub fn add_group(&self, group: &str, members: &[String]) {
+        self.groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(group.to_string());
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        for name in members {
+            if let Some(u) = users.by_name.get_mut(name) {
+                if !u.groups.iter().any(|g| g == group) {
+                    u.groups.push(group.to_string());
+                }
+            }
+        }
+    }
+
+    /// ListUsersInGroup (API reference): the users of `GroupName`, at most
+    /// `Limit` (0 to 60; 60 by default) a page, each as ListUsers gives it,
+    /// with a `NextToken` while more remain. A group the pool does not have
+    /// is ResourceNotFoundException. It takes no filter.
+    pub fn list_users_in_group(&self, input: &Value) -> Result<Value, ApiError> {
+        self.check_pool(input)?;
+        let group = str_field(input, "GroupName")?;
+        if !self
+            .groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(group)
+        {
+            return Err(ApiError::new(
+                "ResourceNotFoundException",
+                "Group not found.",
+            ));
+        }
+        let limit = input.get("Limit").and_then(Value::as_u64).unwrap_or(60);
+        if limit > 60 {
+            return Err(ApiError::new(
+                "InvalidParameterException",
+                "Limit must be between 0 and 60",
+            ));
+        }
+        let limit = if limit == 0 { 60 } else { limit as usize };
+        let after = input.get("NextToken").and_then(Value::as_str);
+        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        let range = match after {
+            Some(t) => users
+                .by_name
+                .range::<str, _>((std::ops::Bound::Excluded(t), std::ops::Bound::Unbounded)),
+            None => users.by_name.range::<str, _>(..),
+        };
+        let mut page = Vec::new();
+        let mut last = None;
+        let mut more = false;
+        for (name, u) in range.filter(|(_, u)| u.groups.iter().any(|g| g == group)) {
+            if page.len() == limit {
+                more = true;
+                break;
+            }
+            page.push(Value::Object(user_json(name, u)));
+            last = Some(name.clone());
+        }
+        let mut out = json!({ "Users": page });
+        if more {
+            out["NextToken"] = Value::String(last.unwrap_or_default());
+        }
+        Ok(out)
     }
 
     /// AdminGetUser: the canonical username and the user's attributes.

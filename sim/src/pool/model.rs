@@ -176,6 +176,8 @@ pub struct SimUser {
     /// Times AdminDisableUser revoked the user's access tokens (it took an
     /// enabled user to disabled).
     pub access_revocations: u32,
+    /// The groups the user is in (ListUsersInGroup).
+    pub groups: Vec<String>,
     /// Billed as a monthly active user by an admin read or write.
     pub billed: bool,
     /// When this user's recent reset attempts came (seconds since the epoch).
@@ -201,6 +203,7 @@ impl SimUser {
             messages: 0,
             sign_outs: 0,
             access_revocations: 0,
+            groups: Vec::new(),
             billed: false,
             reset_attempts: Vec::new(),
         }
