@@ -24,6 +24,9 @@ pub enum ExitCode {
     /// Paused by a limit that will not clear soon (the daily email limit),
     /// or users were left to a later run. The same command resumes.
     Paused = 75,
+    /// The canary wave (`--canary`) is done and users remain: review the
+    /// summary, then the same command with `--continue` finishes the job.
+    Canary = 4,
     /// Stopped by SIGHUP (the terminal closed). The ledger is kept; a
     /// re-run resumes.
     HungUp = 129,
@@ -34,8 +37,26 @@ pub enum ExitCode {
 }
 
 impl ExitCode {
+    /// Every exit code.
+    pub const ALL: [ExitCode; 9] = [
+        ExitCode::Success,
+        ExitCode::SomeFailed,
+        ExitCode::Usage,
+        ExitCode::Stopped,
+        ExitCode::Canary,
+        ExitCode::Paused,
+        ExitCode::HungUp,
+        ExitCode::Interrupted,
+        ExitCode::Terminated,
+    ];
+
     pub fn code(self) -> i32 {
         self as i32
+    }
+
+    /// The exit code with this number, if it is one of the tool's.
+    pub fn from_code(code: i32) -> Option<ExitCode> {
+        ExitCode::ALL.into_iter().find(|c| c.code() == code)
     }
 }
 

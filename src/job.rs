@@ -37,6 +37,7 @@ use crate::ledger::store::{self, Held, LedgerStore, Reader};
 use crate::ledger::{fingerprint, unresolved_names, Action, Replay};
 use crate::limiter::Limits;
 use crate::passwords::PasswordsOut;
+use crate::report::CanaryWave;
 use crate::resolve::{self, Choice, Resolver};
 use crate::retry::call_with_retry;
 use crate::settings::{Input, RunSettings};
@@ -317,6 +318,24 @@ async fn claim_pool(
 }
 
 impl Opened {
+    /// `--canary`: the wave's size, and the people of it the ledger holds
+    /// done already (every final outcome a call or a rule gave: succeeded,
+    /// failed, skipped), so that a resumed wave does only the rest and a
+    /// finished one nobody.
+    pub fn canary(&self, settings: &RunSettings) -> Result<Option<CanaryWave>, UsageError> {
+        let Some(canary) = settings.canary else {
+            return Ok(None);
+        };
+        let size = canary.size(self.input_rows)?;
+        let counts = self.replay.counts();
+        let done = counts.succeeded + counts.failed_total() + counts.skipped;
+        Ok(Some(CanaryWave {
+            size,
+            done_before: done.min(size),
+            more: false,
+        }))
+    }
+
     /// The verdicts on the rows, from what the ledger holds (see
     /// [`Triage`]); takes the ledger's records.
     pub fn triage(&mut self, settings: &RunSettings) -> Triage {

@@ -65,6 +65,8 @@ pub struct PlanReport {
     pub excluded: u64,
     /// The exclusion lists: people they name, and names not in the pool.
     pub exclusion_lists: Option<(usize, u64)>,
+    /// `--canary`: the wave the run stops after.
+    pub canary: Option<crate::report::CanaryWave>,
     /// The skip rule's reasons, with their counts.
     pub not_called: std::collections::BTreeMap<&'static str, u64>,
     /// Users the ledger already finished.
@@ -131,6 +133,7 @@ pub(crate) async fn plan_in(
         r = job::open(connect, settings, job::LedgerAccess::Read, None, limits) => r?,
     };
     let mut opened = opened;
+    let canary = opened.canary(settings)?;
     let exclusion_lists = (!settings.exclude.is_empty() || !settings.exclude_group.is_empty())
         .then(|| (opened.exclusions.people(), opened.exclusions.nobody));
     let triage = Arc::new(std::sync::Mutex::new(opened.triage(settings)));
@@ -179,6 +182,7 @@ pub(crate) async fn plan_in(
         pace: settings.bottleneck(),
         precheck: settings.steps.precheck,
         exclusion_lists,
+        canary,
         ..PlanReport::default()
     };
     loop {
@@ -320,6 +324,17 @@ impl PlanReport {
         }
         let _ = writeln!(s);
         crate::report::render_duplicates(&mut s, self.duplicates, &self.first_duplicates);
+        if let Some(wave) = &self.canary {
+            let _ = write!(
+                s,
+                "  canary wave          {} people, then the run stops (exit 4); the same command with --continue finishes the job",
+                wave.size
+            );
+            if wave.done_before > 0 {
+                let _ = write!(s, " ({} of them done before)", wave.done_before);
+            }
+            let _ = writeln!(s);
+        }
         if let Some((people, nobody)) = self.exclusion_lists {
             let _ = write!(
                 s,

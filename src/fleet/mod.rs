@@ -621,13 +621,14 @@ fn run_id() -> String {
 
 /// The exit code of a fleet: the worst of its targets', worst first: a
 /// signal, a target that could not start (2), a stop (3), a pause (75),
-/// some users failed (1), success.
+/// a canary wave done (4), some users failed (1), success.
 pub fn worst(codes: impl IntoIterator<Item = ExitCode>) -> ExitCode {
     let rank = |c: ExitCode| match c {
-        ExitCode::Interrupted | ExitCode::Terminated | ExitCode::HungUp => 6,
-        ExitCode::Usage => 5,
-        ExitCode::Stopped => 4,
-        ExitCode::Paused => 3,
+        ExitCode::Interrupted | ExitCode::Terminated | ExitCode::HungUp => 7,
+        ExitCode::Usage => 6,
+        ExitCode::Stopped => 5,
+        ExitCode::Paused => 4,
+        ExitCode::Canary => 3,
         ExitCode::SomeFailed => 2,
         ExitCode::Success => 1,
     };
@@ -662,6 +663,8 @@ mod tests {
         assert_eq!(worst([Stopped, Usage]), Usage);
         assert_eq!(worst([Usage, Terminated]), Terminated);
         assert_eq!(worst([]), Success);
+        assert_eq!(worst([SomeFailed, Canary]), Canary);
+        assert_eq!(worst([Canary, Paused]), Paused);
     }
 
     #[test]

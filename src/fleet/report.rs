@@ -385,15 +385,5 @@ fn duration(secs: f64) -> String {
 
 /// The [`ExitCode`] a number stands for (a fleet's rows keep numbers).
 fn code_of(code: i32) -> ExitCode {
-    match code {
-        0 => ExitCode::Success,
-        1 => ExitCode::SomeFailed,
-        2 => ExitCode::Usage,
-        3 => ExitCode::Stopped,
-        75 => ExitCode::Paused,
-        129 => ExitCode::HungUp,
-        130 => ExitCode::Interrupted,
-        143 => ExitCode::Terminated,
-        _ => ExitCode::Stopped,
-    }
+    ExitCode::from_code(code).unwrap_or(ExitCode::Stopped)
 }

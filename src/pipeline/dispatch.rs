@@ -31,6 +31,7 @@ pub(super) async fn dispatch(
     resolver: &Arc<Resolver>,
     triage: Arc<Mutex<Triage>>,
     ctx: &Arc<Worker>,
+    canary: Option<u64>,
     shutdown: impl Future<Output = ()>,
 ) -> bool {
     let (tx, rx) = mpsc::channel(READ_AHEAD);
@@ -55,7 +56,7 @@ pub(super) async fn dispatch(
     let mut interrupted = tokio::select! {
         biased;
         _ = &mut shutdown => true,
-        _ = feed(settings.pace.concurrency, rx, triage, ctx, &tracker) => false,
+        _ = feed(settings.pace.concurrency, rx, triage, ctx, canary, &tracker) => false,
     };
     tracker.close();
     if !interrupted {
@@ -79,15 +80,19 @@ pub(super) async fn dispatch(
 /// invalid rows, passes over rows naming someone already named and users
 /// the ledger finished (see [`Triage`]), leaves (and counts) rows the
 /// pool's rules could not resolve safely, and spawns a worker (holding a
-/// concurrency permit) for each other user.
+/// concurrency permit) for each other user. With a canary wave of
+/// `canary` people, the first user past it ends the feed (the workers
+/// started finish), marking that users remain.
 async fn feed(
     concurrency: usize,
     mut rx: mpsc::Receiver<io::Result<SourceItem>>,
     triage: Arc<Mutex<Triage>>,
     ctx: &Arc<Worker>,
+    canary: Option<u64>,
     tracker: &TaskTracker,
 ) {
     let permits = Arc::new(Semaphore::new(concurrency));
+    let mut started = 0u64;
     while let Some(Some(item)) = ctx.until_stopped(rx.recv()).await {
         let row = match item {
             Err(e) => {
@@ -196,6 +201,15 @@ async fn feed(
                 sign_out_only,
             } => (lost_answer, sign_out_only),
         };
+        if canary.is_some_and(|wave| started >= wave) {
+            info!(
+                people = started,
+                "canary wave done; users remain (--continue finishes the job)"
+            );
+            ctx.counters.canary_more.store(true, Relaxed);
+            return;
+        }
+        started += 1;
         // The semaphore is never closed: an error, like a stop, ends the
         // feed.
         let Some(Ok(permit)) = ctx.until_stopped(permits.clone().acquire_owned()).await else {

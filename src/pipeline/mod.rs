@@ -165,6 +165,13 @@ pub(crate) async fn run_in(
         }
     };
     let lease = held.lease();
+    let canary = match opened.canary(settings) {
+        Ok(canary) => canary,
+        Err(e) => {
+            held.release().await;
+            return Err(e.into());
+        }
+    };
     let triage = Arc::new(Mutex::new(opened.triage(settings)));
     let ledger_name = opened.ledger_name.clone();
     let job::Opened {
@@ -244,7 +251,8 @@ pub(crate) async fn run_in(
         _ => None,
     };
 
-    let interrupted = dispatch(settings, source, &resolver, triage, &ctx, shutdown).await;
+    let wave = canary.map(|w| w.left());
+    let interrupted = dispatch(settings, source, &resolver, triage, &ctx, wave, shutdown).await;
     finished.cancel();
     watching.cancel();
     let production = match watcher {
@@ -281,6 +289,12 @@ pub(crate) async fn run_in(
     summary.rate = Some(limiter.state());
     summary.pace = Some(settings.bottleneck());
     summary.job = job;
+    summary.canary = canary.map(|w| crate::report::CanaryWave {
+        more: counters
+            .canary_more
+            .load(std::sync::atomic::Ordering::Relaxed),
+        ..w
+    });
     summary.production = production;
     summary.resolution = Some(ResolutionSummary {
         strategy: resolver.choice().strategy,

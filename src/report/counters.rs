@@ -39,6 +39,8 @@ pub struct Counters {
     pub skipped_federated: AtomicU64,
     /// People on an exclusion list (`--exclude`), not called.
     pub excluded: AtomicU64,
+    /// `--canary`: the wave was done and users were left past it.
+    pub canary_more: std::sync::atomic::AtomicBool,
     /// Successes not called: the pool's listing showed the user in the
     /// action's state already (disable, enable).
     pub already: AtomicU64,

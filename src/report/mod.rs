@@ -25,7 +25,7 @@ pub use export::{
     export, export_from, rows_from, write_export, write_rows, ExportFormat, ExportRow,
 };
 pub use status::{status, status_from, Status};
-pub use summary::{JobSoFar, ProductionSeen, ResolutionSummary, StopReason, Summary};
+pub use summary::{CanaryWave, JobSoFar, ProductionSeen, ResolutionSummary, StopReason, Summary};
 
 /// Writes `text` to standard output. A closed terminal or pipe fails the
 /// write: the command's work is done by then, and that must not become a

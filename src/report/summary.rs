@@ -12,6 +12,23 @@ use serde::Serialize;
 use super::{per_sec, render_duplicates, Counters};
 use crate::error::ExitCode;
 
+/// A canary wave (`--canary`): its size, the people of it earlier runs
+/// did, and whether the job has users left past it (the run then stopped
+/// there, exit 4).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CanaryWave {
+    pub size: u64,
+    pub done_before: u64,
+    pub more: bool,
+}
+
+impl CanaryWave {
+    /// People this run may still start.
+    pub fn left(&self) -> u64 {
+        self.size.saturating_sub(self.done_before)
+    }
+}
+
 /// Why a run stopped before the end of its input.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -225,6 +242,8 @@ pub struct Summary {
     pub duplicates: u64,
     /// Rows naming a person on an exclusion list (`--exclude`): not called.
     pub excluded: u64,
+    /// `--canary`: the wave, and whether users remain past it.
+    pub canary: Option<CanaryWave>,
     /// The first duplicate rows: (line, the earlier line naming the same
     /// person).
     pub same_person: Vec<(u64, u64)>,
@@ -280,6 +299,7 @@ impl Summary {
             skipped_unsuccessful: c.skipped_unsuccessful.load(Relaxed),
             duplicates: c.duplicates.load(Relaxed),
             excluded: c.excluded.load(Relaxed),
+            canary: None,
             same_person: c
                 .same_person
                 .lock()
@@ -321,6 +341,8 @@ impl Summary {
             ExitCode::Interrupted
         } else if let Some(reason) = &self.stopped {
             reason.exit_code()
+        } else if self.canary.as_ref().is_some_and(|w| w.more) {
+            ExitCode::Canary
         } else if self.deferred + self.unresolved + self.ambiguous > 0 {
             ExitCode::Paused
         } else if self.failed
@@ -386,6 +408,7 @@ impl Summary {
             (_, true) => "interrupted",
             (Some(r), _) if r.exit_code() == ExitCode::Paused => "PAUSED",
             (Some(_), _) => "STOPPED",
+            (None, _) if self.canary.as_ref().is_some_and(|w| w.more) => "CANARY WAVE DONE",
             (None, _) => "finished",
         };
         let _ = writeln!(
@@ -543,7 +566,17 @@ impl Summary {
         if let Some(reason) = &self.stopped {
             let _ = writeln!(s, "stopped: {reason}");
         }
-        if self.interrupted || self.stopped.is_some() {
+        if let Some(wave) = self.canary.as_ref().filter(|w| w.more) {
+            let _ = writeln!(
+                s,
+                "canary wave done: {} people ({} of them by earlier runs); the rest of the job is not started",
+                wave.size, wave.done_before
+            );
+            let _ = writeln!(
+                s,
+                "review the figures above (failures by code, throttling); to finish the job, run the same command with --continue"
+            );
+        } else if self.interrupted || self.stopped.is_some() {
             let _ = writeln!(
                 s,
                 "to finish the job, run the same command again: it resumes from the ledger"

@@ -292,6 +292,22 @@ pub struct RunArgs {
     #[serde(default)]
     pub client_metadata: Vec<String>,
 
+    /// Do the job's first N people (or P% of the input's rows), then stop
+    /// with a report and exit code 4.
+    ///
+    /// The summary shows what the wave found (failures by code,
+    /// throttling). The same command again does no more while the wave is
+    /// done; add --continue to finish the job from the ledger. In a fleet,
+    /// a wave per target.
+    #[arg(help_heading = "Action", long, value_name = "N|P%")]
+    pub canary: Option<String>,
+
+    /// Past the canary wave: finish the job (--canary is then only a
+    /// reminder of how it began).
+    #[arg(help_heading = "Action", long = "continue", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
+    #[serde(rename = "continue")]
+    pub continue_job: Option<bool>,
+
     /// Also redo users the ledger records as failed.
     ///
     /// After fixing what made them fail. Users that succeeded are never

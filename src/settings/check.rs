@@ -102,6 +102,10 @@ impl RunArgs {
             csv,
             exclude: self.exclude.clone(),
             exclude_group: self.exclude_group.clone(),
+            canary: match (&self.canary, self.continue_job.unwrap_or(false)) {
+                (Some(given), false) => Some(check_canary(given)?),
+                _ => None,
+            },
             steps,
             pace,
             retry: RetryPolicy {
@@ -121,6 +125,27 @@ impl RunArgs {
             claim_dir: crate::ledger::claim::host_dir(),
             allow_concurrent_jobs: self.allow_concurrent_jobs.unwrap_or(false),
         })
+    }
+}
+
+/// `--canary N` or `--canary P%`.
+fn check_canary(given: &str) -> Result<Canary, UsageError> {
+    let err = || UsageError::Value {
+        flag: "--canary",
+        reason: format!(
+            "'{}' is neither a number of people (1 or more) nor a share such as 5%",
+            crate::text::shown(given)
+        ),
+    };
+    match given.trim().strip_suffix('%') {
+        Some(p) => match p.trim().parse::<f64>() {
+            Ok(p) if p > 0.0 && p <= 100.0 => Ok(Canary::Share(p / 100.0)),
+            _ => Err(err()),
+        },
+        None => match given.trim().parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(Canary::People(n)),
+            _ => Err(err()),
+        },
     }
 }
 

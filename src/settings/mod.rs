@@ -96,6 +96,29 @@ impl Input {
     }
 }
 
+/// The size of a canary wave (`--canary`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Canary {
+    /// This many people.
+    People(u64),
+    /// This share (above 0, at most 1) of the input's rows, rounded up.
+    Share(f64),
+}
+
+impl Canary {
+    /// The wave's size: a share needs the input's rows counted (a file).
+    pub fn size(self, input_rows: Option<u64>) -> Result<u64, crate::error::UsageError> {
+        match (self, input_rows) {
+            (Canary::People(n), _) => Ok(n),
+            (Canary::Share(share), Some(rows)) => Ok(((rows as f64 * share).ceil() as u64).max(1)),
+            (Canary::Share(_), None) => Err(crate::error::UsageError::Value {
+                flag: "--canary",
+                reason: "a share needs an input file whose rows can be counted; give a number of people, e.g. --canary 50".into(),
+            }),
+        }
+    }
+}
+
 /// Checked settings of a run: where the calls go, the input and the
 /// ledger, what is done to each user ([`Steps`]) and how fast ([`Pace`]).
 #[derive(Debug, Clone)]
@@ -111,6 +134,8 @@ pub struct RunSettings {
     pub exclude: Vec<std::path::PathBuf>,
     /// `--exclude-group`: groups whose members are never touched.
     pub exclude_group: Vec<String>,
+    /// `--canary` without `--continue`: the first wave's size.
+    pub canary: Option<Canary>,
     pub steps: Steps,
     pub pace: Pace,
     pub retry: RetryPolicy,

@@ -426,3 +426,97 @@ async fn groups_as_input_and_as_exclusions() {
         150 - 2
     );
 }
+
+/// --canary 50: the run does the job's first 50 people and stops with exit 4 and a report of what the wave found; the same command again calls no one and says the wave is done; with --continue it finishes the job from the ledger, no user called twice; --canary 10% is a share of the input's rows; a bad size, or a share of an input that cannot be counted, stops before any call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_wave_then_continue() {
+    const USERS: usize = 500;
+    let t = Scratch::new();
+    let sim = sim(USERS, unlimited()).await;
+    let input = t.users_csv((0..USERS).map(sim::population_name));
+    let ledger = t.path("l.jsonl");
+    let args = run_args(&sim, &input, &ledger);
+    let resets = |sim: &cognito_sim::SimHandle| {
+        sim.counters()
+            .mutating_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+
+    let mut plan = args.clone();
+    plan[0] = "plan".into();
+    plan.retain(|a| a != "--yes");
+    let mut cmd = t.bin();
+    cmd.args(&plan).args(["--canary", "10%"]);
+    let planned = finish(cmd).await;
+    assert_eq!(planned.code, 0, "{planned:?}");
+    assert!(
+        planned
+            .stdout
+            .contains("canary wave          50 people, then the run stops (exit 4)"),
+        "{planned:?}"
+    );
+
+    let mut cmd = t.bin();
+    cmd.args(&args).args(["--canary", "50", "--rate", "1000"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 4, "{out:?}");
+    assert_eq!(outcomes(&ledger).len(), 50, "the wave's 50 people");
+    assert_eq!(resets(&sim), 50);
+    for needle in [
+        "CANARY WAVE DONE",
+        "canary wave done: 50 people (0 of them by earlier runs)",
+        "run the same command with --continue",
+        "failed               3",
+    ] {
+        assert!(out.stdout.contains(needle), "{needle}: {out:?}");
+    }
+
+    let mut cmd = t.bin();
+    cmd.args(&args).args(["--canary", "50", "--rate", "1000"]);
+    let again = finish(cmd).await;
+    assert_eq!(again.code, 4, "{again:?}");
+    assert_eq!(resets(&sim), 50, "the wave is done: nobody more is called");
+    assert!(
+        again
+            .stdout
+            .contains("canary wave done: 50 people (50 of them by earlier runs)"),
+        "{again:?}"
+    );
+
+    let mut cmd = t.bin();
+    cmd.args(&args)
+        .args(["--canary", "50", "--continue", "--rate", "1000"]);
+    let rest = finish(cmd).await;
+    assert_eq!(rest.code, 1, "ineligible users fail: {rest:?}");
+    let o = outcomes(&ledger); // panics on a second outcome
+    assert_eq!(o.len(), USERS);
+    for i in 0..USERS {
+        let u = sim.user(&sim::population_name(i)).unwrap();
+        assert_eq!(u.calls, 1, "user {i} was called once");
+    }
+
+    let other = t.path("other.jsonl");
+    for (size, says) in [
+        ("0", "--canary: '0' is neither a number of people"),
+        ("many", "--canary: 'many' is neither"),
+    ] {
+        let mut cmd = t.bin();
+        cmd.args(run_args(&sim, &input, &other))
+            .args(["--canary", size]);
+        let out = finish(cmd).await;
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(out.stderr.contains(says), "{}", out.stderr);
+    }
+    let mut cmd = t.bin();
+    cmd.args(with(run_args(&sim, &input, &other), "--input", "-"))
+        .args(["--canary", "5%"])
+        .stdin(std::fs::File::open(&input).unwrap());
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("a share needs an input file"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(resets(&sim), USERS as u64, "the refusals called no one");
+}

@@ -813,3 +813,43 @@ async fn sign_outs_of_two_actions_share_one_limiter() {
         stats.throttled
     );
 }
+
+/// `canary = 10` in a fleet manifest: a wave per target (10 users of each pool, no more), the fleet exits 4; the same command with --continue finishes every pool, nobody messaged twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_wave_per_target_then_continue() {
+    let (users, pools) = (60, 1);
+    let sim = grid(2, pools, users, unlimited()).await;
+    let t = Scratch::new();
+    let top = format!(
+        "from-pool = true\nrate = 200\nyes = true\ncanary = \"10\"\nledger-dir = \"ledgers\"\nendpoint-url = \"{}\"\n",
+        sim.endpoint_url()
+    );
+    let fleet = t.write("fleet.toml", manifest(&top, 2, pools));
+    let out = finish_within(
+        fleet_cmd(&t, &sim, &["run", "--fleet", fleet.to_str().unwrap()]),
+        120,
+    )
+    .await;
+    assert_eq!(out.code, 4, "{out:?}");
+    let stats = sim.stats();
+    assert_eq!(stats.pools.len(), 4);
+    for (pool, p) in &stats.pools {
+        assert!(
+            p.messages <= 10 && p.messages >= 7,
+            "{pool}: a wave of 10 (of which the ineligible get no message): {p:?}"
+        );
+    }
+    assert_eq!(stats.applied["AdminResetUserPassword"], stats.messages);
+    let out = finish_within(
+        fleet_cmd(
+            &t,
+            &sim,
+            &["run", "--fleet", fleet.to_str().unwrap(), "--continue"],
+        ),
+        120,
+    )
+    .await;
+    assert_eq!(out.code, 1, "ineligible users fail: {out:?}");
+    every_pool_done_once(&sim, users);
+    sim.stop().await;
+}
