@@ -253,10 +253,20 @@ pub async fn run(args: DrillArgs, shutdown: CancellationToken) -> anyhow::Result
 /// The `sim` command: serves a simulated pool on `listen` until
 /// `shutdown`, then prints its counters.
 pub async fn serve(
-    config: cognito_sim::SimConfig,
+    mut config: cognito_sim::SimConfig,
     listen: std::net::SocketAddr,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
+    // An app like most: a web client with Cognito's default lifetimes and
+    // token revocation on, so `plan` shows how long sessions outlive a job.
+    if config.pool.app_clients.is_empty() {
+        config.pool.app_clients.push(cognito_sim::AppClient {
+            client_id: "1example23456789simweb".into(),
+            client_name: "web".into(),
+            enable_token_revocation: true,
+            ..cognito_sim::AppClient::default()
+        });
+    }
     if !listen.ip().is_loopback() {
         tracing::warn!(%listen, "the simulated pool listens beyond loopback");
     }

@@ -99,6 +99,7 @@ pub mod report;
 pub mod resolve;
 mod retry;
 pub mod secret;
+mod sessions;
 pub mod settings;
 pub mod signals;
 pub mod source;

@@ -181,6 +181,8 @@ pub struct Limits {
     pub list: Arc<Limiter>,
     /// DescribeUserPool (UserPoolRead).
     pub pool_read: Arc<Limiter>,
+    /// ListUserPoolClients, DescribeUserPoolClient (UserPoolClientRead).
+    pub client_read: Arc<Limiter>,
 }
 
 impl Limits {
@@ -196,6 +198,10 @@ impl Limits {
 /// DescribeUserPool calls per second: one per job, retries included, in
 /// the UserPoolRead category (15/s by default).
 pub const POOL_READ_RATE: f64 = 5.0;
+
+/// App client reads per second (`plan`'s token lifetimes), in the
+/// UserPoolClientRead category (15/s by default, 5/s per pool).
+pub const CLIENT_READ_RATE: f64 = 5.0;
 
 pub struct Limiter {
     max: f64,

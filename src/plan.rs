@@ -67,6 +67,12 @@ pub struct PlanReport {
     pub exclusion_lists: Option<(usize, u64)>,
     /// `--canary`: the wave the run stops after.
     pub canary: Option<crate::report::CanaryWave>,
+    /// The pool's app clients' token lifetimes: how long sessions outlive
+    /// the job.
+    pub sessions: Option<crate::sessions::Sessions>,
+    /// Their plan lines, for this run's action.
+    #[serde(skip)]
+    pub sessions_text: String,
     /// The skip rule's reasons, with their counts.
     pub not_called: std::collections::BTreeMap<&'static str, u64>,
     /// Users the ledger already finished.
@@ -134,6 +140,8 @@ pub(crate) async fn plan_in(
     };
     let mut opened = opened;
     let canary = opened.canary(settings)?;
+    let sessions =
+        crate::sessions::read(&opened.cognito, &limits.client_read, &settings.retry).await;
     let exclusion_lists = (!settings.exclude.is_empty() || !settings.exclude_group.is_empty())
         .then(|| (opened.exclusions.people(), opened.exclusions.nobody));
     let triage = Arc::new(std::sync::Mutex::new(opened.triage(settings)));
@@ -183,6 +191,8 @@ pub(crate) async fn plan_in(
         precheck: settings.steps.precheck,
         exclusion_lists,
         canary,
+        sessions_text: sessions.render(settings.steps.action, settings.steps.sign_out),
+        sessions: Some(sessions),
         ..PlanReport::default()
     };
     loop {
@@ -299,6 +309,7 @@ impl PlanReport {
             );
         }
         self.render_pool(&mut s);
+        s.push_str(&self.sessions_text);
         let _ = write!(s, "  users to do          {}", self.to_do);
         if self.read_back_first > 0 {
             let _ = write!(

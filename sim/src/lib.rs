@@ -8,7 +8,7 @@
 //! exercised, for the operations the tool uses: AdminResetUserPassword,
 //! AdminSetUserPassword, AdminGetUser, AdminCreateUser, ListUsers and
 //! AdminUserGlobalSignOut, AdminDisableUser, AdminEnableUser,
-//! ListUsersInGroup (and
+//! ListUsersInGroup, ListUserPoolClients, DescribeUserPoolClient (and
 //! GetProvisionedLimit, answering its quotas).
 //! On top of the behaviour of a pool ([`pool`]) it
 //! enforces a token-bucket quota per API category and answers
@@ -37,7 +37,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use accounts::{BucketKey, DEFAULT_ACCOUNT};
 pub use client::isolate_aws_env;
-pub use pool::{uuid_for, EmailSending, LoginAttribute, Pool, PoolSettings, SimUser, Status};
+pub use pool::{
+    uuid_for, AppClient, EmailSending, LoginAttribute, Pool, PoolSettings, SimUser, Status,
+};
 
 /// The simulated pool's settings (also the flags of `sim`).
 #[derive(Debug, Clone, PartialEq, clap::Args)]
@@ -91,6 +93,10 @@ pub struct Behaviour {
     /// UserPoolRead quota (DescribeUserPool), requests/s; 0: none.
     #[arg(long, default_value_t = 15.0)]
     pub quota_pool_read: f64,
+    /// UserPoolClientRead quota (ListUserPoolClients,
+    /// DescribeUserPoolClient), requests/s; 0: none.
+    #[arg(long, default_value_t = 15.0)]
+    pub quota_client_read: f64,
     /// Operations the caller is not permitted to call (answered
     /// AccessDeniedException, as IAM would), e.g. DescribeUserPool.
     #[arg(long, value_name = "OPERATION", value_delimiter = ',')]
@@ -177,6 +183,7 @@ impl Default for Behaviour {
             quota_update: 25.0,
             quota_create: 50.0,
             quota_pool_read: 15.0,
+            quota_client_read: 15.0,
             deny: Vec::new(),
             deny_roles: Vec::new(),
             latency_ms: 0,
@@ -321,6 +328,7 @@ pub(crate) enum Category {
     Update,
     Create,
     PoolRead,
+    ClientRead,
 }
 
 /// One quota category's token bucket for an account and region: `rate`
@@ -490,7 +498,7 @@ pub(crate) struct State {
     pub usage: usage::Usage,
     pub production: usage::ProductionCounters,
     behaviour: Mutex<Arc<Behaviour>>,
-    buckets: Mutex<HashMap<BucketKey, [Bucket; 6]>>,
+    buckets: Mutex<HashMap<BucketKey, [Bucket; 7]>>,
     by_bucket: Mutex<BTreeMap<BucketKey, BucketStats>>,
     next_request: AtomicU64,
 }
@@ -626,7 +634,7 @@ pub struct SimHandle {
 }
 
 /// A full quota bucket per API category, in [`Category`] order.
-fn buckets(b: &Behaviour) -> [Bucket; 6] {
+fn buckets(b: &Behaviour) -> [Bucket; 7] {
     [
         Bucket::new(b.quota_recovery),
         Bucket::new(b.quota_read),
@@ -634,6 +642,7 @@ fn buckets(b: &Behaviour) -> [Bucket; 6] {
         Bucket::new(b.quota_update),
         Bucket::new(b.quota_create),
         Bucket::new(b.quota_pool_read),
+        Bucket::new(b.quota_client_read),
     ]
 }
 

@@ -167,6 +167,8 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         "AdminUserGlobalSignOut" | "AdminDisableUser" | "AdminEnableUser" => Category::Update,
         "AdminCreateUser" => Category::Create,
         "DescribeUserPool" | "ListUserPools" => Category::PoolRead,
+        // Quotas page: the app client reads are UserPoolClientRead.
+        "ListUserPoolClients" | "DescribeUserPoolClient" => Category::ClientRead,
         "GetProvisionedLimit" => {
             let b = state.behaviour();
             let category = input
@@ -300,6 +302,8 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
             "AdminGetUser" => pool.admin_get_user(&input),
             "ListUsers" => pool.list_users(&input),
             "ListUsersInGroup" => pool.list_users_in_group(&input),
+            "ListUserPoolClients" => pool.list_user_pool_clients(&input),
+            "DescribeUserPoolClient" => pool.describe_user_pool_client(&input),
             "AdminUserGlobalSignOut" => pool.admin_user_global_sign_out(&input),
             "AdminDisableUser" => pool.admin_set_enabled(&input, false),
             "AdminEnableUser" => pool.admin_set_enabled(&input, true),

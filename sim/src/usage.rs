@@ -35,6 +35,7 @@ pub(crate) fn category_name(c: Category) -> &'static str {
         Category::Update => "UserUpdate",
         Category::Create => "UserCreation",
         Category::PoolRead => "UserPoolRead",
+        Category::ClientRead => "UserPoolClientRead",
     }
 }
 

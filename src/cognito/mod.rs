@@ -159,6 +159,22 @@ pub struct UserState {
     pub verified_contact: bool,
 }
 
+/// How long an app client's tokens live (DescribeUserPoolClient), and
+/// whether it has token revocation on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientTokens {
+    pub client_id: String,
+    pub name: String,
+    pub access: Duration,
+    pub id_token: Duration,
+    pub refresh: Duration,
+    pub revocation: bool,
+}
+
+/// One page of a pool's app clients (ListUserPoolClients): ids and names,
+/// and the token of the next page.
+pub type ClientPage = (Vec<(String, String)>, Option<String>);
+
 /// A successful call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallOk {
@@ -254,6 +270,16 @@ pub trait PoolApi: Send + Sync {
         group: &'a str,
         token: Option<String>,
     ) -> Answer<'a, Result<Page, CallError>>;
+
+    /// One page of the pool's app clients (ListUserPoolClients).
+    fn list_clients_page(&self, token: Option<String>)
+        -> Answer<'_, Result<ClientPage, CallError>>;
+
+    /// An app client's token lifetimes (DescribeUserPoolClient).
+    fn describe_client<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> Answer<'a, Result<ClientTokens, CallError>>;
 
     /// The pool's settings (DescribeUserPool).
     fn describe_pool(&self) -> Answer<'_, Result<PoolFacts, CallError>>;
@@ -363,6 +389,18 @@ impl Cognito {
     ) -> Result<Page, CallError> {
         self.fenced()?;
         self.api.list_group_page(group, token).await
+    }
+
+    /// One page of the pool's app clients (ListUserPoolClients).
+    pub async fn list_clients_page(&self, token: Option<String>) -> Result<ClientPage, CallError> {
+        self.fenced()?;
+        self.api.list_clients_page(token).await
+    }
+
+    /// An app client's token lifetimes (DescribeUserPoolClient).
+    pub async fn describe_client(&self, client_id: &str) -> Result<ClientTokens, CallError> {
+        self.fenced()?;
+        self.api.describe_client(client_id).await
     }
 
     /// The pool's settings (DescribeUserPool).

@@ -17,8 +17,8 @@ use crate::identity::{ListedUser, NameKind, NameRule, PoolFacts};
 use crate::secret::{redact, Password};
 
 use super::{
-    classify_error, Answer, AwsSettings, CallError, CallOk, CallResult, Cognito, Connect,
-    ErrorClass, Fence, Operation, Page, PoolApi, UserState,
+    classify_error, Answer, AwsSettings, CallError, CallOk, CallResult, ClientPage, ClientTokens,
+    Cognito, Connect, ErrorClass, Fence, Operation, Page, PoolApi, UserState,
 };
 
 /// Connects through the AWS SDK: the profile or the default credential
@@ -331,6 +331,98 @@ impl SdkPool {
         }
     }
 
+    /// One page (up to 60) of the pool's app clients.
+    async fn list_clients_page(&self, token: Option<String>) -> Result<ClientPage, CallError> {
+        let out = self
+            .client
+            .list_user_pool_clients()
+            .user_pool_id(&self.pool_id)
+            .max_results(60)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok((
+            out.user_pool_clients()
+                .iter()
+                .filter_map(|c| {
+                    Some((
+                        c.client_id()?.to_string(),
+                        c.client_name().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect(),
+            out.next_token().map(str::to_string),
+        ))
+    }
+
+    /// An app client's token lifetimes. A validity the answer leaves out
+    /// is Cognito's default (API reference, CreateUserPoolClient: access
+    /// and ID tokens one hour, refresh tokens 30 days); a unit left out is
+    /// the default unit (TokenValidityUnitsType: hours, hours, days).
+    async fn describe_client(&self, client_id: &str) -> Result<ClientTokens, CallError> {
+        use aws_sdk_cognitoidentityprovider::types::TimeUnitsType;
+        let out = self
+            .client
+            .describe_user_pool_client()
+            .user_pool_id(&self.pool_id)
+            .client_id(client_id)
+            .send()
+            .await
+            .map_err(classify)?;
+        let Some(c) = out.user_pool_client() else {
+            return Err(CallError {
+                class: ErrorClass::UserFailed,
+                code: "EmptyAnswer".into(),
+                message: "DescribeUserPoolClient answered no client".into(),
+                request_id: None,
+                outcome_unknown: false,
+            });
+        };
+        let units = c.token_validity_units();
+        let span = |value: Option<i64>,
+                    unit: Option<&TimeUnitsType>,
+                    default: Duration,
+                    default_unit: u64| {
+            let Some(value) = value.filter(|v| *v > 0) else {
+                return default;
+            };
+            let per = match unit {
+                Some(TimeUnitsType::Seconds) => 1,
+                Some(TimeUnitsType::Minutes) => 60,
+                Some(TimeUnitsType::Hours) => 3600,
+                Some(TimeUnitsType::Days) => 86_400,
+                _ => default_unit,
+            };
+            Duration::from_secs(value as u64 * per)
+        };
+        use std::time::Duration;
+        let hour = Duration::from_secs(3600);
+        Ok(ClientTokens {
+            client_id: client_id.to_string(),
+            name: c.client_name().unwrap_or_default().to_string(),
+            access: span(
+                Some(i64::from(c.access_token_validity().unwrap_or(0))),
+                units.and_then(|u| u.access_token()),
+                hour,
+                3600,
+            ),
+            id_token: span(
+                Some(i64::from(c.id_token_validity().unwrap_or(0))),
+                units.and_then(|u| u.id_token()),
+                hour,
+                3600,
+            ),
+            refresh: span(
+                Some(i64::from(c.refresh_token_validity())),
+                units.and_then(|u| u.refresh_token()),
+                Duration::from_secs(30 * 86_400),
+                86_400,
+            ),
+            revocation: c.enable_token_revocation().unwrap_or(false),
+        })
+    }
+
     /// The pool's settings (DescribeUserPool).
     async fn describe_pool(&self) -> Result<PoolFacts, CallError> {
         use aws_sdk_cognitoidentityprovider::types::{
@@ -524,6 +616,20 @@ impl PoolApi for SdkPool {
         token: Option<String>,
     ) -> Answer<'a, Result<Page, CallError>> {
         Box::pin(SdkPool::list_group_page(self, group, token))
+    }
+
+    fn list_clients_page(
+        &self,
+        token: Option<String>,
+    ) -> Answer<'_, Result<ClientPage, CallError>> {
+        Box::pin(SdkPool::list_clients_page(self, token))
+    }
+
+    fn describe_client<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> Answer<'a, Result<ClientTokens, CallError>> {
+        Box::pin(SdkPool::describe_client(self, client_id))
     }
 
     fn describe_pool(&self) -> Answer<'_, Result<PoolFacts, CallError>> {

@@ -309,6 +309,9 @@ impl Pace {
                 Limiter::new(self.list_rate, NonZeroU32::MIN)
             }),
             pool_read: Arc::new(Limiter::with_default_burst(POOL_READ_RATE)),
+            client_read: Arc::new(Limiter::with_default_burst(
+                crate::limiter::CLIENT_READ_RATE,
+            )),
         }
     }
 

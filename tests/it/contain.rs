@@ -520,3 +520,79 @@ async fn canary_wave_then_continue() {
     );
     assert_eq!(resets(&sim), USERS as u64, "the refusals called no one");
 }
+
+/// plan reads the pool's app clients (ListUserPoolClients, DescribeUserPoolClient, paged) and says how long sessions outlive the job, for the action run: the longest access, ID and refresh token lifetimes (units and Cognito's defaults applied) and what a reset, a sign-out or a disable leaves; clients it may not read are said, not fatal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_shows_how_long_sessions_outlive_the_job() {
+    let t = Scratch::new();
+    let mut clients: Vec<cognito_sim::AppClient> = (0..25)
+        .map(|i| cognito_sim::AppClient {
+            client_id: format!("client{i:03}"),
+            client_name: format!("app-{i}"),
+            ..cognito_sim::AppClient::default()
+        })
+        .collect();
+    clients[10] = cognito_sim::AppClient {
+        client_id: "client010".into(),
+        client_name: "mobile".into(),
+        access_token_validity: Some(120),
+        id_token_validity: Some(90),
+        refresh_token_validity: Some(3650),
+        units: Some(["minutes", "minutes", "days"]),
+        enable_token_revocation: true,
+    };
+    let sim = sim_pool(
+        10,
+        PoolSettings {
+            app_clients: clients,
+            ..PoolSettings::default()
+        },
+        unlimited(),
+    )
+    .await;
+    let input = t.users_csv((0..10).map(sim::population_name));
+    let ledger = t.path("l.jsonl");
+    let plan = |extra: &[&str]| {
+        let mut a = run_args(&sim, &input, &ledger);
+        a[0] = "plan".into();
+        a.retain(|x| x != "--yes");
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let shown = |args: Vec<String>| {
+        let mut cmd = t.bin();
+        cmd.args(args);
+        cmd
+    };
+    let out = finish(shown(plan(&[]))).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("sessions             20 app client(s): access tokens live up to 2h, ID tokens up to 90m, refresh tokens up to 3650d; token revocation on for 1 of them (the first 20 read; the pool has more)"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("a reset ends no session"), "{out:?}");
+    let out = finish(shown(plan(&["--sign-out"]))).await;
+    assert!(
+        out.stdout
+            .contains("after the sign-out, access and ID tokens already issued stay valid up to"),
+        "{out:?}"
+    );
+    let out = finish(shown(plan(&["--action", "disable"]))).await;
+    assert!(out.stdout.contains("access tokens are revoked"), "{out:?}");
+    assert!(
+        sim.stats().applied["DescribeUserPoolClient"] == 60,
+        "{:?}",
+        sim.stats()
+    );
+
+    sim.set_behaviour(Behaviour {
+        deny: vec!["ListUserPoolClients".into()],
+        ..unlimited()
+    });
+    let out = finish(shown(plan(&[]))).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("sessions             unknown: the app clients could not be read (ListUserPoolClients: AccessDeniedException"),
+        "{out:?}"
+    );
+}

@@ -482,7 +482,7 @@ async fn enabled(c: &Client, pool: &str, name: &str) -> bool {
         .enabled()
 }
 
-/// Containment against moto: --action disable leaves the listed users unable to sign in (AdminInitiateAuth refused) with their status as it was; a user disabled already is recorded succeeded without a call; --action enable lets them sign in again. Where moto differs: the simulated pool models AdminDisableUser's revocation of access tokens; moto's only observable effect is Enabled and the refused sign-in.
+/// Containment against moto: plan shows the app client's token lifetimes; --action disable leaves the listed users unable to sign in (AdminInitiateAuth refused) with their status as it was; a user disabled already is recorded succeeded without a call; --action enable lets them sign in again. Where moto differs: the simulated pool models AdminDisableUser's revocation of access tokens; moto's only observable effect is Enabled and the refused sign-in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_disable_then_enable() {
     let t = Scratch::new();
@@ -497,6 +497,22 @@ async fn moto_disable_then_enable() {
     seed_all(&c, &pool, &users).await;
     let input = t.users_csv(["olga", "pete", "quin"].map(String::from));
     let ledger = t.path("disable.jsonl");
+    // The plan reads the app client (moto serves ListUserPoolClients and
+    // DescribeUserPoolClient) and says what a disable leaves.
+    let mut plan = moto_args(&moto, &pool, &input, &ledger);
+    plan[0] = "plan".into();
+    plan.retain(|a| a != "--yes");
+    let mut cmd = t.bin();
+    cmd.args(&plan).args(["--action", "disable"]);
+    let planned = finish(cmd).await;
+    assert_eq!(planned.code, 0, "{planned:?}");
+    assert!(
+        planned
+            .stdout
+            .contains("sessions             1 app client(s): access tokens live up to")
+            && planned.stdout.contains("access tokens are revoked"),
+        "{planned:?}"
+    );
     let mut cmd = t.bin();
     cmd.args(moto_args(&moto, &pool, &input, &ledger))
         .args(["--action", "disable"]);

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use cognito_bulk_reset::cognito::{
-    Answer, AwsSettings, CallError, CallOk, CallResult, Cognito, Connect, ErrorClass, Operation,
-    Page, PoolApi, UserState,
+    Answer, AwsSettings, CallError, CallOk, CallResult, ClientPage, ClientTokens, Cognito, Connect,
+    ErrorClass, Operation, Page, PoolApi, UserState,
 };
 use cognito_bulk_reset::error::UsageError;
 use cognito_bulk_reset::identity::{Case, ListedUser, NameRule, PoolFacts};
@@ -118,6 +118,17 @@ impl PoolApi for ScriptedPool {
                 }
             }
         })
+    }
+
+    fn list_clients_page(
+        &self,
+        _token: Option<String>,
+    ) -> Answer<'_, Result<ClientPage, CallError>> {
+        Box::pin(async { Ok((Vec::new(), None)) })
+    }
+
+    fn describe_client<'a>(&'a self, _id: &'a str) -> Answer<'a, Result<ClientTokens, CallError>> {
+        Box::pin(async { panic!("the scripted pool has no app clients") })
     }
 
     fn list_group_page<'a>(

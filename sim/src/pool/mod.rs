@@ -29,7 +29,9 @@ mod model;
 mod users;
 
 use filter::parse_filter;
-pub use model::{uuid_for, ApiError, EmailSending, LoginAttribute, PoolSettings, SimUser, Status};
+pub use model::{
+    uuid_for, ApiError, AppClient, EmailSending, LoginAttribute, PoolSettings, SimUser, Status,
+};
 pub use users::Users;
 use users::{TAG_EMAIL, TAG_PHONE, TAG_PREFERRED, TAG_SUB, TAG_USERNAME};
 
@@ -429,6 +431,78 @@ impl Pool {
             out["NextToken"] = Value::String(last.unwrap_or_default());
         }
         Ok(out)
+    }
+
+    /// ListUserPoolClients (API reference): the pool's app clients,
+    /// `MaxResults` (1 to 60) a page, `NextToken` while more remain; each
+    /// as `ClientId`, `ClientName`, `UserPoolId`.
+    pub fn list_user_pool_clients(&self, input: &Value) -> Result<Value, ApiError> {
+        self.check_pool(input)?;
+        let max = input
+            .get("MaxResults")
+            .and_then(Value::as_u64)
+            .unwrap_or(60);
+        if !(1..=60).contains(&max) {
+            return Err(ApiError::new(
+                "InvalidParameterException",
+                "MaxResults must be between 1 and 60",
+            ));
+        }
+        let start: usize = input
+            .get("NextToken")
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let clients = &self.settings.app_clients;
+        let end = (start + max as usize).min(clients.len());
+        let page: Vec<Value> = clients[start.min(end)..end]
+            .iter()
+            .map(|c| json!({ "ClientId": c.client_id, "ClientName": c.client_name, "UserPoolId": self.pool_id }))
+            .collect();
+        let mut out = json!({ "UserPoolClients": page });
+        if end < clients.len() {
+            out["NextToken"] = Value::String(end.to_string());
+        }
+        Ok(out)
+    }
+
+    /// DescribeUserPoolClient (API reference): one app client's settings,
+    /// the token validities among them; an unknown `ClientId` is
+    /// ResourceNotFoundException.
+    pub fn describe_user_pool_client(&self, input: &Value) -> Result<Value, ApiError> {
+        self.check_pool(input)?;
+        let id = str_field(input, "ClientId")?;
+        let c = self
+            .settings
+            .app_clients
+            .iter()
+            .find(|c| c.client_id == id)
+            .ok_or_else(|| {
+                ApiError::new(
+                    "ResourceNotFoundException",
+                    format!("User pool client {id} does not exist."),
+                )
+            })?;
+        let mut client = json!({
+            "ClientId": c.client_id,
+            "ClientName": c.client_name,
+            "UserPoolId": self.pool_id,
+            "EnableTokenRevocation": c.enable_token_revocation,
+        });
+        for (field, value) in [
+            ("AccessTokenValidity", c.access_token_validity),
+            ("IdTokenValidity", c.id_token_validity),
+            ("RefreshTokenValidity", c.refresh_token_validity),
+        ] {
+            if let Some(v) = value {
+                client[field] = json!(v);
+            }
+        }
+        if let Some([access, id_token, refresh]) = c.units {
+            client["TokenValidityUnits"] =
+                json!({ "AccessToken": access, "IdToken": id_token, "RefreshToken": refresh });
+        }
+        Ok(json!({ "UserPoolClient": client }))
     }
 
     /// AdminGetUser: the canonical username and the user's attributes.

@@ -110,6 +110,27 @@ pub struct PoolSettings {
     /// Custom email sender Lambda trigger attached.
     #[arg(long)]
     pub custom_email_sender: bool,
+
+    /// The pool's app clients (ListUserPoolClients,
+    /// DescribeUserPoolClient); none unless a test adds them.
+    #[arg(skip)]
+    pub app_clients: Vec<AppClient>,
+}
+
+/// An app client, as DescribeUserPoolClient shows it (API reference,
+/// UserPoolClientType, TokenValidityUnitsType). A validity left `None` is
+/// absent from the answer, as for a client made without one.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AppClient {
+    pub client_id: String,
+    pub client_name: String,
+    pub access_token_validity: Option<i64>,
+    pub id_token_validity: Option<i64>,
+    pub refresh_token_validity: Option<i64>,
+    /// `TokenValidityUnits`: access, ID, refresh (`seconds`, `minutes`,
+    /// `hours`, `days`); `None`: absent (the defaults: hours, hours, days).
+    pub units: Option<[&'static str; 3]>,
+    pub enable_token_revocation: bool,
 }
 
 impl Default for PoolSettings {
@@ -125,6 +146,7 @@ impl Default for PoolSettings {
             tier: "ESSENTIALS".into(),
             custom_message_lambda: false,
             custom_email_sender: false,
+            app_clients: Vec::new(),
         }
     }
 }
