@@ -122,24 +122,7 @@ async fn feed(
                     continue;
                 }
                 debug!(line, %reason, "invalid row");
-                let record = UserRecord {
-                    username,
-                    user: None,
-                    outcome: Outcome::Invalid,
-                    step: None,
-                    line: Some(line),
-                    code: None,
-                    message: Some(reason),
-                    detail: None,
-                    attempts: 0,
-                    throttled: 0,
-                    request_id: None,
-                    at: ledger::now(),
-                };
-                if let Err(e) = ctx.writer.record(record).await {
-                    ctx.stop_run(StopReason::Ledger {
-                        message: e.to_string(),
-                    });
+                if !record_uncalled(ctx, username, None, line, Outcome::Invalid, reason).await {
                     return;
                 }
                 continue;
@@ -167,24 +150,18 @@ async fn feed(
                     continue;
                 }
                 debug!(line = row.line, user = %row.username, %why, "excluded; not called");
-                let record = UserRecord {
-                    username: row.username.clone(),
-                    user: super::worker::canonical(&row),
-                    outcome: Outcome::Excluded,
-                    step: None,
-                    line: Some(row.line),
-                    code: None,
-                    message: Some(format!("excluded by {why}")),
-                    detail: None,
-                    attempts: 0,
-                    throttled: 0,
-                    request_id: None,
-                    at: ledger::now(),
-                };
-                if let Err(e) = ctx.writer.record(record).await {
-                    ctx.stop_run(StopReason::Ledger {
-                        message: e.to_string(),
-                    });
+                let user = super::worker::canonical(&row);
+                let message = format!("excluded by {why}");
+                if !record_uncalled(
+                    ctx,
+                    row.username,
+                    user,
+                    row.line,
+                    Outcome::Excluded,
+                    message,
+                )
+                .await
+                {
                     return;
                 }
                 continue;
@@ -217,4 +194,38 @@ async fn feed(
         };
         tracker.spawn(ctx.clone().process(row, lost_answer, sign_out_only, permit));
     }
+}
+
+/// Records a row the run does not call for (an invalid row, an excluded
+/// person) with why; `false` when the ledger could not be written, and the
+/// run stops.
+async fn record_uncalled(
+    ctx: &Worker,
+    username: String,
+    user: Option<String>,
+    line: u64,
+    outcome: Outcome,
+    message: String,
+) -> bool {
+    let record = UserRecord {
+        username,
+        user,
+        outcome,
+        step: None,
+        line: Some(line),
+        code: None,
+        message: Some(message),
+        detail: None,
+        attempts: 0,
+        throttled: 0,
+        request_id: None,
+        at: ledger::now(),
+    };
+    if let Err(e) = ctx.writer.record(record).await {
+        ctx.stop_run(StopReason::Ledger {
+            message: e.to_string(),
+        });
+        return false;
+    }
+    true
 }

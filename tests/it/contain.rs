@@ -7,6 +7,13 @@ use cognito_sim::{self as sim, Behaviour, LoginAttribute, PoolSettings};
 
 use crate::support::*;
 
+/// `run` arguments as `plan`'s (no `--yes`: plan asks nothing).
+fn as_plan(args: &[String]) -> Vec<String> {
+    let mut plan: Vec<String> = args.iter().filter(|a| *a != "--yes").cloned().collect();
+    plan[0] = "plan".into();
+    plan
+}
+
 /// Users the generated population holds disabled already (i % 50 == 23).
 fn disabled_at_start(i: usize) -> bool {
     i % 50 == 23
@@ -34,9 +41,7 @@ async fn disable_then_enable() {
     let ledger = t.path("disable.jsonl");
     let args = with(run_args(&sim, &input, &ledger), "--action", "disable");
     // The plan says who will not be called, and why, from the same rule.
-    let mut plan = args.clone();
-    plan[0] = "plan".into();
-    plan.retain(|a| a != "--yes");
+    let plan = as_plan(&args);
     let mut cmd = t.bin();
     cmd.args(&plan);
     let planned = finish(cmd).await;
@@ -207,9 +212,7 @@ async fn excluded_people_are_never_touched() {
         (0..n).all(|i| sim.user(&sim::population_name(i)).unwrap().calls == 0)
     };
 
-    let mut plan = excluding(&[&glass, &admins]);
-    plan[0] = "plan".into();
-    plan.retain(|a| a != "--yes");
+    let plan = as_plan(&excluding(&[&glass, &admins]));
     let mut cmd = t.bin();
     cmd.args(&plan);
     let planned = finish(cmd).await;
@@ -339,9 +342,7 @@ async fn groups_as_input_and_as_exclusions() {
     let ledger = t.path("group.jsonl");
     let args = group_args(&sim, "compromised", &ledger);
 
-    let mut plan = args.clone();
-    plan[0] = "plan".into();
-    plan.retain(|a| a != "--yes");
+    let mut plan = as_plan(&args);
     plan.extend(["--exclude-group".into(), "admins".into()]);
     let mut cmd = t.bin();
     cmd.args(&plan);
@@ -442,9 +443,7 @@ async fn canary_wave_then_continue() {
             .load(std::sync::atomic::Ordering::Relaxed)
     };
 
-    let mut plan = args.clone();
-    plan[0] = "plan".into();
-    plan.retain(|a| a != "--yes");
+    let plan = as_plan(&args);
     let mut cmd = t.bin();
     cmd.args(&plan).args(["--canary", "10%"]);
     let planned = finish(cmd).await;
@@ -553,9 +552,7 @@ async fn plan_shows_how_long_sessions_outlive_the_job() {
     let input = t.users_csv((0..10).map(sim::population_name));
     let ledger = t.path("l.jsonl");
     let plan = |extra: &[&str]| {
-        let mut a = run_args(&sim, &input, &ledger);
-        a[0] = "plan".into();
-        a.retain(|x| x != "--yes");
+        let mut a = as_plan(&run_args(&sim, &input, &ledger));
         a.extend(extra.iter().map(|s| s.to_string()));
         a
     };

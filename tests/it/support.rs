@@ -207,18 +207,8 @@ pub async fn finish_child(child: std::process::Child) -> Finished {
 
 /// Starts `cmd` (output discarded), lets it run for `after`, then kills it
 /// with SIGKILL, as a crash would, and waits for it.
-pub async fn kill_after(mut cmd: Command, after: std::time::Duration) {
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    tokio::time::sleep(after).await;
-    child.kill().expect("SIGKILL");
-    tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .expect("join")
-        .expect("wait");
+pub async fn kill_after(cmd: Command, after: std::time::Duration) {
+    kill_when(cmd, || true, after).await;
 }
 
 /// Starts `cmd`, waits until `started()` holds (polled every 5 ms; at most

@@ -409,26 +409,12 @@ impl Pool {
         let limit = if limit == 0 { 60 } else { limit as usize };
         let after = input.get("NextToken").and_then(Value::as_str);
         let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        let range = match after {
-            Some(t) => users
-                .by_name
-                .range::<str, _>((std::ops::Bound::Excluded(t), std::ops::Bound::Unbounded)),
-            None => users.by_name.range::<str, _>(..),
-        };
-        let mut page = Vec::new();
-        let mut last = None;
-        let mut more = false;
-        for (name, u) in range.filter(|(_, u)| u.groups.iter().any(|g| g == group)) {
-            if page.len() == limit {
-                more = true;
-                break;
-            }
-            page.push(Value::Object(user_json(name, u)));
-            last = Some(name.clone());
-        }
+        let (page, next) = page_of(&users, after, limit, |_, u| {
+            u.groups.iter().any(|g| g == group)
+        });
         let mut out = json!({ "Users": page });
-        if more {
-            out["NextToken"] = Value::String(last.unwrap_or_default());
+        if let Some(token) = next {
+            out["NextToken"] = Value::String(token);
         }
         Ok(out)
     }
@@ -621,29 +607,12 @@ impl Pool {
                 return Ok(json!({ "Users": page }));
             }
         }
-        let range = match after {
-            Some(t) => users
-                .by_name
-                .range::<str, _>((std::ops::Bound::Excluded(t), std::ops::Bound::Unbounded)),
-            None => users.by_name.range::<str, _>(..),
-        };
-        let mut page = Vec::new();
-        let mut last = None;
-        let mut more = false;
-        for (name, u) in range {
-            if filter.as_ref().is_some_and(|f| !f.matches(self, name, u)) {
-                continue;
-            }
-            if page.len() == limit {
-                more = true;
-                break;
-            }
-            page.push(Value::Object(user_json(name, u)));
-            last = Some(name.clone());
-        }
+        let (page, next) = page_of(&users, after, limit, |name, u| {
+            filter.as_ref().is_none_or(|f| f.matches(self, name, u))
+        });
         let mut out = json!({ "Users": page });
-        if more {
-            out["PaginationToken"] = Value::String(last.unwrap_or_default());
+        if let Some(token) = next {
+            out["PaginationToken"] = Value::String(token);
         }
         Ok(out)
     }
@@ -753,3 +722,30 @@ fn user_json(name: &str, u: &SimUser) -> Map<String, Value> {
 
 #[cfg(test)]
 mod tests;
+
+/// A page of at most `limit` of the users `keep` keeps, in name order after
+/// the name `after`, and the token of the next page (the page's last name)
+/// while more remain: ListUsers' and ListUsersInGroup's paging alike.
+fn page_of(
+    users: &Users,
+    after: Option<&str>,
+    limit: usize,
+    keep: impl Fn(&str, &SimUser) -> bool,
+) -> (Vec<Value>, Option<String>) {
+    let range = match after {
+        Some(t) => users
+            .by_name
+            .range::<str, _>((std::ops::Bound::Excluded(t), std::ops::Bound::Unbounded)),
+        None => users.by_name.range::<str, _>(..),
+    };
+    let mut page = Vec::new();
+    let mut last = None;
+    for (name, u) in range.filter(|(name, u)| keep(name, u)) {
+        if page.len() == limit {
+            return (page, last);
+        }
+        page.push(Value::Object(user_json(name, u)));
+        last = Some(name.clone());
+    }
+    (page, None)
+}
