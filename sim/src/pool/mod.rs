@@ -399,14 +399,7 @@ impl Pool {
                 "Group not found.",
             ));
         }
-        let limit = input.get("Limit").and_then(Value::as_u64).unwrap_or(60);
-        if limit > 60 {
-            return Err(ApiError::new(
-                "InvalidParameterException",
-                "Limit must be between 0 and 60",
-            ));
-        }
-        let limit = if limit == 0 { 60 } else { limit as usize };
+        let limit = page_limit(input)?;
         let after = input.get("NextToken").and_then(Value::as_str);
         let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         let (page, next) = page_of(&users, after, limit, |_, u| {
@@ -573,14 +566,7 @@ impl Pool {
     /// not depend on which reading holds (docs/identity.md).
     pub fn list_users(&self, input: &Value) -> Result<Value, ApiError> {
         self.check_pool(input)?;
-        let limit = input.get("Limit").and_then(Value::as_u64).unwrap_or(60);
-        if limit > 60 {
-            return Err(ApiError::new(
-                "InvalidParameterException",
-                "Limit must be between 0 and 60",
-            ));
-        }
-        let limit = if limit == 0 { 60 } else { limit as usize };
+        let limit = page_limit(input)?;
         let filter = match input.get("Filter").and_then(Value::as_str) {
             Some(f) if !f.trim().is_empty() => Some(parse_filter(f)?),
             _ => None,
@@ -748,4 +734,17 @@ fn page_of(
         last = Some(name.clone());
     }
     (page, None)
+}
+
+/// A listing's `Limit`: 0 to 60, where 0 (or none) means 60 (API
+/// reference, ListUsers and ListUsersInGroup).
+fn page_limit(input: &Value) -> Result<usize, ApiError> {
+    match input.get("Limit").and_then(Value::as_u64).unwrap_or(60) {
+        0 => Ok(60),
+        n @ 1..=60 => Ok(n as usize),
+        _ => Err(ApiError::new(
+            "InvalidParameterException",
+            "Limit must be between 0 and 60",
+        )),
+    }
 }
