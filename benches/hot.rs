@@ -41,6 +41,7 @@ fn header() -> Header {
         input_rows: Some(USERS as u64),
         resolves: true,
         sign_out: false,
+        disable: false,
         input_version: None,
         run_id: String::new(),
     }

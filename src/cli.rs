@@ -59,6 +59,12 @@ Examples:
   cognito-bulk-reset plan --user-pool-id us-east-1_AbCdEfGhI --input leaked.csv --sign-out
   cognito-bulk-reset run --user-pool-id us-east-1_AbCdEfGhI --input leaked.csv --sign-out
 
+  # Contain: spare the break-glass accounts, a canary wave of 50, then the rest, disabled too
+  cognito-bulk-reset run --user-pool-id us-east-1_AbCdEfGhI --input leaked.csv --sign-out --disable \
+    --exclude-group admins --canary 50
+  cognito-bulk-reset run --user-pool-id us-east-1_AbCdEfGhI --input leaked.csv --sign-out --disable \
+    --exclude-group admins --canary 50 --continue
+
   # Cron migration: passwords from a file, unattended, a JSON summary for the scheduler
   cognito-bulk-reset run --user-pool-id us-east-1_AbCdEfGhI --action set-password \\
     --input passwords.csv --permanent --yes --summary-json summary.json

@@ -342,7 +342,7 @@ impl Opened {
         Triage::new(
             std::mem::take(&mut self.replay),
             settings.steps.retry_failed,
-            settings.steps.sign_out,
+            settings.steps.follow_ups(),
             self.input_rows,
             self.resolver
                 .dedupe_folded()

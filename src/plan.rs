@@ -191,7 +191,7 @@ pub(crate) async fn plan_in(
         precheck: settings.steps.precheck,
         exclusion_lists,
         canary,
-        sessions_text: sessions.render(settings.steps.action, settings.steps.sign_out),
+        sessions_text: sessions.render(settings.steps.action, &settings.steps.follow_ups()),
         sessions: Some(sessions),
         ..PlanReport::default()
     };
@@ -233,11 +233,11 @@ pub(crate) async fn plan_in(
             Verdict::Excluded { .. } => report.excluded += 1,
             Verdict::ToDo {
                 lost_answer,
-                sign_out_only,
+                from_step,
             } => {
                 report.to_do += 1;
                 report.read_back_first += u64::from(lost_answer.is_some());
-                if let Some(reason) = would_skip(settings, &row).filter(|_| !sign_out_only) {
+                if let Some(reason) = would_skip(settings, &row).filter(|_| from_step.is_none()) {
                     report.would_skip += 1;
                     *report.not_called.entry(reason).or_default() += 1;
                 }
@@ -252,7 +252,9 @@ pub(crate) async fn plan_in(
         list_rate: settings.pace.list_rate,
         calls_made: resolver.calls(),
     });
-    if let Some(call) = crate::action::billed_by(settings.steps.action, settings.steps.sign_out) {
+    if let Some(call) =
+        crate::action::billed_by(settings.steps.action, &settings.steps.follow_ups())
+    {
         report.billed_by.push(call);
     }
     if !report.billed_by.is_empty() {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::cognito::{ClientTokens, Cognito};
-use crate::ledger::Action;
+use crate::ledger::{Action, Step};
 use crate::limiter::Limiter;
 use crate::retry::{call_with_retry, RetryPolicy};
 
@@ -113,7 +113,7 @@ pub fn lifetime(secs: u64) -> String {
 impl Sessions {
     /// The plan's lines: the longest lifetimes over the app clients, and
     /// what the run's action leaves of the users' sessions.
-    pub fn render(&self, action: Action, sign_out: bool) -> String {
+    pub fn render(&self, action: Action, steps: &[Step]) -> String {
         let mut s = String::new();
         if let Some(why) = &self.unreadable {
             let _ = writeln!(
@@ -152,7 +152,16 @@ impl Sessions {
             lifetime(access.max(id)),
             "services that verify tokens themselves",
         );
+        let (sign_out, disable) = (
+            steps.contains(&Step::SignOut),
+            steps.contains(&Step::Disable),
+        );
         let effect = match action {
+            Action::Reset if disable => format!(
+                "after the reset{}, the disable stops sign-in and refreshing, and revokes access tokens; ID tokens already issued stay valid up to {} for {since}",
+                if sign_out { " and sign-out" } else { "" },
+                lifetime(id)
+            ),
             Action::Reset if !sign_out => format!(
                 "a reset ends no session: refresh tokens keep working up to {}; add --sign-out to revoke them",
                 lifetime(refresh)
@@ -202,19 +211,21 @@ mod tests {
             more: false,
             unreadable: None,
         };
-        let reset = s.render(Action::Reset, false);
+        let reset = s.render(Action::Reset, &[]);
         assert!(reset.contains("2 app client(s): access tokens live up to 2h, ID tokens up to 1h, refresh tokens up to 30d; token revocation on for 1 of them"), "{reset}");
         assert!(reset.contains("a reset ends no session"), "{reset}");
-        let out = s.render(Action::Reset, true);
+        let out = s.render(Action::Reset, &[Step::SignOut]);
         assert!(out.contains("stay valid up to 2h"), "{out}");
         assert!(s
-            .render(Action::Disable, false)
+            .render(Action::Disable, &[])
             .contains("access tokens are revoked"));
         let denied = Sessions {
             clients: vec![],
             more: false,
             unreadable: Some("ListUserPoolClients: AccessDeniedException: no".into()),
         };
-        assert!(denied.render(Action::Reset, true).contains("unknown"));
+        assert!(denied
+            .render(Action::Reset, &[Step::SignOut])
+            .contains("unknown"));
     }
 }

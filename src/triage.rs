@@ -17,7 +17,8 @@ use crate::source::UserRow;
 pub struct Triage {
     replay: Replay,
     retry_failed: bool,
-    sign_out: bool,
+    /// The run's steps after its action, in order.
+    steps: Vec<crate::ledger::Step>,
     /// With lookups in a case-insensitive pool: the rule, and the first
     /// line each folded name was seen on.
     folded: Option<(NameRule, HashMap<u128, u64>)>,
@@ -46,11 +47,12 @@ pub enum Verdict {
     Ambiguous(String),
     /// To do. `lost_answer`: an earlier call's answer was lost (when it was
     /// sent, and the user's status before it), so the user is read back
-    /// before any call. `sign_out_only`: the action succeeded in an earlier
-    /// run; only the sign-out step remains.
+    /// before any call. `from_step`: the action succeeded in an earlier
+    /// run; only the run's steps from this one on remain (the index into
+    /// its steps: 0 the sign-out with `--sign-out`, ...).
     ToDo {
         lost_answer: Option<LostAnswer>,
-        sign_out_only: bool,
+        from_step: Option<usize>,
     },
 }
 
@@ -61,7 +63,7 @@ impl Triage {
     pub fn new(
         mut replay: Replay,
         retry_failed: bool,
-        sign_out: bool,
+        steps: Vec<crate::ledger::Step>,
         rows: Option<u64>,
         folded: Option<NameRule>,
         excluded: Exclusions,
@@ -76,7 +78,7 @@ impl Triage {
         Triage {
             replay,
             retry_failed,
-            sign_out,
+            steps,
             folded: folded.map(|rule| (rule, HashMap::new())),
             excluded,
         }
@@ -99,20 +101,28 @@ impl Triage {
             .is_some_and(|v| matches!(v, Verdict::Done { .. }))
     }
 
-    /// What the ledger's state settles for a user: done, or only the
-    /// sign-out step left; `None` when the action is still to do.
+    /// What the ledger's state settles for a user: done, or only steps
+    /// after the action left; `None` when the action is still to do.
     fn settled(&self, state: crate::ledger::UserState) -> Option<Verdict> {
         let last = state.last()?;
-        if last == Outcome::Succeeded && self.sign_out {
-            // The action is done; the sign-out step may not be.
-            return Some(match state.signed_out() {
-                Some(Outcome::Succeeded) => Verdict::Done { succeeded: true },
-                Some(Outcome::Failed) if !self.retry_failed => Verdict::Done { succeeded: false },
-                _ => Verdict::ToDo {
-                    lost_answer: None,
-                    sign_out_only: true,
-                },
-            });
+        if last == Outcome::Succeeded && !self.steps.is_empty() {
+            // The action is done; its steps may not be. Each step follows
+            // the last one's success.
+            for (i, step) in self.steps.iter().enumerate() {
+                match state.step(*step) {
+                    Some(Outcome::Succeeded) => continue,
+                    Some(Outcome::Failed) if !self.retry_failed => {
+                        return Some(Verdict::Done { succeeded: false })
+                    }
+                    _ => {
+                        return Some(Verdict::ToDo {
+                            lost_answer: None,
+                            from_step: Some(i),
+                        })
+                    }
+                }
+            }
+            return Some(Verdict::Done { succeeded: true });
         }
         let skip = match last {
             Outcome::Succeeded => true,
@@ -172,16 +182,16 @@ impl Triage {
         {
             // A person whose action an earlier run did (only the sign-out
             // left) keeps that record: no `excluded` one over it.
-            let sign_out_only = matches!(
+            let steps_only = matches!(
                 settled,
                 Some(Verdict::ToDo {
-                    sign_out_only: true,
+                    from_step: Some(_),
                     ..
                 })
             );
             return Verdict::Excluded {
                 why: why.clone(),
-                recorded: sign_out_only || state.last() == Some(Outcome::Excluded),
+                recorded: steps_only || state.last() == Some(Outcome::Excluded),
             };
         }
         if let Some(verdict) = settled {
@@ -198,7 +208,7 @@ impl Triage {
             });
         Verdict::ToDo {
             lost_answer,
-            sign_out_only: false,
+            from_step: None,
         }
     }
 }
@@ -240,7 +250,7 @@ mod tests {
         let mut t = Triage::new(
             replay(&[&ok, &failed]),
             false,
-            false,
+            vec![],
             Some(10),
             None,
             Exclusions::default(),
@@ -249,7 +259,7 @@ mod tests {
         assert_eq!(t.user(&row(3, "bob")), Verdict::Done { succeeded: false });
         let todo = Verdict::ToDo {
             lost_answer: None,
-            sign_out_only: false,
+            from_step: None,
         };
         assert_eq!(t.user(&row(4, "carol")), todo);
         assert_eq!(
@@ -261,7 +271,7 @@ mod tests {
         let mut retry = Triage::new(
             replay(&[&failed]),
             true,
-            false,
+            vec![],
             None,
             None,
             Exclusions::default(),
@@ -269,14 +279,23 @@ mod tests {
         assert_eq!(retry.user(&row(2, "bob")), todo);
     }
 
-    /// With a sign-out step, a user whose reset succeeded but whose sign-out did not finish has only the sign-out left.
+    /// With steps after the action, a user whose reset succeeded has the steps left from the first one not done: the sign-out, else the disable; with both done, nothing.
     #[test]
     fn sign_out_step_remains() {
         let ok = outcome("alice", "succeeded");
+        let step = |user: &str, step: &str| {
+            format!("{{\"record\":\"user\",\"username\":\"{user}\",\"outcome\":\"succeeded\",\"step\":\"{step}\",\"attempts\":1,\"at\":\"2026-01-01T00:00:00.000Z\"}}")
+        };
+        let (bob, carol) = (outcome("bob", "succeeded"), outcome("carol", "succeeded"));
+        let (bob_out, carol_out, carol_off) = (
+            step("bob", "sign-out"),
+            step("carol", "sign-out"),
+            step("carol", "disable"),
+        );
         let mut t = Triage::new(
-            replay(&[&ok]),
+            replay(&[&ok, &bob, &bob_out, &carol, &carol_out, &carol_off]),
             false,
-            true,
+            vec![crate::ledger::Step::SignOut, crate::ledger::Step::Disable],
             None,
             None,
             Exclusions::default(),
@@ -285,9 +304,18 @@ mod tests {
             t.user(&row(2, "alice")),
             Verdict::ToDo {
                 lost_answer: None,
-                sign_out_only: true
+                from_step: Some(0)
             }
         );
+        assert_eq!(
+            t.user(&row(3, "bob")),
+            Verdict::ToDo {
+                lost_answer: None,
+                from_step: Some(1)
+            },
+            "signed out; the disable remains"
+        );
+        assert_eq!(t.user(&row(4, "carol")), Verdict::Done { succeeded: true });
     }
 
     /// An intent with no outcome is a lost answer to read back, with when it was sent; invalid rows an earlier run recorded are not recorded again.
@@ -298,7 +326,7 @@ mod tests {
         let mut t = Triage::new(
             replay(&[intent, invalid]),
             false,
-            false,
+            vec![],
             None,
             None,
             Exclusions::default(),
@@ -306,7 +334,7 @@ mod tests {
         match t.user(&row(2, "dan")) {
             Verdict::ToDo {
                 lost_answer: Some(lost),
-                sign_out_only: false,
+                from_step: None,
             } => {
                 assert_eq!(lost.before.as_deref(), Some("CONFIRMED"));
                 assert!(lost.sent > SystemTime::UNIX_EPOCH);
@@ -320,7 +348,14 @@ mod tests {
     /// A row that might name someone else (the pool's rules unknown) is ambiguous, unless the same text came before.
     #[test]
     fn ambiguous_rows() {
-        let mut t = Triage::new(replay(&[]), false, false, None, None, Exclusions::default());
+        let mut t = Triage::new(
+            replay(&[]),
+            false,
+            vec![],
+            None,
+            None,
+            Exclusions::default(),
+        );
         let mut r = row(2, "Alice");
         r.identity = Identity::Ambiguous("case rule unknown".into());
         assert_eq!(t.user(&r), Verdict::Ambiguous("case rule unknown".into()));

@@ -18,7 +18,7 @@
 
 use crate::cognito::Operation;
 use crate::identity::UserFacts;
-use crate::ledger::{Action, Detail};
+use crate::ledger::{Action, Detail, Step};
 
 mod disable;
 mod enable;
@@ -146,17 +146,20 @@ impl Operation {
 }
 
 /// The calls of a run that bill each user they reach as a monthly active
-/// user: `None` for a run that bills no one. With `sign_out` (an action
-/// followed by a global sign-out) the sign-out bills.
-pub fn billed_by(action: Action, sign_out: bool) -> Option<String> {
+/// user: `None` for a run that bills no one. With steps after the action
+/// (a global sign-out, a disable), the first of them that bills.
+pub fn billed_by(action: Action, steps: &[Step]) -> Option<String> {
     let facts = action.facts();
     if facts.bills {
-        Some(facts.call.to_string())
-    } else if sign_out {
-        Some(format!("{} (--sign-out)", sign_out::FACTS.call))
-    } else {
-        None
+        return Some(facts.call.to_string());
     }
+    steps.iter().find_map(|step| {
+        let (facts, flag) = match step {
+            Step::SignOut => (&sign_out::FACTS, "--sign-out"),
+            Step::Disable => (&disable::FACTS, "--disable"),
+        };
+        facts.bills.then(|| format!("{} ({flag})", facts.call))
+    })
 }
 
 /// The actions a flag applies to, for its message: "--action reset" or
@@ -269,12 +272,15 @@ mod tests {
 
     #[test]
     fn each_action_states_its_category_and_billing() {
-        assert_eq!(billed_by(Action::Reset, false), None);
-        assert!(billed_by(Action::Reset, true)
+        assert_eq!(billed_by(Action::Reset, &[]), None);
+        assert!(billed_by(Action::Reset, &[Step::SignOut])
             .unwrap()
             .contains("--sign-out"));
+        assert!(billed_by(Action::Reset, &[Step::Disable])
+            .unwrap()
+            .contains("AdminDisableUser (--disable)"));
         assert_eq!(
-            billed_by(Action::SetPassword, false).as_deref(),
+            billed_by(Action::SetPassword, &[]).as_deref(),
             Some("AdminSetUserPassword")
         );
         assert_eq!(Action::SignOut.category(), QuotaCategory::UserUpdate);

@@ -16,7 +16,7 @@ pub(super) const FACTS: Facts = Facts {
     category: QuotaCategory::UserAccountRecovery,
     bills: false,
     sends_message: true,
-    flags: &["--client-metadata", "--sign-out", "--precheck"],
+    flags: &["--client-metadata", "--sign-out", "--disable", "--precheck"],
     target_status,
     skip,
 };

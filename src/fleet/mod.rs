@@ -133,7 +133,7 @@ impl Fleet {
             .map(|(b, targets)| {
                 let actions: Vec<_> = targets
                     .iter()
-                    .map(|t| (t.settings.steps.action, t.settings.steps.sign_out))
+                    .map(|t| (t.settings.steps.action, t.settings.steps.updates()))
                     .collect();
                 (b, targets[0].settings.pace.limits(&actions))
             })

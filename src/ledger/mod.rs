@@ -90,6 +90,9 @@ pub struct Header {
     /// This run signed each user out after the action (`--sign-out`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub sign_out: bool,
+    /// This run disabled each user after the action (`--disable`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub disable: bool,
     /// This run keys users by the canonical username their rows resolve to
     /// (`user` in its records). Runs of versions before resolution did not
     /// write it: their records are keyed by the row's text alone.
@@ -175,6 +178,21 @@ impl Detail {
 pub enum Step {
     /// AdminUserGlobalSignOut after a reset (`--sign-out`).
     SignOut,
+    /// AdminDisableUser after a reset (and its sign-out): `--disable`.
+    Disable,
+}
+
+impl Step {
+    /// Every step, in the order a run takes them after its action.
+    pub const ALL: [Step; 2] = [Step::SignOut, Step::Disable];
+
+    /// As the ledger spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::SignOut => "sign-out",
+            Step::Disable => "disable",
+        }
+    }
 }
 
 /// One user's outcome.

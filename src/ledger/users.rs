@@ -11,13 +11,13 @@
 //! straight from the fingerprint's bits and collisions are resolved by
 //! linear probing.
 
-use super::Outcome;
+use super::{Outcome, Step};
 use crate::fptable::FpTable;
 
 /// A user's state, packed: last outcome (3 bits), sign-out step outcome (3
 /// bits), seen in this run's input (1 bit), an alias entry (1 bit: the
 /// state kept under an input value that named the user by another name),
-/// failure code index (16 bits).
+/// disable step outcome (3 bits), failure code index (16 bits).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UserState(u32);
 
@@ -43,6 +43,15 @@ fn decode(bits: u32) -> Option<Outcome> {
 const SEEN: u32 = 1 << 6;
 const ALIAS: u32 = 1 << 7;
 
+/// Where a step's outcome sits: bits 3-5 for the sign-out, 8-10 for the
+/// disable (the action's outcome is bits 0-2, its failure code 16-31).
+fn step_shift(step: Step) -> u32 {
+    match step {
+        Step::SignOut => 3,
+        Step::Disable => 8,
+    }
+}
+
 impl UserState {
     /// The last outcome the ledger records for the action.
     pub fn last(self) -> Option<Outcome> {
@@ -57,7 +66,12 @@ impl UserState {
 
     /// The last outcome of the sign-out step (`--sign-out`).
     pub fn signed_out(self) -> Option<Outcome> {
-        decode((self.0 >> 3) & 0b111)
+        self.step(Step::SignOut)
+    }
+
+    /// The last outcome of a step after the action.
+    pub fn step(self, step: Step) -> Option<Outcome> {
+        decode((self.0 >> step_shift(step)) & 0b111)
     }
 
     /// Whether this run's input named the user already.
@@ -70,7 +84,12 @@ impl UserState {
     }
 
     pub fn set_signed_out(&mut self, outcome: Outcome) {
-        self.0 = (self.0 & !0b111_000) | (encode(Some(outcome)) << 3);
+        self.set_step(Step::SignOut, outcome);
+    }
+
+    pub fn set_step(&mut self, step: Step, outcome: Outcome) {
+        let shift = step_shift(step);
+        self.0 = (self.0 & !(0b111 << shift)) | (encode(Some(outcome)) << shift);
     }
 
     pub fn set_seen(&mut self) {

@@ -185,6 +185,7 @@ pub(crate) mod tests {
             input_rows: None,
             resolves: true,
             sign_out: false,
+            disable: false,
             input_version: None,
             run_id: String::new(),
         }

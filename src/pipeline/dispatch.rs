@@ -130,7 +130,7 @@ async fn feed(
             Ok(SourceItem::User(row)) => row,
         };
         let verdict = lock(&triage).user(&row);
-        let (lost_answer, sign_out_only) = match verdict {
+        let (lost_answer, from_step) = match verdict {
             Verdict::Duplicate { first_line } => {
                 debug!(line = row.line, first_line, user = %row.username, "same person as an earlier row");
                 ctx.counters.same_person(row.line, first_line);
@@ -175,8 +175,8 @@ async fn feed(
             }
             Verdict::ToDo {
                 lost_answer,
-                sign_out_only,
-            } => (lost_answer, sign_out_only),
+                from_step,
+            } => (lost_answer, from_step),
         };
         if canary.is_some_and(|wave| started >= wave) {
             info!(
@@ -192,7 +192,7 @@ async fn feed(
         let Some(Ok(permit)) = ctx.until_stopped(permits.clone().acquire_owned()).await else {
             return;
         };
-        tracker.spawn(ctx.clone().process(row, lost_answer, sign_out_only, permit));
+        tracker.spawn(ctx.clone().process(row, lost_answer, from_step, permit));
     }
 }
 

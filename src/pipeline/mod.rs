@@ -29,10 +29,10 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::cognito::{Aws, Connect};
+use crate::cognito::{Aws, Connect, Operation};
 use crate::error::UsageError;
 use crate::job;
-use crate::ledger::{self, Header};
+use crate::ledger::{self, Header, Step};
 use crate::limiter::Limits;
 use crate::passwords::{self, PasswordsOut};
 use crate::progress::Progress;
@@ -42,6 +42,7 @@ use crate::settings::RunSettings;
 
 mod breaker;
 mod dispatch;
+mod journey;
 mod reconcile;
 mod user;
 mod worker;
@@ -151,6 +152,7 @@ pub(crate) async fn run_in(
         input_rows,
         resolves: resolver.choice().strategy != Strategy::Exact,
         sign_out: settings.steps.sign_out,
+        disable: settings.steps.disable,
         input_version: opened.input_version.clone(),
         run_id: crate::logging::run_id().to_string(),
     };
@@ -184,7 +186,7 @@ pub(crate) async fn run_in(
     let limiter = limits.of(settings.steps.action.category()).clone();
     let progress = if shared.progress {
         let mut paced = vec![("--rate", limiter.clone())];
-        if settings.steps.sign_out {
+        if settings.steps.updates() {
             paced.push(("--sign-out-rate", limits.update.clone()));
         }
         Progress::start(counters.clone(), paced, settings.log_interval)
@@ -201,7 +203,19 @@ pub(crate) async fn run_in(
         endpoint: settings.aws.endpoint_name(),
         operation: settings.steps.operation.clone(),
         limiter: limiter.clone(),
-        sign_out: settings.steps.sign_out.then(|| limits.update.clone()),
+        follow_ups: settings
+            .steps
+            .follow_ups()
+            .into_iter()
+            .map(|step| {
+                let op = match step {
+                    Step::SignOut => Operation::SignOut,
+                    Step::Disable => Operation::Disable,
+                };
+                let limiter = limits.of(op.action().category()).clone();
+                (step, op, limiter)
+            })
+            .collect(),
         read_limiter: limits.read.clone(),
         retry: settings.retry,
         writer,

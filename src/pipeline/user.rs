@@ -17,7 +17,7 @@
 //! lost answer is read back before anything else (a reset only, since only
 //! a reset sends a message), then a user whose attempts ran out ends, then
 //! the user is prepared once, then called. The outcome record and the
-//! sign-out step follow in [`Worker::process`].
+//! steps after the action follow in `journey` ([`Worker::process`]).
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};

@@ -1,24 +1,26 @@
-//! What every worker shares ([`Worker`]), and a user's way through it: the
-//! action's job (`user`), its outcome record, then the sign-out step.
+//! What every worker shares ([`Worker`]): the run's context (the pool, the
+//! limiters, the ledger writer, the counters, the stop), and what every
+//! user's journey uses of it: recording an ending (`finish`), the skip
+//! rule, stopping the run. A user's way through it is `journey`; one
+//! call's phases are `user`; reading back a lost answer is `reconcile`.
+//! This module depends on none of them.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::cognito::{CallError, Cognito, Operation};
 use crate::ledger::table::LeaseKeeper;
-use crate::ledger::{self, Detail, LedgerWriter, LostAnswer, Outcome, Step, UserRecord};
+use crate::ledger::{self, Detail, LedgerWriter, Outcome, Step, UserRecord};
 use crate::limiter::Limiter;
-use crate::passwords::{self, PasswordsOut};
+use crate::passwords::PasswordsOut;
 use crate::report::{Counters, StopReason};
 use crate::retry::{Attempts, RetryPolicy};
 use crate::source::UserRow;
 
 use super::breaker::Breaker;
-use super::user::UserJob;
 
 /// What every worker shares.
 pub(super) struct Worker {
@@ -27,8 +29,9 @@ pub(super) struct Worker {
     pub(super) endpoint: String,
     pub(super) operation: Operation,
     pub(super) limiter: Arc<Limiter>,
-    /// With `--sign-out`: the limiter of the sign-out step (UserUpdate quota).
-    pub(super) sign_out: Option<Arc<Limiter>>,
+    /// The steps after the action, in order (`--sign-out`, `--disable`),
+    /// each with its call and its limiter (both UserUpdate: one limiter).
+    pub(super) follow_ups: Vec<(Step, Operation, Arc<Limiter>)>,
     /// Paces AdminGetUser reads (UserRead quota).
     pub(super) read_limiter: Arc<Limiter>,
     pub(super) retry: RetryPolicy,
@@ -137,81 +140,6 @@ impl Worker {
             _ = self.stop.cancelled() => None,
             value = fut => Some(value),
         }
-    }
-
-    /// Carries out one user's steps with retries and records each outcome:
-    /// the action (unless `sign_out_only`), then, with `--sign-out`, the
-    /// sign-out once the action succeeded.
-    pub(super) async fn process(
-        self: Arc<Self>,
-        row: UserRow,
-        lost_answer: Option<LostAnswer>,
-        sign_out_only: bool,
-        _permit: OwnedSemaphorePermit,
-    ) {
-        if !sign_out_only {
-            let Some((attempts, ending)) = self
-                .decide(&row, lost_answer, &self.operation, &self.limiter)
-                .await
-            else {
-                return;
-            };
-            let succeeded = matches!(ending, Ending::Succeeded { .. });
-            if !self.finish(&row, None, attempts, ending).await || !succeeded {
-                return;
-            }
-        }
-        if let Some(limiter) = &self.sign_out {
-            if let Some((attempts, ending)) =
-                self.decide(&row, None, &Operation::SignOut, limiter).await
-            {
-                let recorded = self
-                    .finish(&row, Some(Step::SignOut), attempts, ending)
-                    .await;
-                if recorded && sign_out_only {
-                    self.counters
-                        .sign_out_only
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-            }
-        }
-    }
-
-    /// Steps through one user's job for `op` (see `user`) until the user's
-    /// ending is known, and marks a generated password's line with it.
-    /// `lost_answer` is when an earlier call for this user was sent whose
-    /// answer never came (a pending intent). `None` leaves the user
-    /// unrecorded: the run stopped first, or a lost answer could not be
-    /// read back.
-    pub(super) async fn decide(
-        &self,
-        row: &UserRow,
-        lost_answer: Option<LostAnswer>,
-        op: &Operation,
-        limiter: &Limiter,
-    ) -> Option<(Attempts, Ending)> {
-        let mut job = UserJob::new(self, row, op, limiter, lost_answer);
-        let ending = job.run().await;
-        // A generated password's line says whether Cognito has it.
-        if let (Some(password), Some((out, _))) = (&job.generated, &self.generate) {
-            let applied = match &ending {
-                Some(Ending::Succeeded { .. }) => passwords::Applied::Yes,
-                _ if job.answer_lost => passwords::Applied::Unknown(
-                    "a call's answer was lost; the next run sets a new password".into(),
-                ),
-                Some(Ending::Failed(e) | Ending::Deferred { err: e, .. }) => {
-                    passwords::Applied::No(e.code.clone())
-                }
-                Some(Ending::Skipped { detail, .. }) => {
-                    passwords::Applied::No(detail.as_str().to_string())
-                }
-                None => passwords::Applied::No("the run stopped before the call".into()),
-            };
-            if let Err(message) = out.mark(target(row), password, &applied).await {
-                self.stop_run(StopReason::Ledger { message });
-            }
-        }
-        Some((job.attempts, ending?))
     }
 
     /// Records a user's ending for `step` and updates the breaker and pause

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
-use crate::ledger::{Detail, Entry, Outcome};
+use crate::ledger::{Detail, Entry, Outcome, Step};
 
 use super::SHOWN;
 
@@ -37,6 +37,9 @@ pub struct Counters {
     pub skipped_precheck: AtomicU64,
     /// Federated users set-password skipped.
     pub skipped_federated: AtomicU64,
+    /// Disable steps (`--disable`) that succeeded and failed.
+    pub disabled: AtomicU64,
+    pub disable_failed: AtomicU64,
     /// People on an exclusion list (`--exclude`), not called.
     pub excluded: AtomicU64,
     /// `--canary`: the wave was done and users were left past it.
@@ -69,10 +72,14 @@ impl Counters {
         let Entry::User(record) = entry else {
             return;
         };
-        if record.step.is_some() {
+        if let Some(step) = record.step {
+            let (done, failed) = match step {
+                Step::SignOut => (&self.signed_out, &self.sign_out_failed),
+                Step::Disable => (&self.disabled, &self.disable_failed),
+            };
             match record.outcome {
-                Outcome::Succeeded => self.signed_out.fetch_add(1, Relaxed),
-                _ => self.sign_out_failed.fetch_add(1, Relaxed),
+                Outcome::Succeeded => done.fetch_add(1, Relaxed),
+                _ => failed.fetch_add(1, Relaxed),
             };
             return;
         }

@@ -43,6 +43,10 @@ pub struct ExportRow {
     pub sign_out: Option<String>,
     /// Its error code, when it did not succeed.
     pub sign_out_code: Option<String>,
+    /// The disable step's outcome (`--disable`), as `sign_out`'s.
+    pub disable: Option<String>,
+    /// Its error code, when it did not succeed.
+    pub disable_code: Option<String>,
     /// Records about this user (intents and outcomes, across runs).
     pub steps: u32,
     /// Calls made for the user, across runs.
@@ -175,11 +179,14 @@ pub fn rows_from(reader: impl std::io::BufRead, path: &Path) -> anyhow::Result<V
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
+            // Each step has columns of its own: the action's outcome stays
+            // the user's.
             if u.step == Some(ledger::Step::SignOut) {
-                // The sign-out step has a column of its own: the action's
-                // outcome stays the user's.
                 row.sign_out = Some(outcome);
                 row.sign_out_code = u.code;
+            } else if u.step == Some(ledger::Step::Disable) {
+                row.disable = Some(outcome);
+                row.disable_code = u.code;
             } else {
                 row.outcome = outcome;
                 row.code = u.code;

@@ -32,6 +32,8 @@ pub struct Status {
     pub skipped: u64,
     /// People on an exclusion list when last run (`--exclude`).
     pub excluded: u64,
+    /// Users the disable step (`--disable`) disabled, when the job has one.
+    pub disabled: Option<u64>,
     /// Calls whose result is unknown; the next run reads them back first.
     pub pending: u64,
     /// With `--sign-out` (in the latest run, or signed out by an earlier
@@ -108,6 +110,7 @@ fn status_of(replay: ledger::Replay, path: &Path) -> Result<Status, UsageError> 
         deferred: counts.deferred,
         skipped: counts.skipped,
         excluded: counts.excluded,
+        disabled: (last.disable || counts.disabled > 0).then_some(counts.disabled),
         pending: counts.pending,
         signed_out: signs_out.then_some(counts.signed_out),
         not_signed_out: signs_out.then_some(counts.not_signed_out),
@@ -156,6 +159,9 @@ impl Status {
                 "skipped    {} (by the action's rule: --precheck, federated users)",
                 self.skipped
             );
+        }
+        if let Some(n) = self.disabled {
+            let _ = writeln!(s, "disabled   {n} (--disable)");
         }
         if self.excluded > 0 {
             let _ = writeln!(s, "excluded   {} (--exclude: never called)", self.excluded);

@@ -260,6 +260,9 @@ pub struct Summary {
     /// Of those, users whose action an earlier run did (only signed out
     /// by this one).
     pub sign_out_only: u64,
+    /// Disable steps (`--disable`) that succeeded and failed.
+    pub disabled: u64,
+    pub disable_failed: u64,
     pub skipped_precheck: u64,
     pub skipped_federated: u64,
     /// Of the successes, users not called: the pool's listing showed them
@@ -317,6 +320,8 @@ impl Summary {
             signed_out: c.signed_out.load(Relaxed),
             sign_out_failed: c.sign_out_failed.load(Relaxed),
             sign_out_only: c.sign_out_only.load(Relaxed),
+            disabled: c.disabled.load(Relaxed),
+            disable_failed: c.disable_failed.load(Relaxed),
             skipped_precheck: c.skipped_precheck.load(Relaxed),
             skipped_federated: c.skipped_federated.load(Relaxed),
             already: c.already.load(Relaxed),
@@ -349,6 +354,7 @@ impl Summary {
             + self.invalid
             + self.skipped_unsuccessful
             + self.sign_out_failed
+            + self.disable_failed
             + self.skipped_precheck
             + self.skipped_federated
             > 0
@@ -384,6 +390,7 @@ impl Summary {
             unresolved = self.unresolved,
             signed_out = self.signed_out,
             sign_out_failed = self.sign_out_failed,
+            disabled = self.disabled,
             calls = self.calls,
             throttled = self.throttled,
             retries = self.retries,
@@ -463,6 +470,13 @@ impl Summary {
                 );
             }
             let _ = writeln!(s, ")");
+        }
+        if self.disabled + self.disable_failed > 0 {
+            let _ = writeln!(
+                s,
+                "  disabled             {} ({} disables failed)",
+                self.disabled, self.disable_failed
+            );
         }
         let _ = writeln!(s, "  invalid rows         {}", self.invalid);
         let _ = write!(s, "  skipped, done before {}", self.skipped_done);

@@ -246,6 +246,15 @@ pub struct RunArgs {
     #[arg(help_heading = "Action", long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
     pub sign_out: Option<bool>,
 
+    /// reset: then disable each user (AdminDisableUser), after the
+    /// sign-out with --sign-out.
+    ///
+    /// The user cannot sign in until enabled again (--action enable), and
+    /// their access tokens are revoked. A step of its own in the ledger,
+    /// paced with the sign-outs at --sign-out-rate (the UserUpdate quota).
+    #[arg(help_heading = "Action", long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
+    pub disable: Option<bool>,
+
     /// reset: skip, with the reason, users a reset cannot work for.
     ///
     /// Users a reset cannot work for (disabled, no verified email or

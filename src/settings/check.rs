@@ -314,6 +314,7 @@ impl Steps {
             });
         }
         let sign_out = args.sign_out.unwrap_or(false);
+        let disable = args.disable.unwrap_or(false);
         let precheck = args.precheck.unwrap_or(false);
         let resolve = args.resolve.unwrap_or_default();
         if resolve == ResolveMode::Exact && precheck {
@@ -363,6 +364,7 @@ impl Steps {
             action,
             operation,
             sign_out,
+            disable,
             precheck,
             include_federated,
             generate_passwords,
@@ -379,6 +381,7 @@ fn action_flags(args: &RunArgs) -> Vec<&'static str> {
     let given = [
         ("--client-metadata", !args.client_metadata.is_empty()),
         ("--sign-out", args.sign_out == Some(true)),
+        ("--disable", args.disable == Some(true)),
         ("--precheck", args.precheck == Some(true)),
         ("--permanent", args.permanent.is_some()),
         ("--include-federated", args.include_federated == Some(true)),
@@ -518,4 +521,41 @@ fn parse_metadata(pairs: &[String]) -> Result<HashMap<String, String>, UsageErro
             }),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag an action's facts name is one the check can see given,
+    /// so a flag added to an action's `flags` and not here cannot pass
+    /// unchecked; and each is refused for an action it does not apply to.
+    #[test]
+    fn every_action_flag_is_checked() {
+        let every = RunArgs {
+            client_metadata: vec!["a=b".into()],
+            sign_out: Some(true),
+            disable: Some(true),
+            precheck: Some(true),
+            permanent: Some(true),
+            include_federated: Some(true),
+            generate_passwords: Some(true),
+            ..RunArgs::default()
+        };
+        let seen = action_flags(&every);
+        for action in crate::action::ALL {
+            for flag in action.facts().flags {
+                assert!(seen.contains(flag), "{flag} ({action:?}) is not checked");
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            crate::action::ALL
+                .iter()
+                .flat_map(|a| a.facts().flags)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            "a checked flag no action takes"
+        );
+    }
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use crate::cognito::{AwsSettings, Connect, Operation};
 use crate::ledger::location::Location;
-use crate::ledger::Action;
+use crate::ledger::{Action, Step};
 use crate::limiter::{default_burst, Limiter, Limits, POOL_READ_RATE};
 use crate::resolve::ResolveMode;
 use crate::retry::RetryPolicy;
@@ -170,6 +170,8 @@ pub struct Steps {
     pub operation: Operation,
     /// Sign users out after a successful reset.
     pub sign_out: bool,
+    /// Disable users after a successful reset (and sign-out).
+    pub disable: bool,
     /// Skip, from what ListUsers says, users a reset cannot work for.
     pub precheck: bool,
     /// set-password: also give federated users a password.
@@ -180,6 +182,27 @@ pub struct Steps {
     pub resolve: ResolveMode,
     /// Redo users the ledger records as failed.
     pub retry_failed: bool,
+}
+
+impl Steps {
+    /// The steps after the action, in order: the sign-out, then the
+    /// disable.
+    pub fn follow_ups(&self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        if self.sign_out {
+            steps.push(Step::SignOut);
+        }
+        if self.disable {
+            steps.push(Step::Disable);
+        }
+        steps
+    }
+
+    /// Whether a step after the action spends the UserUpdate quota (every
+    /// step does: AdminUserGlobalSignOut, AdminDisableUser).
+    pub fn updates(&self) -> bool {
+        !self.follow_ups().is_empty()
+    }
 }
 
 /// How fast: the rate of each quota category the run calls, and the calls
@@ -356,7 +379,7 @@ impl RunSettings {
     /// The limiters of this run alone.
     pub fn limits(&self) -> Limits {
         self.pace
-            .limits(&[(self.steps.action, self.steps.sign_out)])
+            .limits(&[(self.steps.action, self.steps.updates())])
     }
 
     /// What sets the pace of users (see [`Bottleneck`]).

@@ -593,3 +593,118 @@ async fn plan_shows_how_long_sessions_outlive_the_job() {
         "{out:?}"
     );
 }
+
+/// --disable beside a reset: each user is reset, signed out (--sign-out), then disabled, each step a record of its own on the UserUpdate limiter; users whose reset failed are neither signed out nor disabled; a job whose first run only reset and signed out is finished by a run with --disable that only disables those users; status and export show the step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_sign_out_then_disable() {
+    const USERS: usize = 200;
+    let t = Scratch::new();
+    let sim = sim(
+        USERS,
+        Behaviour {
+            drop_rate: 0.02,
+            ..unlimited()
+        },
+    )
+    .await;
+    let names: Vec<String> = (0..USERS).map(sim::population_name).collect();
+    let first = t.users_csv(names[..100].to_vec());
+    let ledger = t.path("l.jsonl");
+    let fast = ["--rate", "500", "--sign-out-rate", "500"];
+    let mut cmd = t.bin();
+    cmd.args(run_args(&sim, &first, &ledger))
+        .arg("--sign-out")
+        .args(fast);
+    assert_eq!(finish(cmd).await.code, 1, "ineligible users fail");
+
+    let all = t.users_csv(names.clone());
+    let mut cmd = t.bin();
+    cmd.args(run_args(&sim, &all, &ledger))
+        .args(["--sign-out", "--disable"])
+        .args(fast);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    let resettable = (0..USERS)
+        .filter(|i| sim::population_resettable(*i))
+        .count();
+    assert!(
+        out.stdout.contains(&format!(
+            "disabled             {resettable} (0 disables failed)"
+        )),
+        "{out:?}"
+    );
+    let records = user_records(&ledger);
+    for (i, name) in names.iter().enumerate() {
+        let u = sim.user(name).unwrap();
+        let steps: Vec<String> = records
+            .iter()
+            .filter(|r| r["username"] == name.as_str() && r["outcome"] == "succeeded")
+            .map(|r| r["step"].as_str().unwrap_or("action").to_string())
+            .collect();
+        if sim::population_resettable(i) {
+            assert_eq!(u.messages, 1, "{name}");
+            // A sign-out whose answer was lost is sent again (it is safe
+            // to repeat), so the pool may count two.
+            assert!(u.sign_outs >= 1, "{name}: signed out");
+            assert!(
+                !u.enabled && u.access_revocations == 1,
+                "{name} is disabled"
+            );
+            assert_eq!(steps, ["action", "sign-out", "disable"], "{name}");
+        } else {
+            assert_eq!((u.sign_outs, u.access_revocations), (0, 0), "{name}");
+        }
+    }
+    assert!(
+        out.stdout
+            .contains("of the users had their action done by an earlier run"),
+        "{out:?}"
+    );
+
+    let mut status = t.bin();
+    status.args(["status", "--ledger"]).arg(&ledger);
+    let shown = finish(status).await;
+    assert!(
+        shown
+            .stdout
+            .contains(&format!("disabled   {resettable} (--disable)")),
+        "{shown:?}"
+    );
+    let mut export = t.bin();
+    export
+        .args(["export", "--format", "jsonl", "--ledger"])
+        .arg(&ledger);
+    let exported = finish(export).await;
+    let row: serde_json::Value = exported
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["username"] == "user-000000")
+        .unwrap();
+    assert_eq!(
+        (&row["outcome"], &row["sign_out"], &row["disable"]),
+        (
+            &serde_json::json!("succeeded"),
+            &serde_json::json!("succeeded"),
+            &serde_json::json!("succeeded")
+        ),
+        "{row}"
+    );
+
+    // --disable belongs to a reset.
+    let mut cmd = t.bin();
+    cmd.args(with(
+        run_args(&sim, &all, &t.path("x.jsonl")),
+        "--action",
+        "sign-out",
+    ))
+    .arg("--disable");
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("--disable: it applies to --action reset only"),
+        "{}",
+        out.stderr
+    );
+}

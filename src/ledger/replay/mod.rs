@@ -85,6 +85,8 @@ pub struct Counts {
     /// Users whose action succeeded and who are not signed out (yet): no
     /// sign-out record, or one that failed or was deferred.
     pub not_signed_out: u64,
+    /// Users the disable step (`--disable`) disabled.
+    pub disabled: u64,
 }
 
 impl Counts {
@@ -113,6 +115,8 @@ impl Replay {
             let Some(outcome) = state.last() else {
                 continue;
             };
+            c.disabled +=
+                u64::from(state.step(crate::ledger::Step::Disable) == Some(Outcome::Succeeded));
             match state.signed_out() {
                 Some(Outcome::Succeeded) => c.signed_out += 1,
                 _ if outcome == Outcome::Succeeded => c.not_signed_out += 1,
@@ -150,8 +154,10 @@ impl Replay {
                 if let Some(last) = state.last() {
                     person.set_last(last, state.code());
                 }
-                if let Some(step) = state.signed_out() {
-                    person.set_signed_out(step);
+                for step in crate::ledger::Step::ALL {
+                    if let Some(outcome) = state.step(step) {
+                        person.set_step(step, outcome);
+                    }
                 }
                 self.users.entry(from).set_alias();
             }
@@ -369,9 +375,9 @@ fn replay_sized<R: BufRead>(reader: R, path: &Path, ledger_len: u64) -> Result<R
                 let key = fingerprint(line.user.as_deref().unwrap_or(&username));
                 let value = line.user.is_some().then(|| fingerprint(&username));
                 replay.unresolved += u64::from(!resolving && line.user.is_none());
-                if line.step.is_some() {
+                if let Some(step) = line.step {
                     for k in std::iter::once(key).chain(value) {
-                        replay.users.entry(k).set_signed_out(outcome);
+                        replay.users.entry(k).set_step(step, outcome);
                     }
                     continue;
                 }

@@ -17,6 +17,7 @@ pub(super) fn header() -> String {
         input_rows: None,
         resolves: true,
         sign_out: false,
+        disable: false,
         input_version: None,
         run_id: String::new(),
     }))
