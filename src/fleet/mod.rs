@@ -686,6 +686,29 @@ mod tests {
         ));
     }
 
+    /// A manifest's exclusions and canary reach every target; a target's
+    /// own list replaces the top's.
+    #[test]
+    fn exclusions_and_canary_from_the_manifest() {
+        let m = Manifest::parse(
+            Path::new("f.toml"),
+            "from-pool = true\nexclude = [\"break-glass.txt\"]\nexclude-group = [\"admins\"]\ncanary = \"5%\"\n\
+             [[target]]\nuser-pool-id = \"us-east-1_Aaaa\"\n\
+             [[target]]\nuser-pool-id = \"us-east-1_Bbbb\"\nexclude = [\"tenant-b.txt\"]\n",
+        )
+        .unwrap();
+        let d = drafts(&RunArgs::default(), &m, &m.targets).unwrap();
+        assert_eq!(d[0].settings.exclude, [Path::new("break-glass.txt")]);
+        assert_eq!(d[0].settings.exclude_group, ["admins"]);
+        assert_eq!(d[1].settings.exclude, [Path::new("tenant-b.txt")]);
+        for t in &d {
+            assert_eq!(
+                t.settings.canary,
+                Some(crate::settings::Canary::Share(0.05))
+            );
+        }
+    }
+
     #[test]
     fn flags_and_targets_may_not_both_set_a_key() {
         let m = Manifest::parse(
