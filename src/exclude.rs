@@ -162,7 +162,12 @@ fn read(path: &Path, csv: &CsvOptions) -> Result<Vec<(u64, String)>, UsageError>
     let first = text
         .split(|b| *b == b'\n')
         .next()
-        .map(|l| String::from_utf8_lossy(l).trim().to_lowercase())
+        .map(|l| {
+            String::from_utf8_lossy(l)
+                .trim_start_matches('\u{feff}')
+                .trim()
+                .to_lowercase()
+        })
         .unwrap_or_default();
     let header = first
         .split(csv.delimiter as char)
@@ -196,6 +201,18 @@ fn read(path: &Path, csv: &CsvOptions) -> Result<Vec<(u64, String)>, UsageError>
     let mut names = Vec::new();
     for item in CsvSource::new(body, &opts)? {
         match item.map_err(|e| err(e.to_string()))? {
+            // A line of a list that holds the delimiter is most likely a
+            // CSV row whose header does not name the username column: as a
+            // name it would match no one, and spare no one.
+            SourceItem::User(row) if !header && row.username.contains(csv.delimiter as char) => {
+                return Err(err(format!(
+                    "line {}: '{}' holds '{}', so this looks like a CSV; give it a header row naming the '{}' column (--username-column)",
+                    row.line,
+                    crate::text::shown(&row.username),
+                    csv.delimiter as char,
+                    csv.username_column
+                )));
+            }
             SourceItem::User(row) => names.push((row.line, row.username)),
             SourceItem::Invalid { line, reason, .. } => {
                 return Err(err(format!("line {line}: {reason}")));

@@ -349,8 +349,10 @@ impl Pace {
 }
 
 /// The limit that sets how many users a second a run can do: the action's
-/// rate, or with `--sign-out` the sign-out rate when that is lower (each
-/// user takes one call of each, through its own limiter).
+/// rate, or with steps after it (`--sign-out`, `--disable`) the sign-out
+/// rate shared by those steps when that is lower (each user takes one call
+/// of the action and one of each step; the steps share the UserUpdate
+/// limiter, so two steps halve the users it passes).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Bottleneck {
     /// Users per second at most.
@@ -384,10 +386,11 @@ impl RunSettings {
 
     /// What sets the pace of users (see [`Bottleneck`]).
     pub fn bottleneck(&self) -> Bottleneck {
-        let signs_out = self.steps.sign_out && self.steps.action != Action::SignOut;
-        if signs_out && self.pace.sign_out_rate < self.pace.rate {
+        let steps = self.steps.follow_ups().len();
+        let per_user = self.pace.sign_out_rate / steps.max(1) as f64;
+        if steps > 0 && per_user < self.pace.rate {
             Bottleneck {
-                rate: self.pace.sign_out_rate,
+                rate: per_user,
                 flag: "--sign-out-rate",
             }
         } else {
@@ -536,6 +539,45 @@ mod tests {
 
     fn err(a: RunArgs) -> String {
         a.check().unwrap_err().to_string()
+    }
+
+    /// The pace of users: the action's rate, or the sign-out rate shared
+    /// by the steps after it (two steps take two of its calls a user).
+    #[test]
+    fn the_bottleneck_counts_the_steps_sharing_the_sign_out_rate() {
+        let with = |sign_out, disable| {
+            RunArgs {
+                sign_out: Some(sign_out),
+                disable: Some(disable),
+                rate: Some(Rate::PerSecond(20.0)),
+                sign_out_rate: Some(16.0),
+                ..args()
+            }
+            .check()
+            .unwrap()
+            .bottleneck()
+        };
+        assert_eq!(
+            with(false, false),
+            Bottleneck {
+                rate: 20.0,
+                flag: "--rate"
+            }
+        );
+        assert_eq!(
+            with(true, false),
+            Bottleneck {
+                rate: 16.0,
+                flag: "--sign-out-rate"
+            }
+        );
+        assert_eq!(
+            with(true, true),
+            Bottleneck {
+                rate: 8.0,
+                flag: "--sign-out-rate"
+            }
+        );
     }
 
     /// config/default.toml documents the defaults truthfully: loading it changes nothing.

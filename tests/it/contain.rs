@@ -172,7 +172,7 @@ async fn flags_of_other_actions_are_refused() {
     assert!(!ledger.exists());
 }
 
-/// --exclude: people on the lists are never called, however the input names them (another case, the email alias, the sub), and however the list names them (a plain list with a comment, a CSV); plan counts them; each is recorded `excluded` with the file and line once, not again on a re-run; a person taken off the lists is done by the next run; a list entry that cannot be read stops the run before any call, as does a list that is the input itself.
+/// --exclude: people on the lists are never called, however the input names them (another case, the email alias, the sub), and however the list names them (a plain list with a comment, a CSV); plan counts them; each is recorded `excluded` with the file and line once, not again on a re-run; a person taken off the lists is done by the next run; a list entry that cannot be read, or a CSV list whose header does not name the username column, stops the run before any call, as does a list that is the input itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn excluded_people_are_never_touched() {
     let t = Scratch::new();
@@ -197,7 +197,8 @@ async fn excluded_people_are_never_touched() {
         "break-glass.txt",
         format!("# break-glass accounts\nUSER-000000\n{sub}\n\nUser-000002@Example.com\nnobody-at-all\n"),
     );
-    let admins = t.write("admins.csv", "username,team\nuser-000003,ops\n");
+    // A spreadsheet's CSV, with its byte-order mark.
+    let admins = t.write("admins.csv", "\u{feff}username,team\nuser-000003,ops\n");
     let ledger = t.path("l.jsonl");
     let args = run_args(&sim, &input, &ledger);
     let excluding = |lists: &[&std::path::Path]| {
@@ -304,8 +305,13 @@ async fn excluded_people_are_never_touched() {
     // before any call.
     let requests = sim.stats().requests;
     let bad = t.write("bad.txt", "user-000005\n   \n");
+    let headless = t.write("team.csv", "login,team\nuser-000005,ops\n");
     for (lists, says) in [
         (vec![bad.as_path()], "bad.txt: line 2"),
+        (
+            vec![headless.as_path()],
+            "team.csv: line 1: 'login,team' holds ',', so this looks like a CSV",
+        ),
         (vec![input.as_path()], "--exclude"),
     ] {
         let mut cmd = t.bin();
