@@ -86,7 +86,7 @@ impl Exclusions {
                     e.message
                 )
             })?;
-            let why: Arc<str> = format!("--exclude-group {group}").into();
+            let why: Arc<str> = format!("--exclude-group {}", crate::text::shown(group)).into();
             for user in &members {
                 out.keys
                     .entry(Person::listed(user).key)
@@ -123,9 +123,10 @@ impl Exclusions {
                         .into())
                     }
                 };
-                out.keys
-                    .entry(key)
-                    .or_insert_with(|| format!("--exclude {}:{line}", path.display()).into());
+                out.keys.entry(key).or_insert_with(|| {
+                    let path = path.display().to_string();
+                    format!("--exclude {}:{line}", crate::text::shown(&path)).into()
+                });
             }
         }
         Ok(out)
