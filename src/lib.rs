@@ -14,10 +14,13 @@
 //!   the input or the pool's listing opened, the pool read before the first
 //!   call (DescribeUserPool), what its settings rule out refused, and the
 //!   resolver set up.
-//! - `action`: what each action is: its quota category, whom it bills,
-//!   and the one rule that skips a user it must not be called for.
+//! - `action`: what each action is, a module each: its call, quota
+//!   category, billing, message, read-back status, flags, and the one rule
+//!   that skips a user it must not be called for.
+//! - `exclude`: people never to touch (`--exclude`, `--exclude-group`).
 //! - `triage`: the verdict on each row (invalid, duplicate, already done,
-//!   to do) from the ledger; pure.
+//!   excluded, to do) from the ledger; pure.
+//! - `sessions`: how long users' tokens outlive the job, for `plan`.
 //! - [`plan`]: the `plan` command, which only counts the verdicts.
 //! - [`pipeline`]: wires the stages: de-duplicates, skips what the ledger
 //!   already finished, paces attempts through the `limiter`, bounds the calls
