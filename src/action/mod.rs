@@ -154,12 +154,22 @@ pub fn billed_by(action: Action, steps: &[Step]) -> Option<String> {
         return Some(facts.call.to_string());
     }
     steps.iter().find_map(|step| {
-        let (facts, flag) = match step {
-            Step::SignOut => (&sign_out::FACTS, "--sign-out"),
-            Step::Disable => (&disable::FACTS, "--disable"),
-        };
-        facts.bills.then(|| format!("{} ({flag})", facts.call))
+        let facts = step.operation().action().facts();
+        facts
+            .bills
+            .then(|| format!("{} (--{})", facts.call, step.as_str()))
     })
+}
+
+impl Step {
+    /// The call a step makes: a step is an action taken after the run's
+    /// own (its flag is `--` and its name).
+    pub fn operation(self) -> Operation {
+        match self {
+            Step::SignOut => Operation::SignOut,
+            Step::Disable => Operation::Disable,
+        }
+    }
 }
 
 /// The actions a flag applies to, for its message: "--action reset" or

@@ -380,13 +380,9 @@ impl SdkPool {
             });
         };
         let units = c.token_validity_units();
-        let span = |value: Option<i64>,
-                    unit: Option<&TimeUnitsType>,
-                    default: Duration,
-                    default_unit: u64| {
-            let Some(value) = value.filter(|v| *v > 0) else {
-                return default;
-            };
+        // `value` in `unit` (else `default_unit` seconds); 0 or less: the
+        // value is unset, and Cognito's default holds.
+        let span = |value: i32, unit: Option<&TimeUnitsType>, default_unit: u64, default: u64| {
             let per = match unit {
                 Some(TimeUnitsType::Seconds) => 1,
                 Some(TimeUnitsType::Minutes) => 60,
@@ -394,30 +390,33 @@ impl SdkPool {
                 Some(TimeUnitsType::Days) => 86_400,
                 _ => default_unit,
             };
-            Duration::from_secs(value as u64 * per)
+            std::time::Duration::from_secs(match u64::try_from(value) {
+                Ok(v) if v > 0 => v * per,
+                _ => default,
+            })
         };
-        use std::time::Duration;
-        let hour = Duration::from_secs(3600);
+        const HOUR: u64 = 3600;
+        const DAY: u64 = 86_400;
         Ok(ClientTokens {
             client_id: client_id.to_string(),
             name: c.client_name().unwrap_or_default().to_string(),
             access: span(
-                Some(i64::from(c.access_token_validity().unwrap_or(0))),
+                c.access_token_validity().unwrap_or(0),
                 units.and_then(|u| u.access_token()),
-                hour,
-                3600,
+                HOUR,
+                HOUR,
             ),
             id_token: span(
-                Some(i64::from(c.id_token_validity().unwrap_or(0))),
+                c.id_token_validity().unwrap_or(0),
                 units.and_then(|u| u.id_token()),
-                hour,
-                3600,
+                HOUR,
+                HOUR,
             ),
             refresh: span(
-                Some(i64::from(c.refresh_token_validity())),
+                c.refresh_token_validity(),
                 units.and_then(|u| u.refresh_token()),
-                Duration::from_secs(30 * 86_400),
-                86_400,
+                DAY,
+                30 * DAY,
             ),
             revocation: c.enable_token_revocation().unwrap_or(false),
         })

@@ -64,11 +64,6 @@ impl UserState {
         (self.0 >> 16) as u16
     }
 
-    /// The last outcome of the sign-out step (`--sign-out`).
-    pub fn signed_out(self) -> Option<Outcome> {
-        self.step(Step::SignOut)
-    }
-
     /// The last outcome of a step after the action.
     pub fn step(self, step: Step) -> Option<Outcome> {
         decode((self.0 >> step_shift(step)) & 0b111)
@@ -81,10 +76,6 @@ impl UserState {
 
     pub fn set_last(&mut self, outcome: Outcome, code: u16) {
         self.0 = (self.0 & 0x0000_FFF8) | encode(Some(outcome)) | (u32::from(code) << 16);
-    }
-
-    pub fn set_signed_out(&mut self, outcome: Outcome) {
-        self.set_step(Step::SignOut, outcome);
     }
 
     pub fn set_step(&mut self, step: Step, outcome: Outcome) {
@@ -191,20 +182,20 @@ mod tests {
     fn state_fields_are_independent() {
         let mut s = UserState::default();
         assert_eq!(
-            (s.last(), s.signed_out(), s.seen(), s.code()),
+            (s.last(), s.step(Step::SignOut), s.seen(), s.code()),
             (None, None, false, 0)
         );
         s.set_seen();
-        s.set_signed_out(Outcome::Failed);
+        s.set_step(Step::SignOut, Outcome::Failed);
         s.set_last(Outcome::Failed, 513);
         assert_eq!(
-            (s.last(), s.signed_out(), s.seen(), s.code()),
+            (s.last(), s.step(Step::SignOut), s.seen(), s.code()),
             (Some(Outcome::Failed), Some(Outcome::Failed), true, 513)
         );
         s.set_last(Outcome::Succeeded, 0);
-        s.set_signed_out(Outcome::Succeeded);
+        s.set_step(Step::SignOut, Outcome::Succeeded);
         assert_eq!(
-            (s.last(), s.signed_out(), s.seen(), s.code()),
+            (s.last(), s.step(Step::SignOut), s.seen(), s.code()),
             (Some(Outcome::Succeeded), Some(Outcome::Succeeded), true, 0)
         );
         for o in OUTCOMES {

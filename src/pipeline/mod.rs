@@ -29,10 +29,10 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::cognito::{Aws, Connect, Operation};
+use crate::cognito::{Aws, Connect};
 use crate::error::UsageError;
 use crate::job;
-use crate::ledger::{self, Header, Step};
+use crate::ledger::{self, Header};
 use crate::limiter::Limits;
 use crate::passwords::{self, PasswordsOut};
 use crate::progress::Progress;
@@ -208,10 +208,7 @@ pub(crate) async fn run_in(
             .follow_ups()
             .into_iter()
             .map(|step| {
-                let op = match step {
-                    Step::SignOut => Operation::SignOut,
-                    Step::Disable => Operation::Disable,
-                };
+                let op = step.operation();
                 let limiter = limits.of(op.action().category()).clone();
                 (step, op, limiter)
             })

@@ -340,13 +340,18 @@ impl Summary {
         }
     }
 
+    /// Whether the run stopped after its canary wave with users left.
+    fn canary_stopped(&self) -> bool {
+        self.canary.is_some_and(|w| w.more)
+    }
+
     /// The exit code this run ends with (see README, Exit codes).
     pub fn exit_code(&self) -> ExitCode {
         if self.interrupted {
             ExitCode::Interrupted
         } else if let Some(reason) = &self.stopped {
             reason.exit_code()
-        } else if self.canary.as_ref().is_some_and(|w| w.more) {
+        } else if self.canary_stopped() {
             ExitCode::Canary
         } else if self.deferred + self.unresolved + self.ambiguous > 0 {
             ExitCode::Paused
@@ -415,7 +420,7 @@ impl Summary {
             (_, true) => "interrupted",
             (Some(r), _) if r.exit_code() == ExitCode::Paused => "PAUSED",
             (Some(_), _) => "STOPPED",
-            (None, _) if self.canary.as_ref().is_some_and(|w| w.more) => "CANARY WAVE DONE",
+            (None, _) if self.canary_stopped() => "CANARY WAVE DONE",
             (None, _) => "finished",
         };
         let _ = writeln!(
@@ -580,7 +585,7 @@ impl Summary {
         if let Some(reason) = &self.stopped {
             let _ = writeln!(s, "stopped: {reason}");
         }
-        if let Some(wave) = self.canary.as_ref().filter(|w| w.more) {
+        if let Some(wave) = self.canary.filter(|_| self.canary_stopped()) {
             let _ = writeln!(
                 s,
                 "canary wave done: {} people ({} of them by earlier runs); the rest of the job is not started",

@@ -117,7 +117,7 @@ impl Replay {
             };
             c.disabled +=
                 u64::from(state.step(crate::ledger::Step::Disable) == Some(Outcome::Succeeded));
-            match state.signed_out() {
+            match state.step(crate::ledger::Step::SignOut) {
                 Some(Outcome::Succeeded) => c.signed_out += 1,
                 _ if outcome == Outcome::Succeeded => c.not_signed_out += 1,
                 _ => {}
