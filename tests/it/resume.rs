@@ -17,7 +17,7 @@ fn calls(sim: &cognito_sim::SimHandle) -> HashMap<String, u32> {
     m
 }
 
-/// Killed with SIGKILL at 22 random moments (half counted from the start, half from the run's first reset) of a 4,000-user run with throttling, 5xx, dropped connections and slow replies past the attempt timeout, re-run after each kill: every resettable user ends with exactly one `succeeded`, no user gets two messages, no user the ledger had finished is called again, and the ledger's counts match the pool's.
+/// Killed with SIGKILL at 22 random moments (half counted from the start, half from a random number of further reset messages) of a 4,000-user run with throttling, 5xx, dropped connections and slow replies past the attempt timeout, re-run after each kill: every resettable user ends with exactly one `succeeded`, no user gets two messages, no user the ledger had finished is called again, and the ledger's counts match the pool's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_random_moments_nothing_lost_nothing_twice() {
     const USERS: usize = 4000;
@@ -68,14 +68,26 @@ async fn killed_at_random_moments_nothing_lost_nothing_twice() {
         // Each run first resolves the input against an index of the pool
         // (67 ListUsers pages), then calls. Even rounds kill at a moment
         // counted from the start, which may land anywhere in either phase;
-        // odd rounds at a moment counted from the run's first reset, so
+        // odd rounds once the pool has sent some more reset messages, so
         // the job makes progress however slowly a loaded machine starts it.
-        let after = Duration::from_millis(rng.u64(300..2000));
+        // No round may send more than PER_ROUND messages before its kill,
+        // so however fast the machine, the 22 kills cannot finish the job
+        // (22 x (120 + 16 in flight) is well under the 3,760 resettable).
+        const PER_ROUND: u64 = 120;
+        let sent = sim.stats().messages;
         if round % 2 == 0 {
-            kill_after(cmd, after).await;
+            let start = std::time::Instant::now();
+            let after = Duration::from_millis(rng.u64(100..1500));
+            kill_when(
+                cmd,
+                || start.elapsed() >= after || sim.stats().messages >= sent + PER_ROUND,
+                Duration::ZERO,
+            )
+            .await;
         } else {
-            let sent = sim.stats().recovery_requests;
-            kill_when(cmd, || sim.stats().recovery_requests > sent, after).await;
+            let more = rng.u64(50..=PER_ROUND);
+            let then = Duration::from_millis(rng.u64(0..40));
+            kill_when(cmd, || sim.stats().messages >= sent + more, then).await;
         }
 
         let done_after = outcomes(&ledger); // panics if a user has two final outcomes
