@@ -568,7 +568,17 @@ async fn killed_at_random_moments_with_a_table_ledger() {
         let mut cmd = table_run(&t, &moto, &sim, &input, job, &extra);
         cmd.stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        kill_after(cmd, std::time::Duration::from_millis(rng.u64(2000..7000))).await;
+        // A kill at a random moment, or once this run has sent 120 reset
+        // messages, whichever comes first: 6 kills can never finish the
+        // job on however fast a machine.
+        let after = std::time::Duration::from_millis(rng.u64(2000..7000));
+        let (start, sent) = (std::time::Instant::now(), sim.stats().messages);
+        kill_when(
+            cmd,
+            || start.elapsed() >= after || sim.stats().messages >= sent + 120,
+            std::time::Duration::ZERO,
+        )
+        .await;
         // The killed runner's lease expires within --lease-seconds.
         tokio::time::sleep(std::time::Duration::from_millis(4300)).await;
         let file = table_to_file(&t, &moto, job, "kills.jsonl").await;
