@@ -112,25 +112,35 @@ async fn update_loop(
     log_interval: Duration,
     stop: CancellationToken,
 ) {
+    // The meter samples at least once a second whatever the log interval,
+    // so the first log line already has a measured rate and ETA.
     let tick = if on_terminal {
         Duration::from_millis(200)
     } else {
-        log_interval
+        log_interval.min(Duration::from_secs(1))
     };
     let mut interval = tokio::time::interval(tick);
     interval.tick().await;
     let mut meter = Meter::default();
+    let mut logged = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = interval.tick() => {}
+        }
+        let now = std::time::Instant::now();
+        let rate = meter.rate(now, counters.dealt_with());
+        if !on_terminal {
+            if logged.elapsed() + tick / 2 < log_interval {
+                continue;
+            }
+            logged = tokio::time::Instant::now();
         }
         let done = counters.processed();
         bar.set_position(done);
         let failed = counters.failed.load(Relaxed);
         let retries = counters.retries.load(Relaxed);
         let throttled = counters.throttled.load(Relaxed);
-        let rate = meter.rate(std::time::Instant::now(), counters.dealt_with());
         let eta = match (rate, bar.length()) {
             (Some(r), Some(total)) if r > 0.0 => Some(total.saturating_sub(done) as f64 / r),
             _ => None,
@@ -153,7 +163,7 @@ async fn update_loop(
                 invalid = counters.invalid.load(Relaxed),
                 retries,
                 throttled,
-                rate = rate.map_or(0.0, |r| (r * 10.0).round() / 10.0),
+                rate = rate.map(|r| (r * 10.0).round() / 10.0),
                 eta_secs = eta.map(|s| s.ceil() as u64),
                 limit = (pace.current * 10.0).round() / 10.0,
                 limited_by = pace.flag,

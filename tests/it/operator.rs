@@ -323,6 +323,32 @@ async fn log_lines_carry_the_run_id_and_typed_values() {
     );
 }
 
+/// Without a terminal, the first progress line (ten seconds in) already
+/// carries the achieved rate and an ETA: the meter samples every second,
+/// not once a log line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_progress_line_has_a_rate_and_an_eta() {
+    let t = Scratch::new();
+    let sim = sim(130, unlimited()).await;
+    let input = t.users_csv(resettable(130));
+    let ledger = t.path("l.jsonl");
+    let mut cmd = t.bin();
+    cmd.args(run_args(&sim, &input, &ledger))
+        .args(["--log-format", "json", "--rate", "10"]);
+    let out = finish(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let first = out
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .find(|l| l["message"] == "progress")
+        .unwrap_or_else(|| panic!("a progress line: {out:?}"));
+    assert!(first["done"].as_u64() > Some(0), "{first}");
+    assert!(first["rate"].as_f64() > Some(0.0), "{first}");
+    assert!(first["eta_secs"].is_u64(), "{first}");
+    assert_eq!(first["limited_by"], "--rate", "{first}");
+}
+
 /// `run -h` is short and grouped; `run --help` has every flag, the
 /// headings and the examples.
 #[test]
