@@ -128,8 +128,7 @@ async fn update_loop(
             _ = stop.cancelled() => return,
             _ = interval.tick() => {}
         }
-        let now = std::time::Instant::now();
-        let rate = meter.rate(now, counters.dealt_with());
+        let rate = meter.rate(std::time::Instant::now(), counters.dealt_with());
         if !on_terminal {
             if logged.elapsed() + tick / 2 < log_interval {
                 continue;

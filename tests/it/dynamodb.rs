@@ -572,13 +572,7 @@ async fn killed_at_random_moments_with_a_table_ledger() {
         // messages, whichever comes first: 6 kills can never finish the
         // job on however fast a machine.
         let after = std::time::Duration::from_millis(rng.u64(2000..7000));
-        let (start, sent) = (std::time::Instant::now(), sim.stats().messages);
-        kill_when(
-            cmd,
-            || start.elapsed() >= after || sim.stats().messages >= sent + 120,
-            std::time::Duration::ZERO,
-        )
-        .await;
+        kill_by(cmd, &sim, after, 120).await;
         // The killed runner's lease expires within --lease-seconds.
         tokio::time::sleep(std::time::Duration::from_millis(4300)).await;
         let file = table_to_file(&t, &moto, job, "kills.jsonl").await;

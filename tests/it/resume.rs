@@ -74,17 +74,11 @@ async fn killed_at_random_moments_nothing_lost_nothing_twice() {
         // so however fast the machine, the 22 kills cannot finish the job
         // (22 x (120 + 16 in flight) is well under the 3,760 resettable).
         const PER_ROUND: u64 = 120;
-        let sent = sim.stats().messages;
         if round % 2 == 0 {
-            let start = std::time::Instant::now();
             let after = Duration::from_millis(rng.u64(100..1500));
-            kill_when(
-                cmd,
-                || start.elapsed() >= after || sim.stats().messages >= sent + PER_ROUND,
-                Duration::ZERO,
-            )
-            .await;
+            kill_by(cmd, &sim, after, PER_ROUND).await;
         } else {
+            let sent = sim.stats().messages;
             let more = rng.u64(50..=PER_ROUND);
             let then = Duration::from_millis(rng.u64(0..40));
             kill_when(cmd, || sim.stats().messages >= sent + more, then).await;

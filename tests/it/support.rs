@@ -240,6 +240,19 @@ pub async fn kill_when(mut cmd: Command, started: impl Fn() -> bool, after: std:
         .expect("wait");
 }
 
+/// Starts `cmd` and kills it with SIGKILL `after` its start or once `sim`
+/// has sent `messages` more reset messages, whichever is first: a kill at
+/// a random moment that no machine is fast enough to let finish the job.
+pub async fn kill_by(cmd: Command, sim: &SimHandle, after: std::time::Duration, messages: u64) {
+    let (start, sent) = (std::time::Instant::now(), sim.stats().messages);
+    kill_when(
+        cmd,
+        || start.elapsed() >= after || sim.stats().messages >= sent + messages,
+        std::time::Duration::ZERO,
+    )
+    .await;
+}
+
 /// Sends `signal` (e.g. "-INT") to process `pid`.
 pub fn send_signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
